@@ -1,0 +1,166 @@
+/**
+ * The kernel, as the IKE and VRRP code see it: two small interfaces at the OS boundary.
+ *
+ *   KernelIpsec  IPsec SAs and policies (SPI allocation, add/update/delete SA, counters,
+ *                policies, expiry events). Implementations: xfrm/ (netlink, kernels with ESP),
+ *                userspace/ (the native ESP engine over TUN), stub/ (in-memory, for tests).
+ *   KernelNet    addresses and routes (the cluster VIP, route injection for base stations'
+ *                subnets). Implementations: netlink (rtnetlink), stub/.
+ *
+ * IKE and VRRP code import only this file, never src/netlink or the addon (STYLE.md habit 4).
+ * The vocabulary here is the kernel's, not IKE's: algorithms by name, addresses as strings,
+ * traffic selectors as address/port ranges.
+ */
+
+export type IpFamily = 4 | 6;
+
+/** An address range with protocol and port range, as IKE traffic selectors carry them. */
+export interface TrafficSelector {
+  family: IpFamily;
+  /** IP protocol number, 0 = any. */
+  protocol: number;
+  startAddr: string;
+  endAddr: string;
+  /** Port range, 0..65535 = any. For ICMP, RFC 7296 §3.13.1 puts type/code here. */
+  startPort: number;
+  endPort: number;
+}
+
+/** ESP encryption algorithms the data planes implement (RFC 4106 GCM, RFC 3602 CBC). */
+export type EspEncryption = 'aes-gcm-16' | 'aes-cbc';
+/** ESP integrity algorithms (RFC 4868 truncations); none with AEAD. */
+export type EspIntegrity = 'hmac-sha2-256-128' | 'hmac-sha2-384-192' | 'hmac-sha2-512-256';
+
+export type IpsecMode = 'tunnel' | 'transport';
+export type SaDirection = 'in' | 'out';
+
+export interface SaLifetime {
+  /** 0 = unlimited. Soft limits raise a `soft` expiry (rekey), hard ones delete the SA. */
+  softBytes: bigint;
+  hardBytes: bigint;
+  softPackets: bigint;
+  hardPackets: bigint;
+}
+
+/** Identifies one SA: the kernel keys SAs by (destination, SPI, protocol). */
+export interface SaRef {
+  /** Outer destination address. */
+  dst: string;
+  spi: number;
+  protocol: 'esp';
+}
+
+export interface SaParams extends SaRef {
+  direction: SaDirection;
+  /** Outer source address (the tunnel endpoint). */
+  src: string;
+  mode: IpsecMode;
+  /** Links the SA to its policies (XFRM reqid); unique per child SA pair. */
+  reqid: number;
+  /** RFC 3948 UDP encapsulation: present when NAT was detected or the peer insists on 4500. */
+  encap?: { sport: number; dport: number };
+  encryption: EspEncryption;
+  /** For AES-GCM: key || 4-byte salt (RFC 4106 §8.1); for AES-CBC: the key. */
+  encryptionKey: Buffer;
+  integrity?: EspIntegrity;
+  integrityKey?: Buffer;
+  esn: boolean;
+  /** Anti-replay window in packets (inbound SAs); 0 disables replay protection. */
+  replayWindow: number;
+  lifetime: SaLifetime;
+  /** Inner selectors this SA carries (the child SA's traffic selectors, local first). */
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
+  mark?: { value: number; mask: number };
+}
+
+export interface SaCounters {
+  packets: bigint;
+  bytes: bigint;
+  replayDrops: bigint;
+  integrityFailures: bigint;
+  /** Milliseconds since epoch of the last packet, 0 if none. */
+  lastUsedMs: number;
+}
+
+export type PolicyDirection = 'in' | 'out' | 'fwd';
+
+export interface PolicyParams {
+  direction: PolicyDirection;
+  /** Inner selector: source and destination of the protected traffic. */
+  src: TrafficSelector;
+  dst: TrafficSelector;
+  /** The SA template: outer endpoints and reqid of the SA(s) to use. */
+  tmplSrc: string;
+  tmplDst: string;
+  reqid: number;
+  mode: IpsecMode;
+  priority: number;
+  mark?: { value: number; mask: number };
+}
+
+export type ExpireKind = 'soft' | 'hard';
+
+/** What a KernelIpsec backend reports back to the IKE daemon. */
+export interface KernelIpsecEvents {
+  /** A lifetime or sequence-number limit was reached (RFC 4303 §3.3.3): rekey or delete. */
+  onExpire(sa: SaRef, kind: ExpireKind, reason: 'bytes' | 'packets' | 'sequence'): void;
+}
+
+export interface KernelIpsec {
+  readonly name: 'xfrm' | 'userspace' | 'stub';
+  setEventHandler(handler: KernelIpsecEvents): void;
+  /** Reserve an inbound SPI (unique for dst/protocol) before the SA exists. */
+  allocateSpi(src: string, dst: string, protocol: 'esp'): Promise<number>;
+  addSa(sa: SaParams): Promise<void>;
+  /** Update an SA whose SPI was allocated (XFRM UPDSA) or change endpoints/encapsulation. */
+  updateSa(sa: SaParams): Promise<void>;
+  deleteSa(ref: SaRef): Promise<void>;
+  querySa(ref: SaRef): Promise<SaCounters>;
+  addPolicy(policy: PolicyParams): Promise<void>;
+  deletePolicy(policy: PolicyParams): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RouteParams {
+  /** Destination prefix, "192.0.2.0/25" or "2001:db8::/64". */
+  dst: string;
+  via?: string;
+  dev?: string;
+  /** Preferred source address for traffic on this route. */
+  src?: string;
+  /** Routing table id (default main, 254). */
+  table?: number;
+  metric?: number;
+  /** Route protocol number (rtm_protocol): segw's own is ROUTE_PROTO_SEGW. */
+  protocol?: number;
+}
+
+export interface AddressParams {
+  /** "203.0.113.10/24" */
+  address: string;
+  dev: string;
+  /** Default 'global'. */
+  scope?: 'global' | 'link' | 'host';
+  /** IFA_F_NODAD for IPv6 VIPs; IFA_F_NOPREFIXROUTE to add no subnet route. */
+  noDad?: boolean;
+  noPrefixRoute?: boolean;
+}
+
+export interface KernelNet {
+  readonly name: 'netlink' | 'stub';
+  addAddress(addr: AddressParams): Promise<void>;
+  deleteAddress(addr: AddressParams): Promise<void>;
+  addRoute(route: RouteParams): Promise<void>;
+  deleteRoute(route: RouteParams): Promise<void>;
+  /** Routes of one protocol (for reconciliation of routes left by an earlier run). */
+  listRoutes(filter: { protocol?: number; table?: number; family?: IpFamily }): Promise<RouteParams[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * segw's route protocol number (rtm_protocol). 200 is outside the numbers iproute2 and routing
+ * daemons assign (BIRD uses 12, FRR 186-196 range, zebra 11); scripts/install-test-deps.sh and
+ * `segw` itself write /etc/iproute2/rt_protos.d/segw.conf so `ip route show proto segw` works.
+ */
+export const ROUTE_PROTO_SEGW = 200;

@@ -1,0 +1,77 @@
+/**
+ * One structured logger for the whole process (pino). Every line carries `sub` (the subsystem:
+ * ike, kernel, netlink, esp, vrrp, cluster, lab, ...) and pino's level. Key material is never
+ * logged: callers pass SPIs and names, never keys; `redact` is a second line of defence.
+ * Per-packet faults go through `rateLimited` so a flood cannot flood the log.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+const REDACT = ['*.key', '*.keys', '*.psk', '*.secret', '*.skeyseed', '*.privateKey', 'key', 'psk', 'secret'];
+
+function defaultLevel(): LevelWithSilent {
+  const env = process.env.SEGW_LOG_LEVEL;
+  if (env) return env as LevelWithSilent;
+  // Tests run quiet unless asked; daemons default to info.
+  return process.env.NODE_TEST_CONTEXT ? 'silent' : 'info';
+}
+
+let root: Logger = pino({
+  level: defaultLevel(),
+  base: undefined,
+  redact: { paths: REDACT, censor: '[redacted]' },
+  timestamp: pino.stdTimeFunctions.isoTime,
+});
+
+/** Replace the process-wide root logger (the CLI does this once, from the config). */
+export function setRootLogger(logger: Logger): void {
+  root = logger;
+}
+
+export function createRootLogger(opts: { level?: LevelWithSilent; destination?: string | number }): Logger {
+  const dest = opts.destination === undefined ? 1 : opts.destination;
+  return pino(
+    {
+      level: opts.level ?? defaultLevel(),
+      base: undefined,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest, sync: false }),
+  );
+}
+
+/** A child logger for one subsystem; extra bindings (e.g. `{ ike: '0x1234..' }`) optional. */
+export function logger(sub: string, bindings: Record<string, unknown> = {}): Logger {
+  return root.child({ sub, ...bindings });
+}
+
+/**
+ * Rate limiter for per-packet faults: at most `burst` lines per `intervalMs` per key; when the
+ * window reopens the first line reports how many were suppressed.
+ */
+export class RateLimitedLog {
+  private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
+  constructor(
+    private readonly log: Logger,
+    private readonly burst = 10,
+    private readonly intervalMs = 10_000,
+  ) {}
+
+  warn(key: string, obj: Record<string, unknown>, msg: string, now = Date.now()): void {
+    let w = this.windows.get(key);
+    if (!w || now - w.start >= this.intervalMs) {
+      const suppressed = w?.suppressed ?? 0;
+      w = { start: now, count: 0, suppressed: 0 };
+      this.windows.set(key, w);
+      if (suppressed > 0) obj = { ...obj, suppressed };
+    }
+    if (w.count < this.burst) {
+      w.count++;
+      this.log.warn(obj, msg);
+    } else {
+      w.suppressed++;
+    }
+  }
+}
