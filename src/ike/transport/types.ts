@@ -1,0 +1,24 @@
+/**
+ * The datagram port IKE messages travel through (RFC 7296 §2.11, §2.23). Implementations: a
+ * node:dgram socket (port 500, and 4500 when nothing else owns it), and the native ESP engine's
+ * UDP-encapsulation socket (port 4500 shared with ESP-in-UDP, RFC 3948: the engine keeps ESP
+ * packets and hands over only those that start with the non-ESP marker).
+ */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+export type IkeReceiver = (data: Buffer, remote: Endpoint, local: Endpoint) => void;
+
+export interface IkeDatagramSocket {
+  /** The bound local endpoint (a specific address: gateways bind each address they serve). */
+  readonly local: Endpoint;
+  /** True for a NAT-T port: `send` prepends and the receiver never sees the non-ESP marker. */
+  readonly natT: boolean;
+  /** Sends one IKE message (without marker: the socket adds it on NAT-T ports). */
+  send(data: Buffer, remote: Endpoint): void;
+  /** Installs the receiver; `data` is one IKE message, with any non-ESP marker removed. */
+  setReceiver(receiver: IkeReceiver): void;
+  close(): Promise<void>;
+}
