@@ -1,0 +1,183 @@
+/**
+ * Key exchange (Transform Type 4) over node:crypto: MODP (RFC 3526), ECP (RFC 5903) and
+ * Curve25519 (RFC 8031). Each createKeyExchange() call makes a fresh ephemeral key.
+ *
+ * Cost notes (a responder does one of these per IKE_SA_INIT): ECP uses createECDH, which
+ * keeps the key inside one EC_KEY with no KeyObject or encoder round trips. X25519 has no
+ * createECDH form, so it uses KeyObjects: our public value is computed as X25519(k, 9)
+ * (cheaper than exporting the key), and the peer's value is imported through a fixed DER
+ * SubjectPublicKeyInfo prefix. JWK is never used: exporting X25519 keys as JWK in a loop can
+ * deadlock Node 20.20.2.
+ */
+import {
+  createDiffieHellman,
+  createECDH,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  getDiffieHellman,
+  type DiffieHellman,
+  type DiffieHellmanGroup,
+  type ECDH,
+  type KeyObject,
+} from 'node:crypto';
+import { DH_ALGORITHMS, type DhAlgorithm } from './algorithms.js';
+import type { KeyExchange } from './types.js';
+
+/** RFC 3526: every MODP group here has generator 2. */
+const MODP_GENERATOR = 2;
+/** RFC 5480 §2.2 / SEC 1 §2.3.3: uncompressed point prefix. */
+const EC_POINT_UNCOMPRESSED = 0x04;
+
+/** RFC 8410 §4/§7: SubjectPublicKeyInfo and PrivateKeyInfo of an X25519 key, before the 32 raw octets. */
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+/** RFC 7748 §4.1: the base point u = 9. */
+const X25519_BASE_U = Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]);
+
+function leftPad(b: Buffer, length: number): Buffer {
+  if (b.length === length) return b;
+  if (b.length > length) throw new RangeError('key exchange value longer than its group allows');
+  const out = Buffer.alloc(length);
+  b.copy(out, length - b.length);
+  return out;
+}
+
+/** Per-group constants for the RFC 7296 §3.4 / NIST SP 800-56A range check 1 < y < p-1. */
+const modpBounds = new Map<number, { prime: Buffer; one: Buffer; pMinus1: Buffer }>();
+function boundsFor(alg: DhAlgorithm): { prime: Buffer; one: Buffer; pMinus1: Buffer } {
+  let b = modpBounds.get(alg.group);
+  if (!b) {
+    const prime = getDiffieHellman(alg.openssl).getPrime();
+    const pMinus1 = Buffer.from(prime);
+    pMinus1[pMinus1.length - 1] -= 1; // p is odd: no borrow
+    const one = Buffer.alloc(prime.length);
+    one[one.length - 1] = 1;
+    b = { prime, one, pMinus1 };
+    modpBounds.set(alg.group, b);
+  }
+  return b;
+}
+
+class ModpExchange implements KeyExchange {
+  readonly group: number;
+  readonly publicValue: Buffer;
+  readonly #alg: DhAlgorithm;
+  readonly #dh: DiffieHellman | DiffieHellmanGroup;
+
+  constructor(alg: DhAlgorithm, privateKey?: Buffer) {
+    this.group = alg.group;
+    this.#alg = alg;
+    if (privateKey) {
+      const dh = createDiffieHellman(boundsFor(alg).prime, MODP_GENERATOR);
+      dh.setPrivateKey(privateKey);
+      this.#dh = dh;
+    } else {
+      // OpenSSL picks a private exponent of twice the group's security strength (RFC 3526 §8).
+      this.#dh = getDiffieHellman(alg.openssl);
+    }
+    this.#dh.generateKeys();
+    this.publicValue = leftPad(this.#dh.getPublicKey(), alg.publicLength);
+  }
+
+  computeSecret(peerPublic: Buffer): Buffer | null {
+    if (peerPublic.length !== this.#alg.publicLength) return null;
+    const { one, pMinus1 } = boundsFor(this.#alg);
+    // Same-length big-endian octet strings compare like the integers they hold.
+    if (Buffer.compare(peerPublic, one) <= 0 || Buffer.compare(peerPublic, pMinus1) >= 0) return null;
+    try {
+      return leftPad(this.#dh.computeSecret(peerPublic), this.#alg.secretLength);
+    } catch {
+      return null;
+    }
+  }
+}
+
+class EcpExchange implements KeyExchange {
+  readonly group: number;
+  readonly publicValue: Buffer;
+  readonly #alg: DhAlgorithm;
+  readonly #ecdh: ECDH;
+
+  constructor(alg: DhAlgorithm, privateKey?: Buffer) {
+    this.group = alg.group;
+    this.#alg = alg;
+    this.#ecdh = createECDH(alg.openssl);
+    if (privateKey) this.#ecdh.setPrivateKey(privateKey);
+    else this.#ecdh.generateKeys();
+    // RFC 5903 §7: x || y without the SEC 1 point-format octet.
+    this.publicValue = this.#ecdh.getPublicKey().subarray(1);
+  }
+
+  computeSecret(peerPublic: Buffer): Buffer | null {
+    if (peerPublic.length !== this.#alg.publicLength) return null;
+    const point = Buffer.allocUnsafe(peerPublic.length + 1);
+    point[0] = EC_POINT_UNCOMPRESSED;
+    peerPublic.copy(point, 1);
+    try {
+      // OpenSSL refuses points that are not on the curve (node throws ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY).
+      return leftPad(this.#ecdh.computeSecret(point), this.#alg.secretLength); // RFC 5903 §9: x only
+    } catch {
+      return null;
+    }
+  }
+}
+
+let x25519Base: KeyObject | undefined;
+function x25519PublicKey(raw: Buffer): KeyObject {
+  return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+class X25519Exchange implements KeyExchange {
+  readonly group: number;
+  readonly publicValue: Buffer;
+  readonly #key: KeyObject;
+
+  constructor(alg: DhAlgorithm, privateKey?: Buffer) {
+    this.group = alg.group;
+    this.#key = privateKey
+      ? createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateKey]), format: 'der', type: 'pkcs8' })
+      : generateKeyPairSync('x25519').privateKey;
+    x25519Base ??= x25519PublicKey(X25519_BASE_U);
+    // RFC 7748 §6.1: the public key is X25519(k, 9).
+    this.publicValue = diffieHellman({ privateKey: this.#key, publicKey: x25519Base });
+  }
+
+  computeSecret(peerPublic: Buffer): Buffer | null {
+    if (peerPublic.length !== 32) return null; // RFC 8031 §3
+    let secret: Buffer;
+    try {
+      secret = diffieHellman({ privateKey: this.#key, publicKey: x25519PublicKey(peerPublic) });
+    } catch {
+      return null; // OpenSSL itself refuses an all-zero result
+    }
+    // RFC 8031 §2.4: an all-zero shared secret (small-order peer value) MUST be rejected.
+    let acc = 0;
+    for (const b of secret) acc |= b;
+    return acc === 0 ? null : secret;
+  }
+}
+
+/** Whether segw implements a key-exchange method (DhGroup). */
+export function isSupportedDhGroup(group: number): boolean {
+  return DH_ALGORITHMS.has(group);
+}
+
+/**
+ * A fresh ephemeral key for `group`. `privateKey` fixes the private value and exists for
+ * known-answer tests only (RFC 5903 §8, RFC 7748 §6.1). Throws RangeError for a group segw
+ * does not implement: proposal selection only accepts groups in DH_ALGORITHMS.
+ */
+export function createKeyExchange(group: number, privateKey?: Buffer): KeyExchange {
+  const alg = DH_ALGORITHMS.get(group);
+  if (!alg) throw new RangeError(`unsupported key exchange method ${group}`);
+  switch (alg.kind) {
+    case 'modp':
+      return new ModpExchange(alg, privateKey);
+    case 'ecp':
+      return new EcpExchange(alg, privateKey);
+    case 'x25519':
+      return new X25519Exchange(alg, privateKey);
+  }
+}

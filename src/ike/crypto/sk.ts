@@ -1,0 +1,154 @@
+/**
+ * Protection of the Encrypted (SK) and Encrypted Fragment (SKF) payloads, one direction:
+ *   - AES-GCM per RFC 5282 (IKEv2 AEAD): nonce = salt (4, from the key) || IV (8, in the payload),
+ *     AAD = IKE header .. SK payload header, ICV 8/12/16 octets;
+ *   - AES-CBC + HMAC-SHA2 per RFC 7296 §3.14 (encrypt-then-MAC): random 16-octet IV,
+ *     ICV = truncated HMAC over IKE header .. end of ciphertext (RFC 4868 §2.1).
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  randomBytes,
+  timingSafeEqual,
+  type CipherGCMTypes,
+} from 'node:crypto';
+import { IntegId } from '../constants.js';
+import { ENCR_ALGORITHMS, INTEG_ALGORITHMS, cipherName, type EncrAlgorithm } from './algorithms.js';
+import type { IkeSuite, SkTransform } from './types.js';
+
+/** RFC 5282 §4: nonce = 4-octet salt || 8-octet IV. */
+const GCM_SALT_LENGTH = 4;
+
+class AesGcmSk implements SkTransform {
+  readonly ivLength: number;
+  readonly blockSize: number;
+  readonly icvLength: number;
+  readonly #cipher: CipherGCMTypes;
+  readonly #key: Buffer;
+  readonly #nonce: Buffer; // salt || IV, the IV part rewritten per message
+  /**
+   * RFC 5282 §3.1: the IV MUST NOT repeat for a key. A 64-bit counter does that; it starts at a
+   * random value so that two transforms made by mistake over the same key still do not collide.
+   */
+  readonly #counter: Buffer;
+
+  constructor(alg: EncrAlgorithm, keyBits: number, keymat: Buffer) {
+    const keyLength = keyBits / 8;
+    if (keymat.length !== keyLength + GCM_SALT_LENGTH) {
+      throw new RangeError(`AES-GCM keying material must be ${keyLength + GCM_SALT_LENGTH} octets`);
+    }
+    this.ivLength = alg.ivLength;
+    this.blockSize = alg.blockSize;
+    this.icvLength = alg.icvLength;
+    this.#cipher = cipherName(alg, keyBits) as CipherGCMTypes;
+    this.#key = Buffer.from(keymat.subarray(0, keyLength));
+    this.#nonce = Buffer.alloc(GCM_SALT_LENGTH + alg.ivLength);
+    keymat.copy(this.#nonce, 0, keyLength);
+    this.#counter = randomBytes(alg.ivLength);
+  }
+
+  #nextIv(): Buffer {
+    for (let i = this.#counter.length - 1; i >= 0; i--) {
+      this.#counter[i] = (this.#counter[i] + 1) & 0xff;
+      if (this.#counter[i] !== 0) break;
+    }
+    return Buffer.from(this.#counter);
+  }
+
+  seal(aad: Buffer, plaintext: Buffer): Buffer {
+    const iv = this.#nextIv();
+    iv.copy(this.#nonce, GCM_SALT_LENGTH);
+    const c = createCipheriv(this.#cipher, this.#key, this.#nonce, { authTagLength: this.icvLength });
+    c.setAAD(aad);
+    const ct = c.update(plaintext);
+    c.final(); // GCM: no output
+    return Buffer.concat([iv, ct, c.getAuthTag()]);
+  }
+
+  open(aad: Buffer, body: Buffer): Buffer | null {
+    if (body.length < this.ivLength + this.icvLength) return null;
+    const ctEnd = body.length - this.icvLength;
+    body.copy(this.#nonce, GCM_SALT_LENGTH, 0, this.ivLength);
+    try {
+      const d = createDecipheriv(this.#cipher, this.#key, this.#nonce, { authTagLength: this.icvLength });
+      d.setAuthTag(body.subarray(ctEnd));
+      d.setAAD(aad);
+      const pt = d.update(body.subarray(this.ivLength, ctEnd));
+      d.final(); // throws when the ICV does not verify
+      return pt;
+    } catch {
+      return null;
+    }
+  }
+}
+
+class AesCbcHmacSk implements SkTransform {
+  readonly ivLength: number;
+  readonly blockSize: number;
+  readonly icvLength: number;
+  readonly #cipher: string;
+  readonly #key: Buffer;
+  readonly #hash: string;
+  readonly #integKey: Buffer;
+
+  constructor(alg: EncrAlgorithm, keyBits: number, encKey: Buffer, integId: number, integKey: Buffer) {
+    const integ = INTEG_ALGORITHMS.get(integId);
+    if (!integ) throw new RangeError(`unsupported integrity transform ${integId}`);
+    if (encKey.length !== keyBits / 8) throw new RangeError(`AES-CBC key must be ${keyBits / 8} octets`);
+    if (integKey.length !== integ.keyLength) throw new RangeError(`${integ.name} key must be ${integ.keyLength} octets`);
+    this.ivLength = alg.ivLength;
+    this.blockSize = alg.blockSize;
+    this.icvLength = integ.icvLength;
+    this.#cipher = cipherName(alg, keyBits);
+    this.#key = Buffer.from(encKey);
+    this.#hash = integ.hash;
+    this.#integKey = Buffer.from(integKey);
+  }
+
+  #icv(aad: Buffer, ivAndCiphertext: Buffer): Buffer {
+    return createHmac(this.#hash, this.#integKey).update(aad).update(ivAndCiphertext).digest().subarray(0, this.icvLength);
+  }
+
+  seal(aad: Buffer, plaintext: Buffer): Buffer {
+    if (plaintext.length === 0 || plaintext.length % this.blockSize !== 0) {
+      throw new RangeError(`SK plaintext must be a non-empty multiple of ${this.blockSize} octets`);
+    }
+    const iv = randomBytes(this.ivLength); // RFC 7296 §3.14: unpredictable IV
+    const c = createCipheriv(this.#cipher, this.#key, iv);
+    c.setAutoPadding(false); // the codec pads (RFC 7296 §3.14 Padding / Pad Length)
+    const ivCt = Buffer.concat([iv, c.update(plaintext), c.final()]);
+    return Buffer.concat([ivCt, this.#icv(aad, ivCt)]);
+  }
+
+  open(aad: Buffer, body: Buffer): Buffer | null {
+    const ctLength = body.length - this.ivLength - this.icvLength;
+    if (ctLength <= 0 || ctLength % this.blockSize !== 0) return null;
+    const ivCt = body.subarray(0, body.length - this.icvLength);
+    if (!timingSafeEqual(this.#icv(aad, ivCt), body.subarray(ivCt.length))) return null;
+    try {
+      const d = createDecipheriv(this.#cipher, this.#key, ivCt.subarray(0, this.ivLength));
+      d.setAutoPadding(false);
+      return Buffer.concat([d.update(ivCt.subarray(this.ivLength)), d.final()]);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/**
+ * The SK/SKF protection for one direction of a negotiated suite: SK_ei/SK_ai for messages the
+ * original initiator sends, SK_er/SK_ar for the responder's. For AEAD suites `integKey` is
+ * empty (IntegId.NONE). Throws RangeError on an unsupported suite or wrong key lengths (bugs).
+ */
+export function createSkTransform(suite: IkeSuite, encKey: Buffer, integKey: Buffer): SkTransform {
+  const alg = ENCR_ALGORITHMS.get(suite.encr);
+  if (!alg || !alg.keyBits.includes(suite.encrKeyLength)) {
+    throw new RangeError(`unsupported encryption transform ${suite.encr}/${suite.encrKeyLength}`);
+  }
+  if (alg.mode === 'aead') {
+    if (suite.integ !== IntegId.NONE) throw new RangeError('an AEAD suite has no integrity transform');
+    return new AesGcmSk(alg, suite.encrKeyLength, encKey);
+  }
+  return new AesCbcHmacSk(alg, suite.encrKeyLength, encKey, suite.integ, integKey);
+}
