@@ -1,0 +1,252 @@
+/**
+ * Traffic selectors (RFC 7296 §2.9, §3.13.1): configuration strings, the wire form and the
+ * kernel form, and narrowing. Addresses are compared as bigints.
+ *
+ * Config syntax (strongSwan's): "10.0.0.0/24", "192.0.2.7", "2001:db8::/64",
+ * "10.0.0.0/8[tcp/443]", "0.0.0.0/0[udp]", and "dynamic" (the IKE address of that side).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { TsType } from './constants.js';
+import type { TrafficSelectorWire } from './codec/types.js';
+import type { IpFamily, TrafficSelector } from '../kernel/types.js';
+import { ConfigError } from '../errors.js';
+
+export type { TrafficSelector };
+
+const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmp6: 58, ipv6icmp: 58, sctp: 132 };
+
+export function addrToBytes(addr: string): Buffer {
+  if (isIPv4(addr)) return Buffer.from(addr.split('.').map((x) => Number(x)));
+  if (isIPv6(addr)) return ipv6ToBytes(addr);
+  throw new ConfigError(`"${addr}" is not an IPv4 or IPv6 address`);
+}
+
+function ipv6ToBytes(addr: string): Buffer {
+  let s = addr;
+  const out = Buffer.alloc(16);
+  // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4) {
+    const b = addrToBytes(v4[1]!);
+    s = s.slice(0, -v4[1]!.length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
+  return out;
+}
+
+export function bytesToAddr(b: Buffer): string {
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length !== 16) throw new RangeError(`address of ${b.length} octets`);
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  // Compress the longest run of zero groups (RFC 5952).
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(':');
+  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+}
+
+export function familyOf(addr: string): IpFamily {
+  return isIPv6(addr) ? 6 : 4;
+}
+
+export function addrToBig(addr: string): bigint {
+  const b = addrToBytes(addr);
+  return BigInt('0x' + b.toString('hex'));
+}
+
+export function bigToAddr(v: bigint, family: IpFamily): string {
+  const len = family === 4 ? 4 : 16;
+  return bytesToAddr(Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex'));
+}
+
+/** The whole address space of a family, any protocol and port. */
+export function anyTs(family: IpFamily): TrafficSelector {
+  return family === 4
+    ? { family, protocol: 0, startAddr: '0.0.0.0', endAddr: '255.255.255.255', startPort: 0, endPort: 65535 }
+    : { family, protocol: 0, startAddr: '::', endAddr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', startPort: 0, endPort: 65535 };
+}
+
+/** A single host (`dynamic` resolves to this with the IKE address). */
+export function hostTs(addr: string): TrafficSelector {
+  return { family: familyOf(addr), protocol: 0, startAddr: addr, endAddr: addr, startPort: 0, endPort: 65535 };
+}
+
+/**
+ * Parses a config selector. `dynamic` needs the IKE address of that side, passed as
+ * `dynamicAddr`; without it the caller must resolve "dynamic" later (see isDynamic).
+ */
+export function parseTs(text: string, dynamicAddr?: string): TrafficSelector {
+  const m = /^([^[\]]+)(?:\[([a-z0-9]*)(?:\/(\d+)(?:-(\d+))?)?\])?$/i.exec(text.trim());
+  if (!m) throw new ConfigError(`traffic selector "${text}": expected "addr/len[proto/port]"`);
+  const [, net, proto, p1, p2] = m;
+  let ts: TrafficSelector;
+  if (net === 'dynamic') {
+    if (!dynamicAddr) throw new ConfigError(`traffic selector "${text}": dynamic needs the IKE address`);
+    ts = hostTs(dynamicAddr);
+  } else {
+    const [addr, lenText] = net!.split('/');
+    const family = familyOf(addr!);
+    if (!isIPv4(addr!) && !isIPv6(addr!)) throw new ConfigError(`traffic selector "${text}": bad address`);
+    const bits = family === 4 ? 32 : 128;
+    const len = lenText === undefined ? bits : Number(lenText);
+    if (!Number.isInteger(len) || len < 0 || len > bits) throw new ConfigError(`traffic selector "${text}": bad prefix length`);
+    const hostMask = (1n << BigInt(bits - len)) - 1n;
+    const base = addrToBig(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
+    ts = {
+      family,
+      protocol: 0,
+      startAddr: bigToAddr(base, family),
+      endAddr: bigToAddr(base | hostMask, family),
+      startPort: 0,
+      endPort: 65535,
+    };
+  }
+  if (proto) {
+    const n = /^\d+$/.test(proto) ? Number(proto) : PROTOCOLS[proto.toLowerCase()];
+    if (n === undefined || n > 255) throw new ConfigError(`traffic selector "${text}": unknown protocol "${proto}"`);
+    ts.protocol = n;
+  }
+  if (p1 !== undefined) {
+    ts.startPort = Number(p1);
+    ts.endPort = p2 !== undefined ? Number(p2) : Number(p1);
+    if (ts.startPort > 65535 || ts.endPort > 65535 || ts.startPort > ts.endPort) {
+      throw new ConfigError(`traffic selector "${text}": bad port range`);
+    }
+  }
+  return ts;
+}
+
+export function isDynamic(text: string): boolean {
+  return text.trim().startsWith('dynamic');
+}
+
+/** Resolves config selectors, "dynamic" to `ikeAddr`. */
+export function resolveTs(texts: readonly string[], ikeAddr: string): TrafficSelector[] {
+  return texts.map((t) => parseTs(t, ikeAddr));
+}
+
+export function tsToWire(ts: TrafficSelector): TrafficSelectorWire {
+  return {
+    tsType: ts.family === 4 ? TsType.TS_IPV4_ADDR_RANGE : TsType.TS_IPV6_ADDR_RANGE,
+    ipProtocol: ts.protocol,
+    startPort: ts.startPort,
+    endPort: ts.endPort,
+    startAddr: addrToBytes(ts.startAddr),
+    endAddr: addrToBytes(ts.endAddr),
+  };
+}
+
+/** Wire -> kernel form; undefined for unknown types or inconsistent lengths (skipped, §3.13.1). */
+export function tsFromWire(w: TrafficSelectorWire): TrafficSelector | undefined {
+  const family: IpFamily | undefined =
+    w.tsType === TsType.TS_IPV4_ADDR_RANGE ? 4 : w.tsType === TsType.TS_IPV6_ADDR_RANGE ? 6 : undefined;
+  if (family === undefined) return undefined;
+  const len = family === 4 ? 4 : 16;
+  if (w.startAddr.length !== len || w.endAddr.length !== len) return undefined;
+  return {
+    family,
+    protocol: w.ipProtocol,
+    startAddr: bytesToAddr(w.startAddr),
+    endAddr: bytesToAddr(w.endAddr),
+    startPort: w.startPort,
+    endPort: w.endPort,
+  };
+}
+
+/** The intersection of two selectors, or undefined when empty. */
+export function intersectTs(a: TrafficSelector, b: TrafficSelector): TrafficSelector | undefined {
+  if (a.family !== b.family) return undefined;
+  if (a.protocol !== 0 && b.protocol !== 0 && a.protocol !== b.protocol) return undefined;
+  const startPort = Math.max(a.startPort, b.startPort);
+  const endPort = Math.min(a.endPort, b.endPort);
+  // RFC 4301 OPAQUE ports (start 65535, end 0) never intersect a real range; treat as empty.
+  if (startPort > endPort) return undefined;
+  const as = addrToBig(a.startAddr);
+  const bs = addrToBig(b.startAddr);
+  const ae = addrToBig(a.endAddr);
+  const be = addrToBig(b.endAddr);
+  const s = as > bs ? as : bs;
+  const e = ae < be ? ae : be;
+  if (s > e) return undefined;
+  return {
+    family: a.family,
+    protocol: a.protocol || b.protocol,
+    startAddr: bigToAddr(s, a.family),
+    endAddr: bigToAddr(e, a.family),
+    startPort,
+    endPort,
+  };
+}
+
+/** a ⊆ b */
+export function tsContained(a: TrafficSelector, b: TrafficSelector): boolean {
+  const i = intersectTs(a, b);
+  return !!i && tsEqual(i, a);
+}
+
+export function tsEqual(a: TrafficSelector, b: TrafficSelector): boolean {
+  return (
+    a.family === b.family &&
+    a.protocol === b.protocol &&
+    a.startPort === b.startPort &&
+    a.endPort === b.endPort &&
+    addrToBig(a.startAddr) === addrToBig(b.startAddr) &&
+    addrToBig(a.endAddr) === addrToBig(b.endAddr)
+  );
+}
+
+/**
+ * Responder narrowing (RFC 7296 §2.9): the parts of the peer's proposed selectors that our
+ * configuration allows, in our configured order. Empty means TS_UNACCEPTABLE.
+ */
+export function narrowTs(configured: readonly TrafficSelector[], proposed: readonly TrafficSelector[]): TrafficSelector[] {
+  const out: TrafficSelector[] = [];
+  for (const c of configured) {
+    for (const p of proposed) {
+      const i = intersectTs(c, p);
+      if (i && !out.some((o) => tsEqual(o, i))) out.push(i);
+    }
+  }
+  return out;
+}
+
+/** Initiator check: every returned selector lies inside one we proposed (§2.9). */
+export function tsSubset(returned: readonly TrafficSelector[], proposed: readonly TrafficSelector[]): boolean {
+  return returned.length > 0 && returned.every((r) => proposed.some((p) => tsContained(r, p)));
+}
+
+/** "10.0.0.0/24" when the range is a prefix, else "start-end"; "[proto/ports]" when narrowed. */
+export function tsToString(ts: TrafficSelector): string {
+  const s = addrToBig(ts.startAddr);
+  const e = addrToBig(ts.endAddr);
+  const bits = ts.family === 4 ? 32 : 128;
+  const span = e - s + 1n;
+  let text = `${ts.startAddr}-${ts.endAddr}`;
+  if (span > 0n && (span & (span - 1n)) === 0n && (s & (span - 1n)) === 0n) {
+    const len = bits - (span.toString(2).length - 1);
+    text = `${ts.startAddr}/${len}`;
+  }
+  if (ts.protocol !== 0 || ts.startPort !== 0 || ts.endPort !== 65535) {
+    const ports = ts.startPort === 0 && ts.endPort === 65535 ? '' : ts.startPort === ts.endPort ? `/${ts.startPort}` : `/${ts.startPort}-${ts.endPort}`;
+    text += `[${ts.protocol}${ports}]`;
+  }
+  return text;
+}
