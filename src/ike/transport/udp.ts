@@ -1,0 +1,105 @@
+/**
+ * IkeDatagramSocket over node:dgram: one socket per local address and port (500, or 4500 with
+ * the RFC 3948 non-ESP marker). On a NAT-T port, datagrams without the marker (ESP, or a
+ * one-octet NAT-keepalive 0xFF, RFC 3948 §2.3) are not IKE and are counted and dropped here.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { IKE_NATT_PORT, NON_ESP_MARKER } from '../constants.js';
+import type { Endpoint, IkeDatagramSocket, IkeReceiver } from './types.js';
+
+export interface UdpSocketOptions {
+  address: string;
+  port: number;
+  /** Default: port === 4500. */
+  natT?: boolean;
+  /** Receive buffer size (bytes), for bursts of IKE_SA_INIT. */
+  recvBufferSize?: number;
+}
+
+export class UdpIkeSocket implements IkeDatagramSocket {
+  readonly natT: boolean;
+  private receiver: IkeReceiver | undefined;
+  private sock: Socket;
+  private boundLocal: Endpoint;
+  /** Datagrams on a NAT-T port that were not IKE (ESP without an engine, keepalives). */
+  nonIke = 0;
+  sendErrors = 0;
+
+  private constructor(opts: UdpSocketOptions, sock: Socket) {
+    this.natT = opts.natT ?? opts.port === IKE_NATT_PORT;
+    this.sock = sock;
+    this.boundLocal = { address: opts.address, port: opts.port };
+  }
+
+  /** Binds and resolves once the socket is ready (port 0 picks a free port, for tests). */
+  static async bind(opts: UdpSocketOptions): Promise<UdpIkeSocket> {
+    const sock = createSocket({ type: isIPv6(opts.address) ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: true });
+    const s = new UdpIkeSocket(opts, sock);
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    if (opts.recvBufferSize) {
+      try {
+        sock.setRecvBufferSize(opts.recvBufferSize);
+      } catch {
+        // best effort: the kernel caps it at net.core.rmem_max
+      }
+    }
+    const a = sock.address();
+    s.boundLocal = { address: a.address, port: a.port };
+    sock.on('message', (msg, rinfo) => s.onMessage(msg, { address: rinfo.address, port: rinfo.port }));
+    sock.on('error', () => {
+      s.sendErrors++;
+    });
+    return s;
+  }
+
+  get local(): Endpoint {
+    return this.boundLocal;
+  }
+
+  setReceiver(receiver: IkeReceiver): void {
+    this.receiver = receiver;
+  }
+
+  send(data: Buffer, remote: Endpoint): void {
+    const out = this.natT ? [NON_ESP_MARKER, data] : [data];
+    this.sock.send(out, remote.port, remote.address, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  /** RFC 3948 §2.3 NAT-keepalive: one octet 0xFF, no marker. */
+  sendKeepalive(remote: Endpoint): void {
+    this.sock.send(Buffer.from([0xff]), remote.port, remote.address, (err) => {
+      if (err) this.sendErrors++;
+    });
+  }
+
+  private onMessage(msg: Buffer, remote: Endpoint): void {
+    let data = msg;
+    if (this.natT) {
+      if (msg.length < 4 || msg.readUInt32BE(0) !== 0) {
+        this.nonIke++;
+        return;
+      }
+      data = msg.subarray(4);
+    }
+    this.receiver?.(data, remote, this.boundLocal);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.sock.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
