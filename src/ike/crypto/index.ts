@@ -7,3 +7,4 @@ export { createPrf } from './prf.js';
 export { createKeyExchange, isSupportedDhGroup } from './dh.js';
 export { createSkTransform } from './sk.js';
 export * from './keys.js';
+export * from './auth.js';

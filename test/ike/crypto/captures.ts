@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { CAPTURES_DIR, readKeys, readUdpDatagrams } from '../../support/pcap.js';
-import { ExchangeType, HeaderFlag, IKE_HEADER_LENGTH, IKE_NATT_PORT, IKE_PORT, PayloadType } from '../../../src/ike/constants.js';
+import { DhGroup, EncrId, ExchangeType, HeaderFlag, IKE_HEADER_LENGTH, IKE_NATT_PORT, IKE_PORT, IntegId, PayloadType, PrfId } from '../../../src/ike/constants.js';
+import type { IkeSuite } from '../../../src/ike/crypto/index.js';
 
 export interface RawPayload {
   type: number;
@@ -37,6 +38,15 @@ export interface Capture {
 
 export const CAPTURE_NAMES = ['psk-aesgcm128-ecp256', 'psk-aescbc256-sha256-x25519'] as const;
 export const CAPTURE_PSK = Buffer.from('capture-psk-0123');
+
+/** The IKE proposal each capture selected (README.md / the keys files). */
+export const CAPTURE_SUITES: Record<string, IkeSuite> = {
+  // IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256
+  'psk-aesgcm128-ecp256': { encr: EncrId.ENCR_AES_GCM_16, encrKeyLength: 128, integ: IntegId.NONE, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.ECP_256 },
+  // IKE:AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519
+  'psk-aescbc256-sha256-x25519': { encr: EncrId.ENCR_AES_CBC, encrKeyLength: 256, integ: IntegId.AUTH_HMAC_SHA2_256_128, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.CURVE25519 },
+};
+
 
 function walkPayloads(msg: Buffer): RawPayload[] {
   const out: RawPayload[] = [];
@@ -102,4 +112,33 @@ export function saInit(c: Capture) {
     spiI: resp.spiI,
     spiR: resp.spiR,
   };
+}
+
+/** What the SK payload of a captured message holds once opened (RFC 7296 §3.14). */
+export interface OpenedSk {
+  plaintext: Buffer;
+  payloads: RawPayload[];
+}
+
+/**
+ * Opens the SK payload of a captured message with `open` (an SkTransform's open) and walks the
+ * inner payloads. Returns null when the ICV does not verify.
+ */
+export function openSk(m: CapturedIkeMessage, open: (aad: Buffer, body: Buffer) => Buffer | null): OpenedSk | null {
+  const sk = payloadOf(m, PayloadType.SK);
+  const aad = m.bytes.subarray(0, sk.offset + 4);
+  const plaintext = open(aad, sk.body);
+  if (!plaintext) return null;
+  const padLength = plaintext[plaintext.length - 1];
+  const inner = plaintext.subarray(0, plaintext.length - 1 - padLength);
+  const payloads: RawPayload[] = [];
+  let next = m.bytes[sk.offset]; // the SK payload's Next Payload is the first inner payload
+  let off = 0;
+  while (next !== PayloadType.NONE && off + 4 <= inner.length) {
+    const len = inner.readUInt16BE(off + 2);
+    payloads.push({ type: next, offset: off, body: inner.subarray(off + 4, off + len) });
+    next = inner[off];
+    off += len;
+  }
+  return { plaintext, payloads };
 }

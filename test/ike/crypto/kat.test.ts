@@ -5,16 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DhGroup, EncrId, IntegId, PrfId } from '../../../src/ike/constants.js';
-import { computeSkeyseed, createPrf, deriveChildKeys, deriveIkeKeys, type IkeSuite } from '../../../src/ike/crypto/index.js';
-import { loadCapture, saInit } from './captures.js';
+import { EncrId, IntegId } from '../../../src/ike/constants.js';
+import { computeSkeyseed, createPrf, deriveChildKeys, deriveIkeKeys } from '../../../src/ike/crypto/index.js';
+import { CAPTURE_SUITES, loadCapture, saInit } from './captures.js';
 
-export const CAPTURE_SUITES: Record<string, IkeSuite> = {
-  // IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/ECP_256
-  'psk-aesgcm128-ecp256': { encr: EncrId.ENCR_AES_GCM_16, encrKeyLength: 128, integ: IntegId.NONE, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.ECP_256 },
-  // IKE:AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/CURVE_25519
-  'psk-aescbc256-sha256-x25519': { encr: EncrId.ENCR_AES_CBC, encrKeyLength: 256, integ: IntegId.AUTH_HMAC_SHA2_256_128, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.CURVE25519 },
-};
 /** ESP:AES_GCM_16_128/NO_EXT_SEQ in both captures. */
 const ESP_SUITE = { encr: EncrId.ENCR_AES_GCM_16, encrKeyLength: 128, integ: IntegId.NONE };
 
