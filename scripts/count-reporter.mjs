@@ -2,7 +2,13 @@
 // refuses a run of zero tests. Only leaf tests count. When a file has no test of its own,
 // Node 20 reports the file itself as a passing test (name === file): that is not a test, and
 // the file is listed in `empty` so the runner can fail on it.
+//
+// The count is written synchronously to $SEGW_TEST_SUMMARY after every event: the runner uses
+// --test-force-exit, which may end the process before a reporter stream is flushed.
+import { writeFileSync } from 'node:fs';
+
 export default async function* countReporter(source) {
+  const out = process.env.SEGW_TEST_SUMMARY;
   const s = { pass: 0, fail: 0, skip: 0, todo: 0, files: 0, empty: [] };
   const files = new Set();
   for await (const event of source) {
@@ -14,17 +20,18 @@ export default async function* countReporter(source) {
     if (event.type === 'test:fail') {
       // a leaf test, or a suite/file that failed outside its tests (hook, load error)
       if (!isSuite || d.details?.error?.failureType !== 'subtestsFailed') s.fail++;
-      continue;
-    }
-    if (isFileItself) {
+    } else if (isFileItself) {
       s.empty.push(d.file);
-      continue;
+    } else if (!isSuite) {
+      if (d.skip) s.skip++;
+      else if (d.todo) s.todo++;
+      else s.pass++;
     }
-    if (isSuite) continue;
-    if (d.skip) s.skip++;
-    else if (d.todo) s.todo++;
-    else s.pass++;
+    s.files = files.size;
+    if (out) writeFileSync(out, JSON.stringify(s));
   }
+  // an empty run still writes its zero count
   s.files = files.size;
-  yield JSON.stringify(s) + '\n';
+  if (out) writeFileSync(out, JSON.stringify(s));
+  yield '';
 }

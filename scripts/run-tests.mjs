@@ -39,14 +39,21 @@ const concurrency = process.env.SEGW_TEST_CONCURRENCY ?? '2';
 const nodeArgs = [
   '--import', 'tsx',
   '--test',
+  // A test that times out leaves its promise (and maybe processes) behind; without this the
+  // file's process would wait for them. Exit runs the lab's teardown (src/lab/lab.ts).
+  '--test-force-exit',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec', '--test-reporter-destination=stdout',
-  `--test-reporter=${join(root, 'scripts', 'count-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`,
+  `--test-reporter=${join(root, 'scripts', 'count-reporter.mjs')}`, '--test-reporter-destination=/dev/null',
   ...files,
 ];
 console.log(`run-tests: ${files.length} files, concurrency ${concurrency}`);
 const started = Date.now();
-const child = spawn(process.execPath, nodeArgs, { cwd: root, stdio: 'inherit' });
+const child = spawn(process.execPath, nodeArgs, {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, SEGW_TEST_SUMMARY: summaryFile },
+});
 const forward = (sig) => child.kill(sig);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);

@@ -4,7 +4,8 @@
  * logged: callers pass SPIs and names, never keys; `redact` is a second line of defence.
  * Per-packet faults go through `rateLimited` so a flood cannot flood the log.
  */
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pino from 'pino';
+import type { Logger, LevelWithSilent } from 'pino';
 
 export type { Logger };
 
@@ -17,12 +18,14 @@ function defaultLevel(): LevelWithSilent {
   return process.env.NODE_TEST_CONTEXT ? 'silent' : 'info';
 }
 
-let root: Logger = pino({
-  level: defaultLevel(),
+const BASE_OPTIONS = {
   base: undefined,
   redact: { paths: REDACT, censor: '[redacted]' },
   timestamp: pino.stdTimeFunctions.isoTime,
-});
+  formatters: { level: (label: string) => ({ level: label }) },
+};
+
+let root: Logger = pino({ level: defaultLevel(), ...BASE_OPTIONS });
 
 /** Replace the process-wide root logger (the CLI does this once, from the config). */
 export function setRootLogger(logger: Logger): void {
@@ -32,12 +35,7 @@ export function setRootLogger(logger: Logger): void {
 export function createRootLogger(opts: { level?: LevelWithSilent; destination?: string | number }): Logger {
   const dest = opts.destination === undefined ? 1 : opts.destination;
   return pino(
-    {
-      level: opts.level ?? defaultLevel(),
-      base: undefined,
-      redact: { paths: REDACT, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
+    { level: opts.level ?? defaultLevel(), ...BASE_OPTIONS },
     pino.destination({ dest, sync: false }),
   );
 }
