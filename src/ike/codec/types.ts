@@ -25,11 +25,25 @@ interface PayloadBase {
   critical?: boolean;
 }
 
+/** RFC 7296 §3.3.5 data attribute other than KEY_LENGTH, as received. */
+export interface TransformAttribute {
+  type: number;
+  /** TV format (AF=1): the 2-octet value. */
+  tv?: number;
+  /** TLV format (AF=0): the value octets. */
+  value?: Buffer;
+}
+
 /** RFC 7296 §3.3.2 transform; keyLength from the KEY_LENGTH attribute (§3.3.5), in bits. */
 export interface Transform {
   type: number;
   id: number;
   keyLength?: number;
+  /**
+   * Attributes other than one TV KEY_LENGTH, as received (absent when there are none). A
+   * transform with an attribute the responder does not understand is unacceptable (§3.3.6).
+   */
+  attributes?: TransformAttribute[];
 }
 
 /** RFC 7296 §3.3.1 proposal: protocol, SPI (empty in IKE_SA_INIT), transforms. */
@@ -116,6 +130,11 @@ export interface TrafficSelectorWire {
   endPort: number;
   startAddr: Buffer; // 4 or 16 octets
   endAddr: Buffer;
+  /**
+   * Only for TS types other than TS_IPV4_ADDR_RANGE / TS_IPV6_ADDR_RANGE: the octets after
+   * Selector Length (ports are then 0 and addresses empty); kept so the selector can be refused.
+   */
+  body?: Buffer;
 }
 
 export interface TsPayload extends PayloadBase {
