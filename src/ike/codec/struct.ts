@@ -228,13 +228,13 @@ export class Reader {
   }
 
   /** Reads one structure from `pos`, bounded by `end`. Null on failure (see `error`). */
-  read<T>(spec: Struct<T>, end: number, into?: Obj): T | null {
+  read<T>(spec: Struct<T>, end: number, into?: object): T | null {
     if (this.depth >= MAX_DEPTH) return this.fail(`${spec.name}: nested too deep`);
     const base = this.depth * MAX_SLOTS;
     this.slots.fill(-1, base, base + MAX_SLOTS);
     this.depth++;
     const start = this.pos;
-    const obj: Obj = into ?? {};
+    const obj = (into ?? {}) as Obj;
     const limit = this.readFields(spec, spec.fields, obj, start, end, base);
     this.depth--;
     if (limit < 0) return null;
