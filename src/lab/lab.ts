@@ -193,6 +193,17 @@ export class Lab {
   }
 
   /**
+   * A protected LAN inside one host: a veth pair with both ends in the namespace, `cidr` on the
+   * first end (this kernel has no dummy driver). strongSwan needs a local address inside its
+   * local traffic selector to install its route; base stations' subnets are modelled this way.
+   */
+  async lan(h: Host, cidr: string | string[], names: { aIf?: string; bIf?: string } = {}): Promise<string> {
+    const aIf = names.aIf ?? 'lan0';
+    await this.link(h, h, { aIf, bIf: names.bIf ?? `${aIf}p`, a: cidr });
+    return aIf;
+  }
+
+  /**
    * A switch: a host holding a bridge `br0`; `attach(host, addr)` links a host to it. For LANs
    * of several gateways (VRRP) and the demo topology.
    */

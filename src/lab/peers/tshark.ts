@@ -1,0 +1,105 @@
+/**
+ * Packet capture with tshark inside a lab namespace, and decoding of the capture: every frame
+ * with its IKE exchange, ESP SPI and any malformed / expert-error flag tshark raised.
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Host } from '../lab.js';
+import { run } from '../exec.js';
+import type { LabProcess } from '../process.js';
+
+export interface DecodedFrame {
+  frame: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  /** isakmp.exchangetype as a number, if tshark saw IKE. */
+  ikeExchange?: number;
+  /** isakmp.flag_r (response bit), if IKE. */
+  ikeResponse?: boolean;
+  espSpi?: number;
+  /** True when tshark flagged the frame malformed. */
+  malformed: boolean;
+  /** Expert-info severities tshark attached (e.g. 'error', 'warning'), if any. */
+  expert: string[];
+  protocols: string;
+}
+
+export class Capture {
+  private constructor(
+    readonly file: string,
+    private readonly proc: LabProcess,
+  ) {}
+
+  /** Starts capturing on `ifname` in `host` (capture filter `filter`, default all UDP). */
+  static async start(host: Host, ifname: string, opts: { filter?: string; name?: string } = {}): Promise<Capture> {
+    const file = join(host.lab.dir, `${opts.name ?? `${host.name}-${ifname}`}.pcapng`);
+    const proc = host.spawn('tshark', ['-n', '-q', '-i', ifname, '-f', opts.filter ?? 'udp', '-w', file], {
+      name: `tshark-${ifname}`,
+    });
+    await proc.waitFor(/Capturing on/, 15_000);
+    return new Capture(file, proc);
+  }
+
+  /** Stops the capture (SIGINT lets tshark flush) and decodes it. */
+  async stop(): Promise<DecodedFrame[]> {
+    // dumpcap reads the kernel's ring in batches: give the last packets time to be written.
+    await sleep(1000);
+    await this.proc.stop('SIGINT', 5000);
+    return decodeCapture(this.file);
+  }
+}
+
+const FIELDS = [
+  'frame.number',
+  'ip.src',
+  'ip.dst',
+  'udp.srcport',
+  'udp.dstport',
+  'isakmp.exchangetype',
+  'isakmp.flag_r',
+  'esp.spi',
+  '_ws.malformed',
+  '_ws.expert.severity',
+  'frame.protocols',
+];
+
+/** epan/proto.h PI_* severities, as -T fields prints them. */
+const SEVERITY: Record<string, string> = {
+  '1048576': 'comment',
+  '2097152': 'chat',
+  '4194304': 'note',
+  '6291456': 'warning',
+  '8388608': 'error',
+};
+function severityName(v: string): string {
+  return SEVERITY[v] ?? v;
+}
+
+/** Decodes a capture file with tshark (two passes, so reassembly and expert info are complete). */
+export async function decodeCapture(file: string): Promise<DecodedFrame[]> {
+  const args = ['-n', '-2', '-r', file, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+  for (const f of FIELDS) args.push('-e', f);
+  const r = await run('tshark', args, { timeoutMs: 60_000 });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((line) => {
+      const c = line.split('\t');
+      const num = (s: string) => (s ? Number(s.split(',')[0]) : undefined);
+      return {
+        frame: Number(c[0]),
+        src: c[1]?.split(',')[0] ?? '',
+        dst: c[2]?.split(',')[0] ?? '',
+        sport: num(c[3]) ?? 0,
+        dport: num(c[4]) ?? 0,
+        ikeExchange: num(c[5]),
+        ikeResponse: c[6] ? c[6].split(',')[0] === '1' || c[6].split(',')[0] === 'True' : undefined,
+        espSpi: c[7] ? Number(c[7].split(',')[0]) : undefined,
+        malformed: Boolean(c[8]),
+        expert: c[9] ? c[9].split(',').map(severityName) : [],
+        protocols: c[10] ?? '',
+      };
+    });
+}
