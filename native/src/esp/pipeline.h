@@ -1,0 +1,106 @@
+// The packet pipeline of the userspace ESP engine (the wireguard-go model).
+//
+//   outbound  TUN queue reader ──► crypto workers (parallel) ──► ordered writer
+//             read (TSO super-packet or a run of packets), policy lookup, segmentation,
+//             sequence numbers          │ espSeal                │ sendmmsg, UDP GSO
+//   inbound   UDP/raw socket reader ──► crypto workers ──────► ordered writer
+//             recvmmsg (UDP GRO), IKE and keepalives split off, SPI lookup, replay check
+//                                       │ espOpen (ICV, decrypt) │ replay update, tunnel
+//                                                                 │ checks, TCP coalescing,
+//                                                                 │ TUN writev
+//
+// Each lane (one TUN queue, or one socket) owns a ring of kRing batches. A batch is the unit
+// of everything: one epoch pin (rcu.h) from the reader's first lookup to the writer's last
+// counter, one trip through the shared work queue, one sendmmsg/writev round. The ring is the
+// buffer pool and the backpressure: a reader waits for a free batch, so a slow writer slows
+// its reader instead of growing a queue, and the kernel's socket/TUN queues absorb the rest.
+// Workers take whole batches from one queue shared by all lanes; the writer takes batches in
+// ring order, so packets leave in the order they came in although workers finish out of order.
+// With workers = 0 the reader thread runs all three stages itself (run to completion), which
+// wins on small machines where a hand-off costs more than it parallelizes.
+// No JavaScript runs here: IKE datagrams and expiry events are queued and the JavaScript
+// thread is woken once per burst (engine.h).
+// Shutdown: stop() wakes readers through an eventfd, drains the work queue, joins every thread.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace segw::esp {
+
+// Implementation constants (not from any RFC).
+constexpr int kRing = 8;             // batches per lane
+constexpr size_t kOutItems = 192;    // ESP packets per outbound batch
+constexpr size_t kInMsgs = 16;       // datagrams per recvmmsg (each up to 64 KB with GRO)
+constexpr size_t kInItems = 1024;    // ESP packets per inbound batch
+constexpr size_t kMaxGsoSegs = 64;   // segments per UDP GSO send
+constexpr size_t kMaxGsoBytes = 65000;
+
+struct Batch {
+  int pin = -1;   // epoch pin (rcu.h)
+  int state = 0;  // kFree / kQueued / kDone, under the lane's mutex
+  virtual ~Batch() = default;
+};
+
+class Lane {
+ public:
+  virtual ~Lane() = default;
+  virtual std::unique_ptr<Batch> newBatch() = 0;
+  // Reader stage: blocks for input; false when the engine stops.
+  virtual bool fill(Batch& b) = 0;
+  virtual void crypto(Batch& b, int slot) = 0;
+  virtual void flush(Batch& b) = 0;
+
+ private:
+  friend class Pipeline;
+  std::vector<std::unique_ptr<Batch>> ring_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread reader_, writer_;
+};
+
+class Epochs;
+
+class Pipeline {
+ public:
+  Pipeline(Epochs& epochs, int workers) : epochs_(epochs), workers_(workers) {}
+  ~Pipeline() { stop(); }
+  // Lanes must be added before start; crypto slots 1.. are handed out to the threads.
+  void add(std::unique_ptr<Lane> lane) { lanes_.push_back(std::move(lane)); }
+  bool start(std::string& err);
+  void stop();
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  int stopFd() const { return stopFd_; }
+  size_t lanes() const { return lanes_.size(); }
+
+ private:
+  void runInline(Lane& l, int slot);
+  void runReader(Lane& l);
+  void runWriter(Lane& l);
+  void runWorker(int slot);
+
+  Epochs& epochs_;
+  int workers_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::vector<std::thread> workerThreads_;
+  std::mutex qmu_;
+  std::condition_variable qcv_;
+  std::deque<std::pair<Lane*, Batch*>> queue_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> workersJoined_{false};
+  bool workerThreadsDone() const { return workersJoined_.load(); }
+  bool started_ = false;
+  int stopFd_ = -1;
+};
+
+enum : int { kFree = 0, kQueued = 1, kDone = 2 };
+
+// Waits until `fd` is readable or the pipeline stops; false on stop.
+bool waitReadable(const Pipeline& p, int fd);
+
+}  // namespace segw::esp
