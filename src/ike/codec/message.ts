@@ -160,9 +160,14 @@ export function encodeChain(w: Writer, payloads: readonly Payload[], inner: bool
     } else {
       w.next = i + 1 < payloads.length ? payloads[i + 1].type : PayloadType.NONE;
     }
-    genericScratch.critical = p.critical === true;
-    w.write(GENERIC_HEADER, genericScratch);
+    writeGenericHeader(w, p.critical === true);
     w.write(known?.body ?? UNKNOWN_BODY, p);
     w.patchLength(GENERIC_HEADER, start);
   }
+}
+
+/** Writes a generic payload header with Next Payload `w.next` and a zero length (to patch). */
+export function writeGenericHeader(w: Writer, critical: boolean): void {
+  genericScratch.critical = critical;
+  w.write(GENERIC_HEADER, genericScratch);
 }
