@@ -1,0 +1,157 @@
+/**
+ * The `connections:` section shared by gateway and base-station configs, parsed into the IKE
+ * configuration model (src/ike/config.ts). Proposal strings, traffic selectors and identities
+ * are checked here, at load time, so a bad config fails before the daemon starts.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AuthConfig, ChildConfig, ConnectionConfig, LifetimeConfig } from '../ike/config.js';
+import { resolveConnection } from '../ike/config.js';
+import { parseIdentity } from '../ike/identity.js';
+import { ConfigError } from '../errors.js';
+import { bool, configFail, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
+
+/** Reads a file named in the config, relative to the config file's directory. */
+export function readConfigFile(baseDir: string, name: string, path: string): string {
+  const p = resolve(baseDir, name);
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read ${p}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+const identity = map(str({ hint: 'an identity (FQDN, address, user@domain, DN, or %any)' }), (s, path) => {
+  if (s === '%any') return s;
+  try {
+    parseIdentity(s);
+  } catch (err) {
+    configFail(path, (err as Error).message);
+  }
+  return s;
+});
+
+const lifetime = obj({
+  /** Seconds until rekey starts; 0 never rekeys. */
+  rekey: duration(),
+  /** Random jitter subtracted from rekey, so many tunnels do not rekey at once. */
+  jitter: optional(duration()),
+  /** Hard expiry (default rekey + 10 %). */
+  life: optional(duration()),
+});
+
+const child = obj({
+  localTs: list(str(), { min: 1, single: true }),
+  remoteTs: list(str(), { min: 1, single: true }),
+  espProposals: list(str(), { min: 1, single: true }),
+  mode: optional(oneOf(['tunnel', 'transport'] as const)),
+  lifetime: optional(lifetime),
+  replayWindow: optional(num({ min: 0, max: 65536, integer: true })),
+});
+
+const end = obj({
+  id: optional(identity),
+  addrs: optional(list(str(), { single: true })),
+  port: optional(num({ min: 1, max: 65535, integer: true })),
+  auth: oneOf(['psk', 'pubkey'] as const),
+  /** pubkey, local side: certificate (then intermediates) and private key files. */
+  certs: optional(list(str(), { single: true })),
+  privateKey: optional(str()),
+  /** pubkey, remote side: CA files that anchor the peer's chain. */
+  cacerts: optional(list(str(), { single: true })),
+});
+
+export const connectionField = obj({
+  local: end,
+  remote: end,
+  /** The pre-shared key for psk ends: inline, or from a file (preferred). */
+  psk: optional(str()),
+  pskFile: optional(str()),
+  ikeProposals: list(str(), { min: 1, single: true }),
+  ikeLifetime: optional(lifetime),
+  dpd: optional(duration()),
+  fragmentation: optional(bool()),
+  fragmentSize: optional(num({ min: 576, max: 65535, integer: true })),
+  retransmit: optional(
+    obj({
+      timeout: optional(duration({ min: 0.1 })),
+      base: optional(num({ min: 1, max: 10 })),
+      tries: optional(num({ min: 0, max: 20, integer: true })),
+      maxInterval: optional(duration({ min: 0.1 })),
+    }),
+  ),
+  sendCertReq: optional(bool()),
+  followRedirects: optional(bool()),
+  initialContact: optional(bool()),
+  children: dict(child, { keyPattern: /^[A-Za-z0-9_.-]{1,32}$/ }),
+});
+
+export const connectionsField = dict(connectionField, { keyPattern: /^[A-Za-z0-9_.-]{1,32}$/ });
+
+type RawConnection = ReturnType<typeof connectionField.parse>;
+type RawEnd = RawConnection['local'];
+
+function toLifetime(l: { rekey: number; jitter?: number; life?: number } | undefined): LifetimeConfig | undefined {
+  return l && { rekeyTime: l.rekey, randTime: l.jitter, lifeTime: l.life };
+}
+
+function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, baseDir: string, path: string): AuthConfig {
+  if (e.auth === 'psk') {
+    if (psk === undefined) configFail(path, `${side}.auth is psk: set psk or pskFile`);
+    return { method: 'psk', secret: psk };
+  }
+  if (side === 'local') {
+    if (!e.certs?.length || !e.privateKey) configFail(`${path}.local`, 'auth pubkey needs certs and privateKey files');
+    return {
+      method: 'pubkey',
+      certs: e.certs.map((f, i) => readConfigFile(baseDir, f, `${path}.local.certs[${i}]`)),
+      privateKey: readConfigFile(baseDir, e.privateKey, `${path}.local.privateKey`),
+    };
+  }
+  if (!e.cacerts?.length) configFail(`${path}.remote`, 'auth pubkey needs cacerts (the CAs that anchor the peer)');
+  return { method: 'pubkey', cacerts: e.cacerts.map((f, i) => readConfigFile(baseDir, f, `${path}.remote.cacerts[${i}]`)) };
+}
+
+/** Turns one parsed `connections.<name>` entry into the IKE model, and validates it there. */
+export function toConnectionConfig(name: string, c: RawConnection, baseDir: string, path: string): ConnectionConfig {
+  if (c.psk !== undefined && c.pskFile !== undefined) configFail(path, 'set psk or pskFile, not both');
+  const psk = c.pskFile !== undefined ? readConfigFile(baseDir, c.pskFile, `${path}.pskFile`).trim() : c.psk;
+  const children: ChildConfig[] = [...c.children].map(([cn, ch]) => ({
+    name: cn,
+    localTs: ch.localTs,
+    remoteTs: ch.remoteTs,
+    espProposals: ch.espProposals,
+    mode: ch.mode,
+    lifetime: toLifetime(ch.lifetime),
+    replayWindow: ch.replayWindow,
+  }));
+  const conn: ConnectionConfig = {
+    name,
+    local: { id: c.local.id, addrs: c.local.addrs, port: c.local.port, auth: toAuth('local', c.local, psk, baseDir, path) },
+    remote: { id: c.remote.id, addrs: c.remote.addrs, port: c.remote.port, auth: toAuth('remote', c.remote, psk, baseDir, path) },
+    ikeProposals: c.ikeProposals,
+    children,
+    ikeLifetime: toLifetime(c.ikeLifetime),
+    dpdDelay: c.dpd,
+    fragmentation: c.fragmentation,
+    fragmentSize: c.fragmentSize,
+    retransmit: c.retransmit && {
+      timeoutMs: c.retransmit.timeout === undefined ? undefined : c.retransmit.timeout * 1000,
+      base: c.retransmit.base,
+      tries: c.retransmit.tries,
+      maxIntervalMs: c.retransmit.maxInterval === undefined ? undefined : c.retransmit.maxInterval * 1000,
+    } as ConnectionConfig['retransmit'],
+    sendCertReq: c.sendCertReq,
+    followRedirects: c.followRedirects,
+    initialContact: c.initialContact,
+  };
+  // Strip undefined retransmit members so defaults apply.
+  if (conn.retransmit) for (const k of Object.keys(conn.retransmit) as (keyof typeof conn.retransmit)[]) if (conn.retransmit[k] === undefined) delete conn.retransmit[k];
+  try {
+    resolveConnection(conn); // proposal strings, TS, lifetimes: fail now, with the path
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return conn;
+}

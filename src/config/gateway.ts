@@ -1,0 +1,134 @@
+/**
+ * `segw gateway --config FILE.yaml`: the gateway daemon's configuration. examples/ holds a
+ * commented file for each scenario; every key is documented there.
+ */
+import { dirname, resolve } from 'node:path';
+import type { ConnectionConfig, IkeDaemonSettings } from '../ike/config.js';
+import { DEFAULT_SETTINGS } from '../ike/config.js';
+import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
+import { connectionsField, toConnectionConfig } from './connection.js';
+import { readYaml } from './load.js';
+
+export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface RouteInjectionConfig {
+  enabled: boolean;
+  /** Routing table (254 = main). */
+  table: number;
+  metric: number;
+  /** Next hop for injected routes, or the device (the TUN device in userspace mode by default). */
+  via?: string;
+  dev?: string;
+}
+
+export interface GatewayConfig {
+  /** The file this came from (for messages). */
+  file: string;
+  node: { name: string };
+  log: { level: LogLevel; file?: string };
+  ike: {
+    /** Local addresses IKE listens on (ports 500 and 4500 on each). */
+    listen: string[];
+    port: number;
+    nattPort: number;
+    settings: IkeDaemonSettings;
+  };
+  kernel: {
+    ipsec: KernelIpsecChoice;
+    userspace: { tun: string; mtu: number; threads: number };
+    routes: RouteInjectionConfig;
+  };
+  /** Addresses the gateway adds to interfaces at start (e.g. a VIP outside VRRP, lab use). */
+  addresses: { address: string; dev: string }[];
+  connections: ConnectionConfig[];
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+
+const gatewayField = obj({
+  node: obj({ name: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, hint: 'a node name ([A-Za-z0-9_.-], up to 64)' }) }),
+  log: optional(obj({ level: optional(oneOf(LOG_LEVELS), 'info'), file: optional(str()) }), { level: 'info' as const, file: undefined }),
+  ike: obj({
+    listen: list(ipAddress(), { min: 1, single: true }),
+    port: optional(num({ min: 1, max: 65535, integer: true }), 500),
+    nattPort: optional(num({ min: 1, max: 65535, integer: true }), 4500),
+    cookieThreshold: optional(num({ min: 0, integer: true })),
+    halfOpenPerPeer: optional(num({ min: 1, integer: true })),
+    halfOpenMax: optional(num({ min: 1, integer: true })),
+    halfOpenTimeout: optional(duration({ min: 1 })),
+  }),
+  kernel: optional(
+    obj({
+      ipsec: optional(oneOf(['auto', 'xfrm', 'userspace', 'stub'] as const), 'auto'),
+      userspace: optional(
+        obj({
+          tun: optional(str({ pattern: /^[A-Za-z0-9_.-]{1,15}$/, hint: 'an interface name (up to 15 chars)' }), 'segw0'),
+          mtu: optional(num({ min: 576, max: 9000, integer: true }), 1400),
+          threads: optional(num({ min: 1, max: 64, integer: true }), 2),
+        }),
+      ),
+      routes: optional(
+        obj({
+          enabled: optional(bool(), true),
+          table: optional(num({ min: 1, max: 2 ** 32 - 1, integer: true }), 254),
+          metric: optional(num({ min: 0, integer: true }), 0),
+          via: optional(ipAddress()),
+          dev: optional(str()),
+        }),
+      ),
+    }),
+  ),
+  addresses: optional(list(obj({ address: cidr(), dev: str() })), []),
+  connections: connectionsField,
+});
+
+/** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
+export function loadGatewayConfig(path: string): GatewayConfig {
+  const file = resolve(path);
+  return parseGatewayConfig(readYaml(file), file);
+}
+
+export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {
+  const raw = gatewayField.parse(data, '');
+  const baseDir = dirname(file);
+  if (raw.connections.size === 0) configFail('connections', 'at least one connection is needed');
+  const connections = [...raw.connections].map(([name, c]) => toConnectionConfig(name, c, baseDir, `connections.${name}`));
+  const k = raw.kernel;
+  const routes = k?.routes;
+  return {
+    file,
+    node: raw.node,
+    log: { level: raw.log.level ?? 'info', file: raw.log.file },
+    ike: {
+      listen: raw.ike.listen,
+      port: raw.ike.port,
+      nattPort: raw.ike.nattPort,
+      settings: {
+        ...DEFAULT_SETTINGS,
+        ...(raw.ike.cookieThreshold !== undefined && { cookieThreshold: raw.ike.cookieThreshold }),
+        ...(raw.ike.halfOpenPerPeer !== undefined && { halfOpenPerPeer: raw.ike.halfOpenPerPeer }),
+        ...(raw.ike.halfOpenMax !== undefined && { halfOpenMax: raw.ike.halfOpenMax }),
+        ...(raw.ike.halfOpenTimeout !== undefined && { halfOpenTimeoutMs: raw.ike.halfOpenTimeout * 1000 }),
+      },
+    },
+    kernel: {
+      ipsec: k?.ipsec ?? 'auto',
+      userspace: {
+        tun: k?.userspace?.tun ?? 'segw0',
+        mtu: k?.userspace?.mtu ?? 1400,
+        threads: k?.userspace?.threads ?? 2,
+      },
+      routes: {
+        enabled: routes?.enabled ?? true,
+        table: routes?.table ?? 254,
+        metric: routes?.metric ?? 0,
+        via: routes?.via,
+        dev: routes?.dev,
+      },
+    },
+    addresses: raw.addresses,
+    connections,
+  };
+}
+
