@@ -1,0 +1,39 @@
+/**
+ * IKE on the engine's UDP-encapsulation socket (RFC 3948, port 4500): the engine keeps ESP and
+ * hands over datagrams that begin with the non-ESP marker, stripped; `send` adds the marker.
+ */
+import type { Endpoint, IkeDatagramSocket, IkeReceiver } from '../../ike/transport/types.js';
+import type { NativeEspEngine } from './native.js';
+
+export class EngineIkeSocket implements IkeDatagramSocket {
+  readonly natT = true;
+  private receiver: IkeReceiver | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly engine: NativeEspEngine,
+    /** Index of the engine's UDP socket. */
+    readonly socket: number,
+    readonly local: Endpoint,
+  ) {}
+
+  send(data: Buffer, remote: Endpoint): void {
+    if (this.closed) return;
+    this.engine.sendIke(this.socket, data, remote.address, remote.port);
+  }
+
+  setReceiver(receiver: IkeReceiver): void {
+    this.receiver = receiver;
+  }
+
+  /** Called by the backend for each IKE datagram the engine delivered on this socket. */
+  deliver(data: Buffer, remote: Endpoint): void {
+    if (!this.closed) this.receiver?.(data, remote, this.local);
+  }
+
+  async close(): Promise<void> {
+    // The engine owns the socket (ESP keeps flowing); IKE just stops listening.
+    this.closed = true;
+    this.receiver = undefined;
+  }
+}

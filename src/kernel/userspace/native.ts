@@ -1,0 +1,157 @@
+/**
+ * Typed face of the native ESP engine (native/src/esp, component "esp" of the addon).
+ * Control calls only: packets never cross into JavaScript, except IKE datagrams on the shared
+ * NAT-T port and expiry events, both delivered in batches (`onIke`, `onEvents`).
+ */
+import { loadAddon } from '../../native/addon.js';
+import { NativeAddonError } from '../../errors.js';
+import type { EspEncryption, EspIntegrity, IpFamily } from '../types.js';
+
+/** Why the engine dropped (or passed, 'ok') a packet; counted per verdict in `stats()`. */
+export type EspVerdict =
+  | 'ok' | 'dummy' | 'no-sa' | 'replay' | 'integrity' | 'truncated' | 'malformed' | 'bad-padding'
+  | 'bad-next-header' | 'bad-inner' | 'policy-mismatch' | 'sa-dead' | 'seq-overflow' | 'no-policy'
+  | 'too-big' | 'crypto-error';
+
+export interface NativeSelector {
+  family: IpFamily;
+  protocol: number;
+  startAddr: string;
+  endAddr: string;
+  startPort: number;
+  endPort: number;
+}
+
+export interface NativePath {
+  src: string;
+  dst: string;
+  /** RFC 3948 UDP encapsulation; false sends raw IP protocol 50. */
+  encap: boolean;
+  sport: number;
+  dport: number;
+}
+
+export interface NativeSa {
+  spi: number;
+  direction: 'in' | 'out';
+  encryption: EspEncryption;
+  /** AES-GCM: key || 4-byte salt. AES-CBC: the key. */
+  encryptionKey: Buffer;
+  /** Omitted or 'none' only for RFC 3602's encryption-only test vectors. */
+  integrity?: EspIntegrity | 'none';
+  integrityKey?: Buffer;
+  esn: boolean;
+  replayWindow: number;
+  reqid: number;
+  lifetime?: { softBytes: bigint; hardBytes: bigint; softPackets: bigint; hardPackets: bigint };
+  localTs: NativeSelector[];
+  remoteTs: NativeSelector[];
+  path: NativePath;
+  /** Outbound: the last sequence number used; inbound: the replay window's top. Default 0. */
+  seq?: bigint;
+}
+
+export interface NativePolicy {
+  src: NativeSelector;
+  dst: NativeSelector;
+  priority: number;
+  reqid: number;
+  /** The destination range as prefixes (see selectors.ts rangeToPrefixes). */
+  prefixes: { address: string; length: number }[];
+}
+
+export interface IkeArrival {
+  socket: number;
+  data: Buffer;
+  remote: { address: string; port: number };
+}
+
+export interface ExpireArrival {
+  sa: number;
+  kind: 'soft' | 'hard';
+  reason: 'bytes' | 'packets' | 'sequence';
+}
+
+export interface EngineStats {
+  in: Record<EspVerdict, number>;
+  out: Record<EspVerdict, number>;
+  ike: number;
+  keepalives: number;
+  ikeDropped: number;
+  sendErrors: number;
+  tunWriteErrors: number;
+  tunReads: number;
+  tunWrites: number;
+  udpSends: number;
+  udpRecvs: number;
+  gsoSends: number;
+  sas: number;
+}
+
+export interface OneResult {
+  verdict: EspVerdict;
+  sa?: number;
+  seq?: bigint;
+  nextHeader?: number;
+  payload?: Buffer;
+  packet?: Buffer;
+  inner?: Buffer;
+}
+
+export interface EspEngineOptions {
+  /** Expected number of SAs (sizes the hash tables; more still work, with longer chains). */
+  maxSas?: number;
+  /** Crypto worker threads; 0 runs each lane to completion on its reader thread. */
+  workers?: number;
+  onIke?: (batch: IkeArrival[]) => void;
+  onEvents?: (batch: ExpireArrival[]) => void;
+}
+
+export interface NativeEspEngine {
+  /** Creates the TUN device (in `netns` if given); returns its name. Before start(). */
+  openTun(o: { name?: string; mtu?: number; queues?: number; offload?: boolean; netns?: string }): string;
+  /** UDP (RFC 3948, shared with IKE) or raw protocol-50 socket; returns its index. Before start(). */
+  openSocket(address: string, port: number, udp: boolean, netns?: string): number;
+  start(): void;
+  /** Stops and joins every thread, closes the TUN device and the sockets. */
+  close(): void;
+  addSa(sa: NativeSa): number;
+  updateSa(id: number, path: NativePath): void;
+  removeSa(id: number): boolean;
+  setSeq(id: number, seq: bigint): boolean;
+  addPolicy(p: NativePolicy): number;
+  removePolicy(id: number): boolean;
+  /** 6 values per id: packets, bytes, replay drops, integrity failures, errors, last used ms. */
+  readCounters(ids: Uint32Array): BigUint64Array;
+  stats(): EngineStats;
+  /** Sends one IKE message on a UDP socket, with the non-ESP marker prepended. */
+  sendIke(socket: number, data: Buffer, address: string, port: number): void;
+  // Test entry points: one packet through the pipeline's stage functions, on this thread.
+  espSeal(sa: number, payload: Buffer, nextHeader: number): OneResult;
+  espOpen(sa: number, packet: Buffer): OneResult;
+  decapsulate(packet: Buffer): OneResult;
+  encapsulate(ipPacket: Buffer): OneResult;
+}
+
+interface EspAddon {
+  EspEngine: new (o: EspEngineOptions) => NativeEspEngine;
+  espVerdicts: EspVerdict[];
+  espCryptoBench(o: { encryption?: EspEncryption; keyBytes?: number; size: number; count: number; threads: number }): {
+    seconds: number;
+    packets: number;
+    bytes: number;
+  };
+  espIntegrityKat(alg: EspIntegrity, key: Buffer, data: Buffer): Buffer;
+}
+
+export function loadEsp(): EspAddon {
+  const addon = loadAddon();
+  if (!addon.components.includes('esp')) {
+    throw new NativeAddonError('the native addon has no ESP engine: run `npm run build:native`');
+  }
+  return addon as unknown as EspAddon;
+}
+
+export function createEngine(o: EspEngineOptions = {}): NativeEspEngine {
+  return new (loadEsp().EspEngine)(o);
+}
