@@ -8,11 +8,11 @@
  */
 import { createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { ConfigError } from '../../errors.js';
-import { IdType } from '../constants.js';
 import { formatIdentity, identityEquals, type Identity } from '../identity.js';
 import { validateChain } from './chain.js';
 import { dnEquals } from './dn.js';
-import { Certificate, GeneralNameTag, KeyUsage } from './x509.js';
+import { certMatchesIdentity } from './identity-match.js';
+import { Certificate, KeyUsage } from './x509.js';
 
 /** RFC 7296 §3.7: X509_CERT_SIGNATURE CERTREQ data is a list of 20-octet SHA-1 key hashes. */
 export const CERTREQ_HASH_LENGTH = 20;
@@ -23,29 +23,6 @@ export function splitCertReq(data: Buffer): Buffer[] | null {
   const out: Buffer[] = [];
   for (let i = 0; i < data.length; i += CERTREQ_HASH_LENGTH) out.push(data.subarray(i, i + CERTREQ_HASH_LENGTH));
   return out;
-}
-
-/**
- * Whether a certificate names the identity of an ID payload (RFC 4945 §3.1 as strongSwan does
- * it): addresses, FQDNs and RFC822 names against subjectAltName, a DN against the subject (or
- * a directoryName subjectAltName).
- */
-export function certificateMatchesIdentity(cert: Certificate, id: Identity): boolean {
-  const sans = cert.subjectAltNames();
-  const lower = (b: Buffer) => b.toString('latin1').toLowerCase();
-  switch (id.type) {
-    case IdType.ID_IPV4_ADDR:
-    case IdType.ID_IPV6_ADDR:
-      return sans.some((n) => n.tag === GeneralNameTag.iPAddress && n.value.equals(id.data));
-    case IdType.ID_FQDN:
-      return sans.some((n) => n.tag === GeneralNameTag.dNSName && lower(n.value) === lower(id.data));
-    case IdType.ID_RFC822_ADDR:
-      return sans.some((n) => n.tag === GeneralNameTag.rfc822Name && lower(n.value) === lower(id.data));
-    case IdType.ID_DER_ASN1_DN:
-      return dnEquals(cert.subject, id.data) || sans.some((n) => n.tag === GeneralNameTag.directoryName && dnEquals(n.value, id.data));
-    default:
-      return false;
-  }
 }
 
 export type PeerCertificateResult =
@@ -171,7 +148,7 @@ export class CredentialStore {
     if (!ee || parsed.some((c) => c === null)) return { ok: false, reason: 'malformed', detail: 'a CERT payload is not an X.509 certificate' };
     const chain = validateChain(ee, parsed.slice(1) as Certificate[], this.#cas, now);
     if (!chain.ok) return { ok: false, reason: 'untrusted', detail: chain.reason };
-    if (!certificateMatchesIdentity(ee, id)) {
+    if (!certMatchesIdentity(ee, id)) {
       return { ok: false, reason: 'identity', detail: `the certificate does not name ${formatIdentity(id)}` };
     }
     const ku = ee.keyUsage();

@@ -20,4 +20,5 @@ export * from './signature.js';
 export { Certificate, loadCertificates, KeyUsage, GeneralNameTag, type GeneralName } from './x509.js';
 export { validateChain, type ChainResult } from './chain.js';
 export * from './credentials.js';
+export { certMatchesIdentity } from './identity-match.js';
 export { dnEquals, dnFromText, formatDn } from './dn.js';

@@ -1,20 +1,14 @@
 /**
- * The two strongSwan captures in ../shared/captures, reduced to their IKE messages, for the
- * crypto known-answer tests. Until src/ike/codec exports decodeMessage this walks the generic
- * payload headers itself (RFC 7296 §3.1, §3.2): enough to find nonces, SPIs and the SK payload.
+ * The two strongSwan captures in ../shared/captures, reduced to their IKE messages and decoded
+ * with the segw codec, for the crypto known-answer tests.
  */
 import { join } from 'node:path';
 import { CAPTURES_DIR, readKeys, readUdpDatagrams } from '../../support/pcap.js';
 import { DhGroup, EncrId, ExchangeType, HeaderFlag, IKE_HEADER_LENGTH, IKE_NATT_PORT, IKE_PORT, IntegId, PayloadType, PrfId } from '../../../src/ike/constants.js';
+import { decodeMessage, decodeProtected } from '../../../src/ike/codec/index.js';
+import type { IkeMessage, NoncePayload, Payload } from '../../../src/ike/codec/types.js';
+import type { SkTransform } from '../../../src/ike/crypto/index.js';
 import type { IkeSuite } from '../../../src/ike/crypto/index.js';
-
-export interface RawPayload {
-  type: number;
-  /** Offset of the generic payload header within the message. */
-  offset: number;
-  /** Everything after the 4-octet generic payload header. */
-  body: Buffer;
-}
 
 export interface CapturedIkeMessage {
   frame: number;
@@ -26,8 +20,8 @@ export interface CapturedIkeMessage {
   isResponse: boolean;
   fromInitiator: boolean;
   messageId: number;
-  /** Payloads outside the SK payload, in order. */
-  payloads: RawPayload[];
+  /** As decodeMessage gives it: for a protected message, the SK payload is the last. */
+  decoded: { message: IkeMessage; raw: Buffer };
 }
 
 export interface Capture {
@@ -48,20 +42,6 @@ export const CAPTURE_SUITES: Record<string, IkeSuite> = {
 };
 
 
-function walkPayloads(msg: Buffer): RawPayload[] {
-  const out: RawPayload[] = [];
-  let next = msg[16];
-  let off = IKE_HEADER_LENGTH;
-  while (next !== PayloadType.NONE && off + 4 <= msg.length) {
-    const len = msg.readUInt16BE(off + 2);
-    out.push({ type: next, offset: off, body: msg.subarray(off + 4, off + len) });
-    if (next === PayloadType.SK || next === PayloadType.SKF) break; // last payload; its Next Payload is the inner one
-    next = msg[off];
-    off += len;
-  }
-  return out;
-}
-
 export function loadCapture(name: string): Capture {
   const keys = readKeys(join(CAPTURES_DIR, `${name}.keys.txt`));
   const messages: CapturedIkeMessage[] = [];
@@ -72,17 +52,19 @@ export function loadCapture(name: string): Capture {
       bytes = d.payload.subarray(4); // RFC 3948 §2.2 non-ESP marker
     } else continue;
     if (bytes.length < IKE_HEADER_LENGTH) continue;
-    const flags = bytes[19];
+    const r = decodeMessage(bytes);
+    if (!r.ok) throw new Error(`frame ${d.frame}: ${r.error.code} ${r.error.detail}`);
+    const flags = r.message.header.flags;
     messages.push({
       frame: d.frame,
       bytes,
-      spiI: bytes.subarray(0, 8),
-      spiR: bytes.subarray(8, 16),
-      exchangeType: bytes[18],
+      spiI: r.message.header.spiI,
+      spiR: r.message.header.spiR,
+      exchangeType: r.message.header.exchangeType,
       isResponse: (flags & HeaderFlag.RESPONSE) !== 0,
       fromInitiator: (flags & HeaderFlag.INITIATOR) !== 0,
-      messageId: bytes.readUInt32BE(20),
-      payloads: walkPayloads(bytes),
+      messageId: r.message.header.messageId,
+      decoded: { message: r.message, raw: r.raw },
     });
   }
   return { name, keys, messages };
@@ -94,10 +76,11 @@ export function findMessage(c: Capture, exchangeType: number, isResponse: boolea
   return m;
 }
 
-export function payloadOf(m: CapturedIkeMessage, type: number): RawPayload {
-  const p = m.payloads.find((x) => x.type === type);
-  if (!p) throw new Error(`frame ${m.frame}: no payload ${type}`);
-  return p;
+/** The first payload of a type in a list (the caller names its interface). */
+export function payloadOf<P extends Payload>(payloads: readonly Payload[], type: P['type']): P {
+  const p = payloads.find((x) => x.type === type && !('unknown' in x));
+  if (!p) throw new Error(`no payload ${type}`);
+  return p as P;
 }
 
 /** Ni, Nr, SPIs and the IKE_SA_INIT messages of a capture. */
@@ -107,38 +90,15 @@ export function saInit(c: Capture) {
   return {
     req,
     resp,
-    ni: payloadOf(req, PayloadType.NONCE).body,
-    nr: payloadOf(resp, PayloadType.NONCE).body,
+    ni: payloadOf<NoncePayload>(req.decoded.message.payloads, PayloadType.NONCE).data,
+    nr: payloadOf<NoncePayload>(resp.decoded.message.payloads, PayloadType.NONCE).data,
     spiI: resp.spiI,
     spiR: resp.spiR,
   };
 }
 
-/** What the SK payload of a captured message holds once opened (RFC 7296 §3.14). */
-export interface OpenedSk {
-  plaintext: Buffer;
-  payloads: RawPayload[];
-}
-
-/**
- * Opens the SK payload of a captured message with `open` (an SkTransform's open) and walks the
- * inner payloads. Returns null when the ICV does not verify.
- */
-export function openSk(m: CapturedIkeMessage, open: (aad: Buffer, body: Buffer) => Buffer | null): OpenedSk | null {
-  const sk = payloadOf(m, PayloadType.SK);
-  const aad = m.bytes.subarray(0, sk.offset + 4);
-  const plaintext = open(aad, sk.body);
-  if (!plaintext) return null;
-  const padLength = plaintext[plaintext.length - 1];
-  const inner = plaintext.subarray(0, plaintext.length - 1 - padLength);
-  const payloads: RawPayload[] = [];
-  let next = m.bytes[sk.offset]; // the SK payload's Next Payload is the first inner payload
-  let off = 0;
-  while (next !== PayloadType.NONE && off + 4 <= inner.length) {
-    const len = inner.readUInt16BE(off + 2);
-    payloads.push({ type: next, offset: off, body: inner.subarray(off + 4, off + len) });
-    next = inner[off];
-    off += len;
-  }
-  return { plaintext, payloads };
+/** The inner payloads of a captured protected message, or null when `sk` does not open it. */
+export function openSk(m: CapturedIkeMessage, sk: SkTransform): Payload[] | null {
+  const r = decodeProtected(m.decoded, sk);
+  return r.ok ? r.message.payloads : null;
 }
