@@ -227,8 +227,12 @@ export class Reader {
     return null;
   }
 
-  /** Reads one structure from `pos`, bounded by `end`. Null on failure (see `error`). */
-  read<T>(spec: Struct<T>, end: number, into?: object): T | null {
+  /**
+   * Reads one structure from `pos`, bounded by `end`. A structure with a length field must
+   * fill exactly the octets it says; one without fills up to `end` when `exact` (a payload
+   * body) and otherwise ends with its last field (an attribute in a list). Null on failure.
+   */
+  read<T>(spec: Struct<T>, end: number, into?: object, exact = true): T | null {
     if (this.depth >= MAX_DEPTH) return this.fail(`${spec.name}: nested too deep`);
     const base = this.depth * MAX_SLOTS;
     this.slots.fill(-1, base, base + MAX_SLOTS);
@@ -238,10 +242,11 @@ export class Reader {
     const limit = this.readFields(spec, spec.fields, obj, start, end, base);
     this.depth--;
     if (limit < 0) return null;
-    if (!spec.open && this.pos !== limit) {
+    const delimited = spec.lengthAt >= 0;
+    if (!spec.open && (exact || delimited) && this.pos !== limit) {
       return this.fail(`${spec.name}: ${limit - this.pos} octets left over at offset ${this.pos}`);
     }
-    this.extent = limit;
+    this.extent = spec.open || exact || delimited ? limit : this.pos;
     this.more = spec.moreValue >= 0 ? this.slots[base + MAX_SLOTS - 1] : 0;
     const value = (spec.fromWire ? (spec.fromWire as (w: Obj) => T)(obj) : obj) as T;
     if (spec.check) {
@@ -358,7 +363,7 @@ export class Reader {
     const items: unknown[] = [];
     for (let i = 0; count < 0 ? this.pos < end : i < count; i++) {
       const at = this.pos;
-      const item = this.read(of, end);
+      const item = this.read(of, end, undefined, false);
       if (item === null) {
         this.error = `${of.name} #${i + 1}: ${this.error}`;
         return null;
