@@ -155,6 +155,8 @@ export function parseProposals(texts: readonly string[], protocol: number): Prop
 }
 
 function sameAlg(a: Transform, b: Transform): boolean {
+  // A transform with an attribute we do not understand is unacceptable (RFC 7296 §3.3.6).
+  if (a.attributes?.length || b.attributes?.length) return false;
   return a.type === b.type && a.id === b.id && (a.keyLength ?? 0) === (b.keyLength ?? 0);
 }
 

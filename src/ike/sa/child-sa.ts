@@ -1,0 +1,301 @@
+/**
+ * A child SA (RFC 7296 §1.3): a pair of ESP SAs and their policies, installed through
+ * KernelIpsec only. Installation is all-or-nothing: a failure rolls back what was installed,
+ * so nothing half-installed is left in the kernel. A rekeyed child keeps its reqid and takes
+ * over the policies of the child it replaces (make-before-break).
+ */
+import type { Logger } from '../../log/index.js';
+import type { PolicyParams, SaParams, SaRef, TrafficSelector } from '../../kernel/types.js';
+import type { ChildKeys } from '../crypto/keys.js';
+import { jitteredRekey, type ResolvedChild } from '../config.js';
+import type { EspSuite } from '../proposal.js';
+import type { TimerEntry, TimerTarget } from '../scheduler.js';
+import { addrToBig, tsEqual, tsToString } from '../traffic-selectors.js';
+import type { IkeSa } from './ike-sa.js';
+
+export const ChildState = {
+  CREATED: 'CREATED',
+  INSTALLED: 'INSTALLED',
+  /** A rekey of this child is under way (ours or the peer's). */
+  REKEYING: 'REKEYING',
+  /** Replaced by a new child; deleted once the delete exchange completes. */
+  REKEYED: 'REKEYED',
+  DELETING: 'DELETING',
+  DELETED: 'DELETED',
+} as const;
+export type ChildState = (typeof ChildState)[keyof typeof ChildState];
+
+const TIMER_REKEY = 1;
+const TIMER_EXPIRE = 2;
+
+const INSTALLED_IN = 1;
+const INSTALLED_OUT = 2;
+const INSTALLED_POLICIES = 4;
+/** The inbound SPI is reserved in the kernel (a larval SA to release if we never fill it). */
+const SPI_ALLOCATED = 8;
+
+export class ChildSa implements TimerTarget {
+  state: ChildState = ChildState.CREATED;
+  /** Our inbound SPI (allocated from the kernel) and the peer's (our outbound). */
+  spiIn = 0;
+  spiOut = 0;
+  localTs: TrafficSelector[] = [];
+  remoteTs: TrafficSelector[] = [];
+  suite: EspSuite | undefined;
+  /** Outer addresses the SAs were installed with (SaRef destinations). */
+  private inDst = '';
+  private outDst = '';
+  private installed = 0;
+  private timers: (TimerEntry | undefined)[] | undefined;
+  installedAt = 0;
+
+  constructor(
+    public ike: IkeSa,
+    readonly cfg: ResolvedChild,
+    public reqid: number,
+    /** False for a rekeyed child until it takes the old child's policies. */
+    public ownsPolicies = true,
+  ) {}
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  get log(): Logger {
+    return this.ike.log.child({ child: this.cfg.name, spiIn: hex(this.spiIn), spiOut: hex(this.spiOut) });
+  }
+
+  get inRef(): SaRef {
+    return { dst: this.inDst || this.ike.local.address, spi: this.spiIn, protocol: 'esp' };
+  }
+
+  get outRef(): SaRef {
+    return { dst: this.outDst || this.ike.remote.address, spi: this.spiOut, protocol: 'esp' };
+  }
+
+  get isInstalled(): boolean {
+    return (this.installed & (INSTALLED_IN | INSTALLED_OUT)) === (INSTALLED_IN | INSTALLED_OUT);
+  }
+
+  /** Reserves the inbound SPI in the kernel (before the SA payload is built). */
+  async allocateSpi(): Promise<boolean> {
+    try {
+      this.spiIn = await this.ike.ctx.kernel.allocateSpi(this.ike.remote.address, this.ike.local.address, 'esp');
+      this.inDst = this.ike.local.address;
+      this.installed |= SPI_ALLOCATED;
+      return true;
+    } catch (err) {
+      this.ike.log.warn({ err }, 'kernel could not allocate an SPI');
+      return false;
+    }
+  }
+
+  private saParams(direction: 'in' | 'out', encKey: Buffer, integKey: Buffer): SaParams {
+    const ike = this.ike;
+    const s = this.suite!;
+    const inbound = direction === 'in';
+    const p: SaParams = {
+      dst: inbound ? ike.local.address : ike.remote.address,
+      src: inbound ? ike.remote.address : ike.local.address,
+      spi: inbound ? this.spiIn : this.spiOut,
+      protocol: 'esp',
+      direction,
+      mode: this.cfg.mode,
+      reqid: this.reqid,
+      encryption: s.encryption,
+      encryptionKey: encKey,
+      esn: s.esn,
+      replayWindow: inbound ? this.cfg.replayWindow : 0,
+      lifetime: { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n },
+      localTs: this.localTs,
+      remoteTs: this.remoteTs,
+    };
+    if (s.integrity) {
+      p.integrity = s.integrity;
+      p.integrityKey = integKey;
+    }
+    if (ike.natDetected) {
+      p.encap = inbound
+        ? { sport: ike.remote.port, dport: ike.local.port }
+        : { sport: ike.local.port, dport: ike.remote.port };
+    }
+    return p;
+  }
+
+  private policies(): PolicyParams[] {
+    const ike = this.ike;
+    const out: PolicyParams[] = [];
+    for (const l of this.localTs) {
+      for (const r of this.remoteTs) {
+        if (l.family !== r.family) continue;
+        const priority = policyPriority(l, r);
+        const base = { reqid: this.reqid, mode: this.cfg.mode, priority };
+        out.push({ ...base, direction: 'out', src: l, dst: r, tmplSrc: ike.local.address, tmplDst: ike.remote.address });
+        out.push({ ...base, direction: 'in', src: r, dst: l, tmplSrc: ike.remote.address, tmplDst: ike.local.address });
+        out.push({ ...base, direction: 'fwd', src: r, dst: l, tmplSrc: ike.remote.address, tmplDst: ike.local.address });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Installs both SAs and, when this child owns them, the policies. `weInitiated`: we sent the
+   * request of the exchange that made the keys (so the *I keys protect what we send).
+   * Returns false after rolling back on any kernel failure.
+   */
+  async install(keys: ChildKeys, weInitiated: boolean): Promise<boolean> {
+    const k = this.ike.ctx.kernel;
+    const inKeys = weInitiated ? [keys.encrR, keys.integR] : [keys.encrI, keys.integI];
+    const outKeys = weInitiated ? [keys.encrI, keys.integI] : [keys.encrR, keys.integR];
+    const installedPolicies: PolicyParams[] = [];
+    try {
+      const inSa = this.saParams('in', inKeys[0]!, inKeys[1]!);
+      await k.updateSa(inSa);
+      this.inDst = inSa.dst;
+      this.installed |= INSTALLED_IN;
+      const outSa = this.saParams('out', outKeys[0]!, outKeys[1]!);
+      await k.addSa(outSa);
+      this.outDst = outSa.dst;
+      this.installed |= INSTALLED_OUT;
+      if (this.ownsPolicies) {
+        for (const p of this.policies()) {
+          await k.addPolicy(p);
+          installedPolicies.push(p);
+        }
+        this.installed |= INSTALLED_POLICIES;
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'kernel refused the child SA; rolling back');
+      for (const p of installedPolicies.reverse()) await this.quiet(() => k.deletePolicy(p));
+      await this.removeSas();
+      this.installed = 0;
+      return false;
+    } finally {
+      keys.encrI.fill(0);
+      keys.encrR.fill(0);
+      keys.integI.fill(0);
+      keys.integR.fill(0);
+    }
+    this.state = ChildState.INSTALLED;
+    this.installedAt = this.ike.ctx.scheduler.now();
+    this.ike.ctx.registerChild(this);
+    this.armLifetimes();
+    this.log.info({ local: this.localTs.map(tsToString), remote: this.remoteTs.map(tsToString), reqid: this.reqid }, 'child SA installed');
+    return true;
+  }
+
+  private async quiet(f: () => Promise<void>): Promise<void> {
+    try {
+      await f();
+    } catch (err) {
+      this.ike.log.debug({ err }, 'kernel cleanup step failed');
+    }
+  }
+
+  private async removeSas(): Promise<void> {
+    const k = this.ike.ctx.kernel;
+    // An allocated inbound SPI is released even when the SA was never filled in.
+    if (this.installed & (INSTALLED_IN | SPI_ALLOCATED)) await this.quiet(() => k.deleteSa(this.inRef));
+    if (this.installed & INSTALLED_OUT) await this.quiet(() => k.deleteSa(this.outRef));
+    this.installed &= ~(INSTALLED_IN | INSTALLED_OUT | SPI_ALLOCATED);
+  }
+
+  /** Same selectors as another child (a rekey can then share the policies). */
+  sameSelectors(other: ChildSa): boolean {
+    const eq = (a: TrafficSelector[], b: TrafficSelector[]) => a.length === b.length && a.every((x, i) => tsEqual(x, b[i]!));
+    return eq(this.localTs, other.localTs) && eq(this.remoteTs, other.remoteTs);
+  }
+
+  /**
+   * Rekey hand-over: the policies (same reqid and selectors) now belong to `next`, so removing
+   * this child leaves them in place.
+   */
+  handOverPolicies(next: ChildSa): void {
+    if (!(this.installed & INSTALLED_POLICIES)) return;
+    this.installed &= ~INSTALLED_POLICIES;
+    this.ownsPolicies = false;
+    next.installed |= INSTALLED_POLICIES;
+    next.ownsPolicies = true;
+  }
+
+  /**
+   * Removes the child from the kernel and the tables (delete completed, IKE SA gone, install
+   * failed). Kernel errors are logged, never thrown; the reqid is released with the policies.
+   */
+  async remove(reason: string): Promise<void> {
+    if (this.state === ChildState.DELETED) return;
+    const wasUp = this.state === ChildState.INSTALLED || this.state === ChildState.REKEYING || this.state === ChildState.DELETING;
+    const wasOwner = this.ownsPolicies;
+    this.state = ChildState.DELETED;
+    this.cancelTimers();
+    const k = this.ike.ctx.kernel;
+    // A sibling with the same reqid and selectors (a rekey) keeps the policies and the reqid.
+    const heir = this.ike.children.find((c) => c !== this && c.reqid === this.reqid && c.isInstalled && c.sameSelectors(this));
+    if (heir && this.installed & INSTALLED_POLICIES) this.handOverPolicies(heir);
+    if (this.installed & INSTALLED_POLICIES) {
+      for (const p of this.policies()) await this.quiet(() => k.deletePolicy(p));
+      this.installed &= ~INSTALLED_POLICIES;
+    }
+    if (this.installed) await this.removeSas();
+    if (wasOwner && !heir) this.ike.ctx.releaseReqid(this.reqid);
+    this.ike.ctx.unregisterChild(this);
+    this.ike.removeChild(this);
+    if (wasUp) this.ike.ctx.events.childDown?.(this, reason);
+    this.log.info({ reason }, 'child SA removed');
+  }
+
+  armLifetimes(): void {
+    const l = this.cfg.lifetime;
+    if (l.rekeyMs > 0) this.setTimer(TIMER_REKEY, jitteredRekey(l));
+    if (l.lifeMs > 0) this.setTimer(TIMER_EXPIRE, l.lifeMs);
+  }
+
+  private setTimer(kind: number, delay: number): void {
+    this.timers ??= [];
+    this.timers[kind] = this.ike.ctx.scheduler.reschedule(this.timers[kind], delay, this, kind);
+  }
+
+  cancelTimers(): void {
+    if (!this.timers) return;
+    for (const t of this.timers) this.ike.ctx.scheduler.cancel(t);
+    this.timers = undefined;
+  }
+
+  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE). */
+  retryRekey(ms: number): void {
+    this.setTimer(TIMER_REKEY, ms);
+  }
+
+  cancelRekeyTimer(): void {
+    if (this.timers?.[TIMER_REKEY]) this.timers[TIMER_REKEY] = this.ike.ctx.scheduler.cancel(this.timers[TIMER_REKEY]);
+  }
+
+  onTimer(kind: number): void {
+    if (this.timers) this.timers[kind] = undefined;
+    if (this.state === ChildState.DELETED) return;
+    const ike = this.ike;
+    if (kind === TIMER_REKEY) void ike.run(() => childLifecycle.rekey(this));
+    else if (kind === TIMER_EXPIRE) void ike.run(() => childLifecycle.expire(this));
+  }
+}
+
+/** Set by lifecycle.ts (creating tasks from here would make an import cycle). */
+export const childLifecycle = {
+  rekey: async (_c: ChildSa): Promise<void> => {},
+  expire: async (_c: ChildSa): Promise<void> => {},
+};
+
+function hostBits(ts: TrafficSelector): number {
+  const span = addrToBig(ts.endAddr) - addrToBig(ts.startAddr) + 1n;
+  return span.toString(2).length - 1;
+}
+
+/** More specific selectors get a lower (preferred) XFRM priority value. */
+export function policyPriority(l: TrafficSelector, r: TrafficSelector): number {
+  const any = (t: TrafficSelector) => (t.protocol === 0 ? 1 : 0) + (t.startPort === 0 && t.endPort === 65535 ? 1 : 0);
+  return 100_000 + (hostBits(l) + hostBits(r)) * 4 + any(l) + any(r);
+}
+
+export function hex(spi: number): string {
+  return (spi >>> 0).toString(16).padStart(8, '0');
+}

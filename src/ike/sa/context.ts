@@ -1,0 +1,58 @@
+/**
+ * What an IKE SA and its tasks need from the daemon around them: the kernel, the one scheduler,
+ * the SA tables, counters, the redirect provider, credentials, events. The SA manager
+ * implements it; one instance is shared by every SA (nothing here is per SA).
+ */
+import type { Logger } from '../../log/index.js';
+import type { KernelIpsec } from '../../kernel/types.js';
+import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
+import type { RedirectProvider } from '../redirect/provider.js';
+import type { GatewayId } from '../redirect/notify.js';
+import type { Scheduler } from '../scheduler.js';
+import type { Endpoint } from '../transport/types.js';
+import type { Counters } from './counters.js';
+import type { IkeSa } from './ike-sa.js';
+import type { ChildSa } from './child-sa.js';
+
+/** Events for the daemon's users (CLI, control API, cluster load reports, tests). */
+export interface IkeEventSink {
+  ikeUp?(sa: IkeSa): void;
+  ikeDown?(sa: IkeSa, reason: string): void;
+  ikeRekeyed?(oldSa: IkeSa, newSa: IkeSa): void;
+  childUp?(child: ChildSa): void;
+  childDown?(child: ChildSa, reason: string): void;
+  childRekeyed?(oldChild: ChildSa, newChild: ChildSa): void;
+  /** Initiator: the gateway redirected us (RFC 5685); a new IKE SA follows unless the bound is hit. */
+  redirected?(sa: IkeSa, to: GatewayId): void;
+}
+
+export interface SaContext {
+  readonly kernel: KernelIpsec;
+  readonly scheduler: Scheduler;
+  readonly counters: Counters;
+  readonly settings: IkeDaemonSettings;
+  readonly redirect: RedirectProvider;
+  readonly log: Logger;
+  readonly events: IkeEventSink;
+  /** Sends the datagrams of one message from `local` to `remote`. */
+  send(packets: readonly Buffer[], local: Endpoint, remote: Endpoint): void;
+  /** Whether we have a socket for `local` (floating to 4500 needs one). */
+  hasSocket(local: Endpoint): boolean;
+  /** A fresh IKE SPI no SA of ours uses. */
+  newIkeSpi(): Buffer;
+  /** Table updates. */
+  ikeEstablished(sa: IkeSa): void;
+  ikeDestroyed(sa: IkeSa): void;
+  /** Adds an SA (a rekeyed IKE SA) to the tables under its own SPI. */
+  ikeAdopt(sa: IkeSa): void;
+  registerChild(child: ChildSa): void;
+  unregisterChild(child: ChildSa): void;
+  allocReqid(): number;
+  releaseReqid(reqid: number): void;
+  /** Connections a responder may match an authenticated peer against. */
+  connections(): readonly ResolvedConnection[];
+  /** Other established IKE SAs of the same peer identity (INITIAL_CONTACT, §2.4). */
+  sasOfPeer(peerId: string, except: IkeSa): IkeSa[];
+  /** Initiator side of RFC 5685: start over towards `to`, bounded by the settings. */
+  followRedirect(sa: IkeSa, to: GatewayId): void;
+}

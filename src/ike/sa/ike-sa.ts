@@ -1,0 +1,407 @@
+/**
+ * One IKE SA (RFC 7296 §2): SPIs, role, endpoints, negotiated keys, children, lifetimes, and
+ * its task manager. Kept lean for 10k+ SAs: IKE_SA_INIT copies, nonces, SK_p* and DH state
+ * live in `auth` only until IKE_AUTH completes; timers are scheduler entries targeting this
+ * object (no closures); the reassembler exists only while fragments are in flight.
+ *
+ * Inbound datagrams and local actions for one SA are serialized through `run()`: kernel
+ * calls are asynchronous, and an SA must finish one message before it reads the next.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../log/index.js';
+import { ExchangeType, IKE_NATT_PORT } from '../constants.js';
+import type { IkeMessage } from '../codec/types.js';
+import type { IkeKeys, IkeSuite, SkTransform } from '../crypto/types.js';
+import { createSkTransform } from '../crypto/index.js';
+import { jitteredRekey, type ResolvedConnection, type RetransmitConfig, DEFAULT_RETRANSMIT } from '../config.js';
+import type { TimerEntry, TimerTarget } from '../scheduler.js';
+import type { Endpoint } from '../transport/types.js';
+import type { GatewayId } from '../redirect/notify.js';
+import type { Task } from '../tasks/task.js';
+import type { SaContext } from './context.js';
+import type { ChildSa } from './child-sa.js';
+import { TaskManager, headerFlags } from './task-manager.js';
+
+export const IkeState = {
+  /** Initiator: IKE_SA_INIT not answered yet. Responder: half-open until IKE_AUTH completes. */
+  CONNECTING: 'CONNECTING',
+  ESTABLISHED: 'ESTABLISHED',
+  /** Replaced by a rekeyed IKE SA; waits for (or sends) its delete. */
+  REKEYED: 'REKEYED',
+  DELETING: 'DELETING',
+  DESTROYED: 'DESTROYED',
+} as const;
+export type IkeState = (typeof IkeState)[keyof typeof IkeState];
+
+/** Peer capabilities and NAT state, as bits (one number instead of many booleans). */
+export const IkeFlag = {
+  PEER_FRAGMENTATION: 1 << 0,
+  PEER_REDIRECT: 1 << 1,
+  PEER_SIG_HASH: 1 << 2,
+  /** We are behind a NAT (the peer's NAT_DETECTION_DESTINATION_IP did not match). */
+  NAT_LOCAL: 1 << 3,
+  /** The peer is behind a NAT (no NAT_DETECTION_SOURCE_IP matched). */
+  NAT_REMOTE: 1 << 4,
+  /** The peer sent INITIAL_CONTACT. */
+  INITIAL_CONTACT: 1 << 5,
+} as const;
+
+/** What only IKE_SA_INIT -> IKE_AUTH needs; dropped once the peer is authenticated. */
+export interface AuthState {
+  initRequest?: Buffer;
+  initResponse?: Buffer;
+  ni: Buffer;
+  nr: Buffer;
+  skPi: Buffer;
+  skPr: Buffer;
+  /** CERTREQ CA key hashes the peer sent (20-octet SHA-1 each), for choosing our chain. */
+  peerCertReqs?: Buffer[];
+  /** SIGNATURE_HASH_ALGORITHMS the peer supports (RFC 7427). */
+  peerHashes?: number[];
+}
+
+const TIMER_REKEY = 1;
+const TIMER_EXPIRE = 2;
+const TIMER_DPD = 3;
+const TIMER_HALF_OPEN = 4;
+const TIMER_DELETE_WAIT = 5;
+
+/** How long a rekeyed (old) IKE SA waits for the peer's delete before deleting itself. */
+const REKEYED_DELETE_WAIT_MS = 10_000;
+/** Bounds the datagrams waiting while the SA is busy (a flood is dropped, not queued). */
+const MAX_PENDING = 16;
+
+export class IkeSa implements TimerTarget {
+  state: IkeState = IkeState.CONNECTING;
+  flags = 0;
+  spiR: Buffer;
+  conn: ResolvedConnection | undefined;
+  suite: IkeSuite | undefined;
+  skD: Buffer | undefined;
+  skIn: SkTransform | undefined;
+  skOut: SkTransform | undefined;
+  auth: AuthState | undefined;
+  /** Our ID payload (type, data) as sent, and the peer's identity as text (after IKE_AUTH). */
+  localIdType = 0;
+  localIdData: Buffer | undefined;
+  peerId: string | undefined;
+  readonly children: ChildSa[] = [];
+  readonly tm: TaskManager;
+  /** Initiator: the gateway that redirected us here (sent as REDIRECTED_FROM, RFC 5685 §5). */
+  redirectedFrom: GatewayId | undefined;
+  /** Time of the last authenticated message from the peer (DPD). */
+  lastInbound = 0;
+  establishedAt = 0;
+  private timers: (TimerEntry | undefined)[] | undefined;
+  private chain: Promise<void> | undefined;
+  private pending = 0;
+  /** RFC 7383 reassembly state while fragments of a message are in flight (owned by wire.ts). */
+  reassembly: unknown;
+  private logger: Logger | undefined;
+
+  constructor(
+    readonly ctx: SaContext,
+    /** We are the original initiator (the I flag in every header we send, §3.1). */
+    readonly initiator: boolean,
+    readonly spiI: Buffer,
+    spiR: Buffer,
+    public local: Endpoint,
+    public remote: Endpoint,
+    conn?: ResolvedConnection,
+  ) {
+    this.spiR = spiR;
+    this.conn = conn;
+    this.tm = new TaskManager(this);
+  }
+
+  /** Our own SPI (the table key). */
+  get spi(): Buffer {
+    return this.initiator ? this.spiI : this.spiR;
+  }
+
+  get name(): string {
+    return `${this.spiI.toString('hex')}_${this.spiR.toString('hex')}`;
+  }
+
+  get log(): Logger {
+    return (this.logger ??= this.ctx.log.child({ ike: this.name, peer: `${this.remote.address}:${this.remote.port}` }));
+  }
+
+  get isDead(): boolean {
+    return this.state === IkeState.DESTROYED;
+  }
+
+  get established(): boolean {
+    return this.state === IkeState.ESTABLISHED;
+  }
+
+  get natDetected(): boolean {
+    return (this.flags & (IkeFlag.NAT_LOCAL | IkeFlag.NAT_REMOTE)) !== 0;
+  }
+
+  has(flag: number): boolean {
+    return (this.flags & flag) !== 0;
+  }
+
+  get retransmitConfig(): RetransmitConfig {
+    return this.conn?.retransmit ?? DEFAULT_RETRANSMIT;
+  }
+
+  /** Serializes work on this SA; rejects work beyond MAX_PENDING (returns false). */
+  run(fn: () => Promise<void>): Promise<void> {
+    if (this.pending >= MAX_PENDING) return Promise.resolve();
+    this.pending++;
+    const prev = this.chain ?? Promise.resolve();
+    const p = prev.then(fn).catch((err) => this.bug(err)).finally(() => {
+      this.pending--;
+      if (this.chain === p) this.chain = undefined;
+    });
+    this.chain = p;
+    return p;
+  }
+
+  get queueFull(): boolean {
+    return this.pending >= MAX_PENDING;
+  }
+
+  private async bug(err: unknown): Promise<void> {
+    this.log.error({ err }, 'bug while handling the IKE SA; tearing it down');
+    try {
+      await this.destroy('internal error');
+    } catch (e) {
+      this.log.error({ err: e }, 'teardown after bug failed');
+    }
+  }
+
+  /** A message skeleton with this SA's SPIs and our flags. */
+  newMessage(exchangeType: number, messageId: number, response: boolean): IkeMessage {
+    return {
+      header: {
+        spiI: this.spiI,
+        spiR: this.spiR,
+        majorVersion: 2,
+        minorVersion: 0,
+        exchangeType,
+        flags: headerFlags(this.initiator, response),
+        messageId,
+      },
+      payloads: [],
+    };
+  }
+
+  /** Fragment size for outbound messages, or 0 (RFC 7383: only after IKE_SA_INIT, if both support it). */
+  fragmentSizeFor(exchangeType: number): number {
+    if (exchangeType === ExchangeType.IKE_SA_INIT || !this.conn?.fragmentation) return 0;
+    if (!this.has(IkeFlag.PEER_FRAGMENTATION)) return 0;
+    return this.conn.fragmentSize;
+  }
+
+  outboundOptions(): { ipVersion: 4 | 6; natT: boolean } {
+    return { ipVersion: this.remote.address.includes(':') ? 6 : 4, natT: this.local.port === IKE_NATT_PORT };
+  }
+
+  recordInit(which: 'request' | 'response', raw: Buffer): void {
+    if (!this.auth) return;
+    if (which === 'request') this.auth.initRequest = Buffer.from(raw);
+    else this.auth.initResponse = Buffer.from(raw);
+  }
+
+  /** Sends datagrams to the peer (or to `to`, the source of a retransmitted request). */
+  transmit(packets: readonly Buffer[], to: Endpoint = this.remote): void {
+    this.ctx.send(packets, this.local, to);
+  }
+
+  /** Installs SK_* (RFC 7296 §2.14) for our direction and the peer's; keeps SK_p* for AUTH. */
+  setKeys(suite: IkeSuite, keys: IkeKeys, nonces?: { ni: Buffer; nr: Buffer }): void {
+    this.suite = suite;
+    this.skD = keys.skD;
+    const skI = createSkTransform(suite, keys.skEi, keys.skAi);
+    const skR = createSkTransform(suite, keys.skEr, keys.skAr);
+    this.skOut = this.initiator ? skI : skR;
+    this.skIn = this.initiator ? skR : skI;
+    if (nonces) {
+      this.auth = { ...this.auth, ni: nonces.ni, nr: nonces.nr, skPi: keys.skPi, skPr: keys.skPr };
+    }
+  }
+
+  /** RFC 7296 §2.23: after NAT is detected, the initiator moves to port 4500. */
+  floatToNatT(): void {
+    if (this.local.port === IKE_NATT_PORT) return;
+    const local = { address: this.local.address, port: IKE_NATT_PORT };
+    if (!this.ctx.hasSocket(local)) return;
+    this.local = local;
+    if (this.remote.port !== IKE_NATT_PORT) this.remote = { address: this.remote.address, port: IKE_NATT_PORT };
+  }
+
+  /**
+   * An authenticated message arrived from `from`: record liveness and, when the peer is behind
+   * a NAT, follow its address/port (RFC 7296 §2.23).
+   */
+  authenticatedFrom(from: Endpoint, local: Endpoint): void {
+    this.lastInbound = this.ctx.scheduler.now();
+    if (!this.has(IkeFlag.NAT_REMOTE) && !this.has(IkeFlag.NAT_LOCAL)) return;
+    if (from.address !== this.remote.address || from.port !== this.remote.port || local.port !== this.local.port) {
+      this.remote = { ...from };
+      this.local = { ...local };
+      this.logger = undefined;
+    }
+  }
+
+  queueTask(task: Task): void {
+    this.tm.queue(task);
+  }
+
+  /** Queues and starts the next exchange if none is outstanding (serialized). */
+  initiate(): Promise<void> {
+    return this.run(() => this.tm.initiate());
+  }
+
+  /** Called after every response we sent (a responder's IKE_AUTH completes the SA). */
+  afterResponse(): void {
+    if (this.state === IkeState.ESTABLISHED) this.auth = undefined;
+  }
+
+  /** The peer is authenticated and IKE_AUTH is complete (both roles). */
+  establish(): void {
+    this.state = IkeState.ESTABLISHED;
+    this.auth = undefined;
+    this.establishedAt = this.ctx.scheduler.now();
+    this.lastInbound = this.establishedAt;
+    this.setTimer(TIMER_HALF_OPEN, undefined);
+    this.armLifetimes();
+    this.armDpd();
+    this.ctx.ikeEstablished(this);
+    this.ctx.events.ikeUp?.(this);
+    this.log.info({ peerId: this.peerId, children: this.children.length }, 'IKE SA established');
+  }
+
+  /** Rekey (soft, with jitter) and hard-expiry timers (strongSwan: hard = rekey + over time). */
+  armLifetimes(): void {
+    const l = this.conn?.ikeLifetime;
+    if (!l) return;
+    if (l.rekeyMs > 0) this.setTimer(TIMER_REKEY, jitteredRekey(l));
+    if (l.lifeMs > 0) this.setTimer(TIMER_EXPIRE, l.lifeMs);
+  }
+
+  armDpd(): void {
+    const d = this.conn?.dpdMs ?? 0;
+    if (d > 0) this.setTimer(TIMER_DPD, d);
+  }
+
+  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE). */
+  retryRekey(ms: number): void {
+    this.setTimer(TIMER_REKEY, ms);
+  }
+
+  /** Responder half-open timeout (the SA is destroyed if IKE_AUTH does not complete). */
+  armHalfOpen(ms: number): void {
+    this.setTimer(TIMER_HALF_OPEN, ms);
+  }
+
+  /** After an IKE rekey: the old SA waits briefly for the peer's delete, then deletes itself. */
+  armDeleteWait(): void {
+    this.setTimer(TIMER_DELETE_WAIT, REKEYED_DELETE_WAIT_MS);
+  }
+
+  private setTimer(kind: number, delay: number | undefined): void {
+    const sch = this.ctx.scheduler;
+    if (delay === undefined) {
+      if (this.timers?.[kind]) this.timers[kind] = sch.cancel(this.timers[kind]);
+      return;
+    }
+    this.timers ??= [];
+    this.timers[kind] = sch.reschedule(this.timers[kind], delay, this, kind);
+  }
+
+  private cancelTimers(): void {
+    if (!this.timers) return;
+    for (const t of this.timers) this.ctx.scheduler.cancel(t);
+    this.timers = undefined;
+  }
+
+  onTimer(kind: number): void {
+    if (this.isDead) return;
+    if (this.timers) this.timers[kind] = undefined;
+    switch (kind) {
+      case TIMER_HALF_OPEN:
+        if (this.state === IkeState.CONNECTING) void this.run(() => this.destroy('half-open timeout'));
+        return;
+      case TIMER_DPD:
+        void this.run(() => this.lifecycle().dpd());
+        return;
+      case TIMER_REKEY:
+        void this.run(() => this.lifecycle().rekey());
+        return;
+      case TIMER_EXPIRE:
+        void this.run(() => this.lifecycle().expire());
+        return;
+      case TIMER_DELETE_WAIT:
+        void this.run(() => this.lifecycle().deleteRekeyed());
+        return;
+    }
+  }
+
+  private lifecycle(): IkeLifecycle {
+    return ikeLifecycle(this);
+  }
+
+  addChild(child: ChildSa): void {
+    if (!this.children.includes(child)) this.children.push(child);
+  }
+
+  removeChild(child: ChildSa): void {
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+  }
+
+  findChild(spiInOrOut: number, inbound: boolean): ChildSa | undefined {
+    return this.children.find((c) => (inbound ? c.spiIn : c.spiOut) === spiInOrOut);
+  }
+
+  /**
+   * Tears the SA down locally: timers, unfinished tasks, children (removed from the kernel),
+   * tables. Sends nothing (deleting with the peer is the IKE_DELETE task's job).
+   */
+  async destroy(reason: string): Promise<void> {
+    if (this.isDead) return;
+    const wasUp = this.establishedAt > 0 && this.state !== IkeState.REKEYED;
+    this.state = IkeState.DESTROYED;
+    this.cancelTimers();
+    await this.tm.abort();
+    this.tm.dropCaches();
+    for (const child of [...this.children]) await child.remove(reason);
+    this.auth = undefined;
+    this.reassembly = undefined;
+    this.ctx.ikeDestroyed(this);
+    if (wasUp) this.ctx.events.ikeDown?.(this, reason);
+    this.log.info({ reason }, 'IKE SA destroyed');
+  }
+}
+
+export interface IkeLifecycle {
+  dpd(): Promise<void>;
+  rekey(): Promise<void>;
+  expire(): Promise<void>;
+  deleteRekeyed(): Promise<void>;
+}
+
+let ikeLifecycle: (sa: IkeSa) => IkeLifecycle = () => {
+  throw new Error('ike lifecycle not registered');
+};
+
+/** Registered once by lifecycle.ts. */
+export function registerIkeLifecycle(f: (sa: IkeSa) => IkeLifecycle): void {
+  ikeLifecycle = f;
+}
+
+/** Fresh random SPI / nonce material (RFC 7296 §2.6: SPIs are random, §2.10 nonces). */
+export function randomSpi(): Buffer {
+  let spi: Buffer;
+  do spi = randomBytes(8);
+  while (spi.readBigUInt64BE(0) === 0n);
+  return spi;
+}
+
+export function newNonce(): Buffer {
+  return randomBytes(32);
+}

@@ -1,0 +1,51 @@
+/**
+ * NAT detection (RFC 7296 §2.23): NAT_DETECTION_*_IP data is
+ *   SHA-1(SPIi | SPIr | IP address | port)
+ * with SPIr zero in the first IKE_SA_INIT request. Each side compares the hashes it receives
+ * with what it sees: a destination mismatch means we are behind a NAT, no matching source
+ * hash means the peer is.
+ */
+import { createHash } from 'node:crypto';
+import { NotifyStatus } from '../constants.js';
+import type { IkeMessage } from '../codec/types.js';
+import { addrToBytes } from '../traffic-selectors.js';
+import type { Endpoint } from '../transport/types.js';
+import { addNotify, notifies } from './payloads.js';
+
+export function natHash(spiI: Buffer, spiR: Buffer, ep: Endpoint): Buffer {
+  const port = Buffer.alloc(2);
+  port.writeUInt16BE(ep.port);
+  return createHash('sha1').update(spiI).update(spiR).update(addrToBytes(ep.address)).update(port).digest();
+}
+
+/** Adds our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies. */
+export function addNatDetection(msg: IkeMessage, local: Endpoint, remote: Endpoint): void {
+  const { spiI, spiR } = msg.header;
+  addNotify(msg, NotifyStatus.NAT_DETECTION_SOURCE_IP, natHash(spiI, spiR, local));
+  addNotify(msg, NotifyStatus.NAT_DETECTION_DESTINATION_IP, natHash(spiI, spiR, remote));
+}
+
+export interface NatResult {
+  /** The peer sent NAT detection at all (else nothing is known). */
+  present: boolean;
+  /** We are behind a NAT: the peer saw another destination than our address. */
+  local: boolean;
+  /** The peer is behind a NAT: none of its source hashes matches where the message came from. */
+  remote: boolean;
+}
+
+/** Checks the peer's NAT detection notifies in a received IKE_SA_INIT message. */
+export function checkNatDetection(msg: IkeMessage, local: Endpoint, remote: Endpoint): NatResult {
+  const { spiI, spiR } = msg.header;
+  const n = notifies(msg);
+  const src = n.filter((x) => x.notifyType === NotifyStatus.NAT_DETECTION_SOURCE_IP);
+  const dst = n.filter((x) => x.notifyType === NotifyStatus.NAT_DETECTION_DESTINATION_IP);
+  if (src.length === 0 || dst.length === 0) return { present: false, local: false, remote: false };
+  const wantSrc = natHash(spiI, spiR, remote);
+  const wantDst = natHash(spiI, spiR, local);
+  return {
+    present: true,
+    local: !dst.some((d) => d.data.equals(wantDst)),
+    remote: !src.some((s) => s.data.equals(wantSrc)),
+  };
+}

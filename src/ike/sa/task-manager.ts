@@ -1,0 +1,291 @@
+/**
+ * The task manager of one IKE SA (RFC 7296 §2.1-§2.3), window size 1:
+ *
+ *   initiating  queued tasks -> one exchange at a time (active tasks) -> request sent and
+ *               retransmitted with exponential back-off until its response arrives or the
+ *               give-up time passes (then the IKE SA is torn down).
+ *   responding  requests must carry the next expected message ID; the previous ID is a
+ *               retransmission and is answered from the cached response (all fragments);
+ *               anything else is dropped and counted. Responses are never answered.
+ *
+ * The manager is the SA's retransmission timer target (no closures per SA).
+ */
+import { ExchangeType, HeaderFlag, nameOf } from '../constants.js';
+import type { IkeMessage } from '../codec/types.js';
+import type { TimerEntry, TimerTarget } from '../scheduler.js';
+import type { Endpoint } from '../transport/types.js';
+import { Status, TaskType, type Task } from '../tasks/task.js';
+import { DropReason } from './counters.js';
+import type { IkeSa } from './ike-sa.js';
+import { createResponderTasks, handleCollisions } from './responder-tasks.js';
+import { encodeOutbound } from './wire.js';
+
+/** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
+function joins(first: Task, next: Task): boolean {
+  return first.exchange === ExchangeType.IKE_AUTH && next.exchange === ExchangeType.IKE_AUTH;
+}
+
+export class TaskManager implements TimerTarget {
+  /** Message ID of our next (or outstanding) request. */
+  private mid = 0;
+  /** Message ID we expect in the peer's next request. */
+  private expected = 0;
+  private active: Task[] | undefined;
+  private queued: Task[] | undefined;
+  /** The outstanding request's datagrams, for retransmission. */
+  private sent: Buffer[] | undefined;
+  private tries = 0;
+  private timer: TimerEntry | undefined;
+  /** The cached response to request `expected - 1`. */
+  private response: Buffer[] | undefined;
+  /** Set by a task (INVALID_KE, COOKIE) to run IKE_SA_INIT again with message ID 0. */
+  restartInit = false;
+
+  constructor(private readonly sa: IkeSa) {}
+
+  get busy(): boolean {
+    return this.active !== undefined;
+  }
+
+  get nextRequestId(): number {
+    return this.mid;
+  }
+
+  get expectedRequestId(): number {
+    return this.expected;
+  }
+
+  activeTasks(): readonly Task[] {
+    return this.active ?? [];
+  }
+
+  queuedTasks(): readonly Task[] {
+    return this.queued ?? [];
+  }
+
+  hasTask(type: TaskType): boolean {
+    return [...this.activeTasks(), ...this.queuedTasks()].some((t) => t.type === type);
+  }
+
+  queue(task: Task): void {
+    (this.queued ??= []).push(task);
+  }
+
+  /** Drops queued (not active) tasks of a type, e.g. pending rekeys once a delete is queued. */
+  unqueue(pred: (t: Task) => boolean): void {
+    if (!this.queued) return;
+    this.queued = this.queued.filter((t) => !pred(t));
+    if (this.queued.length === 0) this.queued = undefined;
+  }
+
+  /** Starts the next exchange if none is outstanding (window size 1, §2.3). */
+  async initiate(): Promise<void> {
+    const sa = this.sa;
+    if (this.active || !this.queued || sa.isDead) return;
+    const first = this.queued.shift()!;
+    const tasks = [first];
+    while (this.queued.length > 0 && joins(first, this.queued[0]!)) tasks.push(this.queued.shift()!);
+    if (this.queued.length === 0) this.queued = undefined;
+    this.active = tasks;
+    await this.sendRequest();
+  }
+
+  private async sendRequest(): Promise<void> {
+    const sa = this.sa;
+    const tasks = this.active!;
+    const msg = sa.newMessage(tasks[0]!.exchange, this.mid, false);
+    for (const t of [...tasks]) {
+      const st = await t.build(msg);
+      if (sa.isDead) return;
+      if (st === Status.FAILED || st === Status.DESTROY) {
+        await sa.destroy(`${t.type} build ${st}`);
+        return;
+      }
+      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+    }
+    if (tasks.length === 0) {
+      // Every task finished without needing an exchange.
+      this.active = undefined;
+      await this.initiate();
+      return;
+    }
+    const packets = encodeOutbound(msg, sa.skOut, sa.fragmentSizeFor(msg.header.exchangeType), sa.outboundOptions());
+    if (msg.header.exchangeType === ExchangeType.IKE_SA_INIT) sa.recordInit('request', packets[0]!);
+    this.sent = packets;
+    this.tries = 0;
+    sa.transmit(packets);
+    this.armRetransmit();
+  }
+
+  private armRetransmit(): void {
+    const r = this.sa.retransmitConfig;
+    const interval = Math.min(r.timeoutMs * Math.pow(r.base, this.tries), r.maxIntervalMs);
+    this.timer = this.sa.ctx.scheduler.reschedule(this.timer, interval, this, 0);
+  }
+
+  /** Retransmission timer (RFC 7296 §2.1). */
+  onTimer(): void {
+    this.timer = undefined;
+    const sa = this.sa;
+    if (!this.sent || sa.isDead) return;
+    if (this.tries >= sa.retransmitConfig.tries) {
+      sa.log.info({ mid: this.mid, tries: this.tries }, 'giving up on request, peer is dead');
+      void sa.run(() => sa.destroy('retransmit give-up'));
+      return;
+    }
+    this.tries++;
+    sa.transmit(this.sent);
+    this.armRetransmit();
+  }
+
+  /** A decrypted, reassembled response from the peer. */
+  async processResponse(msg: IkeMessage): Promise<void> {
+    const sa = this.sa;
+    if (!this.active || msg.header.messageId !== this.mid || msg.header.exchangeType !== this.active[0]!.exchange) {
+      sa.ctx.counters.inc(DropReason.UNEXPECTED_RESPONSE);
+      return;
+    }
+    this.timer = sa.ctx.scheduler.cancel(this.timer);
+    this.sent = undefined;
+    const tasks = this.active;
+    for (const t of [...tasks]) {
+      const st = await t.process(msg);
+      if (sa.isDead) return;
+      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      else if (st === Status.FAILED || st === Status.DESTROY) {
+        this.active = undefined;
+        await sa.destroy(`${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`);
+        return;
+      }
+    }
+    if (this.restartInit) {
+      // COOKIE or INVALID_KE_PAYLOAD: IKE_SA_INIT again, message ID 0 (§2.6, §1.2).
+      this.restartInit = false;
+      this.mid = 0;
+      await this.sendRequest();
+      return;
+    }
+    this.mid++;
+    if (tasks.length > 0) {
+      // Tasks that need another exchange (IKE_AUTH after IKE_SA_INIT is queued separately).
+      await this.sendRequest();
+      return;
+    }
+    this.active = undefined;
+    await this.initiate();
+  }
+
+  /**
+   * A retransmission check before a request is decrypted in full: true when `mid` is the
+   * previous request's ID (the cached response was resent, or nothing is to be sent for a
+   * fragment other than #1).
+   */
+  answerRetransmit(mid: number, fragmentNumber: number, remote: Endpoint): boolean {
+    if (mid !== this.expected - 1 || !this.response) return false;
+    const counters = this.sa.ctx.counters;
+    if (fragmentNumber > 1) {
+      counters.inc(DropReason.RETRANSMIT_FRAGMENT);
+      return true;
+    }
+    counters.inc(DropReason.RETRANSMIT_ANSWERED);
+    this.sa.transmit(this.response, remote);
+    return true;
+  }
+
+  /**
+   * Answers the expected request with an error notify outside any task (INVALID_SYNTAX for a
+   * verified request that breaks the payload rules, §2.21.2), caching it like any response.
+   */
+  answerError(mid: number, exchangeType: number, notifyType: number, data: Buffer): void {
+    const sa = this.sa;
+    const resp = sa.newMessage(exchangeType, mid, true);
+    resp.payloads.push({ type: 41, protocol: 0, spi: Buffer.alloc(0), notifyType, data });
+    const packets = encodeOutbound(resp, sa.skOut, sa.fragmentSizeFor(exchangeType), sa.outboundOptions());
+    this.expected = mid + 1;
+    this.response = packets;
+    sa.transmit(packets);
+  }
+
+  /** Whether a request with this message ID is the one we expect now. */
+  acceptsRequest(mid: number): boolean {
+    return mid === this.expected;
+  }
+
+  /** A decrypted, reassembled request with the expected message ID. */
+  async processRequest(msg: IkeMessage): Promise<void> {
+    const sa = this.sa;
+    const tasks = createResponderTasks(sa, msg);
+    if (tasks.length === 0) {
+      sa.ctx.counters.inc(DropReason.INVALID_SYNTAX);
+      return;
+    }
+    const resp = sa.newMessage(msg.header.exchangeType, msg.header.messageId, true);
+    let destroyAfter: string | undefined;
+    for (const t of [...tasks]) {
+      const st = await t.process(msg);
+      if (sa.isDead) return;
+      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      else if (st === Status.FAILED || st === Status.DESTROY) {
+        // Nothing can be answered (e.g. undecodable content): drop the SA silently.
+        await sa.destroy(`${t.type} process ${st}`);
+        return;
+      }
+    }
+    handleCollisions(tasks, this.activeTasks());
+    for (const t of [...tasks]) {
+      const st = await t.build(resp);
+      if (sa.isDead) return;
+      if (st === Status.FAILED || st === Status.DESTROY) destroyAfter ??= `${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`;
+    }
+    const packets = encodeOutbound(resp, sa.skOut, sa.fragmentSizeFor(resp.header.exchangeType), sa.outboundOptions());
+    if (resp.header.exchangeType === ExchangeType.IKE_SA_INIT) sa.recordInit('response', packets[0]!);
+    this.expected = msg.header.messageId + 1;
+    this.response = packets;
+    sa.transmit(packets);
+    if (destroyAfter) {
+      await sa.destroy(destroyAfter);
+      return;
+    }
+    sa.afterResponse();
+    await this.initiate();
+  }
+
+  /** The response cache is not needed once the SA is replaced or gone. */
+  dropCaches(): void {
+    this.response = undefined;
+    this.sent = undefined;
+  }
+
+  /** SA teardown: cancel the timer and let unfinished tasks release what they hold. */
+  async abort(): Promise<void> {
+    this.timer = this.sa.ctx.scheduler.cancel(this.timer);
+    const tasks = [...this.activeTasks(), ...this.queuedTasks()];
+    this.active = undefined;
+    this.queued = undefined;
+    this.sent = undefined;
+    for (const t of tasks) {
+      try {
+        await t.abort?.();
+      } catch (err) {
+        this.sa.log.error({ err, task: t.type }, 'task abort failed');
+      }
+    }
+  }
+
+  /** Moves queued tasks (and unfinished active ones that can be replayed) to another SA (IKE rekey). */
+  takeQueued(): Task[] {
+    const q = this.queued ?? [];
+    this.queued = undefined;
+    return q;
+  }
+
+  describe(): string {
+    return `mid ${this.mid} expected ${this.expected} active [${this.activeTasks().map((t) => t.type)}] ` +
+      `queued [${this.queuedTasks().map((t) => t.type)}] ${this.active ? nameOf(ExchangeType, this.active[0]!.exchange) : ''}`;
+  }
+}
+
+/** Header flags for a message: I when we are the original initiator, R on responses. */
+export function headerFlags(originalInitiator: boolean, response: boolean): number {
+  return (originalInitiator ? HeaderFlag.INITIATOR : 0) | (response ? HeaderFlag.RESPONSE : 0);
+}

@@ -1,0 +1,50 @@
+/**
+ * The task model (strongSwan libcharon's): every IKEv2 exchange, or part of one, is a small
+ * object whose role is fixed at construction. The task manager collects the tasks of one
+ * exchange, lets each `build` its payloads into the outgoing message and `process` the
+ * payloads of the incoming one, and acts on the status they return. Tasks never throw for a
+ * protocol outcome; a throw is a bug (the manager logs it and tears the IKE SA down).
+ *
+ *   initiator:  build(request) -> [send] -> process(response)
+ *   responder:  process(request) -> build(response) -> [send]
+ */
+import type { IkeMessage } from '../codec/types.js';
+
+export const Status = {
+  /** This task is done; drop it. */
+  SUCCESS: 'SUCCESS',
+  /** Keep going: the responder builds after processing; the initiator needs another exchange. */
+  NEED_MORE: 'NEED_MORE',
+  /** The exchange failed in a way that ends the IKE SA (after the response is sent, if any). */
+  FAILED: 'FAILED',
+  /** The IKE SA is to be destroyed (delete completed, redirect followed). */
+  DESTROY: 'DESTROY',
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+export const TaskType = {
+  IKE_INIT: 'IKE_INIT',
+  IKE_AUTH: 'IKE_AUTH',
+  CHILD_CREATE: 'CHILD_CREATE',
+  CHILD_REKEY: 'CHILD_REKEY',
+  CHILD_DELETE: 'CHILD_DELETE',
+  IKE_REKEY: 'IKE_REKEY',
+  IKE_DELETE: 'IKE_DELETE',
+  IKE_DPD: 'IKE_DPD',
+  INFORMATIONAL: 'INFORMATIONAL',
+} as const;
+export type TaskType = (typeof TaskType)[keyof typeof TaskType];
+
+export interface Task {
+  readonly type: TaskType;
+  /** The exchange this task runs in (ExchangeType). */
+  readonly exchange: number;
+  readonly initiator: boolean;
+  build(message: IkeMessage): Promise<Status>;
+  process(message: IkeMessage): Promise<Status>;
+  /**
+   * The SA is going away with this task unfinished (give-up, delete, failure): release what
+   * the task holds (an allocated SPI, a half-installed child). Never throws.
+   */
+  abort?(): Promise<void>;
+}
