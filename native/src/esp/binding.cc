@@ -134,8 +134,9 @@ Napi::Value EspEngine::OpenTun(const Napi::CallbackInfo& info) {
   int mtu = o.Get("mtu").IsNumber() ? o.Get("mtu").As<Napi::Number>().Int32Value() : 1400;
   int queues = o.Get("queues").IsNumber() ? o.Get("queues").As<Napi::Number>().Int32Value() : 1;
   bool offload = !o.Get("offload").IsBoolean() || o.Get("offload").As<Napi::Boolean>().Value();
+  std::string netns = o.Get("netns").IsString() ? o.Get("netns").As<Napi::String>().Utf8Value() : "";
   std::string err;
-  if (!e->openTun(name, mtu, queues, offload, err)) return Throw(info.Env(), err);
+  if (!e->openTun(name, mtu, queues, offload, netns, err)) return Throw(info.Env(), err);
   return Napi::String::New(info.Env(), e->tun().name);
 }
 
@@ -147,8 +148,9 @@ Napi::Value EspEngine::OpenSocket(const Napi::CallbackInfo& info) {
   bool udp = info[2].As<Napi::Boolean>().Value();
   Endpoint ep;
   if (!parseEndpoint(address, port, ep)) return Throw(info.Env(), "bad address " + address);
+  std::string netns = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
   std::string err;
-  int i = e->openSocket(ep, udp, err);
+  int i = e->openSocket(ep, udp, netns, err);
   if (i < 0) return Throw(info.Env(), err);
   return Napi::Number::New(info.Env(), i);
 }

@@ -21,6 +21,7 @@ Napi::Value espSealOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* pay
   EpochGuard pin(e.epochs(), e.jsPin());
   Sa* sa = e.saById(id);
   if (!sa || sa->inbound) return result(env, Verdict::NoSa);
+  if (sa->dead.load()) return result(env, Verdict::SaDead);
   uint64_t seq = allocSeq(*sa, 1);
   if (!seq) {
     e.expire(*sa, true, ExpireReason::Sequence);

@@ -46,13 +46,18 @@ void Engine::housekeeping() {
   }
 }
 
-bool Engine::openTun(const std::string& name, int mtu, int queues, bool offload, std::string& err) {
+bool Engine::openTun(const std::string& name, int mtu, int queues, bool offload, const std::string& netns,
+                     std::string& err) {
   if (started_ || !tun_.fds.empty()) return err = "the TUN device is opened once, before start()", false;
+  NetnsScope ns(netns);
+  if (!ns.ok()) return err = ns.error(), false;
   return segw::esp::openTun(name, mtu, queues, offload, tun_, err);
 }
 
-int Engine::openSocket(const Endpoint& local, bool udp, std::string& err) {
+int Engine::openSocket(const Endpoint& local, bool udp, const std::string& netns, std::string& err) {
   if (started_) return err = "sockets are opened before start()", -1;
+  NetnsScope ns(netns);
+  if (!ns.ok()) return err = ns.error(), -1;
   auto s = std::make_unique<Socket>();
   s->udp = udp;
   s->local = local;

@@ -82,8 +82,8 @@ class Engine {
   ~Engine();
 
   // --- control (JavaScript thread) ---
-  bool openTun(const std::string& name, int mtu, int queues, bool offload, std::string& err);
-  int openSocket(const Endpoint& local, bool udp, std::string& err);
+  bool openTun(const std::string& name, int mtu, int queues, bool offload, const std::string& netns, std::string& err);
+  int openSocket(const Endpoint& local, bool udp, const std::string& netns, std::string& err);
   bool start(std::string& err);
   void stop();
   uint32_t addSa(SaSpec&& spec, std::string& err);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/udp.h>
@@ -20,6 +21,24 @@
 namespace segw::esp {
 
 static std::string sysErr(const char* what) { return std::string(what) + ": " + strerror(errno); }
+
+NetnsScope::NetnsScope(const std::string& ns) {
+  if (ns.empty()) return;
+  std::string path = ns.find('/') == std::string::npos ? "/run/netns/" + ns : ns;
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (target < 0 || saved_ < 0 || setns(target, CLONE_NEWNET) < 0) {
+    ok_ = false;
+    err_ = sysErr(("enter netns " + path).c_str());
+  }
+  if (target >= 0) close(target);
+}
+
+NetnsScope::~NetnsScope() {
+  if (saved_ < 0) return;
+  if (ok_) setns(saved_, CLONE_NEWNET);
+  close(saved_);
+}
 
 static bool configureLink(const std::string& name, int mtu, std::string& err) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -11,6 +11,22 @@
 
 namespace segw::esp {
 
+// Enters a network namespace (by `ip netns` name or path) on the calling thread for the
+// scope's lifetime: TUN devices and sockets belong to the namespace they were created in, and
+// keep working from any thread afterwards. An empty name stays in the current namespace.
+class NetnsScope {
+ public:
+  explicit NetnsScope(const std::string& ns);
+  ~NetnsScope();
+  bool ok() const { return ok_; }
+  const std::string& error() const { return err_; }
+
+ private:
+  int saved_ = -1;
+  bool ok_ = true;
+  std::string err_;
+};
+
 struct TunDevice {
   std::string name;
   std::vector<int> fds;  // one per queue, non-blocking
