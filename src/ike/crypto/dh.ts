@@ -2,12 +2,15 @@
  * Key exchange (Transform Type 4) over node:crypto: MODP (RFC 3526), ECP (RFC 5903) and
  * Curve25519 (RFC 8031). Each createKeyExchange() call makes a fresh ephemeral key.
  *
- * Cost notes (a responder does one of these per IKE_SA_INIT): ECP uses createECDH, which
- * keeps the key inside one EC_KEY with no KeyObject or encoder round trips. X25519 has no
- * createECDH form, so it uses KeyObjects: our public value is computed as X25519(k, 9)
- * (cheaper than exporting the key), and the peer's value is imported through a fixed DER
- * SubjectPublicKeyInfo prefix. JWK is never used: exporting X25519 keys as JWK in a loop can
- * deadlock Node 20.20.2.
+ * Cost notes (a responder does one of these per IKE_SA_INIT; numbers from
+ * test/ike/crypto/dh-cost.ts on Node 20.20.2 / OpenSSL 3): P-256 uses createECDH, which keeps
+ * the key in one EC_KEY with no KeyObject or DER round trips (~40 us new key, ~90 us secret,
+ * against ~240 us for a DER import + derive). For P-384 and P-521 createECDH's computeSecret
+ * is 1.4-1.8x slower than importing the peer's point as DER and using diffieHellman() on
+ * KeyObjects (P-384: ~1640 vs ~1140 us; P-521: ~4980 vs ~2830 us), so those use KeyObjects.
+ * X25519 has no createECDH form: our public value is computed as X25519(k, 9) (cheaper than
+ * exporting the key), the peer's value is imported through a fixed DER SubjectPublicKeyInfo
+ * prefix. JWK is never used: exporting X25519 keys as JWK in a loop can deadlock Node 20.20.2.
  */
 import {
   createDiffieHellman,
@@ -23,6 +26,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { DH_ALGORITHMS, type DhAlgorithm } from './algorithms.js';
+import { contextTag, derOid, derSequence, derSmallInteger, derTlv, Tag } from './asn1.js';
 import type { KeyExchange } from './types.js';
 
 /** RFC 3526: every MODP group here has generator 2. */
@@ -124,6 +128,64 @@ class EcpExchange implements KeyExchange {
   }
 }
 
+/** Curves where createECDH is the fastest path (see the cost notes above). */
+const ECDH_FAST_CURVES = new Set(['prime256v1']);
+/** RFC 5480 §2.1.1.1 namedCurve OIDs, for the SEC 1 private key of a known-answer test. */
+const CURVE_OIDS: Record<string, string> = { secp384r1: '1.3.132.0.34', secp521r1: '1.3.132.0.35' };
+
+/** DER SubjectPublicKeyInfo up to the point octets, per curve, learnt from one generated key. */
+const spkiPrefixes = new Map<string, Buffer>();
+function spkiPrefix(alg: DhAlgorithm, spki: Buffer): Buffer {
+  let p = spkiPrefixes.get(alg.openssl);
+  if (!p) {
+    p = Buffer.from(spki.subarray(0, spki.length - alg.publicLength - 1));
+    spkiPrefixes.set(alg.openssl, p);
+  }
+  return p;
+}
+
+class EcpKeyObjectExchange implements KeyExchange {
+  readonly group: number;
+  readonly publicValue: Buffer;
+  readonly #alg: DhAlgorithm;
+  readonly #key: KeyObject;
+
+  constructor(alg: DhAlgorithm, privateKey?: Buffer) {
+    this.group = alg.group;
+    this.#alg = alg;
+    let spki: Buffer;
+    if (privateKey) {
+      // SEC 1 §C.4 ECPrivateKey { 1, d, [0] curve, [1] Q }, Q computed by createECDH.
+      const ecdh = createECDH(alg.openssl);
+      ecdh.setPrivateKey(privateKey);
+      const sec1 = derSequence(derSmallInteger(1), derTlv(Tag.OCTET_STRING, privateKey),
+        derTlv(contextTag(0, true), derOid(CURVE_OIDS[alg.openssl])),
+        derTlv(contextTag(1, true), derTlv(Tag.BIT_STRING, Buffer.from([0]), ecdh.getPublicKey())));
+      this.#key = createPrivateKey({ key: sec1, format: 'der', type: 'sec1' });
+      spki = createPublicKey(this.#key).export({ format: 'der', type: 'spki' });
+    } else {
+      const pair = generateKeyPairSync('ec', { namedCurve: alg.openssl });
+      this.#key = pair.privateKey;
+      spki = pair.publicKey.export({ format: 'der', type: 'spki' });
+    }
+    spkiPrefix(alg, spki);
+    this.publicValue = Buffer.from(spki.subarray(spki.length - alg.publicLength)); // x || y after 0x04
+  }
+
+  computeSecret(peerPublic: Buffer): Buffer | null {
+    if (peerPublic.length !== this.#alg.publicLength) return null;
+    const prefix = spkiPrefixes.get(this.#alg.openssl)!;
+    const spki = Buffer.concat([prefix, Buffer.from([EC_POINT_UNCOMPRESSED]), peerPublic]);
+    try {
+      // The DER import refuses a point that is not on the curve.
+      const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      return leftPad(diffieHellman({ privateKey: this.#key, publicKey }), this.#alg.secretLength);
+    } catch {
+      return null;
+    }
+  }
+}
+
 let x25519Base: KeyObject | undefined;
 function x25519PublicKey(raw: Buffer): KeyObject {
   return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
@@ -176,7 +238,7 @@ export function createKeyExchange(group: number, privateKey?: Buffer): KeyExchan
     case 'modp':
       return new ModpExchange(alg, privateKey);
     case 'ecp':
-      return new EcpExchange(alg, privateKey);
+      return ECDH_FAST_CURVES.has(alg.openssl) ? new EcpExchange(alg, privateKey) : new EcpKeyObjectExchange(alg, privateKey);
     case 'x25519':
       return new X25519Exchange(alg, privateKey);
   }
