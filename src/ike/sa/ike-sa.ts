@@ -256,15 +256,14 @@ export class IkeSa implements TimerTarget {
     return this.run(() => this.tm.initiate());
   }
 
-  /** Called after every response we sent (a responder's IKE_AUTH completes the SA). */
+  /** Called after every exchange: IKE_SA_INIT copies, nonces and SK_p* go once IKE_AUTH is done. */
   afterResponse(): void {
-    if (this.state === IkeState.ESTABLISHED) this.auth = undefined;
+    if (this.state !== IkeState.CONNECTING) this.auth = undefined;
   }
 
   /** The peer is authenticated and IKE_AUTH is complete (both roles). */
   establish(): void {
     this.state = IkeState.ESTABLISHED;
-    this.auth = undefined;
     this.establishedAt = this.ctx.scheduler.now();
     this.lastInbound = this.establishedAt;
     this.setTimer(TIMER_HALF_OPEN, undefined);

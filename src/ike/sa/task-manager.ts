@@ -166,6 +166,7 @@ export class TaskManager implements TimerTarget {
       return;
     }
     this.mid++;
+    sa.afterResponse();
     if (tasks.length > 0) {
       // Tasks that need another exchange (IKE_AUTH after IKE_SA_INIT is queued separately).
       await this.sendRequest();
