@@ -23,6 +23,17 @@ import type { IkeHeader, Payload } from '../../../src/ike/codec/types.js';
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const fill = (n: number, v: number) => Buffer.alloc(n, v);
 
+/** A self-signed ECDSA P-256 certificate (CN=codec.example) made once with strongSwan `pki`. */
+export const TEST_CERT_DER = hex(
+  '308201223081caa003020102020856813bb48abca1c8300a06082a8648ce3d0403023018311630140603550403130d63' +
+  '6f6465632e6578616d706c65301e170d3236313132383036333331345a170d3336313132353036333331345a30183116' +
+  '30140603550403130d636f6465632e6578616d706c653059301306072a8648ce3d020106082a8648ce3d030107034200' +
+  '048b54d27eb6ac6df61f9f3c4e50db55342699af09a94291e7bb90c96dca4d0fc585770080ff242dd38abc1d6280f1eb' +
+  '32825715daefd91da70eb8a5562b644d7a300a06082a8648ce3d040302034700304402204bc3c1847b85fb45040e8730' +
+  'fbb3c1a3a2fca2231db8370613e7193ef93e9a6d022030b35272e960583b6f788f7c81cec0d7c7beba12fab086f43b52' +
+  'b6e3de348849',
+);
+
 export function header(exchangeType: number = ExchangeType.IKE_SA_INIT, flags: number = HeaderFlag.INITIATOR, messageId = 0): IkeHeader {
   return {
     spiI: hex('0102030405060708'),
@@ -69,7 +80,7 @@ export function everyPayload(): Payload[] {
     { type: PayloadType.NONCE, data: fill(32, 0x4e) },
     { type: PayloadType.IDi, idType: IdType.ID_FQDN, data: Buffer.from('a.example') },
     { type: PayloadType.IDr, idType: IdType.ID_IPV6_ADDR, data: hex('20010db8000000000000000000000001') },
-    { type: PayloadType.CERT, encoding: CertEncoding.X509_CERT_SIGNATURE, data: fill(300, 0x30) },
+    { type: PayloadType.CERT, encoding: CertEncoding.X509_CERT_SIGNATURE, data: TEST_CERT_DER },
     { type: PayloadType.CERTREQ, encoding: CertEncoding.X509_CERT_SIGNATURE, data: fill(40, 0x20) },
     { type: PayloadType.AUTH, method: AuthMethod.SHARED_KEY_MIC, data: fill(32, 0xa5) },
     { type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyStatus.NAT_DETECTION_SOURCE_IP, data: fill(20, 0x11) },
