@@ -129,8 +129,11 @@ export function readTime(tlv: Tlv | null | undefined): Date | null {
   } else {
     return null;
   }
-  const d = new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
-  return Number.isNaN(d.getTime()) ? null : d;
+  const [mo, day, h, mi, sec] = [2, 3, 4, 5, 6].map((i) => Number(m![i]));
+  const d = new Date(Date.UTC(year, mo - 1, day, h, mi, sec));
+  // Date.UTC rolls 13/32/24:60 over into the next unit: refuse instead.
+  const same = d.getUTCMonth() === mo - 1 && d.getUTCDate() === day && d.getUTCHours() === h && d.getUTCMinutes() === mi && d.getUTCSeconds() === sec;
+  return same ? d : null;
 }
 
 // ---- writing (X.690 DER) ----
