@@ -12,14 +12,14 @@ import {
 } from '../../../src/ike/codec/index.js';
 import { createSkTransform } from '../../../src/ike/crypto/index.js';
 import { DhGroup, EncrId, ExchangeType, IntegId, NotifyError, NotifyStatus, PayloadType, PrfId, ProtocolId } from '../../../src/ike/constants.js';
-import type { NotifyPayload, Payload } from '../../../src/ike/codec/types.js';
+import type { NotifyPayload, Payload, SaPayload } from '../../../src/ike/codec/types.js';
 import { captureKeys, ikeMessages } from './captures.js';
 import { everyPayload } from './samples.js';
 
 const { IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL } = ExchangeType;
 const all = everyPayload();
 const SA_IKE = all[0];
-const SA_ESP: Payload = { type: PayloadType.SA, proposals: [{ ...(all[0] as { proposals: never[] }).proposals[1] }] } as Payload;
+const SA_ESP: Payload = { type: PayloadType.SA, proposals: [(all[0] as SaPayload).proposals[1]] };
 const [, KE, NONCE, IDI, IDR, CERT, CERTREQ, AUTH] = all;
 const TSI = all[13];
 const TSR: Payload = { ...all[13], type: PayloadType.TSr } as Payload;

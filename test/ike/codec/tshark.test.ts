@@ -14,7 +14,7 @@ import { decodeMessage, encodeMessage, encodeProtected, fragmentMessage } from '
 import { createSkTransform } from '../../../src/ike/crypto/index.js';
 import type { IkeSuite } from '../../../src/ike/crypto/types.js';
 import { DhGroup, EncrId, ExchangeType, HeaderFlag, IntegId, NotifyError, NotifyStatus, PayloadType, PrfId } from '../../../src/ike/constants.js';
-import type { IkeHeader, Payload } from '../../../src/ike/codec/types.js';
+import type { IkeHeader, Payload, SaPayload } from '../../../src/ike/codec/types.js';
 import { writePcap, type OutDatagram } from '../../support/pcap-write.js';
 import { CAPTURES, ikeMessages } from './captures.js';
 import { everyPayload, header } from './samples.js';
@@ -93,7 +93,7 @@ function datagrams(): { list: OutDatagram[]; encrypted: number } {
     const fromI = createSkTransform(s.suite, s.skEi, s.skAi);
     const fromR = createSkTransform(s.suite, s.skEr, s.skAr);
     // IKE_AUTH { IDi, CERT, AUTH, SA, TSi, TSr, N(INITIAL_CONTACT) } -->
-    const auth = [all[3], all[5], all[7], { type: PayloadType.SA, proposals: [all[0].type === PayloadType.SA ? all[0].proposals[1] : never()] }, all[13], { ...all[13], type: PayloadType.TSr }, n(NotifyStatus.INITIAL_CONTACT)] as Payload[];
+    const auth = [all[3], all[5], all[7], { type: PayloadType.SA, proposals: [(all[0] as SaPayload).proposals[1]] }, all[13], { ...all[13], type: PayloadType.TSr }, n(NotifyStatus.INITIAL_CONTACT)] as Payload[];
     list.push(natT(encodeProtected(hdr(s, ExchangeType.IKE_AUTH, HeaderFlag.INITIATOR, 1), auth, fromI)));
     // <-- INFORMATIONAL { } (empty: liveness), INFORMATIONAL { D }
     list.push(natT(encodeProtected(hdr(s, ExchangeType.INFORMATIONAL, HeaderFlag.RESPONSE, 2), [], fromR)));
@@ -106,10 +106,6 @@ function datagrams(): { list: OutDatagram[]; encrypted: number } {
     encrypted += frags.length;
   }
   return { list, encrypted };
-}
-
-function never(): never {
-  throw new Error('unreachable');
 }
 
 test('tshark decodes every message the codec encodes without malformed or expert warning/error, and verifies each ICV', () => {
