@@ -7,6 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIdentity } from '../../../src/ike/identity.js';
+import { AuthMethod } from '../../../src/ike/constants.js';
+import { readConstructed, readWhole, Tag } from '../../../src/ike/crypto/asn1.js';
 import { ConfigError } from '../../../src/errors.js';
 import {
   CredentialStore,
@@ -162,6 +164,22 @@ describe('certificates made with strongSwan pki', () => {
         const other = ee === eeEc ? eeRsa : eeEc;
         assert.equal(verifyAuth(other.cert.publicKey, s.method, s.data, octets).ok, false);
       }
+    }
+  });
+
+  test('strongSwan\'s own signature encodings (PKCS#1, ECDSA DER, RSASSA-PSS params) verify through the RFC 7427 path', () => {
+    // A certificate's signatureAlgorithm is the same AlgorithmIdentifier RFC 7427 carries in AUTH.
+    const pss = pki.issue(root, 'CN=pss.example', 'ecdsa', 256, ['--rsa-padding', 'pss']);
+    for (const [cert, issuerKey, want] of [
+      [eeRsa.cert, root.cert.publicKey, 'sha256WithRSAEncryption'],
+      [eeEc.cert, inter.cert.publicKey, 'ecdsa-with-SHA256'],
+      [pss.cert, root.cert.publicKey, 'RSASSA-PSS-SHA256'],
+    ] as const) {
+      const [tbs, alg, sig] = readConstructed(readWhole(cert.der), Tag.SEQUENCE)!;
+      const auth = Buffer.concat([Buffer.from([alg.raw.length]), alg.raw, sig.value.subarray(1)]);
+      const v = verifyAuth(issuerKey, AuthMethod.DIGITAL_SIGNATURE, auth, tbs.raw);
+      assert.ok(v.ok && v.scheme === want, v.ok ? v.scheme : v.reason);
+      assert.equal(verifyAuth(issuerKey, AuthMethod.DIGITAL_SIGNATURE, auth, cert.der).ok, false);
     }
   });
 
