@@ -27,6 +27,7 @@ export interface PairOptions {
   gwDaemon?: Partial<IkeDaemonOptions>;
   /** More gateways (redirect targets): address -> connection overrides. */
   extraGateways?: string[];
+  extraGatewayDaemon?: Partial<IkeDaemonOptions>;
 }
 
 export const PSK = 'correct horse battery staple';
@@ -82,7 +83,7 @@ export class Pair {
     const v6 = o.v6 ?? false;
     this.bs = this.side(v6 ? '2001:db8::7' : '192.0.2.7', [bsConfig(v6, o.bs)], o.bsDaemon);
     this.gw = this.side(v6 ? '2001:db8::1' : '192.0.2.1', [gwConfig(v6, o.gw)], o.gwDaemon);
-    for (const a of o.extraGateways ?? []) this.gateways.push(this.side(a, [gwConfig(v6, { ...o.gw })], {}));
+    for (const a of o.extraGateways ?? []) this.gateways.push(this.side(a, [gwConfig(v6, { ...o.gw })], o.extraGatewayDaemon));
   }
 
   private side(addr: string, connections: ConnectionConfig[], extra: Partial<IkeDaemonOptions> = {}): Side {
