@@ -153,7 +153,7 @@ export class TaskManager implements TimerTarget {
       if (sa.isDead) return;
       if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
       else if (st === Status.FAILED || st === Status.DESTROY) {
-        this.active = undefined;
+        // The unfinished tasks (e.g. the child of a failed IKE_AUTH) release their SPIs.
         await sa.destroy(`${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`);
         return;
       }
