@@ -31,5 +31,7 @@ export type { KnownPayloadType, PayloadByType } from './access.js';
 export { CodecErrorCode } from './errors.js';
 export type { AnswerNotify, CodecError } from './errors.js';
 export { decodeStruct, encodeStruct } from './struct.js';
+export { INVALID_KE_DATA, REDIRECT_DATA, REDIRECTED_FROM_DATA, SIGNATURE_HASH_ALGORITHMS_DATA } from './formats/notify-data.js';
+export type { InvalidKeData, RedirectData, RedirectedFromData, SignatureHashAlgorithmsData } from './formats/notify-data.js';
 export type { Struct, StructResult } from './struct.js';
 export type * from './types.js';

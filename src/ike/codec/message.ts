@@ -92,11 +92,10 @@ export function decodeChain(r: Reader, first: number, end: number, out: Payload[
   let type = first;
   while (type !== PayloadType.NONE) {
     const at = r.pos;
-    const where = `${nameOf(PayloadType, type)} payload #${out.length + 1} at offset ${at}`;
     if (out.length >= maxPayloads) return chainError(status, CodecErrorCode.TOO_MANY_PAYLOADS, `more than ${maxPayloads} payloads`);
-    if (at + 4 > end) return chainError(status, CodecErrorCode.TRUNCATED, `${where}: ${end - at} octets left for its header`);
+    if (at + 4 > end) return chainError(status, CodecErrorCode.TRUNCATED, `${where(type, out, at)}: ${end - at} octets left for its header`);
     if (r.read(GENERIC_HEADER, end, genericScratch) === null) {
-      return chainError(status, CodecErrorCode.BAD_PAYLOAD_LENGTH, `${where}: ${r.error}`);
+      return chainError(status, CodecErrorCode.BAD_PAYLOAD_LENGTH, `${where(type, out, at)}: ${r.error}`);
     }
     const next = r.next;
     const payEnd = r.extent;
@@ -106,13 +105,13 @@ export function decodeChain(r: Reader, first: number, end: number, out: Payload[
     if (format?.encrypted) obj.firstInner = next;
     if (genericScratch.critical) obj.critical = true;
     if (r.read(format?.body ?? UNKNOWN_BODY, payEnd, obj) === null) {
-      return chainError(status, CodecErrorCode.MALFORMED_PAYLOAD, `${where}: ${r.error}`);
+      return chainError(status, CodecErrorCode.MALFORMED_PAYLOAD, `${where(type, out, at)}: ${r.error}`);
     }
     out.push(obj as unknown as Payload);
     if (format === undefined && genericScratch.critical && status.unknownCritical < 0) status.unknownCritical = type;
     if (format?.encrypted) {
-      if (inner) return chainError(status, CodecErrorCode.MISPLACED_ENCRYPTED, `${where}: encrypted payload inside an encrypted payload`);
-      if (payEnd !== end) return chainError(status, CodecErrorCode.MISPLACED_ENCRYPTED, `${where}: not the last payload (§3.14)`);
+      if (inner) return chainError(status, CodecErrorCode.MISPLACED_ENCRYPTED, `${where(type, out, at)}: encrypted payload inside an encrypted payload`);
+      if (payEnd !== end) return chainError(status, CodecErrorCode.MISPLACED_ENCRYPTED, `${where(type, out, at)}: not the last payload (§3.14)`);
       status.encrypted = true;
       return status;
     }
@@ -120,6 +119,11 @@ export function decodeChain(r: Reader, first: number, end: number, out: Payload[
   }
   if (r.pos !== end) return chainError(status, CodecErrorCode.TRAILING_DATA, `${end - r.pos} octets after the last payload`);
   return status;
+}
+
+/** Names a payload for an error detail (only built on failure: the hot path makes no strings). */
+function where(type: number, out: readonly Payload[], at: number): string {
+  return `${nameOf(PayloadType, type)} payload #${out.length + 1} at offset ${at}`;
 }
 
 function chainError(status: ChainStatus, code: CodecErrorCode, detail: string): ChainStatus {

@@ -204,6 +204,13 @@ export function fieldsOf<W>() {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/**
+ * Derived values (counts, sizes, markers) of the structures being read, a frame per nesting
+ * level. Shared by all readers: a read runs to completion before another starts (nothing in
+ * it yields or decodes anything else), so frames never interleave.
+ */
+const SLOTS = new Int32Array(MAX_SLOTS * MAX_DEPTH);
+
 /** Decoding state over one buffer. Registers hand wire-only values to the caller. */
 export class Reader {
   pos = 0;
@@ -218,7 +225,7 @@ export class Reader {
   /** Register: the last length field read, as received (for unbounded lengths). */
   length = 0;
   private depth = 0;
-  private readonly slots = new Int32Array(MAX_SLOTS * MAX_DEPTH);
+  private readonly slots = SLOTS;
 
   constructor(readonly buf: Buffer) {}
 

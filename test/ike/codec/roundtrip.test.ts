@@ -1,9 +1,20 @@
 /** Every payload type round-trips from hand-built values, and the octets are the RFC's. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, decodeStruct, encodeMessage, encodeStruct } from '../../../src/ike/codec/index.js';
+import {
+  decodeMessage,
+  decodeStruct,
+  encodeMessage,
+  encodeStruct,
+  findNotify,
+  INVALID_KE_DATA,
+  REDIRECT_DATA,
+  REDIRECTED_FROM_DATA,
+  SIGNATURE_HASH_ALGORITHMS_DATA,
+} from '../../../src/ike/codec/index.js';
 import { PROPOSAL, TRANSFORM, TRAFFIC_SELECTOR, NOTIFY_BODY } from '../../../src/ike/codec/formats/index.js';
-import { EncrId, ExchangeType, HeaderFlag, NotifyStatus, PayloadType, ProtocolId, TransformType, TsType } from '../../../src/ike/constants.js';
+import { EncrId, ExchangeType, GatewayIdType, HashAlgorithm, HeaderFlag, NotifyStatus, PayloadType, ProtocolId, TransformType, TsType } from '../../../src/ike/constants.js';
+import { ikeMessages } from './captures.js';
 import type { Payload, SkfPayload, SkPayload } from '../../../src/ike/codec/types.js';
 import { everyPayload, header } from './samples.js';
 
@@ -88,4 +99,34 @@ test('an empty message (INFORMATIONAL liveness outside SK) is a bare header', ()
   const r = decodeMessage(bytes);
   assert.ok(r.ok);
   assert.deepEqual(r.message.payloads, []);
+});
+
+test('notification data formats: REDIRECT, REDIRECTED_FROM, INVALID_KE_PAYLOAD, SIGNATURE_HASH_ALGORITHMS', () => {
+  const init = ikeMessages('psk-aesgcm128-ecp256')[0];
+  const d = decodeMessage(init.bytes);
+  assert.ok(d.ok);
+  const sha = findNotify(d.message.payloads, NotifyStatus.SIGNATURE_HASH_ALGORITHMS)!;
+  const algs = decodeStruct(SIGNATURE_HASH_ALGORITHMS_DATA, sha.data);
+  assert.ok(algs.ok);
+  assert.deepEqual(algs.value.algorithms.map((a) => a.id), [HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512, HashAlgorithm.IDENTITY]);
+  assert.deepEqual(encodeStruct(SIGNATURE_HASH_ALGORITHMS_DATA, algs.value), sha.data);
+
+  // RFC 5685 §3: REDIRECT in IKE_SA_INIT carries the initiator's nonce after the gateway.
+  const v4 = { gwIdentType: GatewayIdType.IPV4, gwIdent: Buffer.from([198, 51, 100, 3]), nonce: Buffer.alloc(32, 1) };
+  assert.equal(encodeStruct(REDIRECT_DATA, v4).toString('hex'), '0104c6336403' + '01'.repeat(32));
+  const fqdn = { gwIdentType: GatewayIdType.FQDN, gwIdent: Buffer.from('gw2.example'), nonce: Buffer.alloc(0) };
+  for (const v of [v4, fqdn]) {
+    const back = decodeStruct(REDIRECT_DATA, encodeStruct(REDIRECT_DATA, v));
+    assert.ok(back.ok);
+    assert.deepEqual(back.value, v);
+  }
+  const from = { gwIdentType: GatewayIdType.IPV6, gwIdent: Buffer.alloc(16, 0x20) };
+  const fromBack = decodeStruct(REDIRECTED_FROM_DATA, encodeStruct(REDIRECTED_FROM_DATA, from));
+  assert.ok(fromBack.ok && fromBack.value.gwIdent.equals(from.gwIdent));
+  assert.ok(!decodeStruct(REDIRECT_DATA, Buffer.from('0105c633640301', 'hex')).ok, 'IPv4 identity of 5 octets');
+  assert.ok(!decodeStruct(REDIRECT_DATA, Buffer.from('0110c6', 'hex')).ok, 'identity length past the data');
+  assert.ok(!decodeStruct(REDIRECTED_FROM_DATA, Buffer.from('0104c633640300', 'hex')).ok, 'trailing octets');
+  const ke = decodeStruct(INVALID_KE_DATA, Buffer.from([0, 19]));
+  assert.ok(ke.ok && ke.value.group === 19);
+  assert.ok(!decodeStruct(INVALID_KE_DATA, Buffer.from([0])).ok);
 });

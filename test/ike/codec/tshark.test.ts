@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeMessage, encodeMessage, encodeProtected, fragmentMessage } from '../../../src/ike/codec/index.js';
+import { decodeMessage, encodeMessage, encodeProtected, encodeStruct, fragmentMessage, REDIRECT_DATA } from '../../../src/ike/codec/index.js';
 import { createSkTransform } from '../../../src/ike/crypto/index.js';
 import type { IkeSuite } from '../../../src/ike/crypto/types.js';
-import { DhGroup, EncrId, ExchangeType, HeaderFlag, IntegId, NotifyError, NotifyStatus, PayloadType, PrfId } from '../../../src/ike/constants.js';
+import { DhGroup, EncrId, ExchangeType, GatewayIdType, HeaderFlag, IntegId, NotifyError, NotifyStatus, PayloadType, PrfId } from '../../../src/ike/constants.js';
 import type { IkeHeader, Payload, SaPayload } from '../../../src/ike/codec/types.js';
 import { writePcap, type OutDatagram } from '../../support/pcap-write.js';
 import { CAPTURES, ikeMessages } from './captures.js';
@@ -67,7 +67,7 @@ function hdr(s: Suite, exchangeType: number, flags: number, messageId: number): 
   return { ...header(exchangeType, flags, messageId), spiI: Buffer.from(s.spiI, 'hex'), spiR: Buffer.from(s.spiR, 'hex') };
 }
 
-const n = (notifyType: number, data = Buffer.alloc(0)): Payload => ({ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType, data });
+const n = (notifyType: number, data: Buffer = Buffer.alloc(0)): Payload => ({ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType, data });
 const natT = (payload: Buffer): OutDatagram => ({ sport: 4500, dport: 4500, payload: Buffer.concat([Buffer.alloc(4), payload]) });
 const ike = (payload: Buffer): OutDatagram => ({ sport: 500, dport: 500, payload });
 
@@ -86,7 +86,7 @@ function datagrams(): { list: OutDatagram[]; encrypted: number } {
     }
   }
   // <-- IKE_SA_INIT responses of notifies only: COOKIE, INVALID_KE_PAYLOAD, REDIRECT (RFC 5685 §3)
-  const redirect = Buffer.concat([Buffer.from([1, 4, 198, 51, 100, 3]), Buffer.alloc(32, 0x4e)]);
+  const redirect = encodeStruct(REDIRECT_DATA, { gwIdentType: GatewayIdType.IPV4, gwIdent: Buffer.from([198, 51, 100, 3]), nonce: Buffer.alloc(32, 0x4e) });
   const only: Payload[][] = [[n(NotifyStatus.COOKIE, Buffer.alloc(32, 0xc0))], [n(NotifyError.INVALID_KE_PAYLOAD, Buffer.from([0, 19]))], [n(NotifyStatus.REDIRECT, redirect)]];
   only.forEach((payloads, i) => list.push(ike(encodeMessage({ header: { ...header(ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE), spiI: Buffer.alloc(8, 2 + i) }, payloads }))));
   for (const s of SUITES) {

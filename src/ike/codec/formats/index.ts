@@ -63,3 +63,4 @@ export { IKE_HEADER, GENERIC_HEADER, SK_BODY, SKF_BODY, SKF_FIXED_LENGTH } from 
 export type { GenericHeaderWire } from './header.js';
 export { PROPOSAL, TRANSFORM, TRANSFORM_ATTRIBUTE, SA_BODY } from './sa.js';
 export * from './payloads.js';
+export * from './notify-data.js';
