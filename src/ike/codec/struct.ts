@@ -20,7 +20,7 @@
  *   list(name, struct) substructures: `count` of them if a count field names this list, else
  *                      until the end of the structure
  *   byteList(name)     `count` strings of `sizeOf` octets each (Delete SPIs)
- *   prefixed(name, n)  an n-octet length, then that many octets (TLV values)
+ *   prefixed(name)     a 2-octet length, then that many octets (TLV values)
  *   variant(on, cases) the rest of the fields depend on the number field `on` (TS types)
  *
  * Decoding never throws and never copies: byte fields are subarrays of the input. A failure sets
@@ -30,7 +30,6 @@
 
 type Obj = Record<string, unknown>;
 /** A structure of any value type, for tables and the generic code (Struct<T> is invariant in T). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyStruct = Struct<any>;
 
 /** Keys of T whose (non-optional) type is assignable to V. */
