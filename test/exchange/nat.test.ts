@@ -1,0 +1,75 @@
+/**
+ * NAT traversal (RFC 7296 §2.23): the base station sits behind a NAT that rewrites its source
+ * address and port; both ends detect it from NAT_DETECTION_*, the initiator floats to 4500
+ * (non-ESP marker), and the child SAs get UDP encapsulation with the translated ports.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pair, describe } from './harness.js';
+import { IkeFlag, IkeState } from '../../src/ike/sa/ike-sa.js';
+import type { WireDatagram } from '../../src/ike/transport/memory.js';
+import type { Endpoint } from '../../src/ike/transport/types.js';
+
+const PUBLIC = '203.0.113.200';
+
+function natBetween(p: Pair): void {
+  const out = new Map<string, Endpoint>();
+  const back = new Map<string, Endpoint>();
+  let port = 40000;
+  p.wire.nat = (d: WireDatagram) => {
+    if (d.from.address !== p.bs.addr) return d.from;
+    const k = `${d.from.address}|${d.from.port}`;
+    let pub = out.get(k);
+    if (!pub) {
+      pub = { address: PUBLIC, port: port++ };
+      out.set(k, pub);
+      back.set(`${pub.address}|${pub.port}`, d.from);
+    }
+    return pub;
+  };
+  const deliver = p.wire.deliver.bind(p.wire);
+  p.wire.deliver = (d: WireDatagram) => {
+    const inside = back.get(`${d.to.address}|${d.to.port}`);
+    return deliver(inside ? { ...d, to: inside } : d);
+  };
+}
+
+test('NAT detected at both ends; IKE floats to 4500; ESP is UDP-encapsulated', async () => {
+  const p = new Pair();
+  natBetween(p);
+  await p.start();
+  const bsSa = await p.initiate();
+  await p.next();
+  await p.next();
+  // IKE_AUTH goes from 4500 to 4500 once NAT is detected.
+  const auth = p.wire.queue[0]!;
+  assert.match(describe(auth), /^IKE_AUTH request/);
+  assert.equal(auth.natT, true);
+  assert.equal(auth.to.port, 4500);
+  await p.run();
+  const gwSa = p.peerOf(bsSa, p.gw)!;
+  assert.equal(bsSa.state, IkeState.ESTABLISHED);
+  assert.ok(bsSa.has(IkeFlag.NAT_LOCAL), 'the base station knows it is behind a NAT');
+  assert.ok(gwSa.has(IkeFlag.NAT_REMOTE), 'the gateway knows its peer is behind a NAT');
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40001 }, 'the gateway follows the translated 4500 mapping');
+  const gwIn = [...p.gw.kernel.sas.values()].find((s) => s.direction === 'in')!;
+  assert.deepEqual(gwIn.encap, { sport: 40001, dport: 4500 });
+  assert.equal(gwIn.src, PUBLIC);
+  const bsOut = [...p.bs.kernel.sas.values()].find((s) => s.direction === 'out')!;
+  assert.deepEqual(bsOut.encap, { sport: 4500, dport: 4500 });
+  // Later exchanges from the gateway reach the base station through the mapping.
+  await p.gw.daemon.dpd(gwSa);
+  await p.run();
+  assert.equal(gwSa.tm.busy, false);
+  await p.stop();
+});
+
+test('no NAT: IKE stays on 500 and ESP is not encapsulated', async () => {
+  const p = new Pair();
+  await p.start();
+  const { bsSa } = await p.connect();
+  assert.equal(bsSa.local.port, 500);
+  assert.equal(bsSa.natDetected, false);
+  assert.equal([...p.bs.kernel.sas.values()][0]!.encap, undefined);
+  await p.stop();
+});
