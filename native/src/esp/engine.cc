@@ -1,6 +1,7 @@
 #include "esp/engine.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,7 @@ Engine::~Engine() {
 }
 
 void Engine::housekeeping() {
+  pthread_setname_np(pthread_self(), "esp-housekeep");
   std::unique_lock<std::mutex> g(hkMu_);
   while (!hkStop_) {
     hkCv_.wait_for(g, std::chrono::milliseconds(20));

@@ -1,6 +1,7 @@
 #include "esp/pipeline.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -84,6 +85,7 @@ void Pipeline::stop() {
 }
 
 void Pipeline::runInline(Lane& l, int slot) {
+  pthread_setname_np(pthread_self(), ("esp-lane" + std::to_string(slot)).c_str());
   Batch& b = *l.ring_[0];
   while (!stopping()) {
     epochs_.enter(b.pin);
@@ -96,6 +98,7 @@ void Pipeline::runInline(Lane& l, int slot) {
 }
 
 void Pipeline::runReader(Lane& l) {
+  pthread_setname_np(pthread_self(), "esp-reader");
   for (size_t head = 0; !stopping(); head++) {
     Batch& b = *l.ring_[head % l.ring_.size()];
     {
@@ -119,6 +122,7 @@ void Pipeline::runReader(Lane& l) {
 }
 
 void Pipeline::runWorker(int slot) {
+  pthread_setname_np(pthread_self(), ("esp-crypto" + std::to_string(slot)).c_str());
   for (;;) {
     std::pair<Lane*, Batch*> job;
     {
@@ -136,6 +140,7 @@ void Pipeline::runWorker(int slot) {
 }
 
 void Pipeline::runWriter(Lane& l) {
+  pthread_setname_np(pthread_self(), "esp-writer");
   for (size_t tail = 0;; tail++) {
     Batch& b = *l.ring_[tail % l.ring_.size()];
     {
