@@ -118,9 +118,10 @@ export class IkeDaemon {
     this.started = true;
     for (const s of this.opts.sockets ?? []) this.attach(s);
     for (const l of this.opts.listen ?? []) {
-      for (const port of [l.port ?? IKE_PORT, l.natTPort ?? IKE_NATT_PORT]) {
+      const pairs = [{ port: l.port ?? IKE_PORT, natT: false }, { port: l.natTPort ?? IKE_NATT_PORT, natT: true }];
+      for (const { port, natT } of pairs) {
         try {
-          this.attach(await UdpIkeSocket.bind({ address: l.address, port, natT: port === (l.natTPort ?? IKE_NATT_PORT) }));
+          this.attach(await UdpIkeSocket.bind({ address: l.address, port, natT }));
         } catch (err) {
           throw new IkeDaemonError(`cannot bind IKE socket ${l.address}:${port}: ${(err as Error).message}; is another IKE daemon running?`, { cause: err });
         }

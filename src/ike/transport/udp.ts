@@ -34,7 +34,8 @@ export class UdpIkeSocket implements IkeDatagramSocket {
 
   /** Binds and resolves once the socket is ready (port 0 picks a free port, for tests). */
   static async bind(opts: UdpSocketOptions): Promise<UdpIkeSocket> {
-    const sock = createSocket({ type: isIPv6(opts.address) ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: true });
+    const v6 = isIPv6(opts.address);
+    const sock = createSocket(v6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
     const s = new UdpIkeSocket(opts, sock);
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
