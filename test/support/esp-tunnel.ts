@@ -26,10 +26,11 @@ const noLimit = { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n
 
 export function saParams(o: {
   direction: 'in' | 'out'; src: string; dst: string; spi: number; key: Buffer; reqid: number; localNet: string; remoteNet: string;
+  raw?: boolean;
 }): SaParams {
   return {
     direction: o.direction, src: o.src, dst: o.dst, spi: o.spi, protocol: 'esp', mode: 'tunnel', reqid: o.reqid,
-    encap: { sport: 4500, dport: 4500 }, encryption: 'aes-gcm-16', encryptionKey: o.key, esn: true,
+    encap: o.raw ? undefined : { sport: 4500, dport: 4500 }, encryption: 'aes-gcm-16', encryptionKey: o.key, esn: true,
     replayWindow: o.direction === 'in' ? 1024 : 0, lifetime: noLimit,
     localTs: [prefixSelector(o.localNet)], remoteTs: [prefixSelector(o.remoteNet)],
   };
@@ -40,18 +41,24 @@ export function outPolicy(localNet: string, remoteNet: string, src: string, dst:
 }
 
 /** Builds both namespaces, links them, starts both engines and installs one SA pair each way. */
-export async function segwTunnel(lab: Lab, engine: Omit<UserspaceIpsecOptions, 'netns' | 'udp'> = {}): Promise<{ a: Side; b: Side }> {
+export async function segwTunnel(
+  lab: Lab,
+  engine: Omit<UserspaceIpsecOptions, 'netns' | 'udp' | 'raw'> = {},
+  opts: { raw?: boolean } = {},
+): Promise<{ a: Side; b: Side }> {
   const ha = await lab.host('a');
   const hb = await lab.host('b');
   await lab.link(ha, hb, { a: '198.51.100.1/24', b: '198.51.100.2/24' });
   const kAB = randomBytes(20), kBA = randomBytes(20);
   const mk = async (host: Host, outer: string, peer: string, inner: string, local: string, remote: string,
     spiOut: number, spiIn: number, kOut: Buffer, kIn: Buffer): Promise<Side> => {
-    const ipsec = UserspaceIpsec.open({ ...engine, netns: host.ns, udp: [{ address: outer, port: 4500 }] });
+    const sockets = opts.raw ? { raw: [outer] } : { udp: [{ address: outer, port: 4500 }] };
+    const ipsec = UserspaceIpsec.open({ ...engine, netns: host.ns, ...sockets });
     await host.exec('ip', ['addr', 'add', `${inner}/32`, 'dev', ipsec.tunName]);
     await host.addRoute(remote, { dev: ipsec.tunName, src: inner });
-    const out = saParams({ direction: 'out', src: outer, dst: peer, spi: spiOut, key: kOut, reqid: 1, localNet: local, remoteNet: remote });
-    const inn = saParams({ direction: 'in', src: peer, dst: outer, spi: spiIn, key: kIn, reqid: 1, localNet: local, remoteNet: remote });
+    const raw = opts.raw;
+    const out = saParams({ direction: 'out', src: outer, dst: peer, spi: spiOut, key: kOut, reqid: 1, localNet: local, remoteNet: remote, raw });
+    const inn = saParams({ direction: 'in', src: peer, dst: outer, spi: spiIn, key: kIn, reqid: 1, localNet: local, remoteNet: remote, raw });
     await ipsec.addSa(inn);
     await ipsec.addSa(out);
     await ipsec.addPolicy(outPolicy(local, remote, outer, peer, 1));
