@@ -1,0 +1,80 @@
+/**
+ * Ranges to prefixes: IKE traffic selectors are address ranges (RFC 7296 §3.13.1), routes and
+ * XFRM selectors are prefixes (address/length) and port/mask pairs. A range becomes the smallest
+ * list of aligned blocks that covers exactly the range: 192.0.2.0-192.0.2.255 is one /24,
+ * 192.0.2.1-192.0.2.6 is .1/32 .2/31 .4/31 .6/32.
+ */
+import { bytesToIp, familyOf, ipToBytes, type Family } from '../../netlink/addr.js';
+
+export interface Prefix {
+  family: Family;
+  /** The network address (host bits zero). */
+  addr: string;
+  len: number;
+}
+
+export const formatPrefix = (p: Prefix) => `${p.addr}/${p.len}`;
+
+export function addrToBigInt(addr: string): bigint {
+  return BigInt(`0x${ipToBytes(addr).toString('hex')}`);
+}
+
+export function bigIntToAddr(v: bigint, family: Family): string {
+  const hex = v.toString(16).padStart(family === 4 ? 8 : 32, '0');
+  return bytesToIp(Buffer.from(hex, 'hex'), family);
+}
+
+/** Aligned power-of-two blocks covering [start, end] of a `bits`-wide number space, largest first. */
+export function rangeToBlocks(start: bigint, end: bigint, bits: number): { base: bigint; len: number }[] {
+  if (start > end) throw new RangeError(`empty range ${start}-${end}`);
+  const out: { base: bigint; len: number }[] = [];
+  let cur = start;
+  const top = (1n << BigInt(bits)) - 1n;
+  while (cur <= end) {
+    // The largest block that starts at `cur` (alignment) and does not pass `end`.
+    let size = 0;
+    while (size < bits) {
+      const next = size + 1;
+      const mask = (1n << BigInt(next)) - 1n;
+      if ((cur & mask) !== 0n || cur + mask > end) break;
+      size = next;
+    }
+    out.push({ base: cur, len: bits - size });
+    const last = cur + (1n << BigInt(size)) - 1n;
+    if (last >= top) break;
+    cur = last + 1n;
+  }
+  return out;
+}
+
+/** The prefixes that exactly cover an address range. */
+export function rangeToPrefixes(startAddr: string, endAddr: string): Prefix[] {
+  const family = familyOf(startAddr);
+  if (familyOf(endAddr) !== family) throw new RangeError(`range ${startAddr}-${endAddr} mixes families`);
+  const bits = family === 4 ? 32 : 128;
+  return rangeToBlocks(addrToBigInt(startAddr), addrToBigInt(endAddr), bits).map((b) => ({
+    family,
+    addr: bigIntToAddr(b.base, family),
+    len: b.len,
+  }));
+}
+
+/** "192.0.2.7/24" -> 192.0.2.0/24 (host bits cleared). */
+export function parseCidr(cidr: string): Prefix {
+  const [addr, lenText] = cidr.split('/');
+  const family = familyOf(addr);
+  const bits = family === 4 ? 32 : 128;
+  const len = lenText === undefined ? bits : Number(lenText);
+  if (!Number.isInteger(len) || len < 0 || len > bits) throw new RangeError(`bad prefix length in "${cidr}"`);
+  const host = (1n << BigInt(bits - len)) - 1n;
+  return { family, addr: bigIntToAddr(addrToBigInt(addr) & ~host, family), len };
+}
+
+/** Port range -> (port, mask) pairs for XFRM selectors; 0-65535 is one pair with mask 0 (any). */
+export function portRangeToMasks(start: number, end: number): { port: number; mask: number }[] {
+  if (start === 0 && end === 65535) return [{ port: 0, mask: 0 }];
+  return rangeToBlocks(BigInt(start), BigInt(end), 16).map((b) => ({
+    port: Number(b.base),
+    mask: (0xffff << (16 - b.len)) & 0xffff,
+  }));
+}
