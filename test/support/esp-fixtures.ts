@@ -9,8 +9,9 @@ export function bareEngine(): NativeEspEngine {
   return createEngine({ maxSas: 1024 });
 }
 
-export function gcmSa(over: Partial<NativeSa> & Pick<NativeSa, 'spi' | 'direction' | 'encryptionKey'>): NativeSa {
+export function gcmSa(over: Partial<NativeSa> & Pick<NativeSa, 'spi' | 'encryptionKey'>): NativeSa {
   return {
+    direction: 'in',
     encryption: 'aes-gcm-16',
     esn: false,
     replayWindow: 1024,

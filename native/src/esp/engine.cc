@@ -43,7 +43,7 @@ void Engine::housekeeping() {
     hkCv_.wait_for(g, std::chrono::milliseconds(20));
     nowMs_.store(wallMs(), std::memory_order_relaxed);
     g.unlock();
-    epochs_.reclaim();
+    stats_.retired.store(epochs_.reclaim(), std::memory_order_relaxed);
     g.lock();
   }
 }

@@ -70,6 +70,7 @@ struct EngineStats {
   std::atomic<uint64_t> in[size_t(Verdict::Count)] = {}, out[size_t(Verdict::Count)] = {};
   std::atomic<uint64_t> ike{0}, keepalives{0}, ikeDropped{0}, sendErrors{0}, tunWriteErrors{0};
   std::atomic<uint64_t> tunReads{0}, tunWrites{0}, udpSends{0}, udpRecvs{0}, gsoSends{0};
+  std::atomic<uint64_t> retired{0};  // removed objects waiting for their grace period
 };
 
 // RFC 4303 §3.3.3 leaves the rekey margin to the implementation: a soft 'sequence' event

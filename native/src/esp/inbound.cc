@@ -68,7 +68,7 @@ class InboundLane : public Lane {
       }
       int r = recvmmsg(fd_, b.msgs, kInMsgs, MSG_DONTWAIT, nullptr);
       if (r < 0) {
-        if (!waitReadable(e_.pipeline(), fd_)) return false;
+        if (!waitReadable(e_.pipeline(), fd_, e_.epochs(), b.pin)) return false;
         continue;
       }
       e_.mstats().udpRecvs.fetch_add(uint64_t(r), std::memory_order_relaxed);

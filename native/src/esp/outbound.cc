@@ -58,7 +58,7 @@ class OutboundLane : public Lane {
         if (r < 0) {
           if (errno != EAGAIN && errno != EINTR) e_.mstats().out[size_t(Verdict::Malformed)]++;
           if (b.n > 0) return true;
-          if (!waitReadable(e_.pipeline(), fd_)) return false;
+          if (!waitReadable(e_.pipeline(), fd_, e_.epochs(), b.pin)) return false;
           continue;
         }
         rawLen_ = size_t(r);

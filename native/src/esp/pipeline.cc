@@ -12,14 +12,20 @@
 
 namespace segw::esp {
 
-bool waitReadable(const Pipeline& p, int fd) {
+bool waitReadable(const Pipeline& p, int fd, Epochs& epochs, int pin) {
   pollfd fds[2] = {{fd, POLLIN, 0}, {p.stopFd(), POLLIN, 0}};
+  epochs.leave(pin);
+  bool ready = false;
   while (!p.stopping()) {
     int r = poll(fds, 2, 1000);
-    if (r > 0 && (fds[1].revents & POLLIN)) return false;
-    if (r > 0 && fds[0].revents) return true;
+    if (r > 0 && (fds[1].revents & POLLIN)) break;
+    if (r > 0 && fds[0].revents) {
+      ready = true;
+      break;
+    }
   }
-  return false;
+  epochs.enter(pin);
+  return ready;
 }
 
 bool Pipeline::start(std::string& err) {

@@ -100,7 +100,9 @@ class Pipeline {
 
 enum : int { kFree = 0, kQueued = 1, kDone = 2 };
 
-// Waits until `fd` is readable or the pipeline stops; false on stop.
-bool waitReadable(const Pipeline& p, int fd);
+// Waits until `fd` is readable or the pipeline stops; false on stop. A reader calls it only
+// while its batch holds no packets: the batch's epoch pin is dropped during the wait, so an
+// idle lane never holds back the reclamation of removed SAs.
+bool waitReadable(const Pipeline& p, int fd, Epochs& epochs, int pin);
 
 }  // namespace segw::esp

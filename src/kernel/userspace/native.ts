@@ -85,6 +85,8 @@ export interface EngineStats {
   udpSends: number;
   udpRecvs: number;
   gsoSends: number;
+  /** Removed SAs/policies still inside their grace period (freed by the housekeeping thread). */
+  retired: number;
   sas: number;
 }
 

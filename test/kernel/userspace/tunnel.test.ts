@@ -81,6 +81,13 @@ test('SAs replaced (make-before-break) and removed while iperf3 runs', { timeout
       assert.equal(await a.host.ping(b.inner, { count: 1, timeoutS: 1 }), false);
       const stats = a.ipsec.engine.stats();
       assert.ok(stats.out['no-policy'] >= 1, 'counted as no SA for the policy');
+      // Removed SAs are freed once no batch can still see them, also while the lanes are idle.
+      let retired = -1;
+      for (let i = 0; i < 50 && retired !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        retired = Math.max(a.ipsec.engine.stats().retired, b.ipsec.engine.stats().retired);
+      }
+      assert.equal(retired, 0, 'nothing left waiting for a grace period');
     } finally {
       await a.ipsec.close();
       await b.ipsec.close();
