@@ -1,0 +1,215 @@
+/**
+ * KernelIpsec on the Linux kernel's XFRM, over netlink (NETLINK_XFRM). Used when the kernel has
+ * ESP (src/kernel/probe.ts decides); the requests are built in ./messages.ts.
+ *
+ * - allocateSpi: XFRM_MSG_ALLOCSPI makes a larval SA that reserves the SPI; addSa or updateSa on
+ *   that SPI fills it with XFRM_MSG_UPDSA. If filling fails, the larval SA is deleted, so a
+ *   failed install leaves nothing behind (a NEWSA that fails installs nothing by itself).
+ * - deleteSa/querySa find an SA by (dst, SPI, ESP); for SAs installed with a mark or a source,
+ *   the backend remembers them and adds XFRMA_MARK/XFRMA_SRCADDR, since the kernel's lookup
+ *   needs the mark.
+ * - Expiry: a listener on XFRMNLGRP_EXPIRE turns XFRM_MSG_EXPIRE into onExpire(); expiry of a
+ *   larval SA (an SPI allocated but never used) is not an IKE event and is only logged.
+ * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
+ *   kernel cannot express reject with XfrmParamError before anything is sent.
+ */
+import { logger } from '../../log/index.js';
+import { NETLINK } from '../../netlink/constants.js';
+import { NetlinkError } from '../../netlink/errors.js';
+import { NetlinkListener } from '../../netlink/listener.js';
+import { NetlinkSocket } from '../../netlink/socket.js';
+import { XFRM_MSG, XFRMNLGRP } from '../../netlink/xfrm.js';
+import type { KernelIpsec, KernelIpsecEvents, PolicyParams, SaCounters, SaParams, SaRef } from '../types.js';
+import * as msg from './messages.js';
+import { parseExpire, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
+
+const log = logger('kernel', { backend: 'xfrm' });
+
+export interface XfrmOptions {
+  /** Program the kernel of another network namespace (a path such as /run/netns/NAME). */
+  netns?: string;
+  /** A fresh, empty namespace that lives as long as the backend (the probe uses it). */
+  freshNetns?: boolean;
+  /** SPIs are allocated from this range (default 0xc0000000-0xcfffffff). */
+  spiRange?: [number, number];
+  /** Listen for expiry events (default true). */
+  events?: boolean;
+  maxInFlight?: number;
+}
+
+const key = (ref: SaRef) => `${ref.dst}|${ref.spi >>> 0}|${ref.protocol}`;
+
+export class XfrmKernelIpsec implements KernelIpsec {
+  readonly name = 'xfrm' as const;
+  private handler: KernelIpsecEvents | undefined;
+  /** SPIs allocated (larval SAs) and not yet filled. */
+  private readonly larval = new Map<string, { src: string; dst: string }>();
+  /** What DELSA/GETSA need beyond the SaRef for SAs this backend installed. */
+  private readonly installed = new Map<string, msg.SaKey>();
+  private readonly spiRange: [number, number];
+
+  private constructor(
+    private readonly nl: NetlinkSocket,
+    private readonly listener: NetlinkListener | undefined,
+    opts: XfrmOptions,
+  ) {
+    this.spiRange = opts.spiRange ?? [0xc0000000, 0xcfffffff];
+  }
+
+  static open(opts: XfrmOptions = {}): XfrmKernelIpsec {
+    const nl = NetlinkSocket.open({
+      protocol: NETLINK.NETLINK_XFRM,
+      typeNames: XFRM_MSG,
+      netns: opts.netns,
+      freshNetns: opts.freshNetns,
+      maxInFlight: opts.maxInFlight,
+    });
+    let self: XfrmKernelIpsec | undefined;
+    let listener: NetlinkListener | undefined;
+    if (opts.events !== false && !opts.freshNetns) {
+      try {
+        listener = NetlinkListener.open({
+          protocol: NETLINK.NETLINK_XFRM,
+          netns: opts.netns,
+          groups: [XFRMNLGRP.XFRMNLGRP_EXPIRE],
+          onMessage: (m) => self?.onNotification(m),
+        });
+      } catch (err) {
+        void nl.close();
+        throw err;
+      }
+    }
+    self = new XfrmKernelIpsec(nl, listener, opts);
+    return self;
+  }
+
+  setEventHandler(handler: KernelIpsecEvents): void {
+    this.handler = handler;
+  }
+
+  private send(r: msg.XfrmRequest) {
+    return this.nl.request(r.type, r.flags, r.payload, { detail: r.detail });
+  }
+
+  async allocateSpi(src: string, dst: string, protocol: 'esp'): Promise<number> {
+    const r = msg.allocSpi({ src, dst, min: this.spiRange[0], max: this.spiRange[1] });
+    const replies = await this.send(r);
+    const sa = replies.find((m) => m.type === XFRM_MSG.XFRM_MSG_NEWSA);
+    if (!sa) throw new NetlinkError({ errno: 5, operation: 'XFRM_MSG_ALLOCSPI', detail: `${r.detail}: no SA in the reply` });
+    const spi = parseSa(sa).spi;
+    this.larval.set(key({ dst, spi, protocol }), { src, dst });
+    log.debug({ src, dst, spi: spi.toString(16) }, 'SPI allocated');
+    return spi;
+  }
+
+  async addSa(sa: SaParams): Promise<void> {
+    if (this.larval.has(key(sa))) return this.fillLarval(sa);
+    await this.send(msg.newSa(sa));
+    this.remember(sa);
+  }
+
+  async updateSa(sa: SaParams): Promise<void> {
+    if (this.larval.has(key(sa))) return this.fillLarval(sa);
+    await this.send(msg.updSa(sa));
+    this.remember(sa);
+  }
+
+  /** UPDSA on an allocated SPI; on failure the larval SA is removed so nothing is half-installed. */
+  private async fillLarval(sa: SaParams): Promise<void> {
+    const k = key(sa);
+    try {
+      await this.send(msg.updSa(sa));
+    } catch (err) {
+      const larval = this.larval.get(k);
+      this.larval.delete(k);
+      await this.send(msg.delSa({ ...sa, src: larval?.src })).catch((e: unknown) =>
+        log.warn({ err: e, spi: sa.spi.toString(16) }, 'could not remove the larval SA after a failed install'),
+      );
+      throw err;
+    }
+    this.larval.delete(k);
+    this.remember(sa);
+  }
+
+  private remember(sa: SaParams): void {
+    this.installed.set(key(sa), { dst: sa.dst, spi: sa.spi, protocol: sa.protocol, src: sa.src, mark: sa.mark });
+  }
+
+  private lookupKey(ref: SaRef): msg.SaKey {
+    const k = key(ref);
+    const larval = this.larval.get(k);
+    return this.installed.get(k) ?? { ...ref, src: larval?.src };
+  }
+
+  async deleteSa(ref: SaRef): Promise<void> {
+    await this.send(msg.delSa(this.lookupKey(ref)));
+    this.installed.delete(key(ref));
+    this.larval.delete(key(ref));
+  }
+
+  async querySa(ref: SaRef): Promise<SaCounters> {
+    const replies = await this.send(msg.getSa(this.lookupKey(ref)));
+    const m = replies.find((x) => x.type === XFRM_MSG.XFRM_MSG_NEWSA);
+    if (!m) throw new NetlinkError({ errno: 5, operation: 'XFRM_MSG_GETSA', detail: msg.saDetail('query', ref) });
+    return parseSa(m).counters;
+  }
+
+  /** One policy per kernel selector the pair needs; if one fails, those added before are removed. */
+  async addPolicy(policy: PolicyParams): Promise<void> {
+    const reqs = msg.newPolicies(policy);
+    const results = await Promise.allSettled(reqs.map((r) => this.send(r)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
+    const dels = msg.delPolicies(policy);
+    await Promise.all(results.map((r, i) => (r.status === 'fulfilled' ? this.send(dels[i]).catch(() => undefined) : undefined)));
+    throw failed.reason;
+  }
+
+  async deletePolicy(policy: PolicyParams): Promise<void> {
+    const results = await Promise.allSettled(msg.delPolicies(policy).map((r) => this.send(r)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** Every SA in the kernel (GETSA dump). */
+  async listSas(): Promise<XfrmSa[]> {
+    const r = msg.dumpSa();
+    return (await this.nl.dump(r.type, r.payload, { detail: r.detail })).filter((m) => m.type === XFRM_MSG.XFRM_MSG_NEWSA).map(parseSa);
+  }
+
+  /** Every policy in the kernel (GETPOLICY dump). */
+  async listPolicies(): Promise<XfrmPolicy[]> {
+    const r = msg.dumpPolicy();
+    return (await this.nl.dump(r.type, r.payload, { detail: r.detail }))
+      .filter((m) => m.type === XFRM_MSG.XFRM_MSG_NEWPOLICY)
+      .map(parsePolicy);
+  }
+
+  /** Removes every ESP SA and every policy of the namespace (segw owns its namespace's XFRM). */
+  async flush(): Promise<void> {
+    await this.send(msg.flushSa());
+    await this.send(msg.flushPolicy());
+    this.installed.clear();
+    this.larval.clear();
+  }
+
+  /** XFRM_MSG_EXPIRE from the listener; exposed for tests that feed crafted messages. */
+  onNotification(m: { type: number; payload: Buffer; flags: number; seq: number; pid: number }): void {
+    if (m.type !== XFRM_MSG.XFRM_MSG_EXPIRE) return;
+    const e = parseExpire(m);
+    const k = key(e.sa);
+    if (this.larval.has(k)) {
+      this.larval.delete(k);
+      log.info({ spi: e.sa.spi.toString(16), dst: e.sa.dst }, 'allocated SPI expired unused');
+      return;
+    }
+    if (e.kind === 'hard') this.installed.delete(k);
+    log.info({ spi: e.sa.spi.toString(16), dst: e.sa.dst, kind: e.kind, reason: e.reason }, 'SA expired');
+    this.handler?.onExpire(e.sa, e.kind, e.reason);
+  }
+
+  async close(): Promise<void> {
+    this.listener?.close();
+    await this.nl.close();
+  }
+}
