@@ -21,7 +21,8 @@ export interface Side {
   in: SaParams;
 }
 
-const NETS = { a: '192.0.2.0/25', b: '192.0.2.128/25' };
+const V4 = { outerA: '198.51.100.1', outerB: '198.51.100.2', outerLen: '/24', innerA: '192.0.2.1', innerB: '192.0.2.129', netA: '192.0.2.0/25', netB: '192.0.2.128/25' };
+const V6 = { outerA: '2001:db8:1::1', outerB: '2001:db8:1::2', outerLen: '/64', innerA: '2001:db8:a::1', innerB: '2001:db8:b::1', netA: '2001:db8:a::/64', netB: '2001:db8:b::/64' };
 const noLimit = { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n };
 
 export function saParams(o: {
@@ -44,17 +45,19 @@ export function outPolicy(localNet: string, remoteNet: string, src: string, dst:
 export async function segwTunnel(
   lab: Lab,
   engine: Omit<UserspaceIpsecOptions, 'netns' | 'udp' | 'raw'> = {},
-  opts: { raw?: boolean } = {},
+  opts: { raw?: boolean; family?: 4 | 6 } = {},
 ): Promise<{ a: Side; b: Side }> {
+  const v6 = opts.family === 6;
+  const P = v6 ? V6 : V4;
   const ha = await lab.host('a');
   const hb = await lab.host('b');
-  await lab.link(ha, hb, { a: '198.51.100.1/24', b: '198.51.100.2/24' });
+  await lab.link(ha, hb, { a: P.outerA + P.outerLen, b: P.outerB + P.outerLen });
   const kAB = randomBytes(20), kBA = randomBytes(20);
   const mk = async (host: Host, outer: string, peer: string, inner: string, local: string, remote: string,
     spiOut: number, spiIn: number, kOut: Buffer, kIn: Buffer): Promise<Side> => {
     const sockets = opts.raw ? { raw: [outer] } : { udp: [{ address: outer, port: 4500 }] };
     const ipsec = UserspaceIpsec.open({ ...engine, netns: host.ns, ...sockets });
-    await host.exec('ip', ['addr', 'add', `${inner}/32`, 'dev', ipsec.tunName]);
+    await host.exec('ip', ['addr', 'add', `${inner}/${v6 ? 128 : 32}`, 'dev', ipsec.tunName, ...(v6 ? ['nodad'] : [])]);
     await host.addRoute(remote, { dev: ipsec.tunName, src: inner });
     const raw = opts.raw;
     const out = saParams({ direction: 'out', src: outer, dst: peer, spi: spiOut, key: kOut, reqid: 1, localNet: local, remoteNet: remote, raw });
@@ -64,7 +67,11 @@ export async function segwTunnel(
     await ipsec.addPolicy(outPolicy(local, remote, outer, peer, 1));
     return { host, ipsec, outer, inner, out, in: inn };
   };
-  const a = await mk(ha, '198.51.100.1', '198.51.100.2', '192.0.2.1', NETS.a, NETS.b, 0xa0000001, 0xb0000001, kAB, kBA);
-  const b = await mk(hb, '198.51.100.2', '198.51.100.1', '192.0.2.129', NETS.b, NETS.a, 0xb0000001, 0xa0000001, kBA, kAB);
+  const a = await mk(ha, P.outerA, P.outerB, P.innerA, P.netA, P.netB, 0xa0000001, 0xb0000001, kAB, kBA);
+  const b = await mk(hb, P.outerB, P.outerA, P.innerB, P.netB, P.netA, 0xb0000001, 0xa0000001, kBA, kAB);
+  if (v6) {
+    // Outer IPv6 neighbours answer at once (no DAD wait on the link addresses).
+    for (const h of [ha, hb]) await h.sysctl('net.ipv6.conf.all.accept_dad', 0);
+  }
   return { a, b };
 }

@@ -90,7 +90,8 @@ size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uin
       // The field holds the pseudo-header sum; finish it over the transport segment.
       uint8_t* field = out + h.csumStart + h.csumOffset;
       uint16_t c = uint16_t(~csumFold(csumAdd(out + h.csumStart, len - h.csumStart, 0)));
-      if (c == 0 && out[9] == spec::kProtoUdp) c = 0xffff;
+      uint8_t proto = (out[0] >> 4) == 4 ? out[9] : out[6];
+      if (c == 0 && proto == spec::kProtoUdp) c = 0xffff;  // RFC 768: 0 would mean no checksum
       memcpy(field, &c, 2);
     }
     return len;

@@ -114,3 +114,23 @@ test('parallel pipeline: 2 crypto workers, ordered writers, 2 TUN queues; TCP in
     }
   });
 });
+
+test('IPv6 inside and outside: ping6 and iperf3 TCP both ways (TSO/GRO for TCPv6, UDP GSO over IPv6)', { timeout: 120_000 }, async () => {
+  await withLab('esp6', async (lab) => {
+    const { a, b } = await segwTunnel(lab, {}, { family: 6 });
+    try {
+      let ok = false;
+      for (let i = 0; i < 10 && !ok; i++) ok = await a.host.ping(b.inner, { count: 1, timeoutS: 1 });
+      assert.ok(ok, 'ping6 through the tunnel');
+      const up = await iperf(a, b, 3);
+      const down = await iperf(a, b, 3, true);
+      assert.ok(up > 50e6 && down > 50e6, `${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
+      const ca = await counters(a), cb = await counters(b);
+      assert.equal(ca.out.packets, cb.in.packets);
+      assert.equal(cb.out.packets, ca.in.packets);
+    } finally {
+      await a.ipsec.close();
+      await b.ipsec.close();
+    }
+  });
+});
