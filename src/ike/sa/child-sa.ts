@@ -46,7 +46,9 @@ export class ChildSa implements TimerTarget {
   private inDst = '';
   private outDst = '';
   private installed = 0;
-  private timers: (TimerEntry | undefined)[] | undefined;
+  /** Rekey, then (same entry) hard expiry. */
+  private lifeTimer: TimerEntry | undefined;
+  private hardAt = 0;
   installedAt = 0;
 
   constructor(
@@ -170,11 +172,6 @@ export class ChildSa implements TimerTarget {
       await this.removeSas();
       this.installed = 0;
       return false;
-    } finally {
-      keys.encrI.fill(0);
-      keys.encrR.fill(0);
-      keys.integI.fill(0);
-      keys.integR.fill(0);
     }
     this.state = ChildState.INSTALLED;
     this.installedAt = this.ike.ctx.scheduler.now();
@@ -246,34 +243,29 @@ export class ChildSa implements TimerTarget {
 
   armLifetimes(): void {
     const l = this.cfg.lifetime;
-    if (l.rekeyMs > 0) this.setTimer(TIMER_REKEY, jitteredRekey(l));
-    if (l.lifeMs > 0) this.setTimer(TIMER_EXPIRE, l.lifeMs);
-  }
-
-  private setTimer(kind: number, delay: number): void {
-    this.timers ??= [];
-    this.timers[kind] = this.ike.ctx.scheduler.reschedule(this.timers[kind], delay, this, kind);
+    const sch = this.ike.ctx.scheduler;
+    this.hardAt = l.lifeMs > 0 ? sch.now() + l.lifeMs : 0;
+    if (l.rekeyMs > 0) this.lifeTimer = sch.reschedule(this.lifeTimer, jitteredRekey(l), this, TIMER_REKEY);
+    else if (this.hardAt) this.lifeTimer = sch.reschedule(this.lifeTimer, l.lifeMs, this, TIMER_EXPIRE);
   }
 
   cancelTimers(): void {
-    if (!this.timers) return;
-    for (const t of this.timers) this.ike.ctx.scheduler.cancel(t);
-    this.timers = undefined;
+    this.lifeTimer = this.ike.ctx.scheduler.cancel(this.lifeTimer);
   }
 
-  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE). */
+  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE), if before the hard expiry. */
   retryRekey(ms: number): void {
-    this.setTimer(TIMER_REKEY, ms);
-  }
-
-  cancelRekeyTimer(): void {
-    if (this.timers?.[TIMER_REKEY]) this.timers[TIMER_REKEY] = this.ike.ctx.scheduler.cancel(this.timers[TIMER_REKEY]);
+    const sch = this.ike.ctx.scheduler;
+    if (this.hardAt && sch.now() + ms >= this.hardAt) return;
+    this.lifeTimer = sch.reschedule(this.lifeTimer, ms, this, TIMER_REKEY);
   }
 
   onTimer(kind: number): void {
-    if (this.timers) this.timers[kind] = undefined;
+    this.lifeTimer = undefined;
     if (this.state === ChildState.DELETED) return;
     const ike = this.ike;
+    const sch = ike.ctx.scheduler;
+    if (kind === TIMER_REKEY && this.hardAt) this.lifeTimer = sch.schedule(Math.max(0, this.hardAt - sch.now()), this, TIMER_EXPIRE);
     if (kind === TIMER_REKEY) void ike.run(() => childLifecycle.rekey(this));
     else if (kind === TIMER_EXPIRE) void ike.run(() => childLifecycle.expire(this));
   }

@@ -71,10 +71,22 @@ const REKEYED_DELETE_WAIT_MS = 10_000;
 /** Bounds the datagrams waiting while the SA is busy (a flood is dropped, not queued). */
 const MAX_PENDING = 16;
 
+/**
+ * A copy in its own small ArrayBuffer. Buffers kept for an SA's lifetime must not be slices of
+ * Node's shared 8 KiB allocation pool: one kept slice pins a whole pool slab.
+ */
+export function own(b: Buffer): Buffer {
+  const out = Buffer.from(new ArrayBuffer(b.length));
+  b.copy(out);
+  return out;
+}
+
 export class IkeSa implements TimerTarget {
   state: IkeState = IkeState.CONNECTING;
   flags = 0;
-  spiR: Buffer;
+  /** SPIi || SPIr in one allocation. */
+  private readonly spis = Buffer.from(new ArrayBuffer(16));
+
   conn: ResolvedConnection | undefined;
   suite: IkeSuite | undefined;
   skD: Buffer | undefined;
@@ -82,8 +94,6 @@ export class IkeSa implements TimerTarget {
   skOut: SkTransform | undefined;
   auth: AuthState | undefined;
   /** Our ID payload (type, data) as sent, and the peer's identity as text (after IKE_AUTH). */
-  localIdType = 0;
-  localIdData: Buffer | undefined;
   peerId: string | undefined;
   readonly children: ChildSa[] = [];
   readonly tm: TaskManager;
@@ -92,26 +102,43 @@ export class IkeSa implements TimerTarget {
   /** Time of the last authenticated message from the peer (DPD). */
   lastInbound = 0;
   establishedAt = 0;
-  private timers: (TimerEntry | undefined)[] | undefined;
+  /** Rekey, then (same entry) hard expiry: one timer for the whole lifetime. */
+  private lifeTimer: TimerEntry | undefined;
+  private hardAt = 0;
+  private dpdTimer: TimerEntry | undefined;
+  /** Half-open timeout or the rekeyed SA's delete wait (never both). */
+  private auxTimer: TimerEntry | undefined;
   private chain: Promise<void> | undefined;
   private pending = 0;
   /** RFC 7383 reassembly state while fragments of a message are in flight (owned by wire.ts). */
   reassembly: unknown;
-  private logger: Logger | undefined;
 
   constructor(
     readonly ctx: SaContext,
     /** We are the original initiator (the I flag in every header we send, §3.1). */
     readonly initiator: boolean,
-    readonly spiI: Buffer,
+    spiI: Buffer,
     spiR: Buffer,
     public local: Endpoint,
     public remote: Endpoint,
     conn?: ResolvedConnection,
   ) {
-    this.spiR = spiR;
+    spiI.copy(this.spis, 0, 0, 8);
+    spiR.copy(this.spis, 8, 0, 8);
     this.conn = conn;
     this.tm = new TaskManager(this);
+  }
+
+  get spiI(): Buffer {
+    return this.spis.subarray(0, 8);
+  }
+
+  get spiR(): Buffer {
+    return this.spis.subarray(8, 16);
+  }
+
+  set spiR(v: Buffer) {
+    v.copy(this.spis, 8, 0, 8);
   }
 
   /** Our own SPI (the table key). */
@@ -123,8 +150,9 @@ export class IkeSa implements TimerTarget {
     return `${this.spiI.toString('hex')}_${this.spiR.toString('hex')}`;
   }
 
+  /** A logger bound to this SA (made per use: a cached one per SA would cost memory at 10k SAs). */
   get log(): Logger {
-    return (this.logger ??= this.ctx.log.child({ ike: this.name, peer: `${this.remote.address}:${this.remote.port}` }));
+    return this.ctx.log.child({ ike: this.name, peer: `${this.remote.address}:${this.remote.port}` });
   }
 
   get isDead(): boolean {
@@ -214,7 +242,8 @@ export class IkeSa implements TimerTarget {
   /** Installs SK_* (RFC 7296 §2.14) for our direction and the peer's; keeps SK_p* for AUTH. */
   setKeys(suite: IkeSuite, keys: IkeKeys, nonces?: { ni: Buffer; nr: Buffer }): void {
     this.suite = suite;
-    this.skD = keys.skD;
+    this.skD = own(keys.skD);
+    keys.skD.fill(0);
     const skI = createSkTransform(suite, keys.skEi, keys.skAi);
     const skR = createSkTransform(suite, keys.skEr, keys.skAr);
     this.skOut = this.initiator ? skI : skR;
@@ -243,7 +272,6 @@ export class IkeSa implements TimerTarget {
     if (from.address !== this.remote.address || from.port !== this.remote.port || local.port !== this.local.port) {
       this.remote = { ...from };
       this.local = { ...local };
-      this.logger = undefined;
     }
   }
 
@@ -266,7 +294,7 @@ export class IkeSa implements TimerTarget {
     this.state = IkeState.ESTABLISHED;
     this.establishedAt = this.ctx.scheduler.now();
     this.lastInbound = this.establishedAt;
-    this.setTimer(TIMER_HALF_OPEN, undefined);
+    this.auxTimer = this.ctx.scheduler.cancel(this.auxTimer);
     this.armLifetimes();
     this.armDpd();
     this.ctx.ikeEstablished(this);
@@ -274,53 +302,47 @@ export class IkeSa implements TimerTarget {
     this.log.info({ peerId: this.peerId, children: this.children.length }, 'IKE SA established');
   }
 
-  /** Rekey (soft, with jitter) and hard-expiry timers (strongSwan: hard = rekey + over time). */
+  /** Rekey (soft, with jitter) then hard expiry (strongSwan: hard = rekey + over time), one entry. */
   armLifetimes(): void {
     const l = this.conn?.ikeLifetime;
     if (!l) return;
-    if (l.rekeyMs > 0) this.setTimer(TIMER_REKEY, jitteredRekey(l));
-    if (l.lifeMs > 0) this.setTimer(TIMER_EXPIRE, l.lifeMs);
+    const now = this.ctx.scheduler.now();
+    this.hardAt = l.lifeMs > 0 ? now + l.lifeMs : 0;
+    if (l.rekeyMs > 0) this.lifeTimer = this.ctx.scheduler.reschedule(this.lifeTimer, jitteredRekey(l), this, TIMER_REKEY);
+    else if (this.hardAt) this.lifeTimer = this.ctx.scheduler.reschedule(this.lifeTimer, l.lifeMs, this, TIMER_EXPIRE);
   }
 
   armDpd(): void {
     const d = this.conn?.dpdMs ?? 0;
-    if (d > 0) this.setTimer(TIMER_DPD, d);
+    if (d > 0) this.dpdTimer = this.ctx.scheduler.reschedule(this.dpdTimer, d, this, TIMER_DPD);
   }
 
-  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE). */
+  /** Rekey again after `ms` (the peer answered TEMPORARY_FAILURE), if before the hard expiry. */
   retryRekey(ms: number): void {
-    this.setTimer(TIMER_REKEY, ms);
+    const now = this.ctx.scheduler.now();
+    if (this.hardAt && now + ms >= this.hardAt) return;
+    this.lifeTimer = this.ctx.scheduler.reschedule(this.lifeTimer, ms, this, TIMER_REKEY);
   }
 
   /** Responder half-open timeout (the SA is destroyed if IKE_AUTH does not complete). */
   armHalfOpen(ms: number): void {
-    this.setTimer(TIMER_HALF_OPEN, ms);
+    this.auxTimer = this.ctx.scheduler.reschedule(this.auxTimer, ms, this, TIMER_HALF_OPEN);
   }
 
   /** After an IKE rekey: the old SA waits briefly for the peer's delete, then deletes itself. */
   armDeleteWait(): void {
-    this.setTimer(TIMER_DELETE_WAIT, REKEYED_DELETE_WAIT_MS);
-  }
-
-  private setTimer(kind: number, delay: number | undefined): void {
-    const sch = this.ctx.scheduler;
-    if (delay === undefined) {
-      if (this.timers?.[kind]) this.timers[kind] = sch.cancel(this.timers[kind]);
-      return;
-    }
-    this.timers ??= [];
-    this.timers[kind] = sch.reschedule(this.timers[kind], delay, this, kind);
+    this.auxTimer = this.ctx.scheduler.reschedule(this.auxTimer, REKEYED_DELETE_WAIT_MS, this, TIMER_DELETE_WAIT);
   }
 
   private cancelTimers(): void {
-    if (!this.timers) return;
-    for (const t of this.timers) this.ctx.scheduler.cancel(t);
-    this.timers = undefined;
+    const sch = this.ctx.scheduler;
+    this.lifeTimer = sch.cancel(this.lifeTimer);
+    this.dpdTimer = sch.cancel(this.dpdTimer);
+    this.auxTimer = sch.cancel(this.auxTimer);
   }
 
   onTimer(kind: number): void {
     if (this.isDead) return;
-    if (this.timers) this.timers[kind] = undefined;
     switch (kind) {
       case TIMER_HALF_OPEN:
         if (this.state === IkeState.CONNECTING) void this.run(() => this.destroy('half-open timeout'));
@@ -329,6 +351,7 @@ export class IkeSa implements TimerTarget {
         void this.run(() => this.lifecycle().dpd());
         return;
       case TIMER_REKEY:
+        if (this.hardAt) this.lifeTimer = this.ctx.scheduler.schedule(Math.max(0, this.hardAt - this.ctx.scheduler.now()), this, TIMER_EXPIRE);
         void this.run(() => this.lifecycle().rekey());
         return;
       case TIMER_EXPIRE:

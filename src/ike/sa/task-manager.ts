@@ -16,7 +16,7 @@ import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import type { Endpoint } from '../transport/types.js';
 import { Status, TaskType, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
-import type { IkeSa } from './ike-sa.js';
+import { own, type IkeSa } from './ike-sa.js';
 import { createResponderTasks, handleCollisions } from './responder-tasks.js';
 import { encodeOutbound } from './wire.js';
 
@@ -24,6 +24,11 @@ import { encodeOutbound } from './wire.js';
 function joins(first: Task, next: Task): boolean {
   return first.exchange === ExchangeType.IKE_AUTH && next.exchange === ExchangeType.IKE_AUTH;
 }
+
+const TIMER_RETRANSMIT = 0;
+const TIMER_CACHE = 1;
+/** How long a response stays cached for retransmitted requests. */
+export const RESPONSE_CACHE_MS = 5 * 60_000;
 
 export class TaskManager implements TimerTarget {
   /** Message ID of our next (or outstanding) request. */
@@ -38,6 +43,7 @@ export class TaskManager implements TimerTarget {
   private timer: TimerEntry | undefined;
   /** The cached response to request `expected - 1`. */
   private response: Buffer[] | undefined;
+  private cacheTimer: TimerEntry | undefined;
   /** Set by a task (INVALID_KE, COOKIE) to run IKE_SA_INIT again with message ID 0. */
   restartInit = false;
 
@@ -120,11 +126,16 @@ export class TaskManager implements TimerTarget {
   private armRetransmit(): void {
     const r = this.sa.retransmitConfig;
     const interval = Math.min(r.timeoutMs * Math.pow(r.base, this.tries), r.maxIntervalMs);
-    this.timer = this.sa.ctx.scheduler.reschedule(this.timer, interval, this, 0);
+    this.timer = this.sa.ctx.scheduler.reschedule(this.timer, interval, this, TIMER_RETRANSMIT);
   }
 
-  /** Retransmission timer (RFC 7296 §2.1). */
-  onTimer(): void {
+  /** Retransmission timer (RFC 7296 §2.1), and the response cache's expiry. */
+  onTimer(kind: number): void {
+    if (kind === TIMER_CACHE) {
+      this.cacheTimer = undefined;
+      this.response = undefined;
+      return;
+    }
     this.timer = undefined;
     const sa = this.sa;
     if (!this.sent || sa.isDead) return;
@@ -203,7 +214,7 @@ export class TaskManager implements TimerTarget {
     resp.payloads.push({ type: 41, protocol: 0, spi: Buffer.alloc(0), notifyType, data });
     const packets = encodeOutbound(resp, sa.skOut, sa.fragmentSizeFor(exchangeType), sa.outboundOptions());
     this.expected = mid + 1;
-    this.response = packets;
+    this.cacheResponse(packets);
     sa.transmit(packets);
   }
 
@@ -241,7 +252,7 @@ export class TaskManager implements TimerTarget {
     const packets = encodeOutbound(resp, sa.skOut, sa.fragmentSizeFor(resp.header.exchangeType), sa.outboundOptions());
     if (resp.header.exchangeType === ExchangeType.IKE_SA_INIT) sa.recordInit('response', packets[0]!);
     this.expected = msg.header.messageId + 1;
-    this.response = packets;
+    this.cacheResponse(packets);
     sa.transmit(packets);
     if (destroyAfter) {
       await sa.destroy(destroyAfter);
@@ -251,10 +262,21 @@ export class TaskManager implements TimerTarget {
     await this.initiate();
   }
 
+  /**
+   * RFC 7296 §2.1 keeps a response until the next request; we keep it at most
+   * RESPONSE_CACHE_MS (far beyond any initiator's retransmission give-up) so idle SAs do not
+   * carry their last IKE_AUTH response (certificates included) for hours.
+   */
+  private cacheResponse(packets: Buffer[]): void {
+    this.response = packets.map(own);
+    this.cacheTimer = this.sa.ctx.scheduler.reschedule(this.cacheTimer, RESPONSE_CACHE_MS, this, TIMER_CACHE);
+  }
+
   /** The response cache is not needed once the SA is replaced or gone. */
   dropCaches(): void {
     this.response = undefined;
     this.sent = undefined;
+    this.cacheTimer = this.sa.ctx.scheduler.cancel(this.cacheTimer);
   }
 
   /** SA teardown: cancel the timer and let unfinished tasks release what they hold. */

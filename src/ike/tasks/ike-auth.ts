@@ -133,8 +133,6 @@ export class IkeAuth implements Task {
     const sa = this.sa;
     const conn = sa.conn!;
     const id = localIdentity(conn, sa.local.address);
-    sa.localIdType = id.type;
-    sa.localIdData = id.data;
     msg.payloads.push({ type: PayloadType.IDi, idType: id.type, data: id.data });
     if (conn.cfg.local.auth.method === 'pubkey') addCerts(conn, msg);
     if (conn.initialContact && sa.ctx.sasOfPeer(conn.cfg.remote.id ?? sa.remote.address, sa).length === 0) {
@@ -228,8 +226,6 @@ export class IkeAuth implements Task {
     }
     const conn = sa.conn!;
     const id = localIdentity(conn, sa.local.address);
-    sa.localIdType = id.type;
-    sa.localIdData = id.data;
     msg.payloads.push({ type: PayloadType.IDr, idType: id.type, data: id.data });
     if (conn.cfg.local.auth.method === 'pubkey') addCerts(conn, msg);
     const auth = this.ourAuth(conn, id);

@@ -70,8 +70,6 @@ export class IkeRekey implements Task {
     const n = new IkeSa(old.ctx, initiator, spiI, spiR, old.local, old.remote, old.conn);
     n.flags = old.flags;
     n.peerId = old.peerId;
-    n.localIdType = old.localIdType;
-    n.localIdData = old.localIdData;
     return n;
   }
 
