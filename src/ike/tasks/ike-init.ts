@@ -15,10 +15,11 @@
  * initiator retries with the cookie or the requested group (message ID 0 again), and follows
  * a redirect to a new IKE SA.
  */
-import { DhGroup, ExchangeType, HashAlgorithm, NotifyError, NotifyStatus, PayloadType, ProtocolId, nameOf, NotifyType } from '../constants.js';
+import { DhGroup, ExchangeType, NotifyError, NotifyStatus, PayloadType, ProtocolId, nameOf, NotifyType } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { encodeSignatureHashAlgorithms, parseSignatureHashAlgorithms } from '../crypto/signature.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, proposalToString, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
 import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, encodeRedirectedFrom, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
 import { IkeFlag, newNonce, type IkeSa } from '../sa/ike-sa.js';
@@ -32,8 +33,6 @@ import { Status, TaskType, type Task } from './task.js';
 const MAX_INIT_RETRIES = 3;
 /** RFC 7296 §2.6: a cookie is 1 to 64 octets. */
 const COOKIE_MAX = 64;
-/** RFC 7427 §4: the hashes we can sign and verify with. */
-const OUR_HASHES = [HashAlgorithm.SHA2_256, HashAlgorithm.SHA2_384, HashAlgorithm.SHA2_512];
 const ZERO_SPI = Buffer.alloc(8);
 
 export class IkeInit implements Task {
@@ -90,7 +89,7 @@ export class IkeInit implements Task {
       addNotify(msg, NotifyStatus.IKEV2_FRAGMENTATION_SUPPORTED);
     }
     if (this.initiator || this.sa.has(IkeFlag.PEER_SIG_HASH)) {
-      addNotify(msg, NotifyStatus.SIGNATURE_HASH_ALGORITHMS, Buffer.concat(OUR_HASHES.map(u16)));
+      addNotify(msg, NotifyStatus.SIGNATURE_HASH_ALGORITHMS, encodeSignatureHashAlgorithms());
     }
   }
 
@@ -182,10 +181,9 @@ export class IkeInit implements Task {
     const sa = this.sa;
     if (hasNotify(msg, NotifyStatus.IKEV2_FRAGMENTATION_SUPPORTED)) sa.flags |= IkeFlag.PEER_FRAGMENTATION;
     const sh = notifyOf(msg, NotifyStatus.SIGNATURE_HASH_ALGORITHMS);
-    if (sh) {
+    const hashes = sh && parseSignatureHashAlgorithms(sh.data);
+    if (hashes) {
       sa.flags |= IkeFlag.PEER_SIG_HASH;
-      const hashes: number[] = [];
-      for (let i = 0; i + 1 < sh.data.length; i += 2) hashes.push(sh.data.readUInt16BE(i));
       if (sa.auth) sa.auth.peerHashes = hashes;
     }
     const reqs = payloadsOf(msg, PayloadType.CERTREQ);
