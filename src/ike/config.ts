@@ -6,7 +6,9 @@
  */
 import { ProtocolId } from './constants.js';
 import type { Proposal } from './codec/types.js';
-import { parseProposals } from './proposal.js';
+import { espSuiteOf, parseProposals, proposalToString } from './proposal.js';
+import { isSupportedDhGroup, isSupportedEncr, INTEG_ALGORITHMS, PRF_ALGORITHMS } from './crypto/index.js';
+import { TransformType } from './constants.js';
 import { isDynamic, parseTs } from './traffic-selectors.js';
 import { ConfigError } from '../errors.js';
 
@@ -149,6 +151,32 @@ function checkTs(list: string[], what: string): void {
   for (const t of list) if (!isDynamic(t)) parseTs(t);
 }
 
+/** Every algorithm of an IKE proposal must be one the crypto module implements. */
+function checkIkeSupported(ps: Proposal[], what: string): Proposal[] {
+  for (const p of ps) {
+    for (const t of p.transforms) {
+      const ok =
+        (t.type === TransformType.ENCR && isSupportedEncr(t.id, t.keyLength)) ||
+        (t.type === TransformType.PRF && PRF_ALGORITHMS.has(t.id)) ||
+        (t.type === TransformType.INTEG && INTEG_ALGORITHMS.has(t.id)) ||
+        (t.type === TransformType.DH && isSupportedDhGroup(t.id));
+      if (!ok) throw new ConfigError(`${what}: "${proposalToString(p)}" uses an algorithm segw does not implement`);
+    }
+  }
+  return ps;
+}
+
+/** ESP proposals must be ones the data planes implement (AES-GCM-16, AES-CBC + HMAC-SHA2). */
+function checkEspSupported(ps: Proposal[], what: string): Proposal[] {
+  for (const p of ps) {
+    const s = espSuiteOf(p);
+    if (!s || (s.dh !== 0 && !isSupportedDhGroup(s.dh))) {
+      throw new ConfigError(`${what}: ESP "${proposalToString(p)}" is not supported (use aes128gcm16, aes256gcm16, or aesNNN-sha256/384/512)`);
+    }
+  }
+  return ps;
+}
+
 export function resolveChild(c: ChildConfig, conn: string): ResolvedChild {
   const what = `connection ${conn} child ${c.name}`;
   checkTs(c.localTs, `${what} localTs`);
@@ -156,7 +184,7 @@ export function resolveChild(c: ChildConfig, conn: string): ResolvedChild {
   return {
     cfg: c,
     name: c.name,
-    proposals: parseProposals(c.espProposals, ProtocolId.ESP),
+    proposals: checkEspSupported(parseProposals(c.espProposals, ProtocolId.ESP), what),
     mode: c.mode ?? 'tunnel',
     lifetime: resolveLifetime(c.lifetime, DEFAULT_CHILD_LIFETIME, what),
     replayWindow: c.replayWindow ?? 32,
@@ -179,7 +207,7 @@ export function resolveConnection(c: ConnectionConfig): ResolvedConnection {
   return {
     cfg: c,
     name: c.name,
-    ikeProposals: parseProposals(c.ikeProposals, ProtocolId.IKE),
+    ikeProposals: checkIkeSupported(parseProposals(c.ikeProposals, ProtocolId.IKE), `connection ${c.name}`),
     children: c.children.map((ch) => resolveChild(ch, c.name)),
     ikeLifetime: resolveLifetime(c.ikeLifetime, DEFAULT_IKE_LIFETIME, `connection ${c.name} ikeLifetime`),
     dpdMs: (c.dpdDelay ?? 0) * 1000,

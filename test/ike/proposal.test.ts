@@ -51,3 +51,16 @@ test('withDhFirst moves the requested group first (INVALID_KE retry)', () => {
   const p = withDhFirst([parseProposal('aes128gcm16-prfsha256-x25519-ecp256', 1)], DhGroup.ECP_256)[0]!;
   assert.deepEqual(p.transforms.filter((t) => t.type === TransformType.DH).map((t) => t.id), [DhGroup.ECP_256, DhGroup.CURVE25519]);
 });
+
+test('connections with algorithms segw does not implement are refused at configuration time', async () => {
+  const { resolveConnection } = await import('../../src/ike/config.js');
+  const base = {
+    name: 'c', local: { auth: { method: 'psk' as const, secret: 'x' } }, remote: { auth: { method: 'psk' as const, secret: 'x' } },
+    ikeProposals: ['aes128gcm16-prfsha256-ecp256'],
+    children: [{ name: 'k', localTs: ['10.0.0.0/8'], remoteTs: ['0.0.0.0/0'], espProposals: ['aes128gcm16'] }],
+  };
+  assert.ok(resolveConnection(base));
+  assert.throws(() => resolveConnection({ ...base, ikeProposals: ['chacha20poly1305-prfsha256-ecp256'] }), /does not implement/);
+  assert.throws(() => resolveConnection({ ...base, children: [{ ...base.children[0]!, espProposals: ['aes128-sha1'] }] }), /not supported/);
+  assert.throws(() => resolveConnection({ ...base, children: [{ ...base.children[0]!, localTs: ['10.0.0.0/40'] }] }), /prefix length/);
+});
