@@ -248,9 +248,10 @@ Napi::Value Socket::Send(const Napi::CallbackInfo& info) {
   return Throw(env, "sendto", e);
 }
 
-// start(callback(errno, datagrams: Buffer[], sources?: Buffer[])): one call per wakeup with up to
-// `batch` datagrams. errno is 0, or a receive error the socket reported (ENOBUFS: the kernel
-// dropped messages because the receive buffer was full; EMSGSIZE: a datagram was truncated).
+// start(callback(errno, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean)): one
+// call per wakeup with up to `batch` datagrams. errno is 0, or a receive error the socket
+// reported (ENOBUFS: the kernel dropped messages because the receive buffer was full; EMSGSIZE:
+// a datagram was truncated). drained: the receive queue was empty when reading stopped.
 Napi::Value Socket::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Live(env)) return env.Undefined();
@@ -288,7 +289,12 @@ Napi::Value Socket::Start(const Napi::CallbackInfo& info) {
 }
 
 void Socket::OnReadable(uv_poll_t* handle, int status, int events) {
-  static_cast<Socket*>(handle->data)->Drain();
+  auto* self = static_cast<Socket*>(handle->data);
+  // A pending socket error (netlink's ENOBUFS after an overrun) arrives as POLLERR, and libuv
+  // stops the handle before calling back. Reading consumes the error (recvmmsg returns it), so
+  // the socket is healthy again: drain, then resume polling unless the callback closed it.
+  self->Drain();
+  if (status < 0 && self->polling_ && self->poll_) uv_poll_start(self->poll_, UV_READABLE, &Socket::OnReadable);
 }
 
 void Socket::Drain() {
@@ -305,12 +311,19 @@ void Socket::Drain() {
     }
   }
   int err = 0;
+  bool drained = false;
   int n = recvmmsg(fd_, headers_.data(), batch_, MSG_DONTWAIT, nullptr);
   if (n < 0) {
     err = errno;
-    n = 0;
     if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
+    // A socket error is reported before the queued datagrams: read those in the same wakeup,
+    // since the level-triggered poll may not fire again if the error was all there was.
+    n = recvmmsg(fd_, headers_.data(), batch_, MSG_DONTWAIT, nullptr);
+    if (n < 0) n = 0;
   }
+  // recvmmsg stops early only when the queue ran dry (or on an error): the caller may rely on
+  // `drained` to know the kernel has nothing more queued for this socket.
+  drained = n < static_cast<int>(batch_);
   Napi::Array out = Napi::Array::New(env);
   Napi::Array src = Napi::Array::New(env);
   uint32_t k = 0;
@@ -326,8 +339,8 @@ void Socket::Drain() {
     k++;
   }
   if (k == 0 && err == 0) return;
-  std::vector<napi_value> args = {Napi::Number::New(env, err), out};
-  if (withSource_) args.push_back(src);
+  std::vector<napi_value> args = {Napi::Number::New(env, err), out, withSource_ ? src.As<Napi::Value>() : env.Undefined(),
+                                   Napi::Boolean::New(env, drained)};
   callback_.MakeCallback(Value(), args, *async_);
   if (env.IsExceptionPending()) {
     // A throwing handler is a bug in the caller: report it as Node reports uncaught exceptions.

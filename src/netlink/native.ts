@@ -23,8 +23,11 @@ export interface SocketOptions {
   withSource?: boolean;
 }
 
-/** Receive callback: errno 0 or a socket error (ENOBUFS: overrun; EMSGSIZE: truncated datagram). */
-export type ReceiveHandler = (errno: number, datagrams: Buffer[], sources?: Buffer[]) => void;
+/**
+ * Receive callback: errno 0 or a socket error (ENOBUFS: overrun; EMSGSIZE: truncated datagram);
+ * `drained`: the kernel's receive queue was empty when reading stopped.
+ */
+export type ReceiveHandler = (errno: number, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean) => void;
 
 export interface NativeSocket {
   readonly fd: number;

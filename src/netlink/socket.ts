@@ -91,6 +91,7 @@ export class NetlinkSocket {
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private refd = false;
+  private congested = false;
   private readonly rl = new RateLimitedLog(log);
   private readonly counters = { maxInFlightSeen: 0, requests: 0, datagramsSent: 0, overruns: 0 };
 
@@ -123,7 +124,7 @@ export class NetlinkSocket {
       throw err;
     }
     const s = new NetlinkSocket(sock, opts);
-    sock.start((errno, datagrams, sources) => s.onData(errno, datagrams, sources ?? []));
+    sock.start((errno, datagrams, sources, drained) => s.onData(errno, datagrams, sources ?? [], drained));
     sock.setRef(false);
     return s;
   }
@@ -183,7 +184,7 @@ export class NetlinkSocket {
 
   /** Sends queued requests while the window allows, several per datagram. */
   private flush(): void {
-    while (!this.closed && !this.dumpActive && this.queueHead < this.queue.length) {
+    while (!this.closed && !this.dumpActive && !this.congested && this.queueHead < this.queue.length) {
       const batch: Pending[] = [];
       let bytes = 0;
       while (this.queueHead < this.queue.length && this.inFlight + batch.length < this.maxInFlight) {
@@ -241,10 +242,22 @@ export class NetlinkSocket {
     return true;
   }
 
-  private onData(errno: number, datagrams: Buffer[], sources: Buffer[]): void {
+  private onData(errno: number, datagrams: Buffer[], sources: Buffer[], drained: boolean): void {
     try {
       datagrams.forEach((d, i) => this.onDatagram(d, sources[i]));
-      if (errno) this.onSocketError(errno);
+      if (errno) {
+        this.counters.overruns++;
+        this.congested = true;
+        log.error({ errno: errnoName(errno), inFlight: this.inFlight }, 'netlink receive buffer overrun: acknowledgements lost');
+      }
+      // The kernel answered every request it was sent before we read (netlink requests are
+      // processed inside sendmsg), so once the queue is empty after an overrun, a request still
+      // waiting lost its answer. Until then the kernel drops everything sent to this socket
+      // (NETLINK_S_CONGESTED), so nothing new is sent.
+      if (this.congested && drained) {
+        this.congested = false;
+        this.failInFlight(errno || ENOBUFS);
+      }
     } catch (err) {
       log.error({ err }, 'netlink receive handler failed');
     }
@@ -295,12 +308,10 @@ export class NetlinkSocket {
     this.sock.setRef(on);
   }
 
-  /** ENOBUFS: acknowledgements were dropped, so nobody knows what happened to the requests in flight. */
-  private onSocketError(errno: number): void {
-    this.counters.overruns++;
-    log.error({ errno: errnoName(errno), inFlight: this.inFlight }, 'netlink receive error: failing the requests in flight');
+  /** ENOBUFS: acknowledgements were dropped, so nobody knows what happened to these requests. */
+  private failInFlight(errno: number): void {
     for (const p of [...this.pending.values()]) {
-      this.finish(p, new NetlinkError({ errno: errno || ENOBUFS, operation: this.opName(p.type), detail: p.detail }));
+      this.finish(p, new NetlinkError({ errno, operation: this.opName(p.type), detail: p.detail }));
     }
   }
 
