@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { withLab } from '../../../src/lab/lab.js';
+import { Capture } from '../../../src/lab/peers/tshark.js';
 import { segwTunnel, saParams, type Side } from '../../support/esp-tunnel.js';
 
 async function counters(s: Side) {
@@ -25,8 +26,16 @@ test('ping and iperf3 TCP both ways through a segw<->segw tunnel; counters match
   await withLab('esp', async (lab) => {
     const { a, b } = await segwTunnel(lab);
     try {
+      const cap = await Capture.start(b.host, 'eth0');
       assert.ok(await a.host.ping(b.inner, { count: 3, timeoutS: 2 }), 'ping a -> b through the tunnel');
       assert.ok(await b.host.ping(a.inner, { count: 3, timeoutS: 2, size: 1300 }), 'ping b -> a, 1300 bytes');
+      // tshark decodes segw's ESP-in-UDP (RFC 3948) with the SPIs we installed, nothing malformed.
+      const frames = await cap.stop();
+      const spis = new Set(frames.filter((f) => f.dport === 4500 && f.espSpi !== undefined).map((f) => f.espSpi));
+      assert.deepEqual([...spis].sort(), [a.out.spi, b.out.spi].sort());
+      const esp = frames.filter((f) => f.espSpi !== undefined).length;
+      assert.ok(esp >= 4 && esp <= 12, `ESP for the echo requests and replies: ${esp}`);
+      assert.deepEqual(frames.filter((f) => f.malformed || f.expert.includes('error')), []);
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
       assert.ok(up > 50e6 && down > 50e6, `TCP both ways: ${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
