@@ -93,6 +93,7 @@ export class IkeDaemon {
       events: opts.events ?? {},
       connections: () => this.conns,
       send: (packets, local, remote) => this.send(packets, local, remote),
+      sendKeepalive: (local, remote) => this.socketFor(local)?.sendKeepalive?.(remote),
       hasSocket: (local) => this.socketFor(local) !== undefined,
       followRedirect: (sa, to) => this.followRedirect(sa, to),
     });

@@ -57,6 +57,11 @@ test('NAT detected at both ends; IKE floats to 4500; ESP is UDP-encapsulated', a
   assert.equal(gwIn.src, PUBLIC);
   const bsOut = [...p.bs.kernel.sas.values()].find((s) => s.direction === 'out')!;
   assert.deepEqual(bsOut.encap, { sport: 4500, dport: 4500 });
+  // The base station keeps its NAT mapping open with RFC 3948 keepalives every 20 s.
+  const bsNatT = (p.wire as unknown as { sockets: Map<string, { keepalives: number }> }).sockets.get(`${p.bs.addr}|4500`)!;
+  await p.advance(60_000);
+  await p.run();
+  assert.equal(bsNatT.keepalives, 3);
   // Later exchanges from the gateway reach the base station through the mapping.
   await p.gw.daemon.dpd(gwSa);
   await p.run();

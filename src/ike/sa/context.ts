@@ -36,6 +36,8 @@ export interface SaContext {
   readonly events: IkeEventSink;
   /** Sends the datagrams of one message from `local` to `remote`. */
   send(packets: readonly Buffer[], local: Endpoint, remote: Endpoint): void;
+  /** RFC 3948 NAT-keepalive from `local` to `remote`. */
+  sendKeepalive(local: Endpoint, remote: Endpoint): void;
   /** Whether we have a socket for `local` (floating to 4500 needs one). */
   hasSocket(local: Endpoint): boolean;
   /** A fresh IKE SPI no SA of ours uses. */

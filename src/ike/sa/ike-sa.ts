@@ -65,6 +65,9 @@ const TIMER_EXPIRE = 2;
 const TIMER_DPD = 3;
 const TIMER_HALF_OPEN = 4;
 const TIMER_DELETE_WAIT = 5;
+const TIMER_KEEPALIVE = 6;
+/** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (strongSwan's keep_alive 20 s). */
+export const NAT_KEEPALIVE_MS = 20_000;
 
 /** How long a rekeyed (old) IKE SA waits for the peer's delete before deleting itself. */
 const REKEYED_DELETE_WAIT_MS = 10_000;
@@ -106,6 +109,8 @@ export class IkeSa implements TimerTarget {
   private lifeTimer: TimerEntry | undefined;
   private hardAt = 0;
   private dpdTimer: TimerEntry | undefined;
+  /** NAT-keepalives, only when we are behind a NAT. */
+  private keepaliveTimer: TimerEntry | undefined;
   /** Half-open timeout or the rekeyed SA's delete wait (never both). */
   private auxTimer: TimerEntry | undefined;
   private chain: Promise<void> | undefined;
@@ -297,6 +302,7 @@ export class IkeSa implements TimerTarget {
     this.auxTimer = this.ctx.scheduler.cancel(this.auxTimer);
     this.armLifetimes();
     this.armDpd();
+    this.armKeepalive();
     this.ctx.ikeEstablished(this);
     this.ctx.events.ikeUp?.(this);
     this.log.info({ peerId: this.peerId, children: this.children.length }, 'IKE SA established');
@@ -339,6 +345,13 @@ export class IkeSa implements TimerTarget {
     this.lifeTimer = sch.cancel(this.lifeTimer);
     this.dpdTimer = sch.cancel(this.dpdTimer);
     this.auxTimer = sch.cancel(this.auxTimer);
+    this.keepaliveTimer = sch.cancel(this.keepaliveTimer);
+  }
+
+  /** Keeps our NAT mapping open (RFC 3948 §2.3) while we are behind a NAT. */
+  armKeepalive(): void {
+    if (!this.has(IkeFlag.NAT_LOCAL)) return;
+    this.keepaliveTimer = this.ctx.scheduler.reschedule(this.keepaliveTimer, NAT_KEEPALIVE_MS, this, TIMER_KEEPALIVE);
   }
 
   onTimer(kind: number): void {
@@ -356,6 +369,10 @@ export class IkeSa implements TimerTarget {
         return;
       case TIMER_EXPIRE:
         void this.run(() => this.lifecycle().expire());
+        return;
+      case TIMER_KEEPALIVE:
+        this.ctx.sendKeepalive(this.local, this.remote);
+        this.armKeepalive();
         return;
       case TIMER_DELETE_WAIT:
         void this.run(() => this.lifecycle().deleteRekeyed());

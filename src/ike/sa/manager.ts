@@ -37,6 +37,7 @@ export interface SaManagerOptions {
   events: IkeEventSink;
   connections: () => readonly ResolvedConnection[];
   send: (packets: readonly Buffer[], local: Endpoint, remote: Endpoint) => void;
+  sendKeepalive?: (local: Endpoint, remote: Endpoint) => void;
   hasSocket: (local: Endpoint) => boolean;
   followRedirect: (sa: IkeSa, to: GatewayId) => void;
 }
@@ -83,6 +84,10 @@ export class SaManager implements SaContext {
 
   send(packets: readonly Buffer[], local: Endpoint, remote: Endpoint): void {
     this.o.send(packets, local, remote);
+  }
+
+  sendKeepalive(local: Endpoint, remote: Endpoint): void {
+    this.o.sendKeepalive?.(local, remote);
   }
 
   hasSocket(local: Endpoint): boolean {

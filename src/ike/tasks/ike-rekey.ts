@@ -113,6 +113,7 @@ export class IkeRekey implements Task {
       // Ours is redundant: the peer's new SA takes the children; we delete ours (§2.8.2).
       sa.log.info('IKE rekey collision: our new IKE SA is redundant, deleting it');
       this.collision!.adoptChildren();
+      sa.armDeleteWait(); // the winner deletes the old SA; if it never does, we do
       sa.ctx.ikeAdopt(n);
       n.state = IkeState.ESTABLISHED;
       n.queueTask(new IkeDelete(n, true));
@@ -182,6 +183,7 @@ export class IkeRekey implements Task {
     n.lastInbound = n.establishedAt;
     n.armLifetimes();
     n.armDpd();
+    n.armKeepalive();
     old.ctx.events.ikeRekeyed?.(old, n);
     old.log.info({ newSa: n.name }, 'IKE SA rekeyed');
     void n.initiate();

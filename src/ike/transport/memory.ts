@@ -84,6 +84,8 @@ export class MemoryWire {
 export class MemorySocket implements IkeDatagramSocket {
   private receiver: IkeReceiver | undefined;
   closed = false;
+  /** NAT-keepalives sent (they are not IKE messages, so they do not travel on the wire). */
+  keepalives = 0;
   constructor(
     private readonly wire: MemoryWire,
     readonly local: Endpoint,
@@ -97,6 +99,10 @@ export class MemorySocket implements IkeDatagramSocket {
 
   setReceiver(receiver: IkeReceiver): void {
     this.receiver = receiver;
+  }
+
+  sendKeepalive(_remote: Endpoint): void {
+    if (!this.closed) this.keepalives++;
   }
 
   /** @internal */

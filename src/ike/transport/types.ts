@@ -20,5 +20,10 @@ export interface IkeDatagramSocket {
   send(data: Buffer, remote: Endpoint): void;
   /** Installs the receiver; `data` is one IKE message, with any non-ESP marker removed. */
   setReceiver(receiver: IkeReceiver): void;
+  /**
+   * RFC 3948 §2.3 NAT-keepalive (one octet 0xFF, no marker) on a NAT-T port. Optional: sockets
+   * that cannot send one omit it.
+   */
+  sendKeepalive?(remote: Endpoint): void;
   close(): Promise<void>;
 }
