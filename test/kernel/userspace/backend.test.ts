@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import type { SaRef } from '../../../src/kernel/types.js';
@@ -90,5 +91,22 @@ test('raw ESP (IP protocol 50) between two engines carries ping both ways', { ti
       await a.ipsec.close();
       await b.ipsec.close();
     }
+  });
+});
+
+test('close() joins every engine thread and closes the TUN device and sockets', { timeout: 60_000 }, async () => {
+  await withLab('espclose', async (lab) => {
+    const a = await lab.host('a');
+    await a.addAddress('lo', '198.51.100.7/32');
+    const threads = () => readdirSync('/proc/self/task').length;
+    const before = threads();
+    const g = UserspaceIpsec.open({ netns: a.ns, tunName: 'segwt0', workers: 2, queues: 2, udp: [{ address: '198.51.100.7', port: 4500 }], raw: ['198.51.100.7'] });
+    assert.ok(threads() >= before + 2 + 2 * 3, 'housekeeper, 2 workers, reader+writer per lane');
+    assert.equal((await a.exec('ip', ['link', 'show', 'segwt0'], { allowFail: true })).code, 0);
+    await g.close();
+    assert.equal(threads(), before, 'all engine threads joined');
+    assert.notEqual((await a.exec('ip', ['link', 'show', 'segwt0'], { allowFail: true })).code, 0, 'TUN device gone');
+    const ss = await a.exec('ss', ['-uan'], { allowFail: true });
+    assert.ok(!ss.stdout.includes('198.51.100.7:4500'), 'UDP 4500 socket closed');
   });
 });
