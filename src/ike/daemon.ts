@@ -35,6 +35,7 @@ import { IkeDelete } from './tasks/ike-delete.js';
 import { IkeDpd } from './tasks/ike-dpd.js';
 import { IkeInit } from './tasks/ike-init.js';
 import { IkeRekey } from './tasks/ike-rekey.js';
+import { IkeRedirect } from './tasks/ike-redirect.js';
 import { ChildRekey } from './tasks/child-rekey.js';
 import { UdpIkeSocket } from './transport/udp.js';
 import type { Endpoint, IkeDatagramSocket } from './transport/types.js';
@@ -246,6 +247,14 @@ export class IkeDaemon {
   async rekeyIke(sa: IkeSa): Promise<void> {
     await sa.run(async () => {
       sa.queueTask(new IkeRekey(sa, true));
+      await sa.tm.initiate();
+    });
+  }
+
+  /** RFC 5685 §5: asks the client of an established SA to move to another gateway (drain). */
+  async redirect(sa: IkeSa, to: GatewayId): Promise<void> {
+    await sa.run(async () => {
+      sa.queueTask(new IkeRedirect(sa, true, to));
       await sa.tm.initiate();
     });
   }

@@ -107,3 +107,21 @@ test('no REDIRECT_SUPPORTED from the initiator: the provider is not asked', asyn
   assert.equal(bsSa.state, IkeState.ESTABLISHED);
   await p.stop();
 });
+
+test('redirect of an established SA (RFC 5685 §5): INFORMATIONAL N(REDIRECT), the client moves', async () => {
+  const p = new Pair({ extraGateways: [GW2] });
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  await p.gw.daemon.redirect(gwSa, gatewayIdFromString(GW2));
+  // INFORMATIONAL SK { N(REDIRECT(192.0.2.2)) } -->   <-- INFORMATIONAL SK { }
+  assert.equal(describe(p.wire.queue[0]!, bsSa), 'INFORMATIONAL request #0 { N(REDIRECT) }');
+  await p.run();
+  assert.equal(bsSa.state, IkeState.DESTROYED);
+  assert.equal(gwSa.state, IkeState.DESTROYED);
+  assert.equal(p.gw.kernel.sas.size, 0);
+  assert.equal(p.gateways[0]!.kernel.sas.size, 2);
+  const moved = p.bs.daemon.manager.ikeSaList().find((s) => s.state === IkeState.ESTABLISHED)!;
+  assert.equal(moved.remote.address, GW2);
+  assert.deepEqual(moved.redirectedFrom, gatewayIdFromString('192.0.2.1'));
+  await p.stop();
+});

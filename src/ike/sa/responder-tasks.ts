@@ -13,6 +13,7 @@ import { IkeDelete } from '../tasks/ike-delete.js';
 import { IkeDpd } from '../tasks/ike-dpd.js';
 import { IkeInit } from '../tasks/ike-init.js';
 import { IkeRekey } from '../tasks/ike-rekey.js';
+import { IkeRedirect } from '../tasks/ike-redirect.js';
 import type { Task } from '../tasks/task.js';
 import { IkeState, type IkeSa } from './ike-sa.js';
 import { hasNotify, payloadOf, payloadsOf } from './payloads.js';
@@ -36,6 +37,7 @@ export function createResponderTasks(sa: IkeSa, msg: IkeMessage): Task[] {
       const deletes = payloadsOf(msg, PayloadType.DELETE);
       if (deletes.some((d) => d.protocol === ProtocolId.IKE)) return [new IkeDelete(sa, false)];
       if (deletes.some((d) => d.protocol === ProtocolId.ESP || d.protocol === ProtocolId.AH)) return [new ChildDelete(sa, false)];
+      if (hasNotify(msg, NotifyStatus.REDIRECT)) return [new IkeRedirect(sa, false)];
       return [new IkeDpd(false)];
     }
     default:
