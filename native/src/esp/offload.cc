@@ -35,6 +35,20 @@ uint64_t csumAdd(const uint8_t* p, size_t len, uint64_t sum) {
   return sum;
 }
 
+uint64_t csumCopy(uint8_t* dst, const uint8_t* src, size_t len, uint64_t sum) {
+  uint64_t s2 = 0;
+  while (len >= 16) {
+    uint32_t w[4];
+    memcpy(w, src, 16);
+    memcpy(dst, w, 16);
+    sum += uint64_t(w[0]) + w[1];
+    s2 += uint64_t(w[2]) + w[3];
+    src += 16, dst += 16, len -= 16;
+  }
+  memcpy(dst, src, len);
+  return csumAdd(src, len, sum + s2);
+}
+
 uint16_t csumFold(uint64_t sum) {
   sum = (sum & 0xffffffff) + (sum >> 32);
   sum = (sum & 0xffffffff) + (sum >> 32);
@@ -103,7 +117,7 @@ size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uin
   size_t dlen = len - dataOff < h.gsoSize ? len - dataOff : h.gsoSize;
   bool last = dataOff + dlen == len;
   memcpy(out, pkt, hdr);
-  memcpy(out + hdr, pkt + dataOff, dlen);
+  uint64_t dataSum = csumCopy(out + hdr, pkt + dataOff, dlen, 0);
   if ((out[0] >> 4) == 4) {
     uint16_t id = uint16_t((pkt[4] << 8 | pkt[5]) + i);
     out[4] = uint8_t(id >> 8), out[5] = uint8_t(id);
@@ -115,8 +129,9 @@ size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uin
   if (!last) tcp[13] &= uint8_t(~0x09);  // FIN and PSH only on the last segment
   if (i > 0) tcp[13] &= uint8_t(~0x80);  // CWR only on the first
   tcp[16] = tcp[17] = 0;
-  uint64_t sum = pseudoHeaderSum(out, spec::kProtoTcp, uint32_t(thl + dlen));
-  sum = csumAdd(tcp, thl + dlen, sum);
+  // Header and data sums add up because the data starts at an even offset (thl % 4 == 0).
+  uint64_t sum = pseudoHeaderSum(out, spec::kProtoTcp, uint32_t(thl + dlen)) + dataSum;
+  sum = csumAdd(tcp, thl, sum);
   uint16_t c = uint16_t(~csumFold(sum));
   memcpy(tcp + 16, &c, 2);
   return hdr + dlen;

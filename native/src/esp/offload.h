@@ -23,6 +23,8 @@ constexpr uint8_t kGsoNone = 0, kGsoTcpv4 = 1, kGsoTcpv6 = 4, kGsoEcn = 0x80;
 
 // RFC 1071 one's-complement sum in host byte order; fold/complement to store it natively.
 uint64_t csumAdd(const uint8_t* p, size_t len, uint64_t sum);
+// Copies `len` bytes and sums them in the same pass (the segmentation copy is the checksum pass).
+uint64_t csumCopy(uint8_t* dst, const uint8_t* src, size_t len, uint64_t sum);
 uint16_t csumFold(uint64_t sum);
 uint64_t pseudoHeaderSum(const uint8_t* ip, uint8_t proto, uint32_t l4Len);
 
