@@ -4,10 +4,11 @@
  * what iproute2 sends for the same `ip route` / `ip addr` command, attribute order included
  * (test/kernel/net/iproute2-bytes.test.ts compares them):
  *
- * - add route: NLM_F_CREATE|NLM_F_EXCL (a duplicate is EEXIST), RTN_UNICAST, scope universe with
- *   a gateway and link without one, table in rtm_table up to 255 and in RTA_TABLE above;
+ * - add route: NLM_F_CREATE|NLM_F_EXCL (a duplicate is EEXIST), RTN_UNICAST, IPv4 scope universe
+ *   with a gateway and link without one (IPv6: universe), table in rtm_table up to 255 and in
+ *   RTA_TABLE above;
  *   attributes RTA_DST, RTA_PREFSRC, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE, RTA_OIF.
- * - delete route: scope RT_SCOPE_NOWHERE and type RTN_UNSPEC (wildcards); the protocol is set,
+ * - delete route: IPv4 scope RT_SCOPE_NOWHERE and type RTN_UNSPEC (wildcards); the protocol is set,
  *   so segw never deletes a route another daemon installed for the same prefix.
  * - addresses: IFA_LOCAL, IFA_FLAGS (only when a flag does not fit the 8-bit ifa_flags),
  *   IFA_ADDRESS.
@@ -40,6 +41,13 @@ export function routeDetail(verb: string, r: RouteParams): string {
   return parts.join(' ');
 }
 
+/** IPv6 routes have no scope (always universe); IPv4: link without a gateway, any (NOWHERE) to delete. */
+function routeScope(family: Family, gateway: boolean, del: boolean): number {
+  if (family === 6) return RT_SCOPE.RT_SCOPE_UNIVERSE;
+  if (del) return RT_SCOPE.RT_SCOPE_NOWHERE;
+  return gateway ? RT_SCOPE.RT_SCOPE_UNIVERSE : RT_SCOPE.RT_SCOPE_LINK;
+}
+
 /** rtmsg + attributes shared by add and delete. `oif` is the resolved index of `dev`. */
 function routePayload(r: RouteParams, oif: number | undefined, del: boolean): Buffer {
   const p = parseCidr(r.dst);
@@ -50,7 +58,7 @@ function routePayload(r: RouteParams, oif: number | undefined, del: boolean): Bu
     rtm_dst_len: p.len,
     rtm_table: table < 256 ? table : RT_TABLE.RT_TABLE_UNSPEC,
     rtm_protocol: r.protocol ?? ROUTE_PROTO_SEGW,
-    rtm_scope: del ? RT_SCOPE.RT_SCOPE_NOWHERE : r.via ? RT_SCOPE.RT_SCOPE_UNIVERSE : RT_SCOPE.RT_SCOPE_LINK,
+    rtm_scope: routeScope(p.family, !!r.via, del),
     rtm_type: del ? RTN.RTN_UNSPEC : RTN.RTN_UNICAST,
   });
   const attrs = encodeAttrs(RTA, {
