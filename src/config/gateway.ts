@@ -46,7 +46,8 @@ export interface GatewayConfig {
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 
-const gatewayField = obj({
+/** Keys shared by gateway and base-station configs. */
+export const nodeShape = {
   node: obj({ name: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, hint: 'a node name ([A-Za-z0-9_.-], up to 64)' }) }),
   log: optional(obj({ level: optional(oneOf(LOG_LEVELS), 'info'), file: optional(str()) }), { level: 'info' as const, file: undefined }),
   ike: obj({
@@ -81,7 +82,9 @@ const gatewayField = obj({
   ),
   addresses: optional(list(obj({ address: cidr(), dev: str() })), []),
   connections: connectionsField,
-});
+};
+
+const gatewayField = obj(nodeShape);
 
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
@@ -90,7 +93,10 @@ export function loadGatewayConfig(path: string): GatewayConfig {
 }
 
 export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {
-  const raw = gatewayField.parse(data, '');
+  return toGatewayConfig(gatewayField.parse(data, ''), file);
+}
+
+export function toGatewayConfig(raw: ReturnType<typeof gatewayField.parse>, file: string): GatewayConfig {
   const baseDir = dirname(file);
   if (raw.connections.size === 0) configFail('connections', 'at least one connection is needed');
   const connections = [...raw.connections].map(([name, c]) => toConnectionConfig(name, c, baseDir, `connections.${name}`));

@@ -27,9 +27,15 @@ const BASE_OPTIONS = {
 
 let root: Logger = pino({ level: defaultLevel(), ...BASE_OPTIONS });
 
-/** Replace the process-wide root logger (the CLI does this once, from the config). */
+let generation = 0;
+
+/**
+ * Replace the process-wide root logger (the CLI does this once, from the config). Loggers made
+ * earlier by `logger()` (module-level ones) follow the new root: they re-bind on next use.
+ */
 export function setRootLogger(logger: Logger): void {
   root = logger;
+  generation++;
 }
 
 export function createRootLogger(opts: { level?: LevelWithSilent; destination?: string | number }): Logger {
@@ -40,9 +46,27 @@ export function createRootLogger(opts: { level?: LevelWithSilent; destination?: 
   );
 }
 
-/** A child logger for one subsystem; extra bindings (e.g. `{ ike: '0x1234..' }`) optional. */
+/**
+ * A child logger for one subsystem; extra bindings (e.g. `{ node: 'gw1' }`) optional. Safe to
+ * create at module load: it binds to the root logger current at each use (see setRootLogger).
+ */
 export function logger(sub: string, bindings: Record<string, unknown> = {}): Logger {
-  return root.child({ sub, ...bindings });
+  let bound = root.child({ sub, ...bindings });
+  let gen = generation;
+  const current = (): Logger => {
+    if (gen !== generation) {
+      bound = root.child({ sub, ...bindings });
+      gen = generation;
+    }
+    return bound;
+  };
+  return new Proxy({} as Logger, {
+    get(_t, prop) {
+      const l = current();
+      const v = (l as unknown as Record<string | symbol, unknown>)[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(l) : v;
+    },
+  });
 }
 
 /**

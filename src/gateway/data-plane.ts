@@ -1,0 +1,80 @@
+/**
+ * Opens the kernel side of a gateway: the KernelIpsec backend chosen by the config (or by
+ * probing this kernel for ESP), the KernelNet for addresses and routes, and, in userspace mode,
+ * the engine's port-4500 sockets that IKE shares with ESP-in-UDP.
+ */
+import type { Logger } from '../log/index.js';
+import type { GatewayConfig } from '../config/gateway.js';
+import type { Endpoint, IkeDatagramSocket } from '../ike/transport/types.js';
+import type { KernelIpsec, KernelNet } from '../kernel/types.js';
+import { StubKernelIpsec } from '../kernel/stub/ipsec.js';
+import { StubKernelNet } from '../kernel/stub/net.js';
+
+export interface DataPlane {
+  ipsec: KernelIpsec;
+  net: KernelNet;
+  /** Why this backend (logged at start, shown in status). */
+  reason: string;
+  /** Userspace mode: the TUN device traffic must be routed into. */
+  tunName?: string;
+  /** Userspace mode: IKE's port-4500 socket on the engine, for a local endpoint. */
+  natTSocket?: (local: Endpoint) => IkeDatagramSocket;
+  close(): Promise<void>;
+}
+
+export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): Promise<DataPlane> {
+  let choice = cfg.kernel.ipsec;
+  let reason = `configured: kernel.ipsec = ${choice}`;
+  if (choice === 'stub') {
+    const ipsec = new StubKernelIpsec();
+    const net = new StubKernelNet();
+    return { ipsec, net, reason: `${reason} (IKE only: nothing reaches the kernel)`, close: async () => {} };
+  }
+  const { ensureRouteProtoName } = await import('../kernel/net/rt-protos.js');
+  ensureRouteProtoName();
+  if (choice === 'auto') {
+    const { chooseDataPlane } = await import('../kernel/probe.js');
+    const probe = await chooseDataPlane();
+    choice = probe.backend;
+    reason = probe.reason;
+  }
+  const { NetlinkKernelNet } = await import('../kernel/net/netlink-net.js');
+  const net = NetlinkKernelNet.open();
+  try {
+    if (choice === 'xfrm') {
+      const { XfrmKernelIpsec } = await import('../kernel/xfrm/backend.js');
+      const ipsec = XfrmKernelIpsec.open();
+      opts.log.warn(
+        'kernel XFRM data plane: ESP-in-UDP needs the UDP_ENCAP socket option on port 4500, which the IKE socket does not set yet; raw ESP only',
+      );
+      return { ipsec, net, reason, close: () => closeBoth(ipsec, net) };
+    }
+    const { UserspaceIpsec } = await import('../kernel/userspace/backend.js');
+    const u = cfg.kernel.userspace;
+    const ipsec = UserspaceIpsec.open({
+      tunName: u.tun,
+      mtu: u.mtu,
+      workers: u.threads,
+      udp: cfg.ike.listen.map((address) => ({ address, port: cfg.ike.nattPort })),
+    });
+    return {
+      ipsec,
+      net,
+      reason,
+      tunName: ipsec.tunName,
+      natTSocket: (local) => ipsec.ikeSocket(local),
+      close: () => closeBoth(ipsec, net),
+    };
+  } catch (err) {
+    await net.close();
+    throw err;
+  }
+}
+
+async function closeBoth(ipsec: KernelIpsec, net: KernelNet): Promise<void> {
+  try {
+    await ipsec.close();
+  } finally {
+    await net.close();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The gateway daemon as `segw gateway` runs it: a data plane chosen for this kernel (XFRM when
+ * it carries ESP, the userspace engine otherwise), the IKEv2 daemon on the configured
+ * addresses, and route injection that follows child SAs up and down.
+ *
+ *   config ──> Gateway.start ──> KernelIpsec (xfrm | userspace | stub)
+ *                              ├─> KernelNet (rtnetlink | stub) ──> RouteInjector (proto segw)
+ *                              └─> IkeDaemon (UDP 500 via node:dgram; 4500 via dgram, or the
+ *                                  userspace engine's socket, shared with ESP-in-UDP)
+ *
+ * In userspace mode the injected routes are also what steers traffic into the engine's TUN
+ * device, so they point at it unless the config names another device.
+ */
+import type { Logger } from '../log/index.js';
+import { logger } from '../log/index.js';
+import type { GatewayConfig } from '../config/gateway.js';
+import { IkeDaemon } from '../ike/daemon.js';
+import type { IkeSa } from '../ike/sa/ike-sa.js';
+import type { ChildSa } from '../ike/sa/child-sa.js';
+import type { IkeDatagramSocket } from '../ike/transport/types.js';
+import { UdpIkeSocket } from '../ike/transport/udp.js';
+import type { RedirectProvider } from '../ike/redirect/provider.js';
+import type { KernelIpsec, KernelNet } from '../kernel/types.js';
+import { RouteInjector } from '../kernel/route-injection.js';
+import { ConfigError, SegwError } from '../errors.js';
+import { openDataPlane, type DataPlane } from './data-plane.js';
+
+export class GatewayError extends SegwError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SEGW_GATEWAY', message, options);
+  }
+}
+
+export interface GatewayOptions {
+  log?: Logger;
+  /** The cluster's balancer plugs in here (RFC 5685 onInit/onAuth). */
+  redirect?: RedirectProvider;
+}
+
+export interface GatewayStatus {
+  node: string;
+  dataPlane: { backend: KernelIpsec['name']; reason: string };
+  ike: Record<string, number>;
+  ikeSas: number;
+  childSas: number;
+  routes: { prefix: string; children: number; installed: boolean }[];
+  counters: Record<string, number>;
+}
+
+/** A child SA's identity for route injection: unique per inbound SA, stable while it lives. */
+const childKey = (c: ChildSa) => `${c.ike.name}/${(c.spiIn >>> 0).toString(16)}`;
+
+export class Gateway {
+  private stopping = false;
+
+  private constructor(
+    readonly cfg: GatewayConfig,
+    readonly daemon: IkeDaemon,
+    readonly dataPlane: DataPlane,
+    readonly rri: RouteInjector | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  get kernel(): KernelIpsec {
+    return this.dataPlane.ipsec;
+  }
+
+  get net(): KernelNet {
+    return this.dataPlane.net;
+  }
+
+  static async start(cfg: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+    const log = opts.log ?? logger('gateway', { node: cfg.node.name });
+    const dp = await openDataPlane(cfg, { log });
+    let rri: RouteInjector | undefined;
+    let daemon: IkeDaemon | undefined;
+    try {
+      for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
+      rri = routeInjector(cfg, dp);
+      if (rri) await rri.reconcile();
+      const sockets = await ikeSockets(cfg, dp);
+      const injector = rri;
+      daemon = new IkeDaemon({
+        connections: cfg.connections,
+        kernel: dp.ipsec,
+        sockets,
+        settings: cfg.ike.settings,
+        redirect: opts.redirect,
+        log: logger('ike', { node: cfg.node.name }),
+        events: injector && routeEvents(injector, log),
+      });
+      await daemon.start();
+    } catch (err) {
+      await daemon?.stop().catch(() => {});
+      await rri?.close().catch(() => {});
+      await dp.close().catch(() => {});
+      if (err instanceof SegwError) throw err;
+      throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
+    }
+    const gw = new Gateway(cfg, daemon, dp, rri, log);
+    log.info(
+      { dataPlane: dp.ipsec.name, reason: dp.reason, listen: daemon.endpoints(), connections: cfg.connections.map((c) => c.name) },
+      'gateway started',
+    );
+    return gw;
+  }
+
+  status(): GatewayStatus {
+    const m = this.daemon.manager;
+    return {
+      node: this.cfg.node.name,
+      dataPlane: { backend: this.kernel.name, reason: this.dataPlane.reason },
+      ike: m.stateCounts(),
+      ikeSas: m.ikeSaList().length,
+      childSas: m.liveChildren().length,
+      routes: this.rri?.routes() ?? [],
+      counters: this.daemon.counters,
+    };
+  }
+
+  /**
+   * Graceful stop: tells peers (INFORMATIONAL Delete, bounded by `graceMs`) so base stations
+   * reconnect at once, removes SAs and withdraws injected routes, closes the data plane.
+   */
+  async stop(opts: { notifyPeers?: boolean; graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
+    if ((opts.notifyPeers ?? true) && sas.length > 0) {
+      const grace = opts.graceMs ?? 3000;
+      await Promise.race([
+        Promise.allSettled(sas.map((sa) => this.daemon.terminate(sa))),
+        new Promise((r) => setTimeout(r, grace).unref()),
+      ]);
+    }
+    await this.daemon.stop();
+    await this.rri?.close();
+    for (const a of this.cfg.addresses) {
+      await this.net.deleteAddress({ address: a.address, dev: a.dev }).catch(() => {});
+    }
+    await this.dataPlane.close();
+    this.log.info('gateway stopped');
+  }
+}
+
+function routeInjector(cfg: GatewayConfig, dp: DataPlane): RouteInjector | undefined {
+  const r = cfg.kernel.routes;
+  // The userspace engine needs routes into its TUN device to see any traffic at all.
+  const steer = dp.tunName !== undefined;
+  if (!r.enabled && !steer) return undefined;
+  let dev = r.dev ?? (r.via ? undefined : dp.tunName);
+  if (!dev && !r.via) {
+    if (dp.ipsec.name !== 'stub') {
+      throw new ConfigError(
+        'kernel.routes: with the XFRM data plane set routes.via or routes.dev (where base stations\' subnets are reached), or routes.enabled: false',
+      );
+    }
+    dev = 'stub0'; // recorded by the stub only
+  }
+  return new RouteInjector(dp.net, { table: r.table, metric: r.metric || undefined, via: r.via, dev });
+}
+
+function routeEvents(rri: RouteInjector, log: Logger) {
+  const fail = (what: string) => (err: unknown) => log.error({ err }, `route injection: ${what} failed`);
+  return {
+    childUp(c: ChildSa) {
+      void rri.childUp(childKey(c), c.remoteTs, { ikeSa: c.ike.name }).catch(fail('inject'));
+    },
+    childDown(c: ChildSa) {
+      void rri.childDown(childKey(c)).catch(fail('withdraw'));
+    },
+    ikeDown(sa: IkeSa) {
+      void rri.ikeSaDown(sa.name).catch(fail('withdraw'));
+    },
+  };
+}
+
+/** UDP 500 (and 4500 unless the data plane owns it) on every listen address. */
+async function ikeSockets(cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagramSocket[]> {
+  const out: IkeDatagramSocket[] = [];
+  try {
+    for (const address of cfg.ike.listen) {
+      out.push(await bindUdp(address, cfg.ike.port, false));
+      const natT = dp.natTSocket?.({ address, port: cfg.ike.nattPort });
+      out.push(natT ?? (await bindUdp(address, cfg.ike.nattPort, true)));
+    }
+  } catch (err) {
+    await Promise.allSettled(out.map((s) => s.close()));
+    throw err;
+  }
+  return out;
+}
+
+async function bindUdp(address: string, port: number, natT: boolean): Promise<IkeDatagramSocket> {
+  try {
+    return await UdpIkeSocket.bind({ address, port, natT });
+  } catch (err) {
+    throw new GatewayError(
+      `cannot bind IKE port ${address}:${port} (${(err as Error).message}): is the address configured on an interface, and no other IKE daemon running?`,
+      { cause: err },
+    );
+  }
+}
