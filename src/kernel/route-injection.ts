@@ -180,24 +180,30 @@ export class RouteInjector {
     }
   }
 
-  /** One request at a time per prefix, until the kernel matches what is wanted. */
-  private converge(key: string): Promise<void> {
-    const st = this.prefixes.get(key);
-    if (!st) return Promise.resolve();
-    st.converging ??= (async () => {
-      try {
-        for (;;) {
-          const want = st.children.size > 0;
-          if (want === st.installed) break;
-          if (want) await this.inject(st);
-          else await this.withdraw(st);
-        }
-      } finally {
-        st.converging = undefined;
-        if (st.children.size === 0 && !st.installed) this.prefixes.delete(key);
+  /**
+   * One kernel request at a time per prefix, re-checked after each, until the kernel matches
+   * what is wanted. A caller that finds a request running waits for it and checks again; a
+   * failure is reported to the caller whose request failed.
+   */
+  private async converge(key: string): Promise<void> {
+    for (;;) {
+      const st = this.prefixes.get(key);
+      if (!st) return;
+      if (st.converging) {
+        await st.converging.catch(() => undefined);
+        continue;
       }
-    })();
-    return st.converging;
+      const want = st.children.size > 0;
+      if (want === st.installed) {
+        if (!want) this.prefixes.delete(key);
+        return;
+      }
+      const step = (want ? this.inject(st) : this.withdraw(st)).finally(() => {
+        st.converging = undefined;
+      });
+      st.converging = step;
+      await step;
+    }
   }
 
   private async inject(st: PrefixState): Promise<void> {
