@@ -42,7 +42,8 @@ test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the n
       const msg = randomBytes(300);
       ikeB.send(msg, { address: '198.51.100.1', port: 4500 });
       // A NAT-keepalive (RFC 3948 §2.3) from b's namespace is dropped and counted, not delivered.
-      await b.exec('python3', ['-c', "import socket;s=socket.socket(2,2);s.bind(('198.51.100.2',4501));s.sendto(b'\\xff',('198.51.100.1',4500))"]);
+      const keepalive = "const s=require('dgram').createSocket('udp4');s.bind(4501,'198.51.100.2',()=>s.send(Buffer.from([255]),4500,'198.51.100.1',()=>s.close()))";
+      await b.exec(process.execPath, ['-e', keepalive]);
       for (let i = 0; i < 50 && (got.length < 1 || ga.engine.stats().keepalives < 1); i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(got.length, 1);
       assert.deepEqual(got[0].data, msg);
