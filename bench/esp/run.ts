@@ -91,7 +91,7 @@ async function libipsec(): Promise<number> {
 function cryptoLoop(threads: number): number {
   const { espCryptoBench } = loadEsp();
   espCryptoBench({ size: 1400, count: 20_000, threads }); // warm up
-  const r = espCryptoBench({ size: 1400, count: 400_000, threads });
+  const r = espCryptoBench({ size: 1400, count: 400_000 / threads, threads });
   return (r.bytes * 8) / r.seconds;
 }
 
@@ -116,10 +116,18 @@ for (const w of WORKERS) {
   const label = w === 0 ? 'run to completion' : `${w} crypto workers`;
   rows.push([`iperf3 TCP, segw<->segw (${label})`, g(bps), `${(bps / swanBps).toFixed(1)}x libipsec, ${(bps / vethBps).toFixed(2)}x veth`]);
 }
-const ossl = opensslSpeed();
-rows.push(['openssl speed -evp aes-128-gcm 1400 B', g(ossl), '1.00x openssl']);
+// The machine is shared: openssl and the engine's loop alternate, best of ROUNDS each.
+const ROUNDS = 3;
+let ossl = 0;
+const loop = [0, 0];
+for (let r = 0; r < ROUNDS; r++) {
+  ossl = Math.max(ossl, opensslSpeed());
+  loop[0] = Math.max(loop[0], cryptoLoop(1));
+  loop[1] = Math.max(loop[1], cryptoLoop(2));
+}
+rows.push([`openssl speed -evp aes-128-gcm 1400 B (best of ${ROUNDS})`, g(ossl), '1.00x openssl']);
 for (const t of [1, 2]) {
-  const bps = cryptoLoop(t);
+  const bps = loop[t - 1];
   rows.push([`engine seal loop, AES-128-GCM 1400 B, ${t} thread${t > 1 ? 's' : ''}`, g(bps), `${(bps / t / ossl).toFixed(2)}x openssl per core`]);
 }
 const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
