@@ -61,6 +61,8 @@ interface Pending {
 
 /** Octets per sendmsg: well under the default netlink send buffer (sk_sndbuf - 32). */
 const MAX_BATCH_BYTES = 64 * 1024;
+/** The kernel's address: port id 0. */
+const KERNEL = sockaddrNl(0, 0);
 const ECANCELED = 125;
 const ETIMEDOUT = 110;
 const ENOBUFS = 105;
@@ -215,7 +217,7 @@ export class NetlinkSocket {
     const data = batch.length === 1 ? batch[0].msg : Buffer.concat(batch.map((p) => p.msg));
     let n: number;
     try {
-      n = this.sock.send(data, sockaddrNl(0, 0));
+      n = this.sock.send(data, KERNEL);
     } catch (err) {
       const e = err as { errno?: number };
       for (const p of batch) p.reject(new NetlinkError({ errno: e.errno ?? 5, operation: this.opName(p.type), detail: p.detail, cause: err }));

@@ -138,6 +138,7 @@ export function struct<F extends Fields>(name: string, fields: F): StructDef<Str
   }
   const size = alignUp(off, align);
   const flexField = layout.find((f) => f.codec.flex);
+  const offsets = new Map(layout.map((f) => [f.name, f.offset]));
 
   const read = (b: Buffer, base: number, end: number): T => {
     const v: Record<string, unknown> = {};
@@ -159,9 +160,9 @@ export function struct<F extends Fields>(name: string, fields: F): StructDef<Str
     read,
     write: (b, o, v) => write(b, o, v),
     offsetOf: (field) => {
-      const f = layout.find((x) => x.name === field);
-      if (!f) throw new Error(`${name} has no field ${field}`);
-      return f.offset;
+      const off = offsets.get(field);
+      if (off === undefined) throw new Error(`${name} has no field ${field}`);
+      return off;
     },
     encode(v) {
       const tail = flexField ? ((v as Record<string, unknown>)[flexField.name] as Buffer | undefined) : undefined;

@@ -94,7 +94,7 @@ export class NetlinkKernelNet implements KernelNet {
 
   /** Runs `build(index)` and, if the cached index went stale (ENODEV), once more with a fresh one. */
   private async withLink(dev: string | undefined, build: (index: number | undefined) => msg.RtRequest): Promise<void> {
-    const index = dev === undefined ? undefined : await this.linkIndex(dev);
+    const index = dev === undefined ? undefined : (this.links.get(dev) ?? (await this.linkIndex(dev)));
     try {
       await this.send(build(index));
     } catch (err) {

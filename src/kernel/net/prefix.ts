@@ -63,10 +63,17 @@ export function rangeToPrefixes(startAddr: string, endAddr: string): Prefix[] {
 export function parseCidr(cidr: string): Prefix {
   const [addr, lenText] = cidr.split('/');
   const family = familyOf(addr);
-  const bits = family === 4 ? 32 : 128;
-  const len = lenText === undefined ? bits : Number(lenText);
-  if (!Number.isInteger(len) || len < 0 || len > bits) throw new RangeError(`bad prefix length in "${cidr}"`);
-  const host = (1n << BigInt(bits - len)) - 1n;
+  if (family === 4) {
+    // The common case (every injected IPv4 route) without BigInt.
+    const len = lenText === undefined ? 32 : Number(lenText);
+    if (!Number.isInteger(len) || len < 0 || len > 32) throw new RangeError(`bad prefix length in "${cidr}"`);
+    const o = addr.split('.').map(Number);
+    const v = (((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) & (len === 0 ? 0 : ~0 << (32 - len))) >>> 0;
+    return { family, addr: `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, len };
+  }
+  const len = lenText === undefined ? 128 : Number(lenText);
+  if (!Number.isInteger(len) || len < 0 || len > 128) throw new RangeError(`bad prefix length in "${cidr}"`);
+  const host = (1n << BigInt(128 - len)) - 1n;
   return { family, addr: bigIntToAddr(addrToBigInt(addr) & ~host, family), len };
 }
 
