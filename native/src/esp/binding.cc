@@ -3,9 +3,7 @@
 // and espCryptoBench / espIntegrityKat. Registered as component "esp".
 #include <napi.h>
 
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "esp/convert.h"
 #include "esp/engine.h"

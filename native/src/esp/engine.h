@@ -119,7 +119,6 @@ class Engine {
  private:
   void housekeeping();
   void wake();
-  void retireSa(Sa* sa);
   ReqidSlot* slotFor(uint32_t reqid);
   void releaseSlot(ReqidSlot* slot);
 
