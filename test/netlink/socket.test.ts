@@ -108,3 +108,23 @@ test('close: requests not yet answered fail with ECANCELED', async () => {
   assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as NetlinkError).errno === 'ECANCELED'));
   await assert.rejects(nl.request(RTM.RTM_NEWLINK, NLM_F_NEW.NLM_F_CREATE, Buffer.alloc(16)), { errno: 'ECANCELED' });
 });
+
+test('UDP_ENCAP_ESPINUDP can be set on a UDP socket opened elsewhere (the IKE port-4500 socket with kernel ESP)', async () => {
+  const { createSocket } = await import('node:dgram');
+  const { enableEspInUdp, openSocket } = await import('../../src/netlink/native.js');
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  try {
+    const fd = (udp as unknown as { _handle: { fd: number } })._handle.fd;
+    assert.ok(fd > 0);
+    enableEspInUdp(fd);
+    const nl = openSocket(16, 3, 0, { freshNetns: true });
+    try {
+      assert.throws(() => enableEspInUdp(nl.fd), { code: 'ENOPROTOOPT', syscall: 'setsockopt' });
+    } finally {
+      nl.close();
+    }
+  } finally {
+    udp.close();
+  }
+});

@@ -121,3 +121,36 @@ export function rriGatewayConfig(o: RriGatewayOptions): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** BIRD config for a core router: routes learned by OSPF (or BGP) go into its kernel table. */
+export function coreRouterConfig(o: {
+  routerId: string;
+  ospf?: { interface: string };
+  bgp?: { localAddress: string; localAs: number; neighbor: string; neighborAs: number };
+}): string {
+  const lines = [
+    '# written by segw\'s lab: a core router installing what it learns',
+    `router id ${o.routerId};`,
+    'protocol device { scan time 2; }',
+    'protocol kernel { ipv4 { import none; export all; }; }',
+  ];
+  if (o.ospf) {
+    lines.push(
+      'protocol ospf v2 gateways {',
+      '  ipv4 { import all; export none; };',
+      `  area 0 { interface "${o.ospf.interface}" { type ptp; hello 1; dead 4; }; };`,
+      '}',
+    );
+  }
+  if (o.bgp) {
+    lines.push(
+      'protocol bgp gateway {',
+      `  local ${o.bgp.localAddress} as ${o.bgp.localAs};`,
+      `  neighbor ${o.bgp.neighbor} as ${o.bgp.neighborAs};`,
+      '  hold time 9; keepalive time 3; connect delay time 1; connect retry time 2; error wait time 1, 5;',
+      '  ipv4 { import all; export none; };',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
