@@ -1,0 +1,45 @@
+/**
+ * The VRRP harness: two keepalived 2.2.7 nodes on one LAN elect the higher priority as master,
+ * which holds the VIP; when the master crashes the backup takes the VIP over.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withLab, Lab, type Host } from '../../src/lab/lab.js';
+import { Keepalived } from '../../src/lab/peers/keepalived.js';
+
+const VIP = '203.0.113.10';
+
+async function holdsVip(h: Host): Promise<boolean> {
+  const r = await h.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+  return r.stdout.includes(`${VIP}/24`);
+}
+
+test('keepalived pair: the higher priority holds the VIP; on a crash the backup takes it', { timeout: 60_000 }, async () => {
+  let id = '';
+  await withLab('vrrp', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const g2 = await lab.host('g2');
+    const client = await lab.host('client');
+    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
+    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
+    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const common = { interface: 'eth0', vrid: 51, advertInterval: 0.1, vips: [`${VIP}/24`] };
+    const k1 = await Keepalived.start(g1, [{ ...common, priority: 150 }]);
+    const k2 = await Keepalived.start(g2, [{ ...common, priority: 100 }]);
+    await k1.waitForState('MASTER');
+    assert.equal(await holdsVip(g1), true);
+    assert.equal(await holdsVip(g2), false);
+    assert.equal(await client.ping(VIP), true);
+
+    await k1.crash();
+    await k2.waitForState('MASTER', 5000);
+    await sleep(100);
+    assert.equal(await holdsVip(g2), true);
+    assert.equal(await client.ping(VIP, { count: 2 }), true, 'the VIP answers from the new master');
+    await k2.stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
