@@ -75,12 +75,14 @@ export class RouteInjector {
   /** The routes of one child SA: its remote traffic selectors. Calling again replaces them. */
   async childUp(id: string, remoteTs: readonly TrafficSelector[], opts: { ikeSa?: string } = {}): Promise<void> {
     this.assertOpen();
-    const keys = [...new Set(remoteTs.flatMap((ts) => rangeToPrefixes(ts.startAddr, ts.endAddr)).map(formatPrefix))];
+    const wanted = new Map<string, Prefix>();
+    for (const ts of remoteTs) for (const p of rangeToPrefixes(ts.startAddr, ts.endAddr)) wanted.set(formatPrefix(p), p);
+    const keys = [...wanted.keys()];
     const old = this.children.get(id);
     this.children.set(id, { prefixes: keys, ikeSa: opts.ikeSa ?? old?.ikeSa });
-    for (const k of keys) {
+    for (const [k, prefix] of wanted) {
       let st = this.prefixes.get(k);
-      if (!st) this.prefixes.set(k, (st = { prefix: parseCidr(k), key: k, children: new Set(), installed: false }));
+      if (!st) this.prefixes.set(k, (st = { prefix, key: k, children: new Set(), installed: false }));
       st.children.add(id);
     }
     const dropped = (old?.prefixes ?? []).filter((k) => !keys.includes(k));
@@ -240,6 +242,7 @@ function isGone(err: unknown): boolean {
 
 /** Waits for all; rejects with the first failure once every one has settled. */
 async function settle(ps: (Promise<unknown> | undefined)[]): Promise<void> {
+  if (ps.length === 1) return void (await ps[0]);
   const results = await Promise.allSettled(ps.filter((p) => p !== undefined));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -47,12 +47,32 @@ export function rangeToBlocks(start: bigint, end: bigint, bits: number): { base:
   return out;
 }
 
+const v4ToNumber = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+const numberToV4 = (v: number) => `${Math.floor(v / 16777216)}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${v % 256}`;
+
+/** rangeToBlocks for IPv4 in plain numbers (2^32 is exact in a double): no BigInt on the hot path. */
+function v4Prefixes(start: number, end: number): Prefix[] {
+  if (start > end) throw new RangeError(`empty range ${numberToV4(start)}-${numberToV4(end)}`);
+  const out: Prefix[] = [];
+  for (let cur = start; cur <= end; ) {
+    let size = 0;
+    while (size < 32) {
+      const span = 2 ** (size + 1);
+      if (cur % span !== 0 || cur + span - 1 > end) break;
+      size++;
+    }
+    out.push({ family: 4, addr: numberToV4(cur), len: 32 - size });
+    cur += 2 ** size;
+  }
+  return out;
+}
+
 /** The prefixes that exactly cover an address range. */
 export function rangeToPrefixes(startAddr: string, endAddr: string): Prefix[] {
   const family = familyOf(startAddr);
   if (familyOf(endAddr) !== family) throw new RangeError(`range ${startAddr}-${endAddr} mixes families`);
-  const bits = family === 4 ? 32 : 128;
-  return rangeToBlocks(addrToBigInt(startAddr), addrToBigInt(endAddr), bits).map((b) => ({
+  if (family === 4) return v4Prefixes(v4ToNumber(startAddr), v4ToNumber(endAddr));
+  return rangeToBlocks(addrToBigInt(startAddr), addrToBigInt(endAddr), 128).map((b) => ({
     family,
     addr: bigIntToAddr(b.base, family),
     len: b.len,
