@@ -19,6 +19,7 @@ import { IFA, IFF, IFLA, RTA, RTM, RTM_F, RTNLGRP, ifaddrmsg, ifinfomsg, rtmsg }
 import { NetlinkSocket, type NetlinkStats } from '../../netlink/socket.js';
 import type { AddressParams, IpFamily, KernelNet, RouteParams } from '../types.js';
 import * as msg from './messages.js';
+import { ensureRouteProtoName } from './rt-protos.js';
 
 const log = logger('kernel', { backend: 'netlink' });
 
@@ -27,6 +28,8 @@ export interface NetlinkNetOptions {
   netns?: string;
   /** Unacknowledged requests at most (default 256). */
   maxInFlight?: number;
+  /** Name segw's route protocol for iproute2 if no rt_protos file does (default true). */
+  nameRouteProtocol?: boolean;
 }
 
 export interface LinkEvent {
@@ -69,6 +72,7 @@ export class NetlinkKernelNet implements KernelNet {
       maxInFlight: opts.maxInFlight,
       strictCheck: true,
     });
+    if (opts.nameRouteProtocol !== false) ensureRouteProtoName();
     return new NetlinkKernelNet(nl, opts);
   }
 
