@@ -50,6 +50,7 @@ const ID = ['src', '198.51.100.1', 'dst', '198.51.100.2', 'proto', 'esp', 'spi',
 const GCM128 = key(20, 1);
 const GCM256 = key(36, 2);
 const AES128 = key(16, 3);
+const AES192 = key(24, 8);
 const AES256 = key(32, 4);
 const SHA256 = key(32, 5);
 const SHA384 = key(48, 6);
@@ -81,6 +82,21 @@ const SA_CASES: SaCase[] = [
     name: 'AES-CBC-128 + HMAC-SHA2-256-128',
     sa: { ...BASE, encryption: 'aes-cbc', encryptionKey: AES128, integrity: 'hmac-sha2-256-128', integrityKey: SHA256 },
     ip: [...ID, 'mode', 'tunnel', 'replay-window', '32', 'flag', 'af-unspec', ...cbc(AES128, 'hmac(sha256)', SHA256, 128)],
+  },
+  {
+    name: 'AES-CBC-128 + HMAC-SHA2-384-192',
+    sa: { ...BASE, encryption: 'aes-cbc', encryptionKey: AES128, integrity: 'hmac-sha2-384-192', integrityKey: SHA384 },
+    ip: [...ID, 'mode', 'tunnel', 'replay-window', '32', 'flag', 'af-unspec', ...cbc(AES128, 'hmac(sha384)', SHA384, 192)],
+  },
+  {
+    name: 'AES-CBC-128 + HMAC-SHA2-512-256',
+    sa: { ...BASE, encryption: 'aes-cbc', encryptionKey: AES128, integrity: 'hmac-sha2-512-256', integrityKey: SHA512 },
+    ip: [...ID, 'mode', 'tunnel', 'replay-window', '32', 'flag', 'af-unspec', ...cbc(AES128, 'hmac(sha512)', SHA512, 256)],
+  },
+  {
+    name: 'AES-CBC-192 + HMAC-SHA2-256-128',
+    sa: { ...BASE, encryption: 'aes-cbc', encryptionKey: AES192, integrity: 'hmac-sha2-256-128', integrityKey: SHA256 },
+    ip: [...ID, 'mode', 'tunnel', 'replay-window', '32', 'flag', 'af-unspec', ...cbc(AES192, 'hmac(sha256)', SHA256, 128)],
   },
   {
     name: 'AES-CBC-256 + HMAC-SHA2-256-128',
