@@ -145,7 +145,10 @@ export function splitAttrs(b: Buffer, start = 0, end = b.length): RawAttr[] {
   return out;
 }
 
-/** Decodes the attributes a table knows; the others are returned in `unknown`. */
+/**
+ * Decodes the attributes a table knows; the others, and known ones too short for their codec
+ * (a malformed message), are returned in `unknown`. Never throws.
+ */
 export function decodeAttrs<D extends Defs>(
   table: AttrTable<D>,
   b: Buffer,
@@ -155,8 +158,15 @@ export function decodeAttrs<D extends Defs>(
   const out: Record<string, unknown> = {};
   for (const a of splitAttrs(b, start, end)) {
     const d = table.byType.get(a.type);
-    if (d) out[d.name] = d.codec.decode(a.payload);
-    else ((out.unknown as RawAttr[] | undefined) ??= []).push(a);
+    try {
+      if (d) {
+        out[d.name] = d.codec.decode(a.payload);
+        continue;
+      }
+    } catch {
+      // fall through: kept raw
+    }
+    ((out.unknown as RawAttr[] | undefined) ??= []).push(a);
   }
   return out as AttrValues<D> & { unknown?: RawAttr[] };
 }

@@ -11,7 +11,7 @@ import { encodeMessage, parseAck, splitMessages } from '../../src/netlink/messag
 import { bytesToIp, ipToBytes } from '../../src/netlink/addr.js';
 import { RTM, RTA } from '../../src/netlink/rtnetlink.js';
 import { XFRM_MSG, XFRMA } from '../../src/netlink/xfrm.js';
-import { describeRtnetlink } from '../../src/netlink/describe.js';
+import { describeRtnetlink, describeXfrm } from '../../src/netlink/describe.js';
 
 const T = attrs('T', { T_NAME: attr(1, nlString), T_NUM: attr(2, nlU32), T_ADDR: attr(3, nlIp) });
 
@@ -94,4 +94,27 @@ test('name tables: every enum prints names, flags print as a set', () => {
   const d = describeRtnetlink(encodeMessage({ type: RTM.RTM_NEWROUTE, flags: 0x605 }, Buffer.alloc(12)));
   assert.equal(d[0].type, 'RTM_NEWROUTE');
   assert.equal(d[0].flags, 'NLM_F_REQUEST|NLM_F_ACK|NLM_F_EXCL|NLM_F_CREATE');
+});
+
+test('malformed input: random and bit-flipped datagrams never throw from the decoders', () => {
+  let seed = 12345;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  const real = [
+    encodeMessage({ type: XFRM_MSG.XFRM_MSG_NEWSA, flags: 5 }, Buffer.alloc(224), encodeAttrs(XFRMA, { XFRMA_MARK: { v: 1, m: 2 }, XFRMA_ALG_CRYPT: { alg_name: 'cbc(aes)', alg_key_len: 128, alg_key: Buffer.alloc(16) } })),
+    errorAck(22, 'bad'),
+    encodeMessage({ type: RTM.RTM_NEWROUTE, flags: 2 }, Buffer.alloc(12), encodeAttrs(RTA, { RTA_DST: '192.0.2.0', RTA_OIF: 3 })),
+  ];
+  for (let i = 0; i < 3000; i++) {
+    let b: Buffer;
+    if (i % 2) {
+      b = Buffer.from(real[i % real.length]);
+      for (let k = 0; k < 1 + (i % 5); k++) b[rnd() % b.length] ^= 1 << rnd() % 8;
+    } else {
+      b = Buffer.from(Array.from({ length: rnd() }, rnd));
+    }
+    const { messages } = splitMessages(b);
+    for (const m of messages) if (m.type === NLMSG.NLMSG_ERROR) parseAck(m);
+    describeXfrm(b);
+    describeRtnetlink(b);
+  }
 });
