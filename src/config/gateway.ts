@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
 import { connectionsField, toConnectionConfig } from './connection.js';
 import { readYaml } from './load.js';
+import { defaultSocketPath } from '../control/protocol.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -42,6 +43,8 @@ export interface GatewayConfig {
   /** Addresses the gateway adds to interfaces at start (e.g. a VIP outside VRRP, lab use). */
   addresses: { address: string; dev: string }[];
   connections: ConnectionConfig[];
+  /** The operator control socket (src/control); absent or disabled: none is opened. */
+  control?: { enabled: boolean; socket: string };
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -82,6 +85,13 @@ export const nodeShape = {
   ),
   addresses: optional(list(obj({ address: cidr(), dev: str() })), []),
   connections: connectionsField,
+  /** The operator control socket (`segw ctl`): UNIX socket, mode 0600. */
+  control: optional(
+    obj({
+      enabled: optional(bool(), true),
+      socket: optional(str({ pattern: /^\/.{1,106}$/, hint: 'an absolute path (UNIX socket paths are limited to 107 octets)' })),
+    }),
+  ),
 };
 
 const gatewayField = obj(nodeShape);
@@ -135,6 +145,10 @@ export function toGatewayConfig(raw: ReturnType<typeof gatewayField.parse>, file
     },
     addresses: raw.addresses,
     connections,
+    control: {
+      enabled: raw.control?.enabled ?? true,
+      socket: raw.control?.socket ?? defaultSocketPath(raw.node.name),
+    },
   };
 }
 

@@ -24,6 +24,7 @@ import type { KernelIpsec, KernelNet } from '../kernel/types.js';
 import { RouteInjector } from '../kernel/route-injection.js';
 import { ConfigError, SegwError } from '../errors.js';
 import { openDataPlane, type DataPlane } from './data-plane.js';
+import { ControlServer } from '../control/server.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -52,6 +53,8 @@ const childKey = (c: ChildSa) => `${c.ike.name}/${(c.spiIn >>> 0).toString(16)}`
 
 export class Gateway {
   private stopping = false;
+  /** The operator control socket (config `control`), if enabled. */
+  control: ControlServer | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -98,6 +101,14 @@ export class Gateway {
       throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
+    if (cfg.control?.enabled) {
+      try {
+        gw.control = await ControlServer.listen({ path: cfg.control.socket, target: gw, log: logger('control', { node: cfg.node.name }) });
+      } catch (err) {
+        await gw.stop({ notifyPeers: false });
+        throw err;
+      }
+    }
     log.info(
       { dataPlane: dp.ipsec.name, reason: dp.reason, listen: daemon.endpoints(), connections: cfg.connections.map((c) => c.name) },
       'gateway started',
@@ -125,6 +136,7 @@ export class Gateway {
   async stop(opts: { notifyPeers?: boolean; graceMs?: number } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.control?.close();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
       const grace = opts.graceMs ?? 3000;

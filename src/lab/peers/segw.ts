@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Host } from '../lab.js';
 import type { LabProcess } from '../process.js';
+import { ControlClient } from '../../control/client.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -24,6 +25,8 @@ export class SegwProcess {
     readonly name: string,
     readonly configFile: string,
     readonly process: LabProcess,
+    /** The node's control socket (in the lab's directory unless the config names one). */
+    readonly controlSocket: string,
   ) {}
 
   /**
@@ -40,6 +43,9 @@ export class SegwProcess {
     const dir = host.lab.dir;
     for (const [f, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, f), content);
     const configFile = join(dir, `${name}.yaml`);
+    // Each node of each lab gets its own control socket (never the shared /run/segw default).
+    const control = { socket: join(dir, `${name}.sock`), ...(config.control as Record<string, unknown> | undefined) };
+    config = { ...config, control };
     writeFileSync(configFile, stringify(config));
     const proc = host.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), role, '--config', configFile], {
       name,
@@ -47,7 +53,7 @@ export class SegwProcess {
       env: { ...process.env, NODE_TEST_CONTEXT: undefined, SEGW_LOG_LEVEL: undefined, ...opts.env },
       logFile: join(dir, `${name}.log`),
     });
-    const p = new SegwProcess(host, name, configFile, proc);
+    const p = new SegwProcess(host, name, configFile, proc, String(control.socket));
     await proc.waitFor(role === 'gateway' ? /"msg":"gateway started"/ : /"msg":"gateway started"/, opts.timeoutMs ?? 20_000);
     return p;
   }
@@ -69,6 +75,19 @@ export class SegwProcess {
   /** Waits for a log line whose msg matches. */
   async waitForLog(msg: RegExp, timeoutMs = 15_000): Promise<void> {
     await this.process.waitFor(new RegExp(`"msg":"${msg.source}`), timeoutMs);
+  }
+
+  /**
+   * One request to the node's control socket (src/control): resolves with the result, rejects
+   * with ControlError carrying the daemon's error code.
+   */
+  async ctl<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const c = await ControlClient.connect(this.controlSocket);
+    try {
+      return await c.call<T>(method, params);
+    } finally {
+      c.close();
+    }
   }
 
   /** Graceful stop (SIGTERM: peers told, routes withdrawn). */

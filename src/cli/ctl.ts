@@ -1,0 +1,74 @@
+/**
+ * `segw ctl [--socket PATH | --node NAME] METHOD [JSON]`: one request to a running daemon's
+ * control socket; the result is printed as JSON on stdout.
+ *
+ *   segw ctl --socket /run/segw/gw1.sock list-sas
+ *   segw ctl --node gw1 terminate-ike '{"ike":"6f2c..._91ab..."}'
+ *   segw ctl --node gw1 methods
+ *
+ * Exit codes: 0 answered, 1 the daemon refused (its error code and message on stderr) or could
+ * not be reached, 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { ControlClient } from '../control/client.js';
+import { ControlError, defaultSocketPath } from '../control/protocol.js';
+import { SegwError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
+
+export const CTL_USAGE = 'segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] METHOD [JSON-PARAMS]';
+
+export async function runCtl(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      socket: { type: 'string', short: 's' },
+      node: { type: 'string', short: 'n' },
+      timeout: { type: 'string', short: 't' },
+      compact: { type: 'boolean' },
+    },
+  });
+  const [method, json, ...extra] = positionals;
+  if (!method || extra.length > 0) return usage('give one METHOD and at most one JSON object of params');
+  if (values.socket && values.node) return usage('--socket and --node are alternatives');
+  const path = values.socket ?? (values.node ? defaultSocketPath(values.node) : undefined);
+  if (!path) return usage('name the daemon: --socket PATH or --node NAME (socket /run/segw/NAME.sock)');
+  let params: Record<string, unknown> = {};
+  if (json !== undefined) {
+    try {
+      params = JSON.parse(json) as Record<string, unknown>;
+    } catch (err) {
+      return usage(`params are not JSON: ${(err as Error).message}`);
+    }
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return usage('params must be a JSON object');
+  }
+  if (values.timeout !== undefined) {
+    const s = Number(values.timeout);
+    if (!(s >= 0 && s <= 300)) return usage('--timeout is 0..300 seconds');
+    params = { ...params, timeoutMs: Math.round(s * 1000) };
+  }
+  let client: ControlClient;
+  try {
+    client = await ControlClient.connect(path);
+  } catch (err) {
+    console.error(`segw ctl: ${(err as Error).message}`);
+    return EXIT_FAILURE;
+  }
+  try {
+    const result = await client.call(method, params);
+    console.log(values.compact ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof ControlError) console.error(`segw ctl: ${method}: ${err.controlCode}: ${err.message}`);
+    else if (err instanceof SegwError) console.error(`segw ctl: ${err.message}`);
+    else throw err;
+    return EXIT_FAILURE;
+  } finally {
+    client.close();
+  }
+}
+
+function usage(why: string): number {
+  console.error(`segw ctl: ${why}\nusage: ${CTL_USAGE}`);
+  return EXIT_USAGE;
+}
