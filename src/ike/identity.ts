@@ -11,6 +11,7 @@
  * and the explicit prefixes ipv4:, ipv6:, fqdn:, email: / rfc822:, dn:, keyid:.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { bytesToIp, ipToBytes } from '../net/ip.js';
 import { IdType, nameOf } from './constants.js';
 import { ConfigError } from '../errors.js';
 import { dnEquals, dnFromText, formatDn } from './crypto/dn.js';
@@ -22,47 +23,6 @@ export interface Identity {
   readonly data: Buffer;
 }
 
-function ipv4Bytes(text: string): Buffer {
-  return Buffer.from(text.split('.').map(Number));
-}
-
-/** RFC 4291 §2.2 text (with "::" and an optional dotted IPv4 tail) to 16 octets; null if invalid. */
-export function ipv6Bytes(text: string): Buffer | null {
-  if (!isIPv6(text) || text.includes('%')) return null; // no zone ids in an ID payload
-  let t = text;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(t);
-  if (v4) {
-    // An embedded IPv4 tail ("::ffff:192.0.2.1") is the last two groups.
-    const b = ipv4Bytes(v4[1]);
-    t = t.slice(0, -v4[1].length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
-  }
-  const [head, rest] = t.split('::');
-  const h = head ? head.split(':') : [];
-  const r = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const groups = rest === undefined ? h : [...h, ...Array(8 - h.length - r.length).fill('0'), ...r];
-  if (groups.length !== 8) return null;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 2 * i));
-  return out;
-}
-
-/** RFC 5952 §4 text of a 16-octet address: lowercase, longest zero run (>= 2 groups) as "::". */
-export function formatIpv6(b: Buffer): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = g.map((x) => x.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
 
 function fail(text: string, why: string): never {
   throw new ConfigError(`identity "${text}": ${why}; write an address, an FQDN, user@domain, a DN like "C=DE, O=segw, CN=gw1.example", or keyid:<hex>`);
@@ -71,9 +31,10 @@ function fail(text: string, why: string): never {
 function typed(prefix: string, value: string, text: string): Identity {
   switch (prefix) {
     case 'ipv4':
-      return isIPv4(value) ? { type: IdType.ID_IPV4_ADDR, data: ipv4Bytes(value) } : fail(text, 'not an IPv4 address');
+      return isIPv4(value) ? { type: IdType.ID_IPV4_ADDR, data: ipToBytes(value) } : fail(text, 'not an IPv4 address');
     case 'ipv6': {
-      const b = ipv6Bytes(value);
+      // no zone ids ("%eth0") in an ID payload
+      const b = isIPv6(value) && !value.includes('%') ? ipToBytes(value) : null;
       return b ? { type: IdType.ID_IPV6_ADDR, data: b } : fail(text, 'not an IPv6 address');
     }
     case 'fqdn':
@@ -125,7 +86,7 @@ export function formatIdentity(id: Identity): string {
     case IdType.ID_IPV4_ADDR:
       return id.data.length === 4 ? Array.from(id.data).join('.') : `ipv4:#${id.data.toString('hex')}`;
     case IdType.ID_IPV6_ADDR:
-      return id.data.length === 16 ? formatIpv6(id.data) : `ipv6:#${id.data.toString('hex')}`;
+      return id.data.length === 16 ? bytesToIp(id.data, 6) : `ipv6:#${id.data.toString('hex')}`;
     case IdType.ID_FQDN:
     case IdType.ID_RFC822_ADDR:
       // Printable ASCII only, so a peer cannot put control characters into our logs.

@@ -6,6 +6,7 @@
  * "10.0.0.0/8[tcp/443]", "0.0.0.0/0[udp]", and "dynamic" (the IKE address of that side).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, ipToBytes } from '../net/ip.js';
 import { TsType } from './constants.js';
 import type { TrafficSelectorWire } from './codec/types.js';
 import type { IpFamily, TrafficSelector } from '../kernel/types.js';
@@ -15,67 +16,8 @@ export type { TrafficSelector };
 
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmp6: 58, ipv6icmp: 58, sctp: 132 };
 
-export function addrToBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map((x) => Number(x)));
-  if (isIPv6(addr)) return ipv6ToBytes(addr);
-  throw new ConfigError(`"${addr}" is not an IPv4 or IPv6 address`);
-}
-
-function ipv6ToBytes(addr: string): Buffer {
-  let s = addr;
-  const out = Buffer.alloc(16);
-  // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two groups.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const b = addrToBytes(v4[1]!);
-    s = s.slice(0, -v4[1]!.length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return out;
-}
-
-export function bytesToAddr(b: Buffer): string {
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length !== 16) throw new RangeError(`address of ${b.length} octets`);
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
-  // Compress the longest run of zero groups (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
-export function familyOf(addr: string): IpFamily {
-  return isIPv6(addr) ? 6 : 4;
-}
-
-export function addrToBig(addr: string): bigint {
-  const b = addrToBytes(addr);
-  return BigInt('0x' + b.toString('hex'));
-}
-
-export function bigToAddr(v: bigint, family: IpFamily): string {
-  const len = family === 4 ? 4 : 16;
-  return bytesToAddr(Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex'));
-}
+/** @deprecated use src/net/ip.ts (kept for src/initiator until it moves over). */
+export { addrToBigInt as addrToBig, bigIntToAddr as bigToAddr };
 
 /** The whole address space of a family, any protocol and port. */
 export function anyTs(family: IpFamily): TrafficSelector {
@@ -103,18 +45,18 @@ export function parseTs(text: string, dynamicAddr?: string): TrafficSelector {
     ts = hostTs(dynamicAddr);
   } else {
     const [addr, lenText] = net!.split('/');
-    const family = familyOf(addr!);
     if (!isIPv4(addr!) && !isIPv6(addr!)) throw new ConfigError(`traffic selector "${text}": bad address`);
+    const family = familyOf(addr!);
     const bits = family === 4 ? 32 : 128;
     const len = lenText === undefined ? bits : Number(lenText);
     if (!Number.isInteger(len) || len < 0 || len > bits) throw new ConfigError(`traffic selector "${text}": bad prefix length`);
     const hostMask = (1n << BigInt(bits - len)) - 1n;
-    const base = addrToBig(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
+    const base = addrToBigInt(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
     ts = {
       family,
       protocol: 0,
-      startAddr: bigToAddr(base, family),
-      endAddr: bigToAddr(base | hostMask, family),
+      startAddr: bigIntToAddr(base, family),
+      endAddr: bigIntToAddr(base | hostMask, family),
       startPort: 0,
       endPort: 65535,
     };
@@ -149,8 +91,8 @@ export function tsToWire(ts: TrafficSelector): TrafficSelectorWire {
     ipProtocol: ts.protocol,
     startPort: ts.startPort,
     endPort: ts.endPort,
-    startAddr: addrToBytes(ts.startAddr),
-    endAddr: addrToBytes(ts.endAddr),
+    startAddr: ipToBytes(ts.startAddr),
+    endAddr: ipToBytes(ts.endAddr),
   };
 }
 
@@ -164,8 +106,8 @@ export function tsFromWire(w: TrafficSelectorWire): TrafficSelector | undefined 
   return {
     family,
     protocol: w.ipProtocol,
-    startAddr: bytesToAddr(w.startAddr),
-    endAddr: bytesToAddr(w.endAddr),
+    startAddr: bytesToIp(w.startAddr),
+    endAddr: bytesToIp(w.endAddr),
     startPort: w.startPort,
     endPort: w.endPort,
   };
@@ -179,18 +121,18 @@ export function intersectTs(a: TrafficSelector, b: TrafficSelector): TrafficSele
   const endPort = Math.min(a.endPort, b.endPort);
   // RFC 4301 OPAQUE ports (start 65535, end 0) never intersect a real range; treat as empty.
   if (startPort > endPort) return undefined;
-  const as = addrToBig(a.startAddr);
-  const bs = addrToBig(b.startAddr);
-  const ae = addrToBig(a.endAddr);
-  const be = addrToBig(b.endAddr);
+  const as = addrToBigInt(a.startAddr);
+  const bs = addrToBigInt(b.startAddr);
+  const ae = addrToBigInt(a.endAddr);
+  const be = addrToBigInt(b.endAddr);
   const s = as > bs ? as : bs;
   const e = ae < be ? ae : be;
   if (s > e) return undefined;
   return {
     family: a.family,
     protocol: a.protocol || b.protocol,
-    startAddr: bigToAddr(s, a.family),
-    endAddr: bigToAddr(e, a.family),
+    startAddr: bigIntToAddr(s, a.family),
+    endAddr: bigIntToAddr(e, a.family),
     startPort,
     endPort,
   };
@@ -208,8 +150,8 @@ export function tsEqual(a: TrafficSelector, b: TrafficSelector): boolean {
     a.protocol === b.protocol &&
     a.startPort === b.startPort &&
     a.endPort === b.endPort &&
-    addrToBig(a.startAddr) === addrToBig(b.startAddr) &&
-    addrToBig(a.endAddr) === addrToBig(b.endAddr)
+    addrToBigInt(a.startAddr) === addrToBigInt(b.startAddr) &&
+    addrToBigInt(a.endAddr) === addrToBigInt(b.endAddr)
   );
 }
 
@@ -235,8 +177,8 @@ export function tsSubset(returned: readonly TrafficSelector[], proposed: readonl
 
 /** "10.0.0.0/24" when the range is a prefix, else "start-end"; "[proto/ports]" when narrowed. */
 export function tsToString(ts: TrafficSelector): string {
-  const s = addrToBig(ts.startAddr);
-  const e = addrToBig(ts.endAddr);
+  const s = addrToBigInt(ts.startAddr);
+  const e = addrToBigInt(ts.endAddr);
   const bits = ts.family === 4 ? 32 : 128;
   const span = e - s + 1n;
   let text = `${ts.startAddr}-${ts.endAddr}`;

@@ -21,9 +21,9 @@
  */
 import { ConfigError } from '../errors.js';
 import { logger } from '../log/index.js';
-import { familyOf } from '../netlink/addr.js';
+import { familyOf } from '../net/ip.js';
 import { NetlinkError } from '../netlink/errors.js';
-import { formatPrefix, parseCidr, rangeToPrefixes, type Prefix } from './net/prefix.js';
+import { formatPrefix, parseCidr, rangeToPrefixes, type Prefix } from '../net/ip.js';
 import { ROUTE_PROTO_SEGW, type KernelNet, type RouteParams, type TrafficSelector } from './types.js';
 
 const log = logger('rri');

@@ -7,7 +7,7 @@
  *   export const IFA = attrs('IFA', { IFA_ADDRESS: attr(1, nlIp), IFA_FLAGS: attr(8, nlU32) });
  *   encodeAttrs(IFA, { IFA_ADDRESS: '192.0.2.1', IFA_FLAGS: 0x80 });
  */
-import { bytesToIp, ipToBytes } from './addr.js';
+import { bytesToIp, ipToBytes } from '../net/ip.js';
 import { NLA_TYPE_MASK, nlaAlign } from './constants.js';
 import type { StructDef } from './struct.js';
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTs, narrowTs, tsSubset, tsToString, tsFromWire, tsToWire, intersectTs, bytesToAddr, addrToBytes } from '../../src/ike/traffic-selectors.js';
+import { parseTs, narrowTs, tsSubset, tsToString, tsFromWire, tsToWire, intersectTs } from '../../src/ike/traffic-selectors.js';
+import { bytesToIp as bytesToAddr, ipToBytes as addrToBytes } from '../../src/net/ip.js';
 
 test('config selectors parse to ranges, ports and protocols', () => {
   assert.deepEqual(parseTs('10.1.2.0/24'), { family: 4, protocol: 0, startAddr: '10.1.2.0', endAddr: '10.1.2.255', startPort: 0, endPort: 65535 });

@@ -8,7 +8,6 @@ import { StubKernelNet } from '../../src/kernel/stub/net.js';
 import { RouteInjector } from '../../src/kernel/route-injection.js';
 import { ROUTE_PROTO_SEGW, type RouteParams, type TrafficSelector } from '../../src/kernel/types.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
-import { rangeToPrefixes, portRangeToMasks } from '../../src/kernel/net/prefix.js';
 
 const ts = (startAddr: string, endAddr = startAddr): TrafficSelector => ({
   family: startAddr.includes(':') ? 6 : 4,
@@ -19,18 +18,6 @@ const ts = (startAddr: string, endAddr = startAddr): TrafficSelector => ({
   endPort: 65535,
 });
 const dsts = (net: StubKernelNet) => [...net.routes.values()].map((r) => r.dst).sort();
-
-test('ranges become the exact prefixes that cover them', () => {
-  const f = (a: string, b: string) => rangeToPrefixes(a, b).map((p) => `${p.addr}/${p.len}`);
-  assert.deepEqual(f('192.0.2.0', '192.0.2.255'), ['192.0.2.0/24']);
-  assert.deepEqual(f('192.0.2.1', '192.0.2.6'), ['192.0.2.1/32', '192.0.2.2/31', '192.0.2.4/31', '192.0.2.6/32']);
-  assert.deepEqual(f('0.0.0.0', '255.255.255.255'), ['0.0.0.0/0']);
-  assert.deepEqual(f('2001:db8::', '2001:db8::ffff:ffff:ffff:ffff'), ['2001:db8::/64']);
-  assert.deepEqual(f('2001:db8::1', '2001:db8::2'), ['2001:db8::1/128', '2001:db8::2/128']);
-  assert.deepEqual(portRangeToMasks(0, 65535), [{ port: 0, mask: 0 }]);
-  assert.deepEqual(portRangeToMasks(80, 80), [{ port: 80, mask: 0xffff }]);
-  assert.deepEqual(portRangeToMasks(1024, 2047), [{ port: 1024, mask: 0xfc00 }]);
-});
 
 test('a child SA injects a route per remote subnet, with the configured table, metric, device, protocol', async () => {
   const net = new StubKernelNet();

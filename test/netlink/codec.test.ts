@@ -8,7 +8,7 @@ import { attr, attrs, decodeAttrs, encodeAttrs, nlIp, nlString, nlU32, splitAttr
 import { flagNames, nameOf, NLM_F, NLMSG } from '../../src/netlink/constants.js';
 import { NetlinkError, errnoName } from '../../src/netlink/errors.js';
 import { encodeMessage, parseAck, splitMessages } from '../../src/netlink/message.js';
-import { bytesToIp, ipToBytes } from '../../src/netlink/addr.js';
+import { bytesToIp, ipToBytes } from '../../src/net/ip.js';
 import { RTM, RTA } from '../../src/netlink/rtnetlink.js';
 import { XFRM_MSG, XFRMA } from '../../src/netlink/xfrm.js';
 import { describeRtnetlink, describeXfrm } from '../../src/netlink/describe.js';

@@ -3,7 +3,8 @@
  * only), SA parameter builders, and IPv4 packet builders.
  */
 import { createEngine, type NativeEspEngine, type NativeSa } from '../../src/kernel/userspace/native.js';
-import { addrToBigInt, prefixSelector } from '../../src/kernel/userspace/selectors.js';
+import { prefixSelector } from '../../src/kernel/userspace/selectors.js';
+import { addrToBigInt } from '../../src/net/ip.js';
 
 export function bareEngine(): NativeEspEngine {
   return createEngine({ maxSas: 1024 });

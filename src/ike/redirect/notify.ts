@@ -15,7 +15,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { GatewayIdType } from '../constants.js';
-import { addrToBytes, bytesToAddr } from '../traffic-selectors.js';
+import { bytesToIp, ipToBytes } from '../../net/ip.js';
 
 /** A gateway identity: an address or an FQDN (§10 Gateway Identity Type). */
 export type GatewayId =
@@ -34,7 +34,7 @@ export function gatewayIdToString(g: GatewayId): string {
 }
 
 function encodeGatewayId(g: GatewayId): Buffer {
-  const ident = g.type === GatewayIdType.FQDN ? Buffer.from(g.fqdn, 'ascii') : addrToBytes(g.address);
+  const ident = g.type === GatewayIdType.FQDN ? Buffer.from(g.fqdn, 'ascii') : ipToBytes(g.address);
   if (ident.length > 255) throw new RangeError('gateway identity longer than 255 octets');
   return Buffer.concat([Buffer.from([g.type, ident.length]), ident]);
 }
@@ -49,9 +49,9 @@ function decodeGatewayId(data: Buffer): { gw: GatewayId; rest: Buffer } | undefi
   const rest = data.subarray(2 + len);
   switch (type) {
     case GatewayIdType.IPV4:
-      return len === 4 ? { gw: { type, address: bytesToAddr(ident) }, rest } : undefined;
+      return len === 4 ? { gw: { type, address: bytesToIp(ident) }, rest } : undefined;
     case GatewayIdType.IPV6:
-      return len === 16 ? { gw: { type, address: bytesToAddr(ident) }, rest } : undefined;
+      return len === 16 ? { gw: { type, address: bytesToIp(ident) }, rest } : undefined;
     case GatewayIdType.FQDN: {
       if (len === 0) return undefined;
       const fqdn = ident.toString('ascii');

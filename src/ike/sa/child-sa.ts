@@ -10,7 +10,8 @@ import type { ChildKeys } from '../crypto/keys.js';
 import { jitteredRekey, type ResolvedChild } from '../config.js';
 import type { EspSuite } from '../proposal.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
-import { addrToBig, tsEqual, tsToString } from '../traffic-selectors.js';
+import { tsEqual, tsToString } from '../traffic-selectors.js';
+import { addrToBigInt } from '../../net/ip.js';
 import type { IkeSa } from './ike-sa.js';
 
 export const ChildState = {
@@ -278,7 +279,7 @@ export const childLifecycle = {
 };
 
 function hostBits(ts: TrafficSelector): number {
-  const span = addrToBig(ts.endAddr) - addrToBig(ts.startAddr) + 1n;
+  const span = addrToBigInt(ts.endAddr) - addrToBigInt(ts.startAddr) + 1n;
   return span.toString(2).length - 1;
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../scheduler.js';
-import { addrToBytes } from '../traffic-selectors.js';
+import { ipToBytes } from '../../net/ip.js';
 
 const VERSION_LENGTH = 4;
 
@@ -38,7 +38,7 @@ export class CookieJar {
   }
 
   private hash(secret: Buffer, ni: Buffer, ip: string, spiI: Buffer): Buffer {
-    return createHmac('sha256', secret).update(ni).update(addrToBytes(ip)).update(spiI).digest();
+    return createHmac('sha256', secret).update(ni).update(ipToBytes(ip)).update(spiI).digest();
   }
 
   make(ni: Buffer, ip: string, spiI: Buffer): Buffer {

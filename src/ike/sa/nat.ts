@@ -8,14 +8,14 @@
 import { createHash } from 'node:crypto';
 import { NotifyStatus } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
-import { addrToBytes } from '../traffic-selectors.js';
+import { ipToBytes } from '../../net/ip.js';
 import type { Endpoint } from '../transport/types.js';
 import { addNotify, notifies } from './payloads.js';
 
 export function natHash(spiI: Buffer, spiR: Buffer, ep: Endpoint): Buffer {
   const port = Buffer.alloc(2);
   port.writeUInt16BE(ep.port);
-  return createHash('sha1').update(spiI).update(spiR).update(addrToBytes(ep.address)).update(port).digest();
+  return createHash('sha1').update(spiI).update(spiR).update(ipToBytes(ep.address)).update(port).digest();
 }
 
 /** Adds our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies. */

@@ -13,12 +13,12 @@
  * - addresses: IFA_LOCAL, IFA_FLAGS (only when a flag does not fit the 8-bit ifa_flags),
  *   IFA_ADDRESS.
  */
-import { afOf, familyOf, type Family } from '../../netlink/addr.js';
+import { afOf } from '../../netlink/addr.js';
+import { familyOf, parseCidr, type Family } from '../../net/ip.js';
 import { encodeAttrs } from '../../netlink/attr.js';
 import { NLM_F_NEW } from '../../netlink/constants.js';
 import { IFA, IFA_F, RTA, RTM, RTN, RT_SCOPE, RT_TABLE, ifaddrmsg, ifinfomsg, rtmsg, IFLA } from '../../netlink/rtnetlink.js';
 import { ROUTE_PROTO_SEGW, type AddressParams, type RouteParams } from '../types.js';
-import { parseCidr } from './prefix.js';
 
 export interface RtRequest {
   type: number;

@@ -9,7 +9,8 @@
  * RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR).
  */
 import { logger } from '../../log/index.js';
-import { bytesToIp, familyOfAf, type Family } from '../../netlink/addr.js';
+import { familyOfAf } from '../../netlink/addr.js';
+import { bytesToIp, type Family } from '../../net/ip.js';
 import { decodeAttrs } from '../../netlink/attr.js';
 import { NETLINK } from '../../netlink/constants.js';
 import { NetlinkError } from '../../netlink/errors.js';

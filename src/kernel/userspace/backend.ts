@@ -27,7 +27,7 @@ import type {
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
 import { createEngine, type ExpireArrival, type IkeArrival, type NativeEspEngine } from './native.js';
-import { rangeToPrefixes, toNativeSelector } from './selectors.js';
+import { selectorPrefixes, toNativeSelector } from './selectors.js';
 
 const log = logger('esp');
 
@@ -214,7 +214,7 @@ export class UserspaceIpsec implements KernelIpsec {
           dst: toNativeSelector(p.dst),
           priority: p.priority,
           reqid: p.reqid,
-          prefixes: rangeToPrefixes(p.dst.startAddr, p.dst.endAddr, p.dst.family),
+          prefixes: selectorPrefixes(p.dst),
         }),
       );
     }

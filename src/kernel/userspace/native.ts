@@ -56,7 +56,7 @@ export interface NativePolicy {
   dst: NativeSelector;
   priority: number;
   reqid: number;
-  /** The destination range as prefixes (see selectors.ts rangeToPrefixes). */
+  /** The destination range as prefixes (selectors.ts selectorPrefixes). */
   prefixes: { address: string; length: number }[];
 }
 

@@ -15,7 +15,8 @@
  *   SAs get the child's selector when it is a single prefix pair.
  * - Attribute order: algorithms, XFRMA_ENCAP, XFRMA_REPLAY_ESN_VAL, XFRMA_MARK.
  */
-import { afOf, familyOf, xfrmAddress } from '../../netlink/addr.js';
+import { afOf, xfrmAddress } from '../../netlink/addr.js';
+import { familyOf } from '../../net/ip.js';
 import { encodeAttrs, type AttrInput } from '../../netlink/attr.js';
 import {
   IPPROTO_XFRM,

@@ -2,7 +2,8 @@
  * XFRM messages from the kernel, read through the declarations in src/netlink/xfrm.ts: SAs
  * (NEWSA replies to GETSA/ALLOCSPI and dump parts), policies (dump parts) and expiry events.
  */
-import { bytesToIp, familyOfAf, type Family } from '../../netlink/addr.js';
+import { familyOfAf } from '../../netlink/addr.js';
+import { bytesToIp, type Family } from '../../net/ip.js';
 import { decodeAttrs } from '../../netlink/attr.js';
 import { nlmsgAlign } from '../../netlink/constants.js';
 import type { NlMessage } from '../../netlink/message.js';

@@ -11,7 +11,7 @@
 import { xfrmAddress, afOf } from '../../netlink/addr.js';
 import type { xfrm_selector } from '../../netlink/xfrm.js';
 import type { TrafficSelector } from '../types.js';
-import { portRangeToMasks, rangeToPrefixes, type Prefix } from '../net/prefix.js';
+import { portRangeToMasks, rangeToPrefixes, type Prefix } from '../../net/ip.js';
 import { XfrmParamError } from './errors.js';
 
 type Selector = ReturnType<typeof xfrm_selector.zero>;

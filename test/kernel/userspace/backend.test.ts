@@ -9,18 +9,7 @@ import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import type { SaRef } from '../../../src/kernel/types.js';
 import type { Endpoint } from '../../../src/ike/transport/types.js';
-import { rangeToPrefixes } from '../../../src/kernel/userspace/selectors.js';
 import { saParams, segwTunnel } from '../../support/esp-tunnel.js';
-
-test('rangeToPrefixes covers a range exactly with the fewest prefixes', () => {
-  assert.deepEqual(rangeToPrefixes('192.0.2.0', '192.0.2.127', 4), [{ address: '192.0.2.0', length: 25 }]);
-  assert.deepEqual(rangeToPrefixes('192.0.2.1', '192.0.2.6', 4), [
-    { address: '192.0.2.1', length: 32 }, { address: '192.0.2.2', length: 31 },
-    { address: '192.0.2.4', length: 31 }, { address: '192.0.2.6', length: 32 },
-  ]);
-  assert.deepEqual(rangeToPrefixes('0.0.0.0', '255.255.255.255', 4), [{ address: '0.0.0.0', length: 0 }]);
-  assert.deepEqual(rangeToPrefixes('2001:db8::', '2001:db8::ffff:ffff:ffff:ffff', 6), [{ address: '2001:db8:0:0:0:0:0:0', length: 64 }]);
-});
 
 test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the non-ESP marker', { timeout: 60_000 }, async () => {
   await withLab('espbk', async (lab) => {

@@ -1,19 +1,63 @@
 /**
- * Ranges to prefixes: IKE traffic selectors are address ranges (RFC 7296 §3.13.1), routes and
- * XFRM selectors are prefixes (address/length) and port/mask pairs. A range becomes the smallest
- * list of aligned blocks that covers exactly the range: 192.0.2.0-192.0.2.255 is one /24,
- * 192.0.2.1-192.0.2.6 is .1/32 .2/31 .4/31 .6/32.
+ * IP address and prefix arithmetic shared by IKE (traffic selectors, NAT detection, REDIRECT),
+ * the kernel backends (routes, XFRM selectors, the ESP engine's policies) and the lab: one
+ * implementation of text <-> octets <-> bigint, RFC 5952 formatting, and ranges <-> prefixes.
+ *
+ * IKE traffic selectors are address ranges (RFC 7296 §3.13.1); routes and XFRM selectors are
+ * prefixes. A range becomes the smallest list of aligned blocks that covers exactly the range:
+ * 192.0.2.0-192.0.2.255 is one /24, 192.0.2.1-192.0.2.6 is .1/32 .2/31 .4/31 .6/32.
  */
-import { bytesToIp, familyOf, ipToBytes, type Family } from '../../netlink/addr.js';
+import { isIPv4, isIPv6 } from 'node:net';
 
-export interface Prefix {
-  family: Family;
-  /** The network address (host bits zero). */
-  addr: string;
-  len: number;
+export type Family = 4 | 6;
+
+export function familyOf(addr: string): Family {
+  if (isIPv4(addr)) return 4;
+  if (isIPv6(addr)) return 6;
+  throw new TypeError(`"${addr}" is not an IP address`);
 }
 
-export const formatPrefix = (p: Prefix) => `${p.addr}/${p.len}`;
+/** 4 octets for IPv4, 16 for IPv6 (RFC 4291 §2.2 text, "::" and a dotted IPv4 tail allowed). */
+export function ipToBytes(addr: string): Buffer {
+  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
+  if (!isIPv6(addr)) throw new TypeError(`"${addr}" is not an IP address`);
+  let text = addr.toLowerCase().split('%')[0];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    // An embedded IPv4 tail (::ffff:192.0.2.1) is the last two groups.
+    const b = ipToBytes(v4[1]);
+    text = text.slice(0, -v4[1].length) + `${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** Text of 4 or 16 octets; IPv6 per RFC 5952 (lower case, longest run of >= 2 zero groups as "::"). */
+export function bytesToIp(b: Buffer, family: Family = b.length === 4 ? 4 : 6): string {
+  if (family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length < 16) throw new RangeError(`IPv6 address of ${b.length} octets`);
+  const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
 
 export function addrToBigInt(addr: string): bigint {
   return BigInt(`0x${ipToBytes(addr).toString('hex')}`);
@@ -23,6 +67,15 @@ export function bigIntToAddr(v: bigint, family: Family): string {
   const hex = v.toString(16).padStart(family === 4 ? 8 : 32, '0');
   return bytesToIp(Buffer.from(hex, 'hex'), family);
 }
+
+export interface Prefix {
+  family: Family;
+  /** The network address (host bits zero). */
+  addr: string;
+  len: number;
+}
+
+export const formatPrefix = (p: Prefix) => `${p.addr}/${p.len}`;
 
 /** Aligned power-of-two blocks covering [start, end] of a `bits`-wide number space, largest first. */
 export function rangeToBlocks(start: bigint, end: bigint, bits: number): { base: bigint; len: number }[] {
@@ -79,7 +132,7 @@ export function rangeToPrefixes(startAddr: string, endAddr: string): Prefix[] {
   }));
 }
 
-/** "192.0.2.7/24" -> 192.0.2.0/24 (host bits cleared). */
+/** "192.0.2.7/24" -> 192.0.2.0/24 (host bits cleared); no length means a host prefix. */
 export function parseCidr(cidr: string): Prefix {
   const [addr, lenText] = cidr.split('/');
   const family = familyOf(addr);
@@ -95,6 +148,14 @@ export function parseCidr(cidr: string): Prefix {
   if (!Number.isInteger(len) || len < 0 || len > 128) throw new RangeError(`bad prefix length in "${cidr}"`);
   const host = (1n << BigInt(128 - len)) - 1n;
   return { family, addr: bigIntToAddr(addrToBigInt(addr) & ~host, family), len };
+}
+
+/** First and last address of a prefix. */
+export function prefixRange(p: Prefix): { start: string; end: string } {
+  const bits = p.family === 4 ? 32 : 128;
+  const start = addrToBigInt(p.addr);
+  const end = start | ((1n << BigInt(bits - p.len)) - 1n);
+  return { start: p.addr, end: bigIntToAddr(end, p.family) };
 }
 
 /** Port range -> (port, mask) pairs for XFRM selectors; 0-65535 is one pair with mask 0 (any). */
