@@ -1,0 +1,151 @@
+/**
+ * The two peers' configurations for one scenario, written from one description so both ends
+ * always agree: swanctl.conf for strongSwan 5.9.8, the YAML object for segw.
+ */
+import type { CertSet } from './certs.js';
+import { BS_ID, GW_ID } from './certs.js';
+import { BS_LAN, GW_LAN } from './topology.js';
+
+export const PSK = 'interop-psk-not-secret-0123456789';
+
+export interface TunnelSpec {
+  /** IKE and ESP proposals, strongSwan syntax (segw reads the same strings). */
+  ike: string;
+  esp: string;
+  /** Certificates (pubkey auth) or, when absent, the PSK. */
+  certs?: CertSet;
+  /** strongSwan side: DPD delay, IKE and child rekey times (seconds; unset = defaults). */
+  swan?: { dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force' };
+  /** segw side: the same, in segw's terms. */
+  segw?: { dpd?: number; ikeRekey?: number; childRekey?: number; fragmentation?: boolean; fragmentSize?: number };
+}
+
+interface SwanEnds {
+  localAddr: string;
+  /** The peer's address, or %any for a responder that accepts any. */
+  remoteAddr: string;
+  localId: string;
+  remoteId: string;
+  localTs: string;
+  remoteTs: string;
+}
+
+/** swanctl.conf with one connection "tun" and its child "net". */
+export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
+  const s = spec.swan ?? {};
+  const auth = spec.certs ? 'pubkey' : 'psk';
+  const lines = [
+    'connections {',
+    '  tun {',
+    `    local_addrs = ${ends.localAddr}`,
+    `    remote_addrs = ${ends.remoteAddr}`,
+    '    version = 2',
+    `    proposals = ${spec.ike}`,
+    `    fragmentation = ${s.fragmentation ?? 'yes'}`,
+    ...(s.dpdDelay ? [`    dpd_delay = ${s.dpdDelay}s`] : []),
+    ...(s.ikeRekey ? [`    rekey_time = ${s.ikeRekey}s`] : []),
+    '    local {',
+    `      auth = ${auth}`,
+    `      id = ${ends.localId}`,
+    ...(spec.certs ? ['      certs = own.pem'] : []),
+    '    }',
+    '    remote {',
+    `      auth = ${auth}`,
+    `      id = ${ends.remoteId}`,
+    '    }',
+    '    children {',
+    '      net {',
+    `        local_ts = ${ends.localTs}`,
+    `        remote_ts = ${ends.remoteTs}`,
+    `        esp_proposals = ${spec.esp}`,
+    ...(s.childRekey ? [`        rekey_time = ${s.childRekey}s`] : []),
+    '        start_action = none',
+    '      }',
+    '    }',
+    '  }',
+    '}',
+  ];
+  if (!spec.certs) lines.push('secrets {', '  ike-psk {', `    secret = "${PSK}"`, '  }', '}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** strongSwan as the base station (initiator) towards `gwAddr`. */
+export function swanBaseStation(spec: TunnelSpec, bsAddr: string, gwAddr: string): string {
+  return swanctlConf(spec, {
+    localAddr: bsAddr,
+    remoteAddr: gwAddr,
+    localId: BS_ID,
+    remoteId: GW_ID,
+    localTs: BS_LAN.net,
+    remoteTs: GW_LAN.net,
+  });
+}
+
+/** strongSwan as the gateway (responder), accepting the base station from anywhere. */
+export function swanGateway(spec: TunnelSpec, gwAddr: string): string {
+  return swanctlConf(spec, {
+    localAddr: gwAddr,
+    remoteAddr: '%any',
+    localId: GW_ID,
+    remoteId: BS_ID,
+    localTs: GW_LAN.net,
+    remoteTs: BS_LAN.net,
+  });
+}
+
+function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerAddr?: string): Record<string, unknown> {
+  const s = spec.segw ?? {};
+  const gw = role === 'gateway';
+  const auth = spec.certs
+    ? {
+        local: { id: gw ? GW_ID : BS_ID, auth: 'pubkey', certs: ['own.pem', ...spec.certs.intermediatePems.map((_p, i) => `intermediate${i + 1}.pem`)], privateKey: 'own.key' },
+        remote: { id: gw ? '%any' : GW_ID, addrs: [peerAddr ?? '%any'], auth: 'pubkey', cacerts: ['root.pem'] },
+      }
+    : {
+        local: { id: gw ? GW_ID : BS_ID, auth: 'psk' },
+        remote: { id: gw ? '%any' : GW_ID, addrs: [peerAddr ?? '%any'], auth: 'psk' },
+        psk: PSK,
+      };
+  return {
+    ...auth,
+    ikeProposals: [spec.ike],
+    ...(s.ikeRekey ? { ikeLifetime: { rekey: s.ikeRekey, jitter: 0 } } : {}),
+    ...(s.dpd ? { dpd: s.dpd } : {}),
+    fragmentation: s.fragmentation ?? true,
+    ...(s.fragmentSize ? { fragmentSize: s.fragmentSize } : {}),
+    children: {
+      net: {
+        localTs: [gw ? GW_LAN.net : BS_LAN.net],
+        remoteTs: [gw ? BS_LAN.net : GW_LAN.net],
+        espProposals: [spec.esp],
+        ...(s.childRekey ? { lifetime: { rekey: s.childRekey, jitter: 0 } } : {}),
+      },
+    },
+  };
+}
+
+/** segw's config (gateway or base station) and the files it names (certificates, keys). */
+export function segwConfig(
+  spec: TunnelSpec,
+  role: 'gateway' | 'basestation',
+  ownAddr: string,
+  peerAddr?: string,
+): { config: Record<string, unknown>; files: Record<string, string> } {
+  const files: Record<string, string> = {};
+  if (spec.certs) {
+    const own = role === 'gateway' ? spec.certs.gw : spec.certs.bs;
+    files['own.pem'] = own.certPem;
+    files['own.key'] = own.keyPem;
+    files['root.pem'] = spec.certs.rootPem;
+    spec.certs.intermediatePems.forEach((p, i) => (files[`intermediate${i + 1}.pem`] = p));
+  }
+  const config = {
+    node: { name: role === 'gateway' ? 'gw1' : 'bs1' },
+    log: { level: 'debug' },
+    ike: { listen: [ownAddr] },
+    kernel: { ipsec: 'auto', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } },
+    connections: { tun: segwConnection(spec, role, peerAddr) },
+    ...(role === 'basestation' ? { initiate: ['tun'] } : {}),
+  };
+  return { config, files };
+}
