@@ -43,7 +43,8 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     `    proposals = ${spec.ike}`,
     `    fragmentation = ${s.fragmentation ?? 'yes'}`,
     ...(s.dpdDelay ? [`    dpd_delay = ${s.dpdDelay}s`] : []),
-    ...(s.ikeRekey ? [`    rekey_time = ${s.ikeRekey}s`] : []),
+    // Explicit over/rand times: strongSwan's defaults (10 % of a few seconds) round to 0.
+    ...(s.ikeRekey ? [`    rekey_time = ${s.ikeRekey}s`, `    over_time = ${s.ikeRekey}s`, '    rand_time = 0'] : []),
     '    local {',
     `      auth = ${auth}`,
     `      id = ${ends.localId}`,
@@ -58,7 +59,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     `        local_ts = ${ends.localTs}`,
     `        remote_ts = ${ends.remoteTs}`,
     `        esp_proposals = ${spec.esp}`,
-    ...(s.childRekey ? [`        rekey_time = ${s.childRekey}s`] : []),
+    ...(s.childRekey ? [`        rekey_time = ${s.childRekey}s`, `        life_time = ${s.childRekey * 2}s`, '        rand_time = 0'] : []),
     '        start_action = none',
     '      }',
     '    }',

@@ -85,10 +85,18 @@ export interface Tunnel {
   segwSa: IkeSaView;
 }
 
+/**
+ * A rekeyed child strongSwan keeps listed as DELETED for charon.delete_rekeyed_delay (5 s), for
+ * late inbound packets; it is gone as far as IKE is concerned.
+ */
+function live(ike: PeerIke): PeerIke {
+  return { ...ike, children: ike.children.filter((c) => c.state !== 'DELETED') };
+}
+
 /** Why the two views are not one agreed tunnel, or undefined when they are. */
 function disagreement(sw: PeerIke[], sg: PeerIke[]): string | undefined {
   if (sw.length !== 1 || sg.length !== 1) return `IKE SAs: strongSwan ${sw.length}, segw ${sg.length}`;
-  const [a, b] = [sw[0]!, sg[0]!];
+  const [a, b] = [live(sw[0]!), sg[0]!];
   if (a.state !== 'ESTABLISHED' || b.state !== 'ESTABLISHED') return `states: strongSwan ${a.state}, segw ${b.state}`;
   if (a.spiI !== b.spiI || a.spiR !== b.spiR) return `IKE SPIs differ: ${a.spiI}_${a.spiR} vs ${b.spiI}_${b.spiR}`;
   if (a.children.length !== 1 || b.children.length !== 1) return `children: strongSwan ${a.children.length}, segw ${b.children.length}`;
@@ -112,7 +120,7 @@ export async function oneTunnel(ss: StrongSwan, segw: SegwProcess, opts: { timeo
     const [sw, sg] = [await swanView(ss), await segwView(segw)];
     const bad = disagreement(sw, sg);
     if (!bad) {
-      const t = { swan: sw[0]!, segw: sg[0]!, segwSa: sg[0]!.raw as IkeSaView };
+      const t = { swan: live(sw[0]!), segw: sg[0]!, segwSa: sg[0]!.raw as IkeSaView };
       if (!opts.pred || opts.pred(t)) return t;
       why = 'agreed, but not yet what the test waits for';
     } else {
