@@ -33,8 +33,10 @@ export class IkeDelete implements Task {
 
   async process(_msg: IkeMessage): Promise<Status> {
     if (this.initiator) return Status.DESTROY;
-    this.sa.state = IkeState.DELETING;
-    this.sa.log.info('peer deletes the IKE SA');
+    // An SA replaced by a rekey stays REKEYED: its deletion is no loss of the IKE SA (the
+    // children live on in the new one), so no ikeDown is reported for it.
+    if (this.sa.state !== IkeState.REKEYED) this.sa.state = IkeState.DELETING;
+    this.sa.log.info(this.sa.state === IkeState.REKEYED ? 'peer deletes the rekeyed IKE SA' : 'peer deletes the IKE SA');
     return Status.NEED_MORE;
   }
 }
