@@ -48,8 +48,11 @@ export interface GatewayStatus {
   counters: Record<string, number>;
 }
 
-/** A child SA's identity for route injection: unique per inbound SA, stable while it lives. */
-const childKey = (c: ChildSa) => `${c.ike.name}/${(c.spiIn >>> 0).toString(16)}`;
+/**
+ * A child SA's identity for route injection: unique per inbound SA and stable while it lives,
+ * also across IKE SA rekeys (which move children to a new IKE SA with another name).
+ */
+const childKey = (c: ChildSa) => `${c.inRef.dst}/${(c.spiIn >>> 0).toString(16)}`;
 
 export class Gateway {
   private stopping = false;
@@ -181,8 +184,18 @@ function routeEvents(rri: RouteInjector, log: Logger) {
     childDown(c: ChildSa) {
       void rri.childDown(childKey(c)).catch(fail('withdraw'));
     },
+    // A rekey reports neither childUp for the new child nor childDown for the old one: the new
+    // child takes over the routes (added first, so the prefix never drops to zero children).
+    childRekeyed(old: ChildSa, c: ChildSa) {
+      void rri.childUp(childKey(c), c.remoteTs, { ikeSa: c.ike.name }).catch(fail('inject'));
+      void rri.childDown(childKey(old)).catch(fail('withdraw'));
+    },
     ikeDown(sa: IkeSa) {
       void rri.ikeSaDown(sa.name).catch(fail('withdraw'));
+    },
+    // The children now belong to the new IKE SA: its loss, not the old one's, withdraws them.
+    ikeRekeyed(_old: IkeSa, sa: IkeSa) {
+      for (const c of sa.children) if (c.isInstalled) void rri.childUp(childKey(c), c.remoteTs, { ikeSa: sa.name }).catch(fail('inject'));
     },
   };
 }

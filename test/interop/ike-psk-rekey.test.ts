@@ -50,6 +50,10 @@ test('strongSwan <-> segw gateway: child and IKE SA rekeyed by lifetimes and on 
     const last = await oneTunnel(sc.ss, sc.segw, { pred: (t) => spis(t).ike !== before.ike });
     assert.equal(last.segwSa.initiator, false, 'strongSwan initiated this IKE rekey');
     assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
+    // Route injection followed every rekey: one route, wanted by the one live child (none leaked).
+    const status = await sc.segw.ctl<{ routes: unknown[]; ikeSas: number; childSas: number }>('status');
+    assert.deepEqual(status.routes, [{ prefix: BS_LAN.net, children: 1, installed: true }]);
+    assert.match((await sc.topo.gw.exec('ip', ['route', 'show', 'proto', 'segw'])).stdout, /^192\.0\.2\.0\/25 dev segw0/);
     await sleep(500);
 
     const wire = await sc.finish();
