@@ -160,7 +160,7 @@ export interface WireReport {
   file: string;
   ike: IkeFrame[];
   /** ESP-in-UDP frames (SPI in hex). */
-  esp: { frame: number; src: string; dst: string; spi: string }[];
+  esp: { frame: number; src: string; dst: string; sport: number; dport: number; spi: string }[];
   /** IKE frames segw sent. */
   fromSegw: IkeFrame[];
   /** What is wrong with the frames segw sent (empty when the wire is clean). */
