@@ -72,6 +72,8 @@ export class IkeDaemon {
   readonly scheduler: Scheduler;
   readonly log: Logger;
   private readonly conns: ResolvedConnection[];
+  /** By name: initiate() looks connections up per SA, and an initiator may hold 100k of them. */
+  private readonly connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
   private readonly redirectHistory = new Map<string, number[]>();
   private started = false;
@@ -80,10 +82,9 @@ export class IkeDaemon {
     this.log = opts.log ?? logger('ike');
     this.scheduler = opts.scheduler ?? new Scheduler(opts.clock ?? systemClock);
     this.conns = opts.connections.map(resolveConnection);
-    const names = new Set<string>();
     for (const c of this.conns) {
-      if (names.has(c.name)) throw new ConfigError(`connection name "${c.name}" is used twice`);
-      names.add(c.name);
+      if (this.connsByName.has(c.name)) throw new ConfigError(`connection name "${c.name}" is used twice`);
+      this.connsByName.set(c.name, c);
     }
     this.manager = new SaManager({
       kernel: opts.kernel,
@@ -111,7 +112,7 @@ export class IkeDaemon {
   }
 
   connection(name: string): ResolvedConnection | undefined {
-    return this.conns.find((c) => c.name === name);
+    return this.connsByName.get(name);
   }
 
   /** Binds the configured sockets and starts receiving. */

@@ -167,7 +167,8 @@ export function narrowTs(configured: readonly TrafficSelector[], proposed: reado
       if (i && !out.some((o) => tsEqual(o, i))) out.push(i);
     }
   }
-  return out;
+  // A child SA keeps the result for its life: an exact-size copy, not push's 17 reserved slots.
+  return out.slice();
 }
 
 /** Initiator check: every returned selector lies inside one we proposed (§2.9). */

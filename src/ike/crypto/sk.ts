@@ -10,7 +10,6 @@ import {
   createDecipheriv,
   createHmac,
   createSecretKey,
-  randomBytes,
   timingSafeEqual,
   type CipherGCMTypes,
   type KeyObject,
@@ -18,23 +17,37 @@ import {
 import { IntegId } from '../constants.js';
 import { ENCR_ALGORITHMS, INTEG_ALGORITHMS, cipherName, type EncrAlgorithm } from './algorithms.js';
 import type { IkeSuite, SkTransform } from './types.js';
+import { randomOctets } from './random.js';
 
 /** RFC 5282 §4: nonce = 4-octet salt || 8-octet IV. */
 const GCM_SALT_LENGTH = 4;
+
+/** Cipher names interned: each transform refers to one shared string. */
+const CIPHER_NAMES = new Map<string, string>();
+function internedCipherName(alg: EncrAlgorithm, keyBits: number): string {
+  const n = cipherName(alg, keyBits);
+  const have = CIPHER_NAMES.get(n);
+  if (have) return have;
+  CIPHER_NAMES.set(n, n);
+  return n;
+}
 
 class AesGcmSk implements SkTransform {
   readonly ivLength: number;
   readonly blockSize: number;
   readonly icvLength: number;
   readonly #cipher: CipherGCMTypes;
-  /** Secret KeyObjects, made once: measured ~20% cheaper per message than raw Buffer keys. */
-  readonly #key: KeyObject;
-  readonly #nonce: Buffer; // salt || IV, the IV part rewritten per message
+  readonly #keyLength: number;
   /**
+   * Everything the transform keeps, in one allocation: key || salt || IV || counter. An SA holds
+   * two transforms for its lifetime, so at 10k+ SAs separate buffers and KeyObjects (a JS
+   * wrapper, a native handle and a cleanup hook each) cost more memory than the key itself;
+   * messages per SA are few, so the per-message saving of a KeyObject does not pay for it.
+   * The salt || IV part is the GCM nonce (rewritten per message).
    * RFC 5282 §3.1: the IV MUST NOT repeat for a key. A 64-bit counter does that; it starts at a
    * random value so that two transforms made by mistake over the same key still do not collide.
    */
-  readonly #counter: Buffer;
+  readonly #mem: Buffer;
 
   constructor(alg: EncrAlgorithm, keyBits: number, keymat: Buffer) {
     const keyLength = keyBits / 8;
@@ -44,25 +57,36 @@ class AesGcmSk implements SkTransform {
     this.ivLength = alg.ivLength;
     this.blockSize = alg.blockSize;
     this.icvLength = alg.icvLength;
-    this.#cipher = cipherName(alg, keyBits) as CipherGCMTypes;
-    this.#key = createSecretKey(keymat.subarray(0, keyLength));
-    this.#nonce = Buffer.alloc(GCM_SALT_LENGTH + alg.ivLength);
-    keymat.copy(this.#nonce, 0, keyLength);
-    this.#counter = randomBytes(alg.ivLength);
+    this.#cipher = internedCipherName(alg, keyBits) as CipherGCMTypes;
+    this.#keyLength = keyLength;
+    this.#mem = Buffer.from(new ArrayBuffer(keyLength + GCM_SALT_LENGTH + 2 * alg.ivLength));
+    keymat.copy(this.#mem, 0, 0, keyLength + GCM_SALT_LENGTH);
+    randomOctets(alg.ivLength).copy(this.#mem, keyLength + GCM_SALT_LENGTH + alg.ivLength);
+  }
+
+  get #key(): Buffer {
+    return this.#mem.subarray(0, this.#keyLength);
+  }
+
+  get #nonce(): Buffer {
+    return this.#mem.subarray(this.#keyLength, this.#keyLength + GCM_SALT_LENGTH + this.ivLength);
   }
 
   #nextIv(): Buffer {
-    for (let i = this.#counter.length - 1; i >= 0; i--) {
-      this.#counter[i] = (this.#counter[i] + 1) & 0xff;
-      if (this.#counter[i] !== 0) break;
+    const c = this.#keyLength + GCM_SALT_LENGTH + this.ivLength;
+    const m = this.#mem;
+    for (let i = c + this.ivLength - 1; i >= c; i--) {
+      m[i] = (m[i]! + 1) & 0xff;
+      if (m[i] !== 0) break;
     }
-    return Buffer.from(this.#counter);
+    return Buffer.from(m.subarray(c, c + this.ivLength));
   }
 
   seal(aad: Buffer, plaintext: Buffer): Buffer {
     const iv = this.#nextIv();
-    iv.copy(this.#nonce, GCM_SALT_LENGTH);
-    const c = createCipheriv(this.#cipher, this.#key, this.#nonce, { authTagLength: this.icvLength });
+    const nonce = this.#nonce;
+    iv.copy(nonce, GCM_SALT_LENGTH);
+    const c = createCipheriv(this.#cipher, this.#key, nonce, { authTagLength: this.icvLength });
     c.setAAD(aad);
     const ct = c.update(plaintext);
     c.final(); // GCM: no output
@@ -72,9 +96,10 @@ class AesGcmSk implements SkTransform {
   open(aad: Buffer, body: Buffer): Buffer | null {
     if (body.length < this.ivLength + this.icvLength) return null;
     const ctEnd = body.length - this.icvLength;
-    body.copy(this.#nonce, GCM_SALT_LENGTH, 0, this.ivLength);
+    const nonce = this.#nonce;
+    body.copy(nonce, GCM_SALT_LENGTH, 0, this.ivLength);
     try {
-      const d = createDecipheriv(this.#cipher, this.#key, this.#nonce, { authTagLength: this.icvLength });
+      const d = createDecipheriv(this.#cipher, this.#key, nonce, { authTagLength: this.icvLength });
       d.setAuthTag(body.subarray(ctEnd));
       d.setAAD(aad);
       const pt = d.update(body.subarray(this.ivLength, ctEnd));
@@ -117,7 +142,7 @@ class AesCbcHmacSk implements SkTransform {
     if (plaintext.length === 0 || plaintext.length % this.blockSize !== 0) {
       throw new RangeError(`SK plaintext must be a non-empty multiple of ${this.blockSize} octets`);
     }
-    const iv = randomBytes(this.ivLength); // RFC 7296 §3.14: unpredictable IV
+    const iv = randomOctets(this.ivLength); // RFC 7296 §3.14: unpredictable IV
     const c = createCipheriv(this.#cipher, this.#key, iv);
     c.setAutoPadding(false); // the codec pads (RFC 7296 §3.14 Padding / Pad Length)
     const ivCt = Buffer.concat([iv, c.update(plaintext), c.final()]);

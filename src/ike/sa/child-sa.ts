@@ -4,7 +4,7 @@
  * so nothing half-installed is left in the kernel. A rekeyed child keeps its reqid and takes
  * over the policies of the child it replaces (make-before-break).
  */
-import type { Logger } from '../../log/index.js';
+import { SaLog } from './sa-log.js';
 import type { PolicyParams, SaParams, SaRef, TrafficSelector } from '../../kernel/types.js';
 import type { ChildKeys } from '../crypto/keys.js';
 import { jitteredRekey, type ResolvedChild } from '../config.js';
@@ -64,8 +64,8 @@ export class ChildSa implements TimerTarget {
     return this.cfg.name;
   }
 
-  get log(): Logger {
-    return this.ike.log.child({ child: this.cfg.name, spiIn: hex(this.spiIn), spiOut: hex(this.spiOut) });
+  get log(): SaLog {
+    return new SaLog(this.ike.ctx.log, () => ({ ...this.ike.logBindings(), child: this.cfg.name, spiIn: hex(this.spiIn), spiOut: hex(this.spiOut) }));
   }
 
   get inRef(): SaRef {

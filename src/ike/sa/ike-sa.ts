@@ -7,12 +7,11 @@
  * Inbound datagrams and local actions for one SA are serialized through `run()`: kernel
  * calls are asynchronous, and an SA must finish one message before it reads the next.
  */
-import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../log/index.js';
 import { ExchangeType, IKE_NATT_PORT } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { IkeKeys, IkeSuite, SkTransform } from '../crypto/types.js';
 import { createSkTransform } from '../crypto/index.js';
+import { randomOctets } from '../crypto/random.js';
 import { jitteredRekey, type ResolvedConnection, type RetransmitConfig, DEFAULT_RETRANSMIT } from '../config.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import type { Endpoint } from '../transport/types.js';
@@ -21,6 +20,7 @@ import type { Task } from '../tasks/task.js';
 import type { SaContext } from './context.js';
 import type { ChildSa } from './child-sa.js';
 import { TaskManager, headerFlags } from './task-manager.js';
+import { SaLog } from './sa-log.js';
 
 export const IkeState = {
   /** Initiator: IKE_SA_INIT not answered yet. Responder: half-open until IKE_AUTH completes. */
@@ -87,8 +87,8 @@ export function own(b: Buffer): Buffer {
 export class IkeSa implements TimerTarget {
   state: IkeState = IkeState.CONNECTING;
   flags = 0;
-  /** SPIi || SPIr in one allocation. */
-  private readonly spis = Buffer.from(new ArrayBuffer(16));
+  /** SPIi || SPIr; after the keys are set, a view of one allocation with SK_d (see setKeys). */
+  private spis = Buffer.from(new ArrayBuffer(16));
 
   conn: ResolvedConnection | undefined;
   suite: IkeSuite | undefined;
@@ -98,7 +98,8 @@ export class IkeSa implements TimerTarget {
   auth: AuthState | undefined;
   /** Our ID payload (type, data) as sent, and the peer's identity as text (after IKE_AUTH). */
   peerId: string | undefined;
-  readonly children: ChildSa[] = [];
+  /** Replaced, never grown in place (exact-size arrays; see addChild). */
+  children: readonly ChildSa[] = [];
   readonly tm: TaskManager;
   /** Initiator: the gateway that redirected us here (sent as REDIRECTED_FROM, RFC 5685 §5). */
   redirectedFrom: GatewayId | undefined;
@@ -155,9 +156,14 @@ export class IkeSa implements TimerTarget {
     return `${this.spiI.toString('hex')}_${this.spiR.toString('hex')}`;
   }
 
-  /** A logger bound to this SA (made per use: a cached one per SA would cost memory at 10k SAs). */
-  get log(): Logger {
-    return this.ctx.log.child({ ike: this.name, peer: `${this.remote.address}:${this.remote.port}` });
+  /** A logger bound to this SA; its bindings are built only for lines that are written. */
+  get log(): SaLog {
+    return new SaLog(this.ctx.log, () => this.logBindings());
+  }
+
+  /** The fields every log line about this SA carries. */
+  logBindings(): Record<string, unknown> {
+    return { ike: this.name, peer: `${this.remote.address}:${this.remote.port}` };
   }
 
   get isDead(): boolean {
@@ -247,7 +253,12 @@ export class IkeSa implements TimerTarget {
   /** Installs SK_* (RFC 7296 §2.14) for our direction and the peer's; keeps SK_p* for AUTH. */
   setKeys(suite: IkeSuite, keys: IkeKeys, nonces?: { ni: Buffer; nr: Buffer }): void {
     this.suite = suite;
-    this.skD = own(keys.skD);
+    // SPIs and SK_d live as long as the SA: one allocation for both (one ArrayBuffer less per SA).
+    const mem = Buffer.from(new ArrayBuffer(16 + keys.skD.length));
+    this.spis.copy(mem, 0, 0, 16);
+    keys.skD.copy(mem, 16);
+    this.spis = mem.subarray(0, 16);
+    this.skD = mem.subarray(16);
     keys.skD.fill(0);
     const skI = createSkTransform(suite, keys.skEi, keys.skAi);
     const skR = createSkTransform(suite, keys.skEr, keys.skAr);
@@ -385,12 +396,13 @@ export class IkeSa implements TimerTarget {
   }
 
   addChild(child: ChildSa): void {
-    if (!this.children.includes(child)) this.children.push(child);
+    // concat, not push: an array grown by push from empty reserves 17 slots, kept for the SA's life.
+    if (!this.children.includes(child)) this.children = this.children.concat(child);
   }
 
   removeChild(child: ChildSa): void {
     const i = this.children.indexOf(child);
-    if (i >= 0) this.children.splice(i, 1);
+    if (i >= 0) this.children = this.children.filter((c) => c !== child);
   }
 
   findChild(spiInOrOut: number, inbound: boolean): ChildSa | undefined {
@@ -436,11 +448,11 @@ export function registerIkeLifecycle(f: (sa: IkeSa) => IkeLifecycle): void {
 /** Fresh random SPI / nonce material (RFC 7296 §2.6: SPIs are random, §2.10 nonces). */
 export function randomSpi(): Buffer {
   let spi: Buffer;
-  do spi = randomBytes(8);
+  do spi = randomOctets(8);
   while (spi.readBigUInt64BE(0) === 0n);
   return spi;
 }
 
 export function newNonce(): Buffer {
-  return randomBytes(32);
+  return randomOctets(32);
 }

@@ -58,7 +58,8 @@ export class SaManager implements SaContext {
   private readonly ikeSas = new Map<bigint, IkeSa>();
   private readonly halfOpen = new Map<string, IkeSa>();
   private readonly halfOpenPerPeer = new Map<string, number>();
-  private readonly byPeerId = new Map<string, Set<IkeSa>>();
+  /** Established SAs by peer identity: the SA itself, a Set only for the rare peer with several. */
+  private readonly byPeerId = new Map<string, IkeSa | Set<IkeSa>>();
   private readonly childrenIn = new Map<number, ChildSa>();
   private readonly childrenOut = new Map<string, ChildSa>();
   private readonly freeReqids: number[] = [];
@@ -112,19 +113,23 @@ export class SaManager implements SaContext {
   ikeEstablished(sa: IkeSa): void {
     this.leaveHalfOpen(sa);
     if (sa.peerId) {
-      let set = this.byPeerId.get(sa.peerId);
-      if (!set) this.byPeerId.set(sa.peerId, (set = new Set()));
-      set.add(sa);
+      const cur = this.byPeerId.get(sa.peerId);
+      if (!cur) this.byPeerId.set(sa.peerId, sa);
+      else if (cur instanceof Set) cur.add(sa);
+      else if (cur !== sa) this.byPeerId.set(sa.peerId, new Set([cur, sa]));
     }
   }
 
   ikeDestroyed(sa: IkeSa): void {
     if (this.ikeSas.get(spiKey(sa.spi)) === sa) this.ikeSas.delete(spiKey(sa.spi));
     this.leaveHalfOpen(sa);
-    const set = sa.peerId ? this.byPeerId.get(sa.peerId) : undefined;
-    if (set) {
-      set.delete(sa);
-      if (set.size === 0) this.byPeerId.delete(sa.peerId!);
+    const cur = sa.peerId ? this.byPeerId.get(sa.peerId) : undefined;
+    if (cur === sa) {
+      this.byPeerId.delete(sa.peerId!);
+    } else if (cur instanceof Set) {
+      cur.delete(sa);
+      if (cur.size === 1) this.byPeerId.set(sa.peerId!, cur.values().next().value!);
+      else if (cur.size === 0) this.byPeerId.delete(sa.peerId!);
     }
   }
 
@@ -134,7 +139,9 @@ export class SaManager implements SaContext {
   }
 
   sasOfPeer(peerId: string, except: IkeSa): IkeSa[] {
-    return [...(this.byPeerId.get(peerId) ?? [])].filter((s) => s !== except && !s.isDead);
+    const cur = this.byPeerId.get(peerId);
+    const all = cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
+    return all.filter((s) => s !== except && !s.isDead);
   }
 
   registerChild(child: ChildSa): void {
