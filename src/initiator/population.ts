@@ -10,7 +10,7 @@
  *          ──> endpoint  endpoints[i % endpoints.length]     (local address and port)
  */
 import { isIP } from 'node:net';
-import { addrToBig, bigToAddr } from '../ike/traffic-selectors.js';
+import { addrToBigInt, bigIntToAddr } from '../net/ip.js';
 import { SegwError } from '../errors.js';
 
 /** A population or load-generator option is unusable; the message names the option. */
@@ -90,7 +90,7 @@ export class Population {
       throw new InitiatorError(`population: ${o.count} base stations need more than the ${capacity} /${length} subnets of ${o.subnetPool}; use a larger pool or a longer subnetLength`);
     }
     const hostBits = BigInt(bits - poolLen);
-    this.base = (addrToBig(addr!) >> hostBits) << hostBits;
+    this.base = (addrToBigInt(addr!) >> hostBits) << hostBits;
     this.step = 1n << BigInt(bits - length);
     this.length = length;
     this.count = o.count;
@@ -105,7 +105,7 @@ export class Population {
       index,
       name: connectionName(index),
       identity: this.identity(index),
-      subnet: `${bigToAddr(this.base + BigInt(index) * this.step, this.family)}/${this.length}`,
+      subnet: `${bigIntToAddr(this.base + BigInt(index) * this.step, this.family)}/${this.length}`,
       endpoint: index % this.endpoints.length,
     };
   }

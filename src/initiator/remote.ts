@@ -6,9 +6,9 @@
  *          <── {"id":1,"ok":true,"result":{...}} ──────────────────────
  *          <── {"id":2,"ok":false,"error":{"code":"SEGW_INITIATOR","message":"..."}}
  *
- * Operations: create, establish, teardown, counts, counters, usage, close. The child's logs go to
- * stderr; stdout carries only replies. The child closes its generator and exits when stdin
- * ends, so it never outlives its parent.
+ * Operations: create, establish, teardown, counts, counters, usage, close (the generator; a new
+ * one may be created after). The child's logs go to stderr; stdout carries only replies. The
+ * child closes its generator and exits when stdin ends, so it never outlives its parent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -43,7 +43,7 @@ interface Request {
   args?: unknown;
 }
 
-/** Child side: serves one generator over `input`/`output` until `close` or end of input. */
+/** Child side: serves generators (one at a time) over `input`/`output` until end of input. */
 export async function serveGenerator(input: Readable, output: Writable): Promise<void> {
   let gen: LoadGenerator | undefined;
   const reply = (o: unknown) => output.write(JSON.stringify(o) + '\n');
@@ -83,7 +83,6 @@ export async function serveGenerator(input: Readable, output: Writable): Promise
       const e = err as Error & { code?: string };
       reply({ id: req.id, ok: false, error: { code: e.code ?? 'SEGW_INITIATOR', message: e.message } });
     }
-    if (req.op === 'close') break;
   }
   await gen?.close();
 }
@@ -185,11 +184,16 @@ export class GeneratorProcess {
     return this.call('usage');
   }
 
-  /** Closes the generator (SAs dropped locally) and waits for the process to exit. */
+  /** Closes the generator (SAs dropped locally, sockets closed); `create` may follow. */
+  reset(): Promise<void> {
+    return this.call('close');
+  }
+
+  /** Closes the generator and waits for the process to exit. */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     try {
-      await Promise.race([this.call('close'), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      await Promise.race([this.reset(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     } catch {
       // exited already
     }

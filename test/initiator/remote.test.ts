@@ -50,6 +50,15 @@ test('a generator process: 10 SAs up against an in-process responder, counted, t
     assert.equal((await gen.teardown({ concurrency: 4 })).deleted, 10);
     await gw.idle();
     assert.equal(gw.manager.ikeSaCount, 0);
+    // A fresh generator in the same process.
+    await gen.reset();
+    await gen.create({
+      population: { count: 2, subnetPool: '198.18.1.0/24', endpoints: [{ address: '127.0.0.2', port: 0, natTPort: 0 }] },
+      target: { address: '127.0.0.1', port: gw.endpoints()[0]!.port },
+      psk: PSK,
+      remoteTs: ['203.0.113.0/24'],
+    });
+    assert.equal((await gen.establish({ concurrency: 2 })).established, 2);
   } finally {
     await gen.close();
     await gw.stop();
