@@ -46,6 +46,7 @@ for (const [type, size, sig] of [
 
       const wire = await sc.finish();
       assert.deepEqual(wire.problems, []);
+      assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
       const initResp = wire.fromSegw.find((f) => f.exchange === ExchangeType.IKE_SA_INIT && f.response);
       assert.ok(initResp?.payloads.includes(PayloadType.CERTREQ), 'segw asks for a certificate by CA (CERTREQ)');
       const authResp = wire.fromSegw.filter((f) => f.exchange === ExchangeType.IKE_AUTH && f.response).flatMap((f) => f.payloads);

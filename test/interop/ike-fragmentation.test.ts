@@ -45,6 +45,7 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
 
       const wire = await sc.finish();
       assert.deepEqual(wire.problems, []);
+      assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
       const [bySegw, bySwan] = authFragments(wire, sc.segwOnWire);
       assert.ok(bySegw >= 4, `segw sent its IKE_AUTH in fragments: ${bySegw}`);
       assert.ok(bySwan >= 4, `strongSwan sent its IKE_AUTH in fragments: ${bySwan}`);

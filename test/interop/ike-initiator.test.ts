@@ -62,6 +62,7 @@ for (const auth of ['psk', 'ecdsa'] as const) {
 
       const wire = await sc.finish();
       assert.deepEqual(wire.problems, []);
+      assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
       const requests = (x: number) => wire.fromSegw.filter((f) => f.exchange === x && !f.response).length;
       assert.equal(requests(ExchangeType.IKE_SA_INIT), 2);
       assert.ok(requests(ExchangeType.IKE_AUTH) >= 2);

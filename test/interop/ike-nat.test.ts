@@ -42,6 +42,7 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
 
       const wire = await sc.finish();
       assert.deepEqual(wire.problems, []);
+      assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
       // Seen on the gateway's link: the base station only ever appears as the NAT.
       const bsSide = [...wire.ike, ...wire.esp].map((f) => (f.src === sc.topo.gwAddr ? f.dst : f.src));
       assert.deepEqual([...new Set(bsSide)], [sc.topo.bsSeenAs]);

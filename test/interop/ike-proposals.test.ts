@@ -41,6 +41,7 @@ test('AES-CBC-128 + HMAC-SHA2-256 + Curve25519 for IKE and ESP (PFS rekeys both 
 
     const wire = await sc.finish();
     assert.deepEqual(wire.problems, []);
+    assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
     assert.ok(wire.keyedPairs.length >= 2);
     assert.ok(wire.fromSegw.filter((f) => f.encrypted).length >= 6 && wire.fromSegw.every((f) => !f.encrypted || f.decrypted));
   });
@@ -64,6 +65,7 @@ test('AES-CBC-256 + HMAC-SHA2-384 + MODP-2048 (IKE), AES-CBC-256 + HMAC-SHA2-512
     assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
     const wire = await sc.finish();
     assert.deepEqual(wire.problems, []);
+    assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
     assert.ok(wire.fromSegw.some((f) => f.decrypted));
   });
   assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });

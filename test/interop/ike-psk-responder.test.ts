@@ -70,6 +70,7 @@ test('strongSwan -> segw gateway, PSK, AES-GCM-16/ECP-256: up, ping, DPD, child 
 
     const wire = await sc.finish();
     assert.deepEqual(wire.problems, []);
+    assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
     const sent = (x: number, response: boolean) => wire.fromSegw.filter((f) => f.exchange === x && f.response === response).length;
     assert.equal(sent(ExchangeType.IKE_SA_INIT, true), 2);
     assert.equal(sent(ExchangeType.IKE_AUTH, true), 2);

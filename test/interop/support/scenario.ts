@@ -138,14 +138,16 @@ export class Scenario {
    * Stops both peers (strongSwan first, so segw's last messages are on the wire too), stops the
    * capture and runs the wire check over it with the keys strongSwan logged.
    */
-  async finish(): Promise<WireReport> {
+  async finish(): Promise<WireReport & { segwCounters: Record<string, number> }> {
     await sleep(200);
+    const { counters } = await this.segw.ctl<{ counters: Record<string, number> }>('status');
     await this.ss.stop();
     const log = this.swanLogText;
     await this.segw.stop();
     const file = this.cap.file;
     await this.cap.stop();
-    return checkWire(file, { segwAddrs: [this.segwOnWire], ikeProposal: this.opts.spec.ike, charonLog: log });
+    const wire = await checkWire(file, { segwAddrs: [this.segwOnWire], ikeProposal: this.opts.spec.ike, charonLog: log });
+    return { ...wire, segwCounters: counters };
   }
 }
 
