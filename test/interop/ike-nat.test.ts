@@ -2,14 +2,15 @@
  * A masquerading NAT (nftables) between the base station and the gateway, strongSwan 5.9.8 on
  * one side and segw on the other, both ways round. NAT detection (RFC 7296 §2.23): each end
  * reports which side is behind the NAT; both float to port 4500 after IKE_SA_INIT; ESP travels
- * in UDP (RFC 3948) with the SPIs both ends agreed on; traffic passes both ways.
+ * in UDP (RFC 3948) with the SPIs both ends agreed on; traffic passes both ways, also after the
+ * end behind the NAT rekeyed by lifetime (strongSwan its IKE SA, segw its child SA).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, Lab } from '../../src/lab/lab.js';
 import { ExchangeType } from '../../src/ike/constants.js';
 import { Scenario } from './support/scenario.js';
-import { noTunnel } from './support/sas.js';
+import { noTunnel, oneTunnel } from './support/sas.js';
 
 for (const segwRole of ['gateway', 'basestation'] as const) {
   const who = segwRole === 'gateway' ? 'strongSwan behind the NAT -> segw gateway' : 'segw basestation behind the NAT -> strongSwan gateway';
@@ -17,7 +18,9 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
     let labId = '';
     await withLab(`nat${segwRole}`, async (lab) => {
       labId = lab.id;
-      const sc = await Scenario.start(lab, { segwRole, nat: true, spec: { ike: 'aes128gcm16-prfsha256-x25519', esp: 'aes128gcm16' } });
+      // Lifetimes rekey through the NAT: strongSwan's IKE SA (behind it) or segw's child (behind it).
+      const lifetimes = segwRole === 'gateway' ? { swan: { ikeRekey: 4 } } : { segw: { childRekey: 4 } };
+      const sc = await Scenario.start(lab, { segwRole, nat: true, spec: { ike: 'aes128gcm16-prfsha256-x25519', esp: 'aes128gcm16', ...lifetimes } });
       const t = await sc.up();
       const raw = t.swan.raw as Record<string, string>;
       const { nat } = sc.topo;
@@ -37,7 +40,13 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
       }
       assert.equal(t.segwSa.children[0]!.encap, true);
       assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
-      await sc.segw.ctl('terminate-ike', { ike: t.segwSa.name });
+      // The behind-the-NAT end rekeys by lifetime; the tunnel keeps the NAT mapping and works.
+      const r = await oneTunnel(sc.ss, sc.segw, {
+        pred: (x) => (segwRole === 'gateway' ? x.segwSa.name !== t.segwSa.name : x.segw.children[0]!.spiIn !== t.segw.children[0]!.spiIn),
+      });
+      assert.equal(r.segwSa.children[0]!.encap, true);
+      assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
+      await sc.segw.ctl('terminate-ike', { ike: r.segwSa.name });
       await noTunnel(sc.ss, sc.segw);
 
       const wire = await sc.finish();
@@ -52,7 +61,8 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
       assert.ok(later.length >= 4);
       const gwPort = (f: { src: string; sport: number; dport: number }) => (f.src === sc.topo.gwAddr ? f.sport : f.dport);
       assert.ok(later.every((f) => gwPort(f) === 4500), 'everything after IKE_SA_INIT on the gateway\'s port 4500');
-      // ESP in UDP both ways, with the SPIs the two ends agreed on.
+      // ESP in UDP both ways, with the SPIs the two ends agreed on (the first child's: the first
+      // ping ran before any lifetime rekey).
       const child = t.segw.children[0]!;
       const espSpis = new Set(wire.esp.map((e) => e.spi.padStart(8, '0')));
       assert.ok(espSpis.has(child.spiIn) && espSpis.has(child.spiOut), `ESP SPIs on the wire ${[...espSpis]} vs ${child.spiIn}/${child.spiOut}`);
