@@ -12,7 +12,9 @@
  * REQUEST_TOO_LARGE and the connection is closed (the rest of the stream cannot be framed).
  *
  * Error codes are stable: scripts match on them. New methods and new result fields may be
- * added; existing fields keep their meaning.
+ * added; existing fields keep their meaning. Lines from the daemon that carry neither `result`
+ * nor `error` (reserved for event streams a later version may offer, as `{"event": ...}`) are
+ * to be ignored by clients that did not ask for them.
  */
 import { SegwError } from '../errors.js';
 
