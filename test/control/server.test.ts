@@ -194,3 +194,18 @@ test('a stale socket file is replaced; a live socket or a non-socket file is not
   }, 'stale.sock');
   await assert.rejects(ControlServer.listen({ path: join(dir, 'marker'), target: target(), log: logger('control') }), /not a socket/);
 });
+
+test('a bug inside a method is answered INTERNAL and the server keeps serving', async () => {
+  const path = join(dir, 'buggy.sock');
+  const buggy = { daemon, status: (): unknown => { throw new TypeError('boom'); } };
+  const s = await ControlServer.listen({ path, target: buggy, log: logger('control') });
+  try {
+    const c = await ControlClient.connect(path);
+    await assert.rejects(c.call('status'), (e: ControlError) => e.controlCode === ControlErrorCode.INTERNAL && /boom/.test(e.message));
+    assert.deepEqual(await c.call('list-sas'), { ikeSas: [] });
+    c.close();
+    assert.equal(s.stats.errors.INTERNAL, 1);
+  } finally {
+    await s.close();
+  }
+});
