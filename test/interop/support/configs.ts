@@ -4,7 +4,7 @@
  */
 import type { CertSet } from './certs.js';
 import { BS_ID, GW_ID } from './certs.js';
-import { BS_LAN, GW_LAN } from './topology.js';
+import { BS_LAN, GW_LAN, type Lan } from './topology.js';
 
 export const PSK = 'interop-psk-not-secret-0123456789';
 
@@ -70,31 +70,38 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The protected LANs of both ends (IPv4 unless a scenario says otherwise). */
+export interface Lans {
+  bs: Lan;
+  gw: Lan;
+}
+const V4_LANS: Lans = { bs: BS_LAN, gw: GW_LAN };
+
 /** strongSwan as the base station (initiator) towards `gwAddr`. */
-export function swanBaseStation(spec: TunnelSpec, bsAddr: string, gwAddr: string): string {
+export function swanBaseStation(spec: TunnelSpec, bsAddr: string, gwAddr: string, lans: Lans = V4_LANS): string {
   return swanctlConf(spec, {
     localAddr: bsAddr,
     remoteAddr: gwAddr,
     localId: BS_ID,
     remoteId: GW_ID,
-    localTs: BS_LAN.net,
-    remoteTs: GW_LAN.net,
+    localTs: lans.bs.net,
+    remoteTs: lans.gw.net,
   });
 }
 
 /** strongSwan as the gateway (responder), accepting the base station from anywhere. */
-export function swanGateway(spec: TunnelSpec, gwAddr: string): string {
+export function swanGateway(spec: TunnelSpec, gwAddr: string, lans: Lans = V4_LANS): string {
   return swanctlConf(spec, {
     localAddr: gwAddr,
     remoteAddr: '%any',
     localId: GW_ID,
     remoteId: BS_ID,
-    localTs: GW_LAN.net,
-    remoteTs: BS_LAN.net,
+    localTs: lans.gw.net,
+    remoteTs: lans.bs.net,
   });
 }
 
-function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerAddr?: string): Record<string, unknown> {
+function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerAddr: string | undefined, lans: Lans): Record<string, unknown> {
   const s = spec.segw ?? {};
   const gw = role === 'gateway';
   const auth = spec.certs
@@ -116,8 +123,8 @@ function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerA
     ...(s.fragmentSize ? { fragmentSize: s.fragmentSize } : {}),
     children: {
       net: {
-        localTs: [gw ? GW_LAN.net : BS_LAN.net],
-        remoteTs: [gw ? BS_LAN.net : GW_LAN.net],
+        localTs: [gw ? lans.gw.net : lans.bs.net],
+        remoteTs: [gw ? lans.bs.net : lans.gw.net],
         espProposals: [spec.esp],
         ...(s.childRekey ? { lifetime: { rekey: s.childRekey, jitter: 0 } } : {}),
       },
@@ -131,6 +138,7 @@ export function segwConfig(
   role: 'gateway' | 'basestation',
   ownAddr: string,
   peerAddr?: string,
+  lans: Lans = V4_LANS,
 ): { config: Record<string, unknown>; files: Record<string, string> } {
   const files: Record<string, string> = {};
   if (spec.certs) {
@@ -145,7 +153,7 @@ export function segwConfig(
     log: { level: 'debug' },
     ike: { listen: [ownAddr] },
     kernel: { ipsec: 'auto', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } },
-    connections: { tun: segwConnection(spec, role, peerAddr) },
+    connections: { tun: segwConnection(spec, role, peerAddr, lans) },
     ...(role === 'basestation' ? { initiate: ['tun'] } : {}),
   };
   return { config, files };

@@ -19,13 +19,15 @@ import { Capture } from '../../../src/lab/peers/tshark.js';
 import { swanctlFiles } from './certs.js';
 import { segwConfig, swanBaseStation, swanGateway, type TunnelSpec } from './configs.js';
 import { oneTunnel, type Tunnel } from './sas.js';
-import { BS_LAN, GW_LAN, buildTopology, pingCount, type Topology } from './topology.js';
+import { buildTopology, pingCount, type Topology } from './topology.js';
 import { checkWire, type WireReport } from './wire.js';
 
 export interface ScenarioOptions {
   segwRole: 'gateway' | 'basestation';
   spec: TunnelSpec;
   nat?: boolean;
+  /** IPv6 for the IKE transport and the traffic selectors. */
+  v6?: boolean;
 }
 
 export class Scenario {
@@ -67,7 +69,8 @@ export class Scenario {
   }
 
   static async start(lab: Lab, opts: ScenarioOptions): Promise<Scenario> {
-    const topo = await buildTopology(lab, { nat: opts.nat });
+    const topo = await buildTopology(lab, { nat: opts.nat, v6: opts.v6 });
+    const lans = { bs: topo.bsLan, gw: topo.gwLan };
     const cap = await Capture.start(topo.gw, topo.gwIf);
     const { spec } = opts;
     const swanName = opts.segwRole === 'gateway' ? 'bs' : 'gw';
@@ -76,22 +79,22 @@ export class Scenario {
     let ss: StrongSwan;
     let segw: SegwProcess;
     if (opts.segwRole === 'gateway') {
-      const g = segwConfig(spec, 'gateway', topo.gwAddr);
+      const g = segwConfig(spec, 'gateway', topo.gwAddr, undefined, lans);
       segw = await SegwProcess.start(topo.gw, 'gateway', g.config, { files: g.files });
       ss = await StrongSwan.start(topo.bs, {
         name: swanName,
-        swanctl: swanBaseStation(spec, topo.bsAddr, topo.gwAddr),
+        swanctl: swanBaseStation(spec, topo.bsAddr, topo.gwAddr, lans),
         files: spec.certs && swanctlFiles(spec.certs, spec.certs.bs),
         ...charon,
       });
     } else {
       ss = await StrongSwan.start(topo.gw, {
         name: swanName,
-        swanctl: swanGateway(spec, topo.gwAddr),
+        swanctl: swanGateway(spec, topo.gwAddr, lans),
         files: spec.certs && swanctlFiles(spec.certs, spec.certs.gw),
         ...charon,
       });
-      const b = segwConfig(spec, 'basestation', topo.bsAddr, topo.gwAddr);
+      const b = segwConfig(spec, 'basestation', topo.bsAddr, topo.gwAddr, lans);
       segw = await SegwProcess.start(topo.bs, 'basestation', b.config, { files: b.files });
     }
     return new Scenario(topo, opts, ss, segw, cap, swanLogFile);
@@ -108,8 +111,9 @@ export class Scenario {
 
   /** Echo replies both ways through the tunnel: base-station LAN -> gateway LAN and back. */
   async pingBothWays(count = 3): Promise<{ toGw: number; toBs: number }> {
-    const toGw = await pingCount(this.topo.bs, BS_LAN.addr, GW_LAN.addr, count);
-    const toBs = await pingCount(this.topo.gw, GW_LAN.addr, BS_LAN.addr, count);
+    const { bs, gw, bsLan, gwLan } = this.topo;
+    const toGw = await pingCount(bs, bsLan.addr, gwLan.addr, count);
+    const toBs = await pingCount(gw, gwLan.addr, bsLan.addr, count);
     return { toGw, toBs };
   }
 

@@ -7,13 +7,25 @@
  *
  *   bs LAN 192.0.2.0/25 (bs has 192.0.2.1)      gw LAN 192.0.2.128/25 (gw has 192.0.2.129)
  *
+ *   v6:      bs 2001:db8:1::1 ─────────────────────────── 2001:db8:1::2 gw
+ *            bs LAN 2001:db8:10::/64 (::1)               gw LAN 2001:db8:20::/64 (::1)
+ *
  * "bs" is the base-station side (the IKE initiator in the scenarios), "gw" the gateway side;
  * which of them runs segw and which strongSwan is up to the scenario.
  */
 import type { Host, Lab } from '../../../src/lab/lab.js';
 
-export const BS_LAN = { net: '192.0.2.0/25', addr: '192.0.2.1' };
-export const GW_LAN = { net: '192.0.2.128/25', addr: '192.0.2.129' };
+export interface Lan {
+  net: string;
+  addr: string;
+  /** The host's address on it with the prefix length (for `ip addr add`). */
+  cidr: string;
+}
+
+export const BS_LAN: Lan = { net: '192.0.2.0/25', addr: '192.0.2.1', cidr: '192.0.2.1/25' };
+export const GW_LAN: Lan = { net: '192.0.2.128/25', addr: '192.0.2.129', cidr: '192.0.2.129/25' };
+export const BS_LAN6: Lan = { net: '2001:db8:10::/64', addr: '2001:db8:10::1', cidr: '2001:db8:10::1/64' };
+export const GW_LAN6: Lan = { net: '2001:db8:20::/64', addr: '2001:db8:20::1', cidr: '2001:db8:20::1/64' };
 
 export interface Topology {
   lab: Lab;
@@ -27,16 +39,25 @@ export interface Topology {
   bsSeenAs: string;
   /** The gateway's interface towards the base station (captures run here). */
   gwIf: string;
+  /** The protected LANs behind each end. */
+  bsLan: Lan;
+  gwLan: Lan;
 }
 
-export async function buildTopology(lab: Lab, opts: { nat?: boolean } = {}): Promise<Topology> {
+export async function buildTopology(lab: Lab, opts: { nat?: boolean; v6?: boolean } = {}): Promise<Topology> {
   const bs = await lab.host('bs');
   const gw = await lab.host('gw');
-  await lab.lan(bs, `${BS_LAN.addr}/25`);
-  await lab.lan(gw, `${GW_LAN.addr}/25`);
+  const [bsLan, gwLan] = opts.v6 ? [BS_LAN6, GW_LAN6] : [BS_LAN, GW_LAN];
+  await lab.lan(bs, bsLan.cidr);
+  await lab.lan(gw, gwLan.cidr);
+  if (opts.v6) {
+    if (opts.nat) throw new Error('the lab NAT is IPv4 only');
+    await lab.link(bs, gw, { aIf: 'eth0', bIf: 'eth0', a: '2001:db8:1::1/64', b: '2001:db8:1::2/64' });
+    return { lab, bs, gw, bsAddr: '2001:db8:1::1', gwAddr: '2001:db8:1::2', bsSeenAs: '2001:db8:1::1', gwIf: 'eth0', bsLan, gwLan };
+  }
   if (!opts.nat) {
     await lab.link(bs, gw, { aIf: 'eth0', bIf: 'eth0', a: '198.51.100.1/24', b: '198.51.100.2/24' });
-    return { lab, bs, gw, bsAddr: '198.51.100.1', gwAddr: '198.51.100.2', bsSeenAs: '198.51.100.1', gwIf: 'eth0' };
+    return { lab, bs, gw, bsAddr: '198.51.100.1', gwAddr: '198.51.100.2', bsSeenAs: '198.51.100.1', gwIf: 'eth0', bsLan, gwLan };
   }
   const nat = await lab.host('nat');
   await lab.link(bs, nat, { aIf: 'eth0', bIf: 'eth0', a: '198.51.100.1/24', b: '198.51.100.254/24' });
@@ -44,7 +65,7 @@ export async function buildTopology(lab: Lab, opts: { nat?: boolean } = {}): Pro
   await nat.enableForwarding();
   await nat.masquerade('eth1');
   await bs.addRoute('203.0.113.0/24', { via: '198.51.100.254' });
-  return { lab, bs, gw, nat, bsAddr: '198.51.100.1', gwAddr: '203.0.113.2', bsSeenAs: '203.0.113.254', gwIf: 'eth0' };
+  return { lab, bs, gw, nat, bsAddr: '198.51.100.1', gwAddr: '203.0.113.2', bsSeenAs: '203.0.113.254', gwIf: 'eth0', bsLan, gwLan };
 }
 
 /** Echo replies received for `count` pings from `src` (an address of `host`) to `dst`. */

@@ -189,6 +189,8 @@ const FIELDS = [
   '_ws.expert.severity',
   '_ws.expert.message',
   'esp.spi',
+  'ipv6.src',
+  'ipv6.dst',
 ];
 
 const SEVERITY: Record<string, string> = { '1048576': 'comment', '2097152': 'chat', '4194304': 'note', '6291456': 'warning', '8388608': 'error' };
@@ -212,7 +214,7 @@ export async function checkWire(file: string, opts: { segwAddrs: string[]; ikePr
     const c = line.split('\t');
     const first = (i: number) => (c[i] ?? '').split('|')[0] ?? '';
     const nums = (i: number) => (c[i] ? c[i]!.split('|').map(Number) : []);
-    const base = { frame: Number(c[0]), src: first(1), dst: first(2), sport: Number(first(3)), dport: Number(first(4)) };
+    const base = { frame: Number(c[0]), src: first(1) || first(19), dst: first(2) || first(20), sport: Number(first(3)), dport: Number(first(4)) };
     if (c[18]) {
       esp.push({ ...base, spi: first(18).replace(/^0x/, '') });
       continue;
