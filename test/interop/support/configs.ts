@@ -14,10 +14,13 @@ export interface TunnelSpec {
   esp: string;
   /** Certificates (pubkey auth) or, when absent, the PSK. */
   certs?: CertSet;
-  /** strongSwan side: DPD delay, IKE and child rekey times (seconds; unset = defaults). */
-  swan?: { dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force' };
+  /**
+   * strongSwan side: DPD delay, IKE and child rekey times (seconds; unset = defaults); its own
+   * IKE proposals and PSK when they are to differ from segw's (negotiation failures, retries).
+   */
+  swan?: { dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string };
   /** segw side: the same, in segw's terms. */
-  segw?: { dpd?: number; ikeRekey?: number; childRekey?: number; fragmentation?: boolean; fragmentSize?: number };
+  segw?: { dpd?: number; ikeRekey?: number; childRekey?: number; fragmentation?: boolean; fragmentSize?: number; ike?: string[] };
 }
 
 interface SwanEnds {
@@ -40,7 +43,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     `    local_addrs = ${ends.localAddr}`,
     `    remote_addrs = ${ends.remoteAddr}`,
     '    version = 2',
-    `    proposals = ${spec.ike}`,
+    `    proposals = ${s.ike ?? spec.ike}`,
     `    fragmentation = ${s.fragmentation ?? 'yes'}`,
     ...(s.dpdDelay ? [`    dpd_delay = ${s.dpdDelay}s`] : []),
     // Explicit over/rand times: strongSwan's defaults (10 % of a few seconds) round to 0.
@@ -66,7 +69,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     '  }',
     '}',
   ];
-  if (!spec.certs) lines.push('secrets {', '  ike-psk {', `    secret = "${PSK}"`, '  }', '}');
+  if (!spec.certs) lines.push('secrets {', '  ike-psk {', `    secret = "${s.psk ?? PSK}"`, '  }', '}');
   return `${lines.join('\n')}\n`;
 }
 
@@ -116,7 +119,7 @@ function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerA
       };
   return {
     ...auth,
-    ikeProposals: [spec.ike],
+    ikeProposals: s.ike ?? [spec.ike],
     ...(s.ikeRekey ? { ikeLifetime: { rekey: s.ikeRekey, jitter: 0 } } : {}),
     ...(s.dpd ? { dpd: s.dpd } : {}),
     fragmentation: s.fragmentation ?? true,
