@@ -1,5 +1,6 @@
 /**
- * The control socket's methods: a table of name -> { params, description, run }. Each handler
+ * The control socket's methods: a table of name -> { params, description, run }; a node adds
+ * its own (cluster drain, redirect...) through ControlServerOptions.methods. Each handler
  * validates its params, acts through the IkeDaemon's public operations, and (for actions that
  * start an exchange) waits, bounded by `timeoutMs`, until the outcome is visible in the SA
  * tables, so the answer says what happened rather than "request sent".
@@ -29,7 +30,13 @@ export interface MethodSpec {
   description: string;
   /** Parameter synopsis for `methods`, e.g. "{ike, timeoutMs?}". */
   params: string;
-  run(target: ControlTarget, params: Params): Promise<unknown>;
+  run(target: ControlTarget, params: Params, ctx: MethodContext): Promise<unknown>;
+}
+
+/** What a method may know about the server running it. */
+export interface MethodContext {
+  /** Every method this server answers (the built-in ones and any the node added). */
+  methods: Readonly<Record<string, MethodSpec>>;
 }
 
 // ---- parameter checks ----
@@ -262,7 +269,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   methods: {
     description: 'the methods this daemon answers, with their parameters',
     params: '{}',
-    run: async () => ({ methods: Object.entries(METHODS).map(([name, m]) => ({ name, params: m.params, description: m.description })) }),
+    run: async (_t, _p, ctx) => ({ methods: Object.entries(ctx.methods).map(([name, m]) => ({ name, params: m.params, description: m.description })) }),
   },
   status: {
     description: 'node status: data plane, IKE SA counts by state, routes, counters',

@@ -15,7 +15,7 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/index.js';
 import { SegwError } from '../errors.js';
-import { METHODS, type ControlTarget } from './methods.js';
+import { METHODS, type ControlTarget, type MethodSpec } from './methods.js';
 import {
   ControlError,
   ControlErrorCode,
@@ -38,6 +38,8 @@ export interface ControlServerOptions {
   path: string;
   target: ControlTarget;
   log: Logger;
+  /** Methods beyond the built-in ones (METHODS); a name here replaces a built-in one. */
+  methods?: Readonly<Record<string, MethodSpec>>;
 }
 
 export class ControlServer {
@@ -51,6 +53,7 @@ export class ControlServer {
     private readonly server: Server,
     private readonly target: ControlTarget,
     private readonly log: Logger,
+    private readonly methods: Readonly<Record<string, MethodSpec>>,
   ) {}
 
   /** Binds the socket (replacing a stale one) and starts answering. */
@@ -58,7 +61,7 @@ export class ControlServer {
     const { path, log } = opts;
     await prepareSocketPath(path);
     const server = createServer({ allowHalfOpen: false });
-    const cs = new ControlServer(path, server, opts.target, log);
+    const cs = new ControlServer(path, server, opts.target, log, { ...METHODS, ...opts.methods });
     server.on('connection', (s) => cs.accept(s));
     server.maxConnections = MAX_CONNECTIONS;
     // The socket is created with the umask: make it 0600 from the first moment.
@@ -137,13 +140,13 @@ export class ControlServer {
     const req = parseRequest(line);
     if ('error' in req) return { id: req.id, error: req.error.toBody() };
     const id: RequestId = req.id;
-    const m = Object.hasOwn(METHODS, req.method) ? METHODS[req.method] : undefined;
+    const m = Object.hasOwn(this.methods, req.method) ? this.methods[req.method] : undefined;
     if (!m) {
       return { id, error: { code: ControlErrorCode.UNKNOWN_METHOD, message: `no method "${req.method}" (the method "methods" lists them)` } };
     }
     if (this.closing) return { id, error: { code: ControlErrorCode.BUSY, message: 'the daemon is stopping' } };
     try {
-      const result = await m.run(this.target, req.params);
+      const result = await m.run(this.target, req.params, { methods: this.methods });
       this.log.debug({ method: req.method }, 'control request done');
       return { id, result: result ?? null };
     } catch (err) {

@@ -209,3 +209,22 @@ test('a bug inside a method is answered INTERNAL and the server keeps serving', 
     await s.close();
   }
 });
+
+test('a node adds its own methods; `methods` lists them with the built-in ones', async () => {
+  const path = join(dir, 'extra.sock');
+  const s = await ControlServer.listen({
+    path,
+    target: target(),
+    log: logger('control'),
+    methods: { drain: { description: 'stop taking new tunnels', params: '{}', run: async () => ({ draining: true }) } },
+  });
+  try {
+    const c = await ControlClient.connect(path);
+    assert.deepEqual(await c.call('drain'), { draining: true });
+    const { methods } = await c.call<{ methods: { name: string }[] }>('methods');
+    assert.ok(methods.some((m) => m.name === 'drain') && methods.some((m) => m.name === 'list-sas'));
+    c.close();
+  } finally {
+    await s.close();
+  }
+});
