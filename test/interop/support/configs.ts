@@ -20,7 +20,15 @@ export interface TunnelSpec {
    */
   swan?: { dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string };
   /** segw side: the same, in segw's terms. */
-  segw?: { dpd?: number; ikeRekey?: number; childRekey?: number; fragmentation?: boolean; fragmentSize?: number; ike?: string[] };
+  segw?: {
+    dpd?: number;
+    ikeRekey?: number;
+    childRekey?: number;
+    fragmentation?: boolean;
+    fragmentSize?: number;
+    ike?: string[];
+    retransmit?: { timeout?: number; base?: number; tries?: number };
+  };
 }
 
 interface SwanEnds {
@@ -124,6 +132,7 @@ function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerA
     ...(s.dpd ? { dpd: s.dpd } : {}),
     fragmentation: s.fragmentation ?? true,
     ...(s.fragmentSize ? { fragmentSize: s.fragmentSize } : {}),
+    ...(s.retransmit ? { retransmit: s.retransmit } : {}),
     children: {
       net: {
         localTs: [gw ? lans.gw.net : lans.bs.net],
