@@ -132,10 +132,15 @@ export class ChildSa implements TimerTarget {
       for (const r of this.remoteTs) {
         if (l.family !== r.family) continue;
         const priority = policyPriority(l, r);
-        const base = { reqid: this.reqid, mode: this.cfg.mode, priority };
-        out.push({ ...base, direction: 'out', src: l, dst: r, tmplSrc: ike.local.address, tmplDst: ike.remote.address });
-        out.push({ ...base, direction: 'in', src: r, dst: l, tmplSrc: ike.remote.address, tmplDst: ike.local.address });
-        out.push({ ...base, direction: 'fwd', src: r, dst: l, tmplSrc: ike.remote.address, tmplDst: ike.local.address });
+        const { reqid } = this;
+        const { mode } = this.cfg;
+        const loc = ike.local.address;
+        const rem = ike.remote.address;
+        // Plain literals: a spread followed by new properties costs µs per object on V8 11.3
+        // (a map transition from a fresh clone every time), measured as a hot spot.
+        out.push({ reqid, mode, priority, direction: 'out', src: l, dst: r, tmplSrc: loc, tmplDst: rem });
+        out.push({ reqid, mode, priority, direction: 'in', src: r, dst: l, tmplSrc: rem, tmplDst: loc });
+        out.push({ reqid, mode, priority, direction: 'fwd', src: r, dst: l, tmplSrc: rem, tmplDst: loc });
       }
     }
     return out;
