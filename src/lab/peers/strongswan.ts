@@ -148,8 +148,8 @@ charon {
     vici { socket = unix://${dir}/charon.vici }
   }
   filelog {
+    # The section name is the target; a 'path = /dev/stderr' cannot be opened when stderr is a socket.
     stderr {
-      path = /dev/stderr
       time_format = %H:%M:%S
       ${Object.entries(levels).map(([k, v]) => `${k} = ${v}`).join('\n      ')}
       default = 1

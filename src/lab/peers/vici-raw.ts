@@ -9,7 +9,8 @@ export interface ViciSection {
 }
 
 export function parseViciRaw(text: string): ViciSection {
-  const tokens = text.match(/\{|\}|\[|\]|[^\s{}[\]=]+=[^\s{}[\]]*|[^\s{}[\]]+/g) ?? [];
+  // `key=[a b]` (a list) is printed with '=' before '[': make it `key [a b]`.
+  const tokens = text.replace(/=\[/g, ' [').match(/\{|\}|\[|\]|[^\s{}[\]=]+=[^\s{}[\]]*|[^\s{}[\]]+/g) ?? [];
   let i = 0;
   const section = (): ViciSection => {
     const out: ViciSection = {};

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import type { SegwProcess } from '../../../src/lab/peers/segw.js';
-import { childSas, ikeSas, parseViciRaw, type ViciSection } from '../../../src/lab/peers/vici-raw.js';
+import { childSas, ikeSas, type ViciSection } from '../../../src/lab/peers/vici-raw.js';
 import type { IkeSaView } from '../../../src/control/views.js';
 
 export interface PeerChild {
@@ -31,20 +31,8 @@ export interface PeerIke {
 const s = (v: unknown) => (typeof v === 'string' ? v : '');
 const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
 
-/**
- * `swanctl --list-sas --raw`, parsed. swanctl prints lists as `local-ts=[a b]`, which
- * parseViciRaw reads as an empty value; written `local-ts [a b]` it reads them as lists.
- */
-async function listSas(ss: StrongSwan): Promise<ViciSection[]> {
-  const r = await ss.swanctl(['--list-sas', '--raw']);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.startsWith('list-sa event'))
-    .map((l) => parseViciRaw(l.slice('list-sa event'.length).replace(/=\[/g, ' [')));
-}
-
 export async function swanView(ss: StrongSwan): Promise<PeerIke[]> {
-  const events = await listSas(ss);
+  const events = await ss.listSas();
   return events.flatMap((e) =>
     ikeSas(e).map(([, ike]: [string, ViciSection]) => ({
       state: s(ike.state),
