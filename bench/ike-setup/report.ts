@@ -114,7 +114,7 @@ export function table(r: ReportInput): string {
       out.push(mrow(['  ... after the 5-min response cache expiry', '', '', kib(r.engine.heapPerSaSteady), '', '']));
       const e = r.engine.heapPerSaAt0;
       verdicts.push(`memory: segw IKE engine ${kib(e)} KiB/SA JS heap (${kib(r.engine.heapPerSaSteady)} steady) (goal <= 4 KiB: ${e <= 4096 ? 'met' : 'MISSED'})` +
-        (s ? `; the stub-kernel gateway holds ${kib(s.heapPerSa ?? NaN)} KiB/SA heap, ${kib(s.rssPerSa)} KiB/SA RSS` : '') +
+        (s ? `; the ${segwName} gateway holds ${kib(s.heapPerSa ?? NaN)} KiB/SA heap, ${kib(s.rssPerSa)} KiB/SA RSS` : '') +
         (c ? `; charon ${kib(c.rssPerSa)} KiB/SA RSS` : ''));
     }
   }
