@@ -26,7 +26,7 @@ export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): 
   let choice = cfg.kernel.ipsec;
   let reason = `configured: kernel.ipsec = ${choice}`;
   if (choice === 'stub') {
-    const ipsec = new StubKernelIpsec();
+    const ipsec = new StubKernelIpsec({ recordOps: false, lean: true });
     const net = new StubKernelNet();
     return { ipsec, net, reason: `${reason} (IKE only: nothing reaches the kernel)`, close: async () => {} };
   }

@@ -32,6 +32,8 @@ export function policyKey(p: PolicyParams): string {
   return `${p.direction}|${ts(p.src)}|${ts(p.dst)}|${p.mark?.value ?? 0}`;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class StubKernelIpsec implements KernelIpsec {
   readonly name = 'stub' as const;
   readonly sas = new Map<string, SaParams>();
@@ -48,11 +50,23 @@ export class StubKernelIpsec implements KernelIpsec {
   private nextSpi: number;
   private closed = false;
 
-  constructor(opts: { firstSpi?: number; recordOps?: boolean } = {}) {
+  /**
+   * recordOps: keep the `ops` log (tests). lean: keep no key material or selectors per SA, as a
+   * real kernel keeps nothing in the JS heap (the gateway's `kernel.ipsec: stub` and benchmarks).
+   */
+  constructor(opts: { firstSpi?: number; recordOps?: boolean; lean?: boolean } = {}) {
     this.nextSpi = opts.firstSpi ?? 0xc0000001;
     this.record = opts.recordOps ?? true;
+    this.lean = opts.lean ?? false;
   }
   private readonly record: boolean;
+  private readonly lean: boolean;
+
+  /** What is kept of an SA: all of it, or (lean) its identity without keys and selectors. */
+  private keep(sa: SaParams): SaParams {
+    if (!this.lean) return sa;
+    return { ...sa, encryptionKey: EMPTY, integrityKey: undefined, localTs: [], remoteTs: [] };
+  }
 
   /** The next `count` calls of `op` fail. */
   failNext(op: StubIpsecOp, count = 1): void {
@@ -103,7 +117,7 @@ export class StubKernelIpsec implements KernelIpsec {
     this.check('addSa', k, sa);
     if (this.sas.has(k)) throw new StubKernelError('addSa', `stub kernel: SA ${k} exists (EEXIST)`);
     this.larval.delete(k);
-    this.sas.set(k, sa);
+    this.sas.set(k, this.keep(sa));
   }
 
   async updateSa(sa: SaParams): Promise<void> {
@@ -113,7 +127,7 @@ export class StubKernelIpsec implements KernelIpsec {
       throw new StubKernelError('updateSa', `stub kernel: SA ${k} not found (ESRCH)`);
     }
     this.larval.delete(k);
-    this.sas.set(k, sa);
+    this.sas.set(k, this.keep(sa));
   }
 
   async deleteSa(ref: SaRef): Promise<void> {
