@@ -74,6 +74,7 @@ EspEngine::EspEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EspEngin
     auto opts = info[0].As<Napi::Object>();
     if (opts.Get("maxSas").IsNumber()) o.maxSas = opts.Get("maxSas").As<Napi::Number>().Uint32Value();
     if (opts.Get("workers").IsNumber()) o.workers = opts.Get("workers").As<Napi::Number>().Int32Value();
+    if (opts.Get("laneThreads").IsNumber()) o.laneThreads = opts.Get("laneThreads").As<Napi::Number>().Int32Value();
     if (opts.Get("onIke").IsFunction()) onIke_ = Napi::Persistent(opts.Get("onIke").As<Napi::Function>());
     if (opts.Get("onEvents").IsFunction()) onEvents_ = Napi::Persistent(opts.Get("onEvents").As<Napi::Function>());
   }
@@ -247,7 +248,7 @@ Napi::Value EspEngine::Stats(const Napi::CallbackInfo& info) {
   num("ike", s.ike), num("keepalives", s.keepalives), num("ikeDropped", s.ikeDropped);
   num("sendErrors", s.sendErrors), num("tunWriteErrors", s.tunWriteErrors), num("tunReads", s.tunReads);
   num("tunWrites", s.tunWrites), num("udpSends", s.udpSends), num("udpRecvs", s.udpRecvs), num("gsoSends", s.gsoSends);
-  num("retired", s.retired);
+  num("retired", s.retired), num("polls", s.polls);
   o.Set("sas", Napi::Number::New(env, double(e->saCount())));
   return o;
 }

@@ -163,9 +163,48 @@ Napi::Value IntegrityKat(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
 }
 
+// espGcm({ impl: 'vaes' | 'openssl', key, nonce, aad, data, tag? }): AES-GCM alone through
+// gcm.h or through EVP. Without `tag`: encrypts, returns { data, tag }. With: decrypts,
+// returns { ok, data } (data unchanged when the tag does not verify).
+Napi::Value Gcm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = info[0].As<Napi::Object>();
+  auto buf = [&](const char* k) { return o.Get(k).As<Napi::Buffer<uint8_t>>(); };
+  bool vaes = o.Get("impl").As<Napi::String>().Utf8Value() == "vaes";
+  auto key = buf("key"), nonce = buf("nonce"), aad = buf("aad"), data = buf("data");
+  bool decrypt = o.Get("tag").IsBuffer();
+  if (nonce.Length() != 12 || (vaes && !gcm::available())) {
+    Napi::Error::New(env, "espGcm: 12-byte nonce; impl 'vaes' needs a CPU with VAES").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<uint8_t> d(data.Data(), data.Data() + data.Length());
+  std::vector<uint8_t> k(key.Data(), key.Data() + key.Length());
+  std::vector<uint8_t> tag(16);
+  if (decrypt) tag.assign(buf("tag").Data(), buf("tag").Data() + buf("tag").Length());
+  bool ok;
+  if (vaes) {
+    auto gk = std::make_unique<gcm::Key>();
+    if (!gcm::init(*gk, k.data(), k.size())) {
+      Napi::Error::New(env, "espGcm: the vector code takes 16- or 32-byte keys").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (decrypt) ok = gcm::open(*gk, nonce.Data(), aad.Data(), aad.Length(), d.data(), d.size(), tag.data(), tag.size());
+    else gcm::seal(*gk, nonce.Data(), aad.Data(), aad.Length(), d.data(), d.size(), tag.data()), ok = true;
+  } else {
+    ok = gcmEvp(!decrypt, k, nonce.Data(), aad.Data(), aad.Length(), d.data(), d.size(), tag.data(), tag.size());
+  }
+  auto r = Napi::Object::New(env);
+  r.Set("ok", ok);
+  r.Set("data", Napi::Buffer<uint8_t>::Copy(env, d.data(), d.size()));
+  if (!decrypt) r.Set("tag", Napi::Buffer<uint8_t>::Copy(env, tag.data(), tag.size()));
+  return r;
+}
+
 }  // namespace
 
 void initBench(Napi::Env env, Napi::Object exports) {
+  exports.Set("espGcm", Napi::Function::New(env, Gcm, "espGcm"));
+  exports.Set("espGcmImplementation", Napi::String::New(env, gcm::available() ? "vaes" : "openssl"));
   exports.Set("espCryptoBench", Napi::Function::New(env, CryptoBench, "espCryptoBench"));
   exports.Set("espIntegrityKat", Napi::Function::New(env, IntegrityKat, "espIntegrityKat"));
 }

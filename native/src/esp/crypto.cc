@@ -81,6 +81,8 @@ SaCrypto::SaCrypto(const SuiteKeys& keys, bool encrypt) : keys_(keys), encrypt_(
     ivLen_ = spec::kGcmIvLen;
     icvLen_ = spec::kGcmIcvLen;
     align_ = spec::kMinAlign;
+    auto k = std::make_unique<gcm::Key>();
+    if (gcm::init(*k, keys.encKey.data(), keys.encKey.size())) fast_ = std::move(k);
   } else {
     ivLen_ = spec::kCbcIvLen;
     icvLen_ = icvLenFor(keys.integ);
@@ -99,6 +101,7 @@ SaCrypto::~SaCrypto() {
   OPENSSL_cleanse(keys_.encKey.data(), keys_.encKey.size());
   OPENSSL_cleanse(keys_.integKey.data(), keys_.integKey.size());
   OPENSSL_cleanse(keys_.salt, sizeof keys_.salt);
+  if (fast_) OPENSSL_cleanse(fast_.get(), sizeof *fast_);
 }
 
 SaCrypto::Ctx* SaCrypto::makeCtx() {
@@ -155,10 +158,17 @@ size_t gcmAad(const uint8_t* pkt, bool esn, uint32_t seqHi, uint8_t* aad) {
 }  // namespace
 
 bool SaCrypto::seal(int slot, uint8_t* pkt, size_t plainLen, bool esn, uint32_t seqHi) {
-  Ctx* c = ctx(slot);
-  if (!c) return false;
   uint8_t* iv = pkt + spec::kEspHeaderLen;
   uint8_t* data = iv + ivLen_;
+  if (fast_) {
+    uint8_t nonce[12], aad[12];
+    memcpy(nonce, keys_.salt, 4);  // RFC 4106 §4: salt || explicit IV
+    memcpy(nonce + 4, iv, 8);
+    gcm::seal(*fast_, nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, plainLen, data + plainLen);
+    return true;
+  }
+  Ctx* c = ctx(slot);
+  if (!c) return false;
   int outl = 0;
   if (keys_.enc == EncAlg::AesGcm16) {
     uint8_t nonce[12], aad[12];
@@ -180,12 +190,18 @@ bool SaCrypto::seal(int slot, uint8_t* pkt, size_t plainLen, bool esn, uint32_t 
 }
 
 bool SaCrypto::open(int slot, uint8_t* pkt, size_t len, bool esn, uint32_t seqHi) {
-  Ctx* c = ctx(slot);
-  if (!c) return false;
   uint8_t* iv = pkt + spec::kEspHeaderLen;
   uint8_t* data = iv + ivLen_;
   size_t cipherLen = len - spec::kEspHeaderLen - ivLen_ - icvLen_;
   uint8_t* icv = data + cipherLen;
+  if (fast_) {
+    uint8_t nonce[12], aad[12];
+    memcpy(nonce, keys_.salt, 4);
+    memcpy(nonce + 4, iv, 8);
+    return gcm::open(*fast_, nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, cipherLen, icv, icvLen_);
+  }
+  Ctx* c = ctx(slot);
+  if (!c) return false;
   int outl = 0;
   if (keys_.enc == EncAlg::AesGcm16) {
     uint8_t nonce[12], aad[12];
@@ -207,6 +223,21 @@ bool SaCrypto::open(int slot, uint8_t* pkt, size_t len, bool esn, uint32_t seqHi
   if (cipherLen % spec::kAesBlock) return false;
   if (EVP_CipherInit_ex(c->cipher, nullptr, nullptr, nullptr, iv, 0) != 1) return false;
   return EVP_CipherUpdate(c->cipher, data, &outl, data, int(cipherLen)) == 1;
+}
+
+bool gcmEvp(bool encrypt, const std::vector<uint8_t>& key, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
+            uint8_t* data, size_t len, uint8_t* tag, size_t tagLen) {
+  const EVP_CIPHER* cipher = cipherFor(EncAlg::AesGcm16, key.size());
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  int outl = 0;
+  bool ok = c && cipher && EVP_CipherInit_ex(c, cipher, nullptr, key.data(), nonce, encrypt ? 1 : 0) == 1 &&
+            (aadLen == 0 || EVP_CipherUpdate(c, nullptr, &outl, aad, int(aadLen)) == 1) &&
+            (len == 0 || EVP_CipherUpdate(c, data, &outl, data, int(len)) == 1);
+  if (ok && !encrypt) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, int(tagLen), tag) == 1;
+  ok = ok && EVP_CipherFinal_ex(c, data + len, &outl) == 1;
+  if (ok && encrypt) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, int(tagLen), tag) == 1;
+  EVP_CIPHER_CTX_free(c);
+  return ok;
 }
 
 std::vector<uint8_t> integrityKat(IntegAlg alg, const std::vector<uint8_t>& key, const uint8_t* data, size_t len) {

@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "esp/gcm.h"
 #include "esp/spec.h"
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
@@ -43,6 +45,8 @@ class SaCrypto {
   SaCrypto& operator=(const SaCrypto&) = delete;
 
   size_t ivLen() const { return ivLen_; }
+  // "vaes" when gcm.h's vector code runs this SA's GCM, else "openssl".
+  const char* implementation() const { return fast_ ? "vaes" : "openssl"; }
   size_t icvLen() const { return icvLen_; }
   size_t align() const { return align_; }
 
@@ -65,9 +69,15 @@ class SaCrypto {
 
   SuiteKeys keys_;
   bool encrypt_;
+  std::unique_ptr<gcm::Key> fast_;  // AES-GCM without EVP (gcm.h), shared by all threads
   size_t ivLen_, icvLen_, align_;
   std::atomic<Ctx*> slots_[kMaxCryptoSlots] = {};
 };
+
+// AES-GCM through OpenSSL EVP alone, for comparing gcm.h against it in tests: encrypts (tag
+// written) or decrypts in place (false if the tag does not verify).
+bool gcmEvp(bool encrypt, const std::vector<uint8_t>& key, const uint8_t* nonce, const uint8_t* aad, size_t aadLen,
+            uint8_t* data, size_t len, uint8_t* tag, size_t tagLen);
 
 // Integrity transform alone (for RFC 4868 known-answer tests): truncated HMAC of `data`.
 std::vector<uint8_t> integrityKat(IntegAlg alg, const std::vector<uint8_t>& key, const uint8_t* data, size_t len);

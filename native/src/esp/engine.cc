@@ -71,7 +71,8 @@ int Engine::openSocket(const Endpoint& local, bool udp, const std::string& netns
 
 bool Engine::start(std::string& err) {
   if (started_) return err = "already started", false;
-  pipeline_ = std::make_unique<Pipeline>(epochs_, opts_.workers);
+  int laneThreads = opts_.laneThreads > 0 ? opts_.laneThreads : int(tun_.fds.size());
+  pipeline_ = std::make_unique<Pipeline>(epochs_, opts_.workers, laneThreads, stats_.polls);
   for (int fd : tun_.fds) pipeline_->add(makeOutboundLane(*this, fd, tun_.vnetHdr, tun_.mtu));
   for (size_t i = 0; i < sockets_.size(); i++) {
     int tunFd = tun_.fds.empty() ? -1 : tun_.fds[i % tun_.fds.size()];

@@ -22,7 +22,8 @@ namespace segw::esp {
 
 struct EngineOptions {
   uint32_t maxSas = 131072;
-  int workers = 0;  // 0: run-to-completion per lane
+  int workers = 0;      // 0: run to completion (no hand-off between threads)
+  int laneThreads = 0;  // with workers 0: threads that poll the lanes (0: one per TUN queue)
 };
 
 struct Socket {
@@ -70,6 +71,7 @@ struct EngineStats {
   std::atomic<uint64_t> in[size_t(Verdict::Count)] = {}, out[size_t(Verdict::Count)] = {};
   std::atomic<uint64_t> ike{0}, keepalives{0}, ikeDropped{0}, sendErrors{0}, tunWriteErrors{0};
   std::atomic<uint64_t> tunReads{0}, tunWrites{0}, udpSends{0}, udpRecvs{0}, gsoSends{0};
+  std::atomic<uint64_t> polls{0};  // pipeline threads going to poll() for input
   std::atomic<uint64_t> retired{0};  // removed objects waiting for their grace period
 };
 

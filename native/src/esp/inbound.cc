@@ -52,29 +52,27 @@ class InboundLane : public Lane {
 
   std::unique_ptr<Batch> newBatch() override { return std::make_unique<InBatch>(bufSize_); }
 
-  bool fill(Batch& base) override {
+  int fd() const override { return fd_; }
+
+  Fill fill(Batch& base) override {
     auto& b = static_cast<InBatch&>(base);
     b.n = 0;
-    for (;;) {
-      for (size_t i = 0; i < kInMsgs; i++) {
-        b.iov[i] = {b.mem.data() + i * b.bufSize, b.bufSize};
-        b.msgs[i] = {};
-        b.msgs[i].msg_hdr.msg_name = &b.from[i];
-        b.msgs[i].msg_hdr.msg_namelen = sizeof b.from[i];
-        b.msgs[i].msg_hdr.msg_iov = &b.iov[i];
-        b.msgs[i].msg_hdr.msg_iovlen = 1;
-        b.msgs[i].msg_hdr.msg_control = b.ctl[i];
-        b.msgs[i].msg_hdr.msg_controllen = sizeof b.ctl[i];
-      }
-      int r = recvmmsg(fd_, b.msgs, kInMsgs, MSG_DONTWAIT, nullptr);
-      if (r < 0) {
-        if (!waitReadable(e_.pipeline(), fd_, e_.epochs(), b.pin)) return false;
-        continue;
-      }
-      e_.mstats().udpRecvs.fetch_add(uint64_t(r), std::memory_order_relaxed);
-      for (int i = 0; i < r; i++) split(b, i);
-      if (b.n > 0) return true;
+    for (size_t i = 0; i < kInMsgs; i++) {
+      b.iov[i] = {b.mem.data() + i * b.bufSize, b.bufSize};
+      b.msgs[i] = {};
+      b.msgs[i].msg_hdr.msg_name = &b.from[i];
+      b.msgs[i].msg_hdr.msg_namelen = sizeof b.from[i];
+      b.msgs[i].msg_hdr.msg_iov = &b.iov[i];
+      b.msgs[i].msg_hdr.msg_iovlen = 1;
+      b.msgs[i].msg_hdr.msg_control = b.ctl[i];
+      b.msgs[i].msg_hdr.msg_controllen = sizeof b.ctl[i];
     }
+    int r = recvmmsg(fd_, b.msgs, kInMsgs, MSG_DONTWAIT, nullptr);
+    if (r <= 0) return Fill::Empty;
+    e_.mstats().udpRecvs.fetch_add(uint64_t(r), std::memory_order_relaxed);
+    for (int i = 0; i < r; i++) split(b, i);
+    // recvmmsg stops early only when the queue ran dry.
+    return size_t(r) < kInMsgs ? Fill::Drained : Fill::More;
   }
 
   void crypto(Batch& base, int slot) override {

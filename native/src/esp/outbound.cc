@@ -49,17 +49,17 @@ class OutboundLane : public Lane {
 
   std::unique_ptr<Batch> newBatch() override { return std::make_unique<OutBatch>(slotSize_); }
 
-  bool fill(Batch& base) override {
+  int fd() const override { return fd_; }
+
+  Fill fill(Batch& base) override {
     auto& b = static_cast<OutBatch&>(base);
     b.n = 0;
-    for (int reads = 0; reads < 64 && b.n < kOutItems;) {
+    for (int reads = 0; reads < kOutReads && b.n < kOutItems;) {
       if (!pending_) {
         ssize_t r = read(fd_, raw_.data(), raw_.size());
         if (r < 0) {
           if (errno != EAGAIN && errno != EINTR) e_.mstats().out[size_t(Verdict::Malformed)]++;
-          if (b.n > 0) return true;
-          if (!waitReadable(e_.pipeline(), fd_, e_.epochs(), b.pin)) return false;
-          continue;
+          return b.n > 0 || reads > 0 ? Fill::Drained : Fill::Empty;
         }
         rawLen_ = size_t(r);
         reads++;
@@ -68,10 +68,10 @@ class OutboundLane : public Lane {
       pending_ = false;
       if (!classify(b)) {
         pending_ = true;  // does not fit this batch: first of the next one
-        return true;
+        return Fill::More;
       }
     }
-    return b.n > 0 || !e_.pipeline().stopping();
+    return Fill::More;
   }
 
   void crypto(Batch& base, int slot) override {

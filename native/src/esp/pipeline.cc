@@ -17,6 +17,7 @@ bool waitReadable(const Pipeline& p, int fd, Epochs& epochs, int pin) {
   epochs.leave(pin);
   bool ready = false;
   while (!p.stopping()) {
+    p.countPoll();
     int r = poll(fds, 2, 1000);
     if (r > 0 && (fds[1].revents & POLLIN)) break;
     if (r > 0 && fds[0].revents) {
@@ -29,7 +30,8 @@ bool waitReadable(const Pipeline& p, int fd, Epochs& epochs, int pin) {
 }
 
 bool Pipeline::start(std::string& err) {
-  int threads = workers_ > 0 ? workers_ : int(lanes_.size());
+  int inlineThreads = laneThreads_ > 0 && laneThreads_ < int(lanes_.size()) ? laneThreads_ : int(lanes_.size());
+  int threads = workers_ > 0 ? workers_ : inlineThreads;
   if (threads + 1 > kMaxCryptoSlots) {
     err = "too many crypto threads: at most " + std::to_string(kMaxCryptoSlots - 1) + " (lanes or workers)";
     return false;
@@ -54,7 +56,9 @@ bool Pipeline::start(std::string& err) {
       l->writer_ = std::thread([this, lp = l.get()] { runWriter(*lp); });
     }
   } else {
-    for (auto& l : lanes_) l->reader_ = std::thread([this, lp = l.get(), s = slot++] { runInline(*lp, s); });
+    std::vector<std::vector<Lane*>> groups(static_cast<size_t>(inlineThreads));
+    for (size_t i = 0; i < lanes_.size(); i++) groups[i % groups.size()].push_back(lanes_[i].get());
+    for (auto& g : groups) inlineThreads_.emplace_back([this, g, s = slot++] { runInline(g, s); });
   }
   return true;
 }
@@ -70,6 +74,8 @@ void Pipeline::stop() {
     l->cv_.notify_all();
   }
   for (auto& l : lanes_) if (l->reader_.joinable()) l->reader_.join();
+  for (auto& t : inlineThreads_) t.join();
+  inlineThreads_.clear();
   {
     std::lock_guard<std::mutex> g(qmu_);
     qcv_.notify_all();
@@ -90,16 +96,36 @@ void Pipeline::stop() {
   stopFd_ = -1;
 }
 
-void Pipeline::runInline(Lane& l, int slot) {
+// Run to completion over a group of lanes: a lane whose batch filled up is served again at
+// once; when every lane ran dry, one poll() covers them all (and the stop eventfd), so a busy
+// lane never waits behind an idle one and an idle thread costs one system call per wakeup.
+void Pipeline::runInline(std::vector<Lane*> lanes, int slot) {
   pthread_setname_np(pthread_self(), ("esp-lane" + std::to_string(slot)).c_str());
-  Batch& b = *l.ring_[0];
+  std::vector<pollfd> fds;
+  for (Lane* l : lanes) fds.push_back({l->fd(), POLLIN, 0});
+  fds.push_back({stopFd_, POLLIN, 0});
+  std::vector<bool> ready(lanes.size(), true);
   while (!stopping()) {
-    epochs_.enter(b.pin);
-    if (l.fill(b)) {
-      l.crypto(b, slot);
-      l.flush(b);
+    bool more = false;
+    for (size_t i = 0; i < lanes.size(); i++) {
+      if (!ready[i]) continue;
+      Lane& l = *lanes[i];
+      Batch& b = *l.ring_[0];
+      epochs_.enter(b.pin);
+      Fill f = l.fill(b);
+      if (f != Fill::Empty) {
+        l.crypto(b, slot);
+        l.flush(b);
+      }
+      epochs_.leave(b.pin);
+      ready[i] = f == Fill::More;
+      more |= ready[i];
     }
-    epochs_.leave(b.pin);
+    if (more) continue;
+    countPoll();
+    int r = poll(fds.data(), fds.size(), 1000);
+    if (r <= 0) continue;
+    for (size_t i = 0; i < lanes.size(); i++) ready[i] = fds[i].revents != 0;
   }
 }
 
@@ -113,9 +139,13 @@ void Pipeline::runReader(Lane& l) {
       if (stopping()) return;
     }
     epochs_.enter(b.pin);
-    if (!l.fill(b)) {
-      epochs_.leave(b.pin);
-      return;
+    bool got = false;
+    while (!got) {
+      got = l.fill(b) != Fill::Empty;
+      if (!got && !waitReadable(*this, l.fd(), epochs_, b.pin)) {
+        epochs_.leave(b.pin);
+        return;
+      }
     }
     {
       std::lock_guard<std::mutex> g(l.mu_);

@@ -36,10 +36,18 @@ namespace segw::esp {
 // Implementation constants (not from any RFC).
 constexpr int kRing = 8;             // batches per lane
 constexpr size_t kOutItems = 192;    // ESP packets per outbound batch
+constexpr int kOutReads = 64;        // TUN reads per outbound batch at most
 constexpr size_t kInMsgs = 16;       // datagrams per recvmmsg (each up to 64 KB with GRO)
 constexpr size_t kInItems = 1024;    // ESP packets per inbound batch
 constexpr size_t kMaxGsoSegs = 64;   // segments per UDP GSO send
 constexpr size_t kMaxGsoBytes = 65000;
+
+// What a reader stage got from its input.
+enum class Fill : uint8_t {
+  Empty,    // nothing was waiting (the batch is empty): poll the lane's fd before trying again
+  Drained,  // the batch holds what was waiting; the input ran dry
+  More,     // the batch filled up (or the read budget ran out): more may be waiting
+};
 
 struct Batch {
   int pin = -1;   // epoch pin (rcu.h)
@@ -51,8 +59,11 @@ class Lane {
  public:
   virtual ~Lane() = default;
   virtual std::unique_ptr<Batch> newBatch() = 0;
-  // Reader stage: blocks for input; false when the engine stops.
-  virtual bool fill(Batch& b) = 0;
+  // The descriptor the reader stage reads (polled for POLLIN when the lane is idle).
+  virtual int fd() const = 0;
+  // Reader stage: never blocks. A batch may be processed whatever it holds (a batch of drops
+  // is a batch); Empty means there is nothing to process.
+  virtual Fill fill(Batch& b) = 0;
   virtual void crypto(Batch& b, int slot) = 0;
   virtual void flush(Batch& b) = 0;
 
@@ -68,7 +79,13 @@ class Epochs;
 
 class Pipeline {
  public:
-  Pipeline(Epochs& epochs, int workers) : epochs_(epochs), workers_(workers) {}
+  // workers > 0: readers -> workers -> writers. workers == 0: run to completion on
+  // `laneThreads` threads (0: one per lane), each polling its lanes (lane i on thread
+  // i % laneThreads), like VPP's workers polling their assigned queues.
+  // `polls` counts the times a thread went to poll() for input (a sleep, unless input
+  // arrived meanwhile).
+  Pipeline(Epochs& epochs, int workers, int laneThreads, std::atomic<uint64_t>& polls)
+      : epochs_(epochs), workers_(workers), laneThreads_(laneThreads), polls_(polls) {}
   ~Pipeline() { stop(); }
   // Lanes must be added before start; crypto slots 1.. are handed out to the threads.
   void add(std::unique_ptr<Lane> lane) { lanes_.push_back(std::move(lane)); }
@@ -76,16 +93,20 @@ class Pipeline {
   void stop();
   bool stopping() const { return stop_.load(std::memory_order_relaxed); }
   int stopFd() const { return stopFd_; }
+  void countPoll() const { polls_.fetch_add(1, std::memory_order_relaxed); }
   size_t lanes() const { return lanes_.size(); }
 
  private:
-  void runInline(Lane& l, int slot);
+  void runInline(std::vector<Lane*> lanes, int slot);
   void runReader(Lane& l);
   void runWriter(Lane& l);
   void runWorker(int slot);
 
   Epochs& epochs_;
   int workers_;
+  int laneThreads_;
+  std::atomic<uint64_t>& polls_;
+  std::vector<std::thread> inlineThreads_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::thread> workerThreads_;
   std::mutex qmu_;
@@ -104,5 +125,6 @@ enum : int { kFree = 0, kQueued = 1, kDone = 2 };
 // while its batch holds no packets: the batch's epoch pin is dropped during the wait, so an
 // idle lane never holds back the reclamation of removed SAs.
 bool waitReadable(const Pipeline& p, int fd, Epochs& epochs, int pin);
+
 
 }  // namespace segw::esp

@@ -41,6 +41,8 @@ export interface UserspaceIpsecOptions {
   offload?: boolean;
   netns?: string;
   workers?: number;
+  /** With workers 0: threads that poll the lanes (default one per TUN queue). */
+  laneThreads?: number;
   maxSas?: number;
   /** UDP sockets for ESP-in-UDP and IKE (RFC 3948), e.g. [{ address, port: 4500 }]. */
   udp?: Endpoint[];
@@ -86,6 +88,7 @@ export class UserspaceIpsec implements KernelIpsec {
     const engine = createEngine({
       maxSas: opts.maxSas,
       workers: opts.workers,
+      laneThreads: opts.laneThreads,
       onIke: (batch) => self?.onIke(batch),
       onEvents: (batch) => self?.onEvents(batch),
     });

@@ -87,6 +87,8 @@ export interface EngineStats {
   gsoSends: number;
   /** Removed SAs/policies still inside their grace period (freed by the housekeeping thread). */
   retired: number;
+  /** Times a pipeline thread went to poll() for input (a sleep unless input arrived meanwhile). */
+  polls: number;
   sas: number;
 }
 
@@ -103,8 +105,13 @@ export interface OneResult {
 export interface EspEngineOptions {
   /** Expected number of SAs (sizes the hash tables; more still work, with longer chains). */
   maxSas?: number;
-  /** Crypto worker threads; 0 runs each lane to completion on its reader thread. */
+  /** Crypto worker threads; 0 runs the lanes to completion (no hand-off between threads). */
   workers?: number;
+  /**
+   * With workers 0: threads that poll the lanes, each running its lanes to completion (lane i
+   * on thread i % laneThreads; TUN queues first, then sockets). Default: one per TUN queue.
+   */
+  laneThreads?: number;
   onIke?: (batch: IkeArrival[]) => void;
   onEvents?: (batch: ExpireArrival[]) => void;
 }

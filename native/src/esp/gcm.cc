@@ -1,0 +1,267 @@
+// AES-GCM with VAES/VPCLMULQDQ; see gcm.h. Every function that touches vector registers
+// carries the target attribute (no file-wide pragma), so nothing here can leak AVX-512 code
+// into inline functions shared with the rest of the addon.
+//
+// GHASH arithmetic (SP 800-38D §6.3) in the bit-reflected form: a block loaded little-endian
+// and byte-reversed is a 128-bit integer whose bit j is the coefficient of x^(127-j). A
+// carry-less product of two such integers is then x * a * b in the 256-bit reflected form, so
+// the second factor is stored pre-multiplied by x^-1 ("twisted", twist()) and the product is
+// exactly a * b, reduced modulo P = x^128 + x^7 + x^2 + x + 1 by reduce(). Sixteen blocks share
+// one reduction: X' = (X ^ B1) H^16 ^ B2 H^15 ^ ... ^ B16 H.
+#include "esp/gcm.h"
+
+#include <immintrin.h>
+
+// GCC 12's AVX-512 intrinsics (broadcast, extract) pass _mm512_undefined_*() as the unused
+// merge operand, which its own -Wuninitialized then reports at every use (a known false
+// positive of that header).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstdlib>
+#include <cstring>
+
+#define SEGW_GCM_TARGET __attribute__((target("aes,pclmul,ssse3,sse4.1,avx2,avx512f,avx512bw,avx512vl,vaes,vpclmulqdq")))
+
+namespace segw::esp::gcm {
+namespace {
+
+SEGW_GCM_TARGET inline __m128i reverseMask() {
+  return _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
+// Byte 12..15 of each block reversed: the 32-bit block counter (SP 800-38D §6.2, inc32) is kept
+// as a little-endian integer in the last dword and turned big-endian just before AES.
+SEGW_GCM_TARGET inline __m128i counterMask() {
+  return _mm_set_epi8(12, 13, 14, 15, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+}
+
+// a * b mod P for a 256-bit reflected product [hi : mid << 64 : lo] (unreduced sums allowed).
+SEGW_GCM_TARGET inline __m128i reduce(__m128i lo, __m128i mid, __m128i hi) {
+  lo = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));  // low 128 bits: x^255 .. x^128
+  hi = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));  // high 128 bits: x^127 .. x^0
+  // x^128 = x^7 + x^2 + x + 1: fold the low half in twice (the second fold is the overflow of
+  // the first, at most 7 bits, pre-added into the upper quadword).
+  __m128i t = _mm_xor_si128(_mm_xor_si128(_mm_slli_epi64(lo, 63), _mm_slli_epi64(lo, 62)), _mm_slli_epi64(lo, 57));
+  __m128i v = _mm_xor_si128(lo, _mm_slli_si128(t, 8));
+  __m128i r = _mm_xor_si128(_mm_xor_si128(_mm_srli_epi64(v, 1), _mm_srli_epi64(v, 2)), _mm_srli_epi64(v, 7));
+  __m128i c = _mm_srli_si128(v, 8);
+  r = _mm_xor_si128(r, _mm_xor_si128(_mm_xor_si128(_mm_slli_epi64(c, 63), _mm_slli_epi64(c, 62)), _mm_slli_epi64(c, 57)));
+  return _mm_xor_si128(_mm_xor_si128(hi, v), r);
+}
+
+// a * h where `htw` is h twisted.
+SEGW_GCM_TARGET inline __m128i mul(__m128i a, __m128i htw) {
+  __m128i lo = _mm_clmulepi64_si128(a, htw, 0x00);
+  __m128i hi = _mm_clmulepi64_si128(a, htw, 0x11);
+  __m128i mid = _mm_xor_si128(_mm_clmulepi64_si128(a, htw, 0x01), _mm_clmulepi64_si128(a, htw, 0x10));
+  return reduce(lo, mid, hi);
+}
+
+// h * x^-1 mod P: a left shift in the reflected form; x^-1 = x^127 + x^6 + x + 1 enters when
+// the x^0 coefficient (bit 127) shifts out.
+SEGW_GCM_TARGET inline __m128i twist(__m128i h) {
+  __m128i carry = _mm_shuffle_epi32(_mm_srai_epi32(h, 31), 0xff);
+  __m128i sh = _mm_or_si128(_mm_slli_epi64(h, 1), _mm_srli_epi64(_mm_slli_si128(h, 8), 63));
+  return _mm_xor_si128(sh, _mm_and_si128(carry, _mm_set_epi64x(int64_t(0xC200000000000000ull), 1)));
+}
+
+SEGW_GCM_TARGET inline __m128i fold(__m512i v) {
+  __m256i t = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+  return _mm_xor_si128(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+}
+
+SEGW_GCM_TARGET inline __mmask64 bytesMask(size_t n) {  // the first n (< 64) bytes
+  return n >= 64 ? ~__mmask64(0) : (__mmask64(1) << n) - 1;
+}
+
+// FIPS 197 §5.2 key expansion with AESKEYGENASSIST: w[i] = w[i-Nk] ^ f(w[i-1]).
+SEGW_GCM_TARGET inline __m128i expand(__m128i prev, __m128i assist, int lane) {
+  assist = lane == 3 ? _mm_shuffle_epi32(assist, 0xff) : _mm_shuffle_epi32(assist, 0xaa);
+  prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 4));
+  prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 4));
+  prev = _mm_xor_si128(prev, _mm_slli_si128(prev, 4));
+  return _mm_xor_si128(prev, assist);
+}
+
+SEGW_GCM_TARGET void expand128(const uint8_t* key, __m128i* rk) {
+  rk[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
+#define SEGW_STEP(i, rcon) rk[i] = expand(rk[i - 1], _mm_aeskeygenassist_si128(rk[i - 1], rcon), 3)
+  SEGW_STEP(1, 0x01); SEGW_STEP(2, 0x02); SEGW_STEP(3, 0x04); SEGW_STEP(4, 0x08); SEGW_STEP(5, 0x10);
+  SEGW_STEP(6, 0x20); SEGW_STEP(7, 0x40); SEGW_STEP(8, 0x80); SEGW_STEP(9, 0x1b); SEGW_STEP(10, 0x36);
+#undef SEGW_STEP
+}
+
+SEGW_GCM_TARGET void expand256(const uint8_t* key, __m128i* rk) {
+  rk[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
+  rk[1] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
+  // Even round keys take RotWord(SubWord()) with the round constant, odd ones SubWord() only.
+#define SEGW_STEP(i, rcon)                                                           \
+  rk[i] = expand(rk[i - 2], _mm_aeskeygenassist_si128(rk[i - 1], rcon), 3);          \
+  if (i + 1 < 15) rk[i + 1] = expand(rk[i - 1], _mm_aeskeygenassist_si128(rk[i], 0), 2)
+  SEGW_STEP(2, 0x01); SEGW_STEP(4, 0x02); SEGW_STEP(6, 0x04); SEGW_STEP(8, 0x08);
+  SEGW_STEP(10, 0x10); SEGW_STEP(12, 0x20); SEGW_STEP(14, 0x40);
+#undef SEGW_STEP
+}
+
+SEGW_GCM_TARGET inline __m128i encryptBlock(const Key& k, __m128i x) {
+  const __m128i* rk = reinterpret_cast<const __m128i*>(k.roundKeys);
+  x = _mm_xor_si128(x, _mm_load_si128(rk));
+  for (int i = 1; i < k.rounds; i++) x = _mm_aesenc_si128(x, _mm_load_si128(rk + i));
+  return _mm_aesenclast_si128(x, _mm_load_si128(rk + k.rounds));
+}
+
+struct RoundKeys {
+  __m512i k[15];
+};
+
+SEGW_GCM_TARGET inline void loadRoundKeys(const Key& k, RoundKeys& r) {
+  const __m128i* rk = reinterpret_cast<const __m128i*>(k.roundKeys);
+  for (int i = 0; i <= k.rounds; i++) r.k[i] = _mm512_broadcast_i32x4(_mm_load_si128(rk + i));
+}
+
+SEGW_GCM_TARGET inline __m512i aes4(const RoundKeys& r, int rounds, __m512i x) {
+  x = _mm512_xor_si512(x, r.k[0]);
+  for (int i = 1; i < rounds; i++) x = _mm512_aesenc_epi128(x, r.k[i]);
+  return _mm512_aesenclast_epi128(x, r.k[rounds]);
+}
+
+// SP 800-38D §6.5 GCTR from counter block J0 + 1, in place.
+SEGW_GCM_TARGET void ctr(const Key& k, const uint8_t* nonce, uint8_t* data, size_t len) {
+  RoundKeys r;
+  loadRoundKeys(k, r);
+  uint8_t base[16] = {};
+  memcpy(base, nonce, 12);
+  const __m512i swap = _mm512_broadcast_i32x4(counterMask());
+  __m512i c = _mm512_add_epi32(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base))),
+                               _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
+  const __m512i four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+  const int n = k.rounds;
+  size_t off = 0;
+  for (; len - off >= 256; off += 256) {
+    __m512i c1 = _mm512_add_epi32(c, four), c2 = _mm512_add_epi32(c1, four), c3 = _mm512_add_epi32(c2, four);
+    __m512i x0 = _mm512_xor_si512(_mm512_shuffle_epi8(c, swap), r.k[0]);
+    __m512i x1 = _mm512_xor_si512(_mm512_shuffle_epi8(c1, swap), r.k[0]);
+    __m512i x2 = _mm512_xor_si512(_mm512_shuffle_epi8(c2, swap), r.k[0]);
+    __m512i x3 = _mm512_xor_si512(_mm512_shuffle_epi8(c3, swap), r.k[0]);
+    for (int i = 1; i < n; i++) {
+      x0 = _mm512_aesenc_epi128(x0, r.k[i]);
+      x1 = _mm512_aesenc_epi128(x1, r.k[i]);
+      x2 = _mm512_aesenc_epi128(x2, r.k[i]);
+      x3 = _mm512_aesenc_epi128(x3, r.k[i]);
+    }
+    x0 = _mm512_aesenclast_epi128(x0, r.k[n]);
+    x1 = _mm512_aesenclast_epi128(x1, r.k[n]);
+    x2 = _mm512_aesenclast_epi128(x2, r.k[n]);
+    x3 = _mm512_aesenclast_epi128(x3, r.k[n]);
+    uint8_t* p = data + off;
+    _mm512_storeu_si512(p, _mm512_xor_si512(x0, _mm512_loadu_si512(p)));
+    _mm512_storeu_si512(p + 64, _mm512_xor_si512(x1, _mm512_loadu_si512(p + 64)));
+    _mm512_storeu_si512(p + 128, _mm512_xor_si512(x2, _mm512_loadu_si512(p + 128)));
+    _mm512_storeu_si512(p + 192, _mm512_xor_si512(x3, _mm512_loadu_si512(p + 192)));
+    c = _mm512_add_epi32(c3, four);
+  }
+  for (; off < len; off += 64) {
+    __mmask64 m = bytesMask(len - off);
+    __m512i x = aes4(r, n, _mm512_shuffle_epi8(c, swap));
+    _mm512_mask_storeu_epi8(data + off, m, _mm512_xor_si512(x, _mm512_maskz_loadu_epi8(m, data + off)));
+    c = _mm512_add_epi32(c, four);
+  }
+}
+
+// GHASH of `len` bytes (the last block zero-padded, §6.4) into x, 16 blocks per reduction.
+SEGW_GCM_TARGET __m128i ghash(const Key& k, __m128i x, const uint8_t* p, size_t len) {
+  const __m512i rev = _mm512_broadcast_i32x4(reverseMask());
+  size_t off = 0;
+  while (off < len) {
+    size_t left = len - off;
+    size_t blocks = left >= 256 ? 16 : (left + 15) / 16;
+    const uint8_t* hp = k.powers[16 - blocks];
+    __m512i lo = _mm512_setzero_si512(), mid = lo, hi = lo;
+    for (int j = 0; j < 4; j++) {
+      size_t at = size_t(j) * 64;
+      if (at >= left) break;
+      __m512i d = left >= 256 ? _mm512_loadu_si512(p + off + at) : _mm512_maskz_loadu_epi8(bytesMask(left - at), p + off + at);
+      d = _mm512_shuffle_epi8(d, rev);
+      if (j == 0) d = _mm512_xor_si512(d, _mm512_inserti32x4(_mm512_setzero_si512(), x, 0));
+      __m512i h = _mm512_loadu_si512(hp + at);
+      lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(d, h, 0x00));
+      hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(d, h, 0x11));
+      mid = _mm512_xor_si512(mid, _mm512_xor_si512(_mm512_clmulepi64_epi128(d, h, 0x01), _mm512_clmulepi64_epi128(d, h, 0x10)));
+    }
+    x = reduce(fold(lo), fold(mid), fold(hi));
+    off += blocks * 16;
+  }
+  return x;
+}
+
+// The tag before it is truncated (§7.1 steps 5-6): E(K, J0) ^ GHASH(A || C || lengths).
+SEGW_GCM_TARGET void tagOf(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, const uint8_t* c,
+                           size_t len, uint8_t* out) {
+  __m128i x = _mm_setzero_si128();
+  if (aadLen) x = ghash(k, x, aad, aadLen);
+  if (len) x = ghash(k, x, c, len);
+  __m128i lengths = _mm_set_epi64x(int64_t(uint64_t(aadLen) * 8), int64_t(uint64_t(len) * 8));
+  x = mul(_mm_xor_si128(x, lengths), _mm_load_si128(reinterpret_cast<const __m128i*>(k.powers[15])));
+  uint8_t j0[16] = {};
+  memcpy(j0, nonce, 12);
+  j0[15] = 1;  // §7.1 step 2, 96-bit IV
+  __m128i e = encryptBlock(k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(j0)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_xor_si128(e, _mm_shuffle_epi8(x, reverseMask())));
+}
+
+SEGW_GCM_TARGET bool initVector(Key& k, const uint8_t* key, size_t keyLen) {
+  __m128i rk[15];
+  if (keyLen == 16) expand128(key, rk), k.rounds = 10;
+  else if (keyLen == 32) expand256(key, rk), k.rounds = 14;
+  else return false;
+  for (int i = 0; i <= k.rounds; i++) _mm_store_si128(reinterpret_cast<__m128i*>(k.roundKeys[i]), rk[i]);
+  // H = E(K, 0^128) (§6.4), reflected; powers H^1 .. H^16, stored twisted from entry 15 down.
+  __m128i h = _mm_shuffle_epi8(encryptBlock(k, _mm_setzero_si128()), reverseMask());
+  __m128i htw = twist(h), p = h;
+  memset(k.powers, 0, sizeof k.powers);
+  for (int i = 1; i <= 16; i++) {
+    if (i > 1) p = mul(p, htw);
+    _mm_store_si128(reinterpret_cast<__m128i*>(k.powers[16 - i]), twist(p));
+  }
+  volatile uint8_t* wipe = reinterpret_cast<volatile uint8_t*>(rk);
+  for (size_t i = 0; i < sizeof rk; i++) wipe[i] = 0;
+  return true;
+}
+
+bool detect() {
+  const char* env = getenv("SEGW_ESP_GCM");
+  if (env && strcmp(env, "openssl") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
+         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+}
+
+}  // namespace
+
+bool available() {
+  static const bool yes = detect();
+  return yes;
+}
+
+bool init(Key& k, const uint8_t* key, size_t keyLen) { return available() && initVector(k, key, keyLen); }
+
+void seal(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
+          uint8_t* tag) {
+  ctr(k, nonce, data, len);
+  tagOf(k, nonce, aad, aadLen, data, len, tag);
+}
+
+bool open(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
+          const uint8_t* tag, size_t tagLen) {
+  uint8_t want[16];
+  tagOf(k, nonce, aad, aadLen, data, len, want);
+  uint8_t diff = 0;
+  for (size_t i = 0; i < tagLen && i < 16; i++) diff |= uint8_t(want[i] ^ tag[i]);
+  if (diff != 0 || tagLen == 0 || tagLen > 16) return false;
+  ctr(k, nonce, data, len);
+  return true;
+}
+
+}  // namespace segw::esp::gcm
