@@ -165,7 +165,7 @@ Napi::Value IntegrityKat(const Napi::CallbackInfo& info) {
 
 // espGcm({ impl: 'vaes' | 'openssl', key, nonce, aad, data, tag? }): AES-GCM alone through
 // gcm.h or through EVP. Without `tag`: encrypts, returns { data, tag }. With: decrypts,
-// returns { ok, data } (data unchanged when the tag does not verify).
+// returns { ok, data } (data is unauthenticated garbage when ok is false).
 Napi::Value Gcm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = info[0].As<Napi::Object>();

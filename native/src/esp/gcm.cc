@@ -111,65 +111,8 @@ SEGW_GCM_TARGET inline __m128i encryptBlock(const Key& k, __m128i x) {
   return _mm_aesenclast_si128(x, _mm_load_si128(rk + k.rounds));
 }
 
-struct RoundKeys {
-  __m512i k[15];
-};
-
-SEGW_GCM_TARGET inline void loadRoundKeys(const Key& k, RoundKeys& r) {
-  const __m128i* rk = reinterpret_cast<const __m128i*>(k.roundKeys);
-  for (int i = 0; i <= k.rounds; i++) r.k[i] = _mm512_broadcast_i32x4(_mm_load_si128(rk + i));
-}
-
-SEGW_GCM_TARGET inline __m512i aes4(const RoundKeys& r, int rounds, __m512i x) {
-  x = _mm512_xor_si512(x, r.k[0]);
-  for (int i = 1; i < rounds; i++) x = _mm512_aesenc_epi128(x, r.k[i]);
-  return _mm512_aesenclast_epi128(x, r.k[rounds]);
-}
-
-// SP 800-38D §6.5 GCTR from counter block J0 + 1, in place.
-SEGW_GCM_TARGET void ctr(const Key& k, const uint8_t* nonce, uint8_t* data, size_t len) {
-  RoundKeys r;
-  loadRoundKeys(k, r);
-  uint8_t base[16] = {};
-  memcpy(base, nonce, 12);
-  const __m512i swap = _mm512_broadcast_i32x4(counterMask());
-  __m512i c = _mm512_add_epi32(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base))),
-                               _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
-  const __m512i four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
-  const int n = k.rounds;
-  size_t off = 0;
-  for (; len - off >= 256; off += 256) {
-    __m512i c1 = _mm512_add_epi32(c, four), c2 = _mm512_add_epi32(c1, four), c3 = _mm512_add_epi32(c2, four);
-    __m512i x0 = _mm512_xor_si512(_mm512_shuffle_epi8(c, swap), r.k[0]);
-    __m512i x1 = _mm512_xor_si512(_mm512_shuffle_epi8(c1, swap), r.k[0]);
-    __m512i x2 = _mm512_xor_si512(_mm512_shuffle_epi8(c2, swap), r.k[0]);
-    __m512i x3 = _mm512_xor_si512(_mm512_shuffle_epi8(c3, swap), r.k[0]);
-    for (int i = 1; i < n; i++) {
-      x0 = _mm512_aesenc_epi128(x0, r.k[i]);
-      x1 = _mm512_aesenc_epi128(x1, r.k[i]);
-      x2 = _mm512_aesenc_epi128(x2, r.k[i]);
-      x3 = _mm512_aesenc_epi128(x3, r.k[i]);
-    }
-    x0 = _mm512_aesenclast_epi128(x0, r.k[n]);
-    x1 = _mm512_aesenclast_epi128(x1, r.k[n]);
-    x2 = _mm512_aesenclast_epi128(x2, r.k[n]);
-    x3 = _mm512_aesenclast_epi128(x3, r.k[n]);
-    uint8_t* p = data + off;
-    _mm512_storeu_si512(p, _mm512_xor_si512(x0, _mm512_loadu_si512(p)));
-    _mm512_storeu_si512(p + 64, _mm512_xor_si512(x1, _mm512_loadu_si512(p + 64)));
-    _mm512_storeu_si512(p + 128, _mm512_xor_si512(x2, _mm512_loadu_si512(p + 128)));
-    _mm512_storeu_si512(p + 192, _mm512_xor_si512(x3, _mm512_loadu_si512(p + 192)));
-    c = _mm512_add_epi32(c3, four);
-  }
-  for (; off < len; off += 64) {
-    __mmask64 m = bytesMask(len - off);
-    __m512i x = aes4(r, n, _mm512_shuffle_epi8(c, swap));
-    _mm512_mask_storeu_epi8(data + off, m, _mm512_xor_si512(x, _mm512_maskz_loadu_epi8(m, data + off)));
-    c = _mm512_add_epi32(c, four);
-  }
-}
-
-// GHASH of `len` bytes (the last block zero-padded, §6.4) into x, 16 blocks per reduction.
+// GHASH of `len` bytes (the last block zero-padded, §6.4) into x, 16 blocks per reduction
+// (used for the AAD; the payload's GHASH runs inside crypt()).
 SEGW_GCM_TARGET __m128i ghash(const Key& k, __m128i x, const uint8_t* p, size_t len) {
   const __m512i rev = _mm512_broadcast_i32x4(reverseMask());
   size_t off = 0;
@@ -195,19 +138,139 @@ SEGW_GCM_TARGET __m128i ghash(const Key& k, __m128i x, const uint8_t* p, size_t 
   return x;
 }
 
-// The tag before it is truncated (§7.1 steps 5-6): E(K, J0) ^ GHASH(A || C || lengths).
-SEGW_GCM_TARGET void tagOf(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, const uint8_t* c,
-                           size_t len, uint8_t* out) {
-  __m128i x = _mm_setzero_si128();
-  if (aadLen) x = ghash(k, x, aad, aadLen);
-  if (len) x = ghash(k, x, c, len);
-  __m128i lengths = _mm_set_epi64x(int64_t(uint64_t(aadLen) * 8), int64_t(uint64_t(len) * 8));
-  x = mul(_mm_xor_si128(x, lengths), _mm_load_si128(reinterpret_cast<const __m128i*>(k.powers[15])));
+// Unreduced GHASH products of one window (up to 16 blocks and the running value).
+struct Products {
+  __m512i lo, mid, hi;   // four blocks per register
+  __m128i xlo, xmid, xhi;  // single blocks (the running value, the length block)
+};
+
+SEGW_GCM_TARGET inline void add4(Products& a, __m512i d, __m512i h) {
+  a.lo = _mm512_xor_si512(a.lo, _mm512_clmulepi64_epi128(d, h, 0x00));
+  a.hi = _mm512_xor_si512(a.hi, _mm512_clmulepi64_epi128(d, h, 0x11));
+  a.mid = _mm512_xor_si512(a.mid, _mm512_xor_si512(_mm512_clmulepi64_epi128(d, h, 0x01), _mm512_clmulepi64_epi128(d, h, 0x10)));
+}
+
+SEGW_GCM_TARGET inline void add1(Products& a, __m128i d, const uint8_t* power) {
+  __m128i h = _mm_load_si128(reinterpret_cast<const __m128i*>(power));
+  a.xlo = _mm_xor_si128(a.xlo, _mm_clmulepi64_si128(d, h, 0x00));
+  a.xhi = _mm_xor_si128(a.xhi, _mm_clmulepi64_si128(d, h, 0x11));
+  a.xmid = _mm_xor_si128(a.xmid, _mm_xor_si128(_mm_clmulepi64_si128(d, h, 0x01), _mm_clmulepi64_si128(d, h, 0x10)));
+}
+
+SEGW_GCM_TARGET inline void clear(Products& a) {
+  a.lo = a.mid = a.hi = _mm512_setzero_si512();
+  a.xlo = a.xmid = a.xhi = _mm_setzero_si128();
+}
+
+SEGW_GCM_TARGET inline __m128i reduceAll(const Products& a) {
+  return reduce(_mm_xor_si128(fold(a.lo), a.xlo), _mm_xor_si128(fold(a.mid), a.xmid), _mm_xor_si128(fold(a.hi), a.xhi));
+}
+
+// GCTR (§6.5, counters from J0 + 1) and GHASH over the ciphertext in one pass, in place;
+// returns GHASH(A || C || lengths) with `x` = GHASH(A) on entry. A window is 16 blocks: its
+// blocks take H^16 .. H^1 and the running value H^16, so no product waits for the previous
+// window's reduction. The last window also takes the length block (§7.1 step 5).
+template <bool kEncrypt, int kRounds>
+SEGW_GCM_TARGET __m128i crypt(const Key& k, const uint8_t* nonce, __m128i x, size_t aadLen, uint8_t* data, size_t len) {
+  // Round keys in registers, rounds unrolled: 15 of the 32 vector registers for AES-256.
+  __m512i rk[kRounds + 1];
+#pragma GCC unroll 16
+  for (int i = 0; i <= kRounds; i++) rk[i] = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(k.roundKeys[i])));
+  uint8_t base[16] = {};
+  memcpy(base, nonce, 12);
+  const __m512i swap = _mm512_broadcast_i32x4(counterMask());
+  const __m512i rev = _mm512_broadcast_i32x4(reverseMask());
+  const __m512i four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+  __m512i c = _mm512_add_epi32(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base))),
+                               _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
+  const __m128i lengths = _mm_set_epi64x(int64_t(uint64_t(aadLen) * 8), int64_t(uint64_t(len) * 8));
+  Products a;
+  size_t off = 0;
+  for (; len - off >= 256; off += 256) {
+    uint8_t* p = data + off;
+    __m512i c1 = _mm512_add_epi32(c, four), c2 = _mm512_add_epi32(c1, four), c3 = _mm512_add_epi32(c2, four);
+    __m512i k0 = _mm512_xor_si512(_mm512_shuffle_epi8(c, swap), rk[0]);
+    __m512i k1 = _mm512_xor_si512(_mm512_shuffle_epi8(c1, swap), rk[0]);
+    __m512i k2 = _mm512_xor_si512(_mm512_shuffle_epi8(c2, swap), rk[0]);
+    __m512i k3 = _mm512_xor_si512(_mm512_shuffle_epi8(c3, swap), rk[0]);
+    c = _mm512_add_epi32(c3, four);
+    __m512i in0 = _mm512_loadu_si512(p), in1 = _mm512_loadu_si512(p + 64);
+    __m512i in2 = _mm512_loadu_si512(p + 128), in3 = _mm512_loadu_si512(p + 192);
+    clear(a);
+    if (!kEncrypt) {  // GHASH of the ciphertext while the AES rounds run
+      add4(a, _mm512_shuffle_epi8(in0, rev), _mm512_loadu_si512(k.powers[0]));
+      add4(a, _mm512_shuffle_epi8(in1, rev), _mm512_loadu_si512(k.powers[4]));
+      add4(a, _mm512_shuffle_epi8(in2, rev), _mm512_loadu_si512(k.powers[8]));
+      add4(a, _mm512_shuffle_epi8(in3, rev), _mm512_loadu_si512(k.powers[12]));
+    }
+#pragma GCC unroll 16
+    for (int i = 1; i < kRounds; i++) {
+      k0 = _mm512_aesenc_epi128(k0, rk[i]);
+      k1 = _mm512_aesenc_epi128(k1, rk[i]);
+      k2 = _mm512_aesenc_epi128(k2, rk[i]);
+      k3 = _mm512_aesenc_epi128(k3, rk[i]);
+    }
+    __m512i o0 = _mm512_xor_si512(_mm512_aesenclast_epi128(k0, rk[kRounds]), in0);
+    __m512i o1 = _mm512_xor_si512(_mm512_aesenclast_epi128(k1, rk[kRounds]), in1);
+    __m512i o2 = _mm512_xor_si512(_mm512_aesenclast_epi128(k2, rk[kRounds]), in2);
+    __m512i o3 = _mm512_xor_si512(_mm512_aesenclast_epi128(k3, rk[kRounds]), in3);
+    _mm512_storeu_si512(p, o0);
+    _mm512_storeu_si512(p + 64, o1);
+    _mm512_storeu_si512(p + 128, o2);
+    _mm512_storeu_si512(p + 192, o3);
+    if (kEncrypt) {
+      add4(a, _mm512_shuffle_epi8(o0, rev), _mm512_loadu_si512(k.powers[0]));
+      add4(a, _mm512_shuffle_epi8(o1, rev), _mm512_loadu_si512(k.powers[4]));
+      add4(a, _mm512_shuffle_epi8(o2, rev), _mm512_loadu_si512(k.powers[8]));
+      add4(a, _mm512_shuffle_epi8(o3, rev), _mm512_loadu_si512(k.powers[12]));
+    }
+    add1(a, x, k.powers[0]);
+    x = reduceAll(a);
+  }
+  // Last window: the remaining blocks (the last one zero-padded), then the length block.
+  size_t left = len - off, blocks = (left + 15) / 16;
+  clear(a);
+  bool lengthsInWindow = blocks < 16;
+  size_t window = blocks + (lengthsInWindow ? 1 : 0);
+  const uint8_t* hp = k.powers[16 - window];
+  for (size_t at = 0; at < left; at += 64) {
+    __mmask64 m = bytesMask(left - at);
+    uint8_t* p = data + off + at;
+    __m512i in = _mm512_maskz_loadu_epi8(m, p);
+    __m512i ks = _mm512_xor_si512(_mm512_shuffle_epi8(c, swap), rk[0]);
+#pragma GCC unroll 16
+    for (int i = 1; i < kRounds; i++) ks = _mm512_aesenc_epi128(ks, rk[i]);
+    __m512i out = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(_mm512_aesenclast_epi128(ks, rk[kRounds]), in));
+    _mm512_mask_storeu_epi8(p, m, out);
+    add4(a, _mm512_shuffle_epi8(kEncrypt ? out : in, rev), _mm512_loadu_si512(hp + at));
+    c = _mm512_add_epi32(c, four);
+  }
+  if (window > 0) add1(a, x, hp);
+  if (lengthsInWindow) {
+    add1(a, lengths, k.powers[15]);
+    return reduceAll(a);
+  }
+  x = reduceAll(a);
+  return mul(_mm_xor_si128(x, lengths), _mm_load_si128(reinterpret_cast<const __m128i*>(k.powers[15])));
+}
+
+template <bool kEncrypt>
+SEGW_GCM_TARGET void run(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
+                         uint8_t* tag) {
   uint8_t j0[16] = {};
   memcpy(j0, nonce, 12);
-  j0[15] = 1;  // §7.1 step 2, 96-bit IV
-  __m128i e = encryptBlock(k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(j0)));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_xor_si128(e, _mm_shuffle_epi8(x, reverseMask())));
+  j0[15] = 1;  // §7.1 step 2, 96-bit IV: J0 = IV || 0^31 || 1
+  __m128i e = encryptBlock(k, _mm_loadu_si128(reinterpret_cast<const __m128i*>(j0)));  // off the critical path
+  __m128i x = _mm_setzero_si128();
+  if (aadLen > 16) {
+    x = ghash(k, x, aad, aadLen);
+  } else if (aadLen) {  // ESP: 8 or 12 bytes, one block
+    __m128i a = _mm_maskz_loadu_epi8(__mmask16((1u << aadLen) - 1), aad);
+    x = mul(_mm_shuffle_epi8(a, reverseMask()), _mm_load_si128(reinterpret_cast<const __m128i*>(k.powers[15])));
+  }
+  x = k.rounds == 10 ? crypt<kEncrypt, 10>(k, nonce, x, aadLen, data, len) : crypt<kEncrypt, 14>(k, nonce, x, aadLen, data, len);
+  // §7.1 step 6: T = E(K, J0) ^ S.
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), _mm_xor_si128(e, _mm_shuffle_epi8(x, reverseMask())));
 }
 
 SEGW_GCM_TARGET bool initVector(Key& k, const uint8_t* key, size_t keyLen) {
@@ -249,19 +312,16 @@ bool init(Key& k, const uint8_t* key, size_t keyLen) { return available() && ini
 
 void seal(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
           uint8_t* tag) {
-  ctr(k, nonce, data, len);
-  tagOf(k, nonce, aad, aadLen, data, len, tag);
+  run<true>(k, nonce, aad, aadLen, data, len, tag);
 }
 
 bool open(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
           const uint8_t* tag, size_t tagLen) {
   uint8_t want[16];
-  tagOf(k, nonce, aad, aadLen, data, len, want);
+  run<false>(k, nonce, aad, aadLen, data, len, want);
   uint8_t diff = 0;
   for (size_t i = 0; i < tagLen && i < 16; i++) diff |= uint8_t(want[i] ^ tag[i]);
-  if (diff != 0 || tagLen == 0 || tagLen > 16) return false;
-  ctr(k, nonce, data, len);
-  return true;
+  return diff == 0 && tagLen > 0 && tagLen <= 16;
 }
 
 }  // namespace segw::esp::gcm

@@ -3,9 +3,10 @@
 // Why not OpenSSL: the OpenSSL 3.0 inside Node 20 has no VAES code path for GCM (its best is
 // the 6-block AVX stitch, ~1.1 cycles/byte here at 1400 bytes), and every EVP call with a new
 // IV goes through the provider's parameter plumbing (string compares, IV length queries), which
-// costs as much as the cipher on a small packet. Here a packet is one call: counters and
-// AES for four blocks per instruction, GHASH of 16 blocks per reduction, the key schedule and
-// H powers computed once per SA and shared read-only by every thread (no per-thread context).
+// costs as much as the cipher on a small packet. Here a packet is one call and one pass over
+// the data: counters and AES four blocks per instruction, interleaved with GHASH of the same
+// registers (16 blocks per reduction); the key schedule and H powers are computed once per SA
+// and shared read-only by every thread (no per-thread context).
 //
 // Used only when the CPU has VAES, VPCLMULQDQ, AVX512F/BW/VL (checked at run time) and for
 // 128- and 256-bit keys; otherwise, or with SEGW_ESP_GCM=openssl in the environment, the
@@ -34,8 +35,9 @@ bool init(Key& k, const uint8_t* key, size_t keyLen);
 // Encrypts `len` bytes of `data` in place and writes the 16-byte tag. `nonce` is 12 bytes.
 void seal(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
           uint8_t* tag);
-// Verifies the first `tagLen` bytes of the tag and only then decrypts in place; false (data
-// untouched) if the tag does not verify.
+// Decrypts in place and verifies the first `tagLen` bytes of the tag, in the same pass; false
+// if the tag does not verify, and then `data` holds unauthenticated plaintext that the caller
+// must drop (as with EVP, which also decrypts before its final tag check).
 bool open(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
           const uint8_t* tag, size_t tagLen);
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "esp/engine.h"
 #include "esp/offload.h"
@@ -141,9 +142,25 @@ void InboundLane::datagram(InBatch& b, int i, uint8_t* p, size_t len) {
 void InboundLane::flush(Batch& base) {
   auto& b = static_cast<InBatch&>(base);
   size_t spans = 0;
+  // Packets come in runs of one SA: one replay lock and one counter update per run.
+  Sa* run = nullptr;
+  uint64_t runPackets = 0, runBytes = 0, delivered = 0;
+  std::unique_lock<std::mutex> replay;
+  auto endRun = [&] {
+    if (replay.owns_lock()) replay.unlock();
+    if (runPackets) e_.account(*run, runPackets, runBytes);
+    runPackets = runBytes = 0;
+  };
   for (size_t i = 0; i < b.n; i++) {
     InItem& it = b.items[i];
-    if (it.v == Verdict::Ok) it.v = espCommit(*it.sa, it.o);
+    if (it.sa != run) {
+      endRun();
+      run = it.sa;
+    }
+    if (it.v == Verdict::Ok) {
+      if (!replay.owns_lock()) replay = std::unique_lock<std::mutex>(run->replayMu);
+      it.v = espCommitLocked(*it.sa, it.o);
+    }
     size_t ipLen = it.o.payloadLen;
     uint8_t* ip = it.data + it.o.payloadOff;
     if (it.v == Verdict::Ok) it.v = tunnelCheck(*it.sa, it.o.nextHeader, ip, ipLen);
@@ -151,10 +168,11 @@ void InboundLane::flush(Batch& base) {
       countDrop(e_, *it.sa, it.v);
       continue;
     }
-    e_.mstats().in[0]++;
-    e_.account(*it.sa, 1, ipLen);
+    delivered++, runPackets++, runBytes += ipLen;
     b.spans[spans++] = {ip, ipLen};
   }
+  endRun();
+  if (delivered) e_.mstats().in[0].fetch_add(delivered, std::memory_order_relaxed);
   if (tunFd_ >= 0 && spans) writeTun(b, spans);
 }
 

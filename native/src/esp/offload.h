@@ -2,7 +2,8 @@
 // with IFF_VNET_HDR one TUN read carries a TCP super-packet (up to 64 KB) that is cut here into
 // MTU-sized segments, each with complete checksums, before encryption; after decryption,
 // consecutive in-order segments of one TCP flow are merged back into one super-packet and
-// written with one writev, the checksum left to the kernel (CHECKSUM_PARTIAL).
+// written with one writev, the checksum left to the kernel (CHECKSUM_PARTIAL). Received TCP
+// segments are not checksummed again: they passed the ICV (see tcpCandidate).
 // Header layout is Linux's struct virtio_net_hdr (include/uapi/linux/virtio_net.h).
 #pragma once
 #include <sys/uio.h>

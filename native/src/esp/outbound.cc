@@ -203,7 +203,9 @@ void OutboundLane::flush(Batch& base) {
       st.gsoSends.fetch_add(1, std::memory_order_relaxed);
     }
     b.msgSocket[m++] = path->socket;
-    for (size_t x = i; x < j; x++) e_.account(*b.items[x].sa, 1, b.items[x].inner);
+    uint64_t inner = 0;  // one SA per message: the path is the SA's own
+    for (size_t x = i; x < j; x++) inner += b.items[x].inner;
+    e_.account(*it.sa, j - i, inner);
     i = j;
   }
   send(b, 0, m);

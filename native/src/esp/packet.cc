@@ -84,8 +84,10 @@ Verdict espOpen(Sa& sa, int slot, uint8_t* pkt, size_t len, Opened& o) {
 
 Verdict espCommit(Sa& sa, const Opened& o) {
   std::lock_guard<std::mutex> g(sa.replayMu);
-  return sa.replay.update(o.seq) ? Verdict::Ok : Verdict::Replay;
+  return espCommitLocked(sa, o);
 }
+
+Verdict espCommitLocked(Sa& sa, const Opened& o) { return sa.replay.update(o.seq) ? Verdict::Ok : Verdict::Replay; }
 
 Verdict tunnelCheck(const Sa& sa, uint8_t nextHeader, const uint8_t* ip, size_t& len) {
   if (nextHeader == spec::kNextHeaderNone) return Verdict::Dummy;

@@ -58,6 +58,8 @@ Verdict espPrecheck(Sa& sa, const uint8_t* pkt, size_t len, Opened& o);
 Verdict espOpen(Sa& sa, int slot, uint8_t* pkt, size_t len, Opened& o);
 // Marks the sequence number received (after the ICV verified); Replay if it lost a race.
 Verdict espCommit(Sa& sa, const Opened& o);
+// The same with sa.replayMu already held (a writer commits a run of one SA's packets).
+Verdict espCommitLocked(Sa& sa, const Opened& o);
 // Tunnel mode (RFC 4303 §3.1.2): the payload must be one IP packet of the version that next
 // header names, inside the SA's selectors; trims TFC padding (§2.4) after the IP packet.
 Verdict tunnelCheck(const Sa& sa, uint8_t nextHeader, const uint8_t* ip, size_t& len);
