@@ -12,7 +12,7 @@
  * counts system calls per thread (`perf trace -s`) of this process and both iperf3 processes.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { withLab } from '../../src/lab/lab.js';
 import { segwTunnel, type Side } from '../../test/support/esp-tunnel.js';
 
@@ -25,6 +25,9 @@ const LANE_THREADS = Number(arg('lane-threads', '0'));
 const SECS = Number(arg('seconds', '8'));
 const PERF = arg('perf', '');
 const SYSCALLS = arg('syscalls', '') === 'true';
+// --pin A,B: pin engine a's pipeline threads to CPU A and b's to CPU B (exploration only).
+const PIN = arg('pin', '');
+const CC = arg('cc', '');  // iperf3 -C (congestion control), exploration only
 const HZ = 100; // USER_HZ
 
 interface ThreadCpu { name: string; ticks: number; vcs: number; ivcs: number }
@@ -56,14 +59,21 @@ function machine(): number[] {
 }
 
 type Stats = ReturnType<Side['ipsec']['engine']['stats']>;
-const IO = ['tunReads', 'tunWrites', 'udpSends', 'udpRecvs', 'gsoSends', 'polls'] as const;
+const IO = ['tunReads', 'tunDirect', 'tunWrites', 'udpSends', 'udpRecvs', 'gsoSends', 'polls'] as const;
 
 await withLab('bprof', async (lab) => {
   const { a, b } = await segwTunnel(lab, { workers: WORKERS, laneThreads: LANE_THREADS });
   try {
     const srv = b.host.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', b.inner], { name: 'iperf3-s' });
     await srv.waitFor(/Server listening/);
-    const client = a.host.spawn('iperf3', ['-c', b.inner, '-B', a.inner, '-t', String(SECS + 2), '-J'], { name: 'iperf3-c' });
+    if (PIN) {
+      const cpus = PIN.split(',');
+      const esp = [...threads()].filter(([, t]) => t.name.startsWith('esp-lane') || t.name.startsWith('esp-crypto') || t.name.startsWith('esp-reader') || t.name.startsWith('esp-writer'));
+      esp.sort((x, y) => Number(x[0].split('/')[1]) - Number(y[0].split('/')[1]));
+      const half = esp.length / 2;
+      for (const [i, [k]] of esp.entries()) execFileSync('taskset', ['-p', '-c', cpus[i < half ? 0 : 1], k.split('/')[1]], { stdio: 'ignore' });
+    }
+    const client = a.host.spawn('iperf3', ['-c', b.inner, '-B', a.inner, '-t', String(SECS + 2), '-J', ...(CC ? ['-C', CC] : [])], { name: 'iperf3-c' });
     await new Promise((r) => setTimeout(r, 1500)); // past slow start
     const pids = [client.pid!, srv.pid!];
     const s0 = { t: allThreads(pids), m: machine(), a: a.ipsec.engine.stats(), b: b.ipsec.engine.stats(), at: process.hrtime.bigint() };
@@ -86,6 +96,9 @@ await withLab('bprof', async (lab) => {
     const mb = Number(bytes1 - bytes0) / 1e6; // inner bytes b's TUN accepted in the window
     console.log(`\nprofile: workers=${WORKERS} laneThreads=${LANE_THREADS}, window ${secs.toFixed(1)} s, ${(mb * 8 / secs / 1000).toFixed(2)} Gbit/s through b's TUN` +
       ` (iperf3 whole run ${(r.end.sum_received.bits_per_second / 1e9).toFixed(2)} Gbit/s), ${mb.toFixed(0)} MB`);
+    const snd = r.end.streams?.[0]?.sender ?? {};
+    const last = r.intervals?.[r.intervals.length - 1]?.streams?.[0] ?? {};
+    console.log(`TCP: retransmits ${snd.retransmits}, rtt mean ${snd.mean_rtt} us (min ${snd.min_rtt}, max ${snd.max_rtt}), cwnd at end ${((last.snd_cwnd ?? 0) / 1024).toFixed(0)} KiB`);
     console.log(`iperf3 CPU: client ${r.end.cpu_utilization_percent.host_total.toFixed(0)}%, server ${r.end.cpu_utilization_percent.remote_total.toFixed(0)}% (whole run)`);
     // Engine a started first: of two threads with one name, the lower thread id is a's.
     const groups = new Map<string, [number, number, number]>();

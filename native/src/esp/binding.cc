@@ -248,7 +248,7 @@ Napi::Value EspEngine::Stats(const Napi::CallbackInfo& info) {
   num("ike", s.ike), num("keepalives", s.keepalives), num("ikeDropped", s.ikeDropped);
   num("sendErrors", s.sendErrors), num("tunWriteErrors", s.tunWriteErrors), num("tunReads", s.tunReads);
   num("tunWrites", s.tunWrites), num("udpSends", s.udpSends), num("udpRecvs", s.udpRecvs), num("gsoSends", s.gsoSends);
-  num("retired", s.retired), num("polls", s.polls);
+  num("retired", s.retired), num("polls", s.polls), num("tunDirect", s.tunDirect);
   o.Set("sas", Napi::Number::New(env, double(e->saCount())));
   return o;
 }

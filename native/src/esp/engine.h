@@ -71,7 +71,8 @@ struct EngineStats {
   std::atomic<uint64_t> in[size_t(Verdict::Count)] = {}, out[size_t(Verdict::Count)] = {};
   std::atomic<uint64_t> ike{0}, keepalives{0}, ikeDropped{0}, sendErrors{0}, tunWriteErrors{0};
   std::atomic<uint64_t> tunReads{0}, tunWrites{0}, udpSends{0}, udpRecvs{0}, gsoSends{0};
-  std::atomic<uint64_t> polls{0};  // pipeline threads going to poll() for input
+  std::atomic<uint64_t> polls{0};       // pipeline threads going to poll() for input
+  std::atomic<uint64_t> tunDirect{0};   // TUN reads segmented in place (no segmentation copy)
   std::atomic<uint64_t> retired{0};  // removed objects waiting for their grace period
 };
 

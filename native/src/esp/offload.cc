@@ -110,16 +110,26 @@ size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uin
     }
     return len;
   }
-  size_t l4 = h.csumStart;
-  size_t thl = size_t(pkt[l4 + 12] >> 4) * 4;
-  size_t hdr = l4 + thl;
+  size_t hdr = size_t(h.csumStart) + size_t(pkt[h.csumStart + 12] >> 4) * 4;
   size_t dataOff = hdr + i * h.gsoSize;
   size_t dlen = len - dataOff < h.gsoSize ? len - dataOff : h.gsoSize;
-  bool last = dataOff + dlen == len;
   memcpy(out, pkt, hdr);
   uint64_t dataSum = csumCopy(out + hdr, pkt + dataOff, dlen, 0);
+  return finishTcpSegment(h, out, hdr, i, dlen, dataOff + dlen == len, dataSum);
+}
+
+size_t tsoHeaderLen(const VnetHdr& h, const uint8_t* pkt, size_t len) {
+  uint8_t t = h.gsoType & ~kGsoEcn;
+  if ((t != kGsoTcpv4 && t != kGsoTcpv6) || h.gsoSize == 0 || size_t(h.csumStart) + 20 > len) return 0;
+  size_t hdr = size_t(h.csumStart) + size_t(pkt[h.csumStart + 12] >> 4) * 4;
+  return hdr <= len ? hdr : 0;
+}
+
+size_t finishTcpSegment(const VnetHdr& h, uint8_t* out, size_t hdr, size_t i, size_t dlen, bool last, uint64_t dataSum) {
+  size_t l4 = h.csumStart;
+  size_t thl = hdr - l4;
   if ((out[0] >> 4) == 4) {
-    uint16_t id = uint16_t((pkt[4] << 8 | pkt[5]) + i);
+    uint16_t id = uint16_t((out[4] << 8 | out[5]) + i);
     out[4] = uint8_t(id >> 8), out[5] = uint8_t(id);
   }
   setIpLength(out, hdr + dlen);

@@ -33,6 +33,13 @@ uint64_t pseudoHeaderSum(const uint8_t* ip, uint8_t proto, uint32_t l4Len);
 size_t segmentCount(const VnetHdr& h, const uint8_t* pkt, size_t len);
 // Writes IP packet `i` of a TUN read into `out` with complete checksums; returns its length.
 size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uint8_t* out);
+// TCP segment `i` of a super-packet whose headers (`hdrLen` bytes, copied from the
+// super-packet) and payload (`dataLen` bytes, one's-complement sum `dataSum`) already sit in
+// `out`: sets IP length, id and checksum, TCP sequence, flags and checksum; returns the length.
+size_t finishTcpSegment(const VnetHdr& h, uint8_t* out, size_t hdrLen, size_t i, size_t dataLen, bool last,
+                        uint64_t dataSum);
+// Header bytes (IP + TCP) of a TCP super-packet, 0 if `h` is not TCP segmentation offload.
+size_t tsoHeaderLen(const VnetHdr& h, const uint8_t* pkt, size_t len);
 
 struct Span {
   uint8_t* data;

@@ -3,6 +3,7 @@
 #include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -56,14 +57,25 @@ class OutboundLane : public Lane {
     b.n = 0;
     for (int reads = 0; reads < kOutReads && b.n < kOutItems;) {
       if (!pending_) {
-        ssize_t r = read(fd_, raw_.data(), raw_.size());
+        size_t slots = 0;
+        bool direct = directSlots(b, slots);
+        if (!direct && reads > 0 && gso_ > 0 && vnet_) return Fill::More;  // keep the next super-packet whole
+        ssize_t r = direct ? readDirect(b, slots) : read(fd_, raw_.data(), raw_.size());
         if (r < 0) {
           if (errno != EAGAIN && errno != EINTR) e_.mstats().out[size_t(Verdict::Malformed)]++;
           return b.n > 0 || reads > 0 ? Fill::Drained : Fill::Empty;
         }
-        rawLen_ = size_t(r);
         reads++;
         e_.mstats().tunReads.fetch_add(1, std::memory_order_relaxed);
+        if (direct) {
+          if (placeDirect(b, size_t(r), slots)) {
+            e_.mstats().tunDirect.fetch_add(1, std::memory_order_relaxed);
+            continue;
+          }
+          linearize(b, size_t(r), slots);
+        } else {
+          rawLen_ = size_t(r);
+        }
       }
       pending_ = false;
       if (!classify(b)) {
@@ -88,6 +100,11 @@ class OutboundLane : public Lane {
 
  private:
   bool classify(OutBatch& b);
+  bool directSlots(const OutBatch& b, size_t& slots) const;
+  ssize_t readDirect(OutBatch& b, size_t slots);
+  bool placeDirect(OutBatch& b, size_t r, size_t slots);
+  void linearize(OutBatch& b, size_t r, size_t slots);
+  bool admit(OutBatch& b, const FlowKey& k, size_t segs, size_t maxInner, Sa*& sa, uint64_t& seq);
   void send(OutBatch& b, size_t from, size_t to);
 
   Engine& e_;
@@ -97,7 +114,31 @@ class OutboundLane : public Lane {
   std::vector<uint8_t> raw_;
   size_t rawLen_ = 0;
   bool pending_ = false;
+  // Direct reads (readv into the ESP slots): the layout the last TCP super-packet had, which
+  // the next one of a bulk flow repeats. gso_ == 0: no prediction, read into raw_.
+  size_t hdrLen_ = 0, gso_ = 0, payloadOff_ = 0;
+  VnetHdr vh_{};
+  uint8_t hdr_[256];
+  std::vector<uint8_t> spill_ = std::vector<uint8_t>(65536);
+  iovec iov_[kOutItems + 3];
 };
+
+// Policy lookup, SA state and sequence numbers for `segs` packets of at most `maxInner` bytes;
+// false if the read is dropped (counted).
+bool OutboundLane::admit(OutBatch& b, const FlowKey& k, size_t segs, size_t maxInner, Sa*& sa, uint64_t& seq) {
+  auto& st = e_.mstats();
+  sa = e_.outboundSa(k);
+  if (!sa) return st.out[size_t(Verdict::NoPolicy)]++, false;
+  if (sa->dead.load(std::memory_order_relaxed)) return st.out[size_t(Verdict::SaDead)]++, false;
+  if (espLength(*sa, maxInner) > slotSize_) return st.out[size_t(Verdict::TooBig)]++, false;
+  seq = allocSeq(*sa, uint32_t(segs));
+  if (seq == 0) {
+    e_.expire(*sa, true, ExpireReason::Sequence);
+    return st.out[size_t(Verdict::SeqOverflow)]++, false;
+  }
+  if (seq + segs > sa->seqLimit() - kSeqSoftMargin) e_.expire(*sa, false, ExpireReason::Sequence);
+  return true;
+}
 
 // Turns the TUN read in raw_ into batch items; false if it must wait for the next batch.
 bool OutboundLane::classify(OutBatch& b) {
@@ -111,26 +152,17 @@ bool OutboundLane::classify(OutBatch& b) {
   size_t segs = segmentCount(h, pkt, len);
   FlowKey k;
   if (segs == 0 || !parseFlow(pkt, len, k)) return st.out[size_t(Verdict::BadInner)]++, true;
-  Sa* sa = e_.outboundSa(k);
-  if (!sa) return st.out[size_t(Verdict::NoPolicy)]++, true;
-  if (sa->dead.load(std::memory_order_relaxed)) return st.out[size_t(Verdict::SaDead)]++, true;
   if (segs > kOutItems - b.n) {
     if (b.n == 0) return st.out[size_t(Verdict::TooBig)]++, true;
     return false;
   }
-  size_t maxInner = len;
-  if (h.gsoType != kGsoNone) {
-    size_t hdr = size_t(h.csumStart) + size_t(pkt[h.csumStart + 12] >> 4) * 4;
-    maxInner = hdr + h.gsoSize < len ? hdr + h.gsoSize : len;
-  }
-  if (espLength(*sa, maxInner) > slotSize_) return st.out[size_t(Verdict::TooBig)]++, true;
-  uint64_t seq = allocSeq(*sa, uint32_t(segs));
-  if (seq == 0) {
-    e_.expire(*sa, true, ExpireReason::Sequence);
-    return st.out[size_t(Verdict::SeqOverflow)]++, true;
-  }
-  if (seq + segs > sa->seqLimit() - kSeqSoftMargin) e_.expire(*sa, false, ExpireReason::Sequence);
+  size_t maxInner = len, hdr = vnet_ ? tsoHeaderLen(h, pkt, len) : 0;
+  if (hdr) maxInner = hdr + h.gsoSize < len ? hdr + h.gsoSize : len;
+  Sa* sa;
+  uint64_t seq;
+  if (!admit(b, k, segs, maxInner, sa, seq)) return true;
   size_t off = espPayloadOffset(*sa);
+  if (hdr && hdr <= sizeof hdr_) hdrLen_ = hdr, gso_ = h.gsoSize, payloadOff_ = off;  // predict the next read
   uint8_t nh = k.family == 4 ? spec::kNextHeaderIpv4 : spec::kNextHeaderIpv6;
   for (size_t i = 0; i < segs; i++) {
     OutItem& it = b.items[b.n];
@@ -139,6 +171,63 @@ bool OutboundLane::classify(OutBatch& b) {
     b.n++;
   }
   return true;
+}
+
+// A direct read needs room for the largest super-packet the predicted layout can bring.
+bool OutboundLane::directSlots(const OutBatch& b, size_t& slots) const {
+  if (!vnet_ || gso_ == 0) return false;
+  slots = (65535 - hdrLen_ + gso_ - 1) / gso_;
+  return kOutItems - b.n >= slots;
+}
+
+// readv: the virtio-net header, the super-packet's headers into hdr_, then gso_ payload bytes
+// into each free slot right after the room for the headers (where segmentation would have
+// copied them), anything beyond into spill_. The TUN read is the only copy of the payload.
+ssize_t OutboundLane::readDirect(OutBatch& b, size_t slots) {
+  size_t n = 0;
+  iov_[n++] = {&vh_, sizeof vh_};
+  iov_[n++] = {hdr_, hdrLen_};
+  for (size_t i = 0; i < slots; i++) iov_[n++] = {b.slot(b.n + i) + payloadOff_ + hdrLen_, gso_};
+  iov_[n++] = {spill_.data(), spill_.size()};
+  return readv(fd_, iov_, int(n));
+}
+
+// Segments a direct read in place when it has the predicted layout; false otherwise (nothing
+// consumed). True also when the read is dropped (counted).
+bool OutboundLane::placeDirect(OutBatch& b, size_t r, size_t slots) {
+  if (r < sizeof vh_ + hdrLen_) return false;
+  size_t len = r - sizeof vh_;
+  if (tsoHeaderLen(vh_, hdr_, hdrLen_) != hdrLen_ || vh_.gsoSize != gso_ || len <= hdrLen_) return false;
+  size_t payload = len - hdrLen_, segs = (payload + gso_ - 1) / gso_;
+  if (segs > slots) return false;  // part of it is in spill_
+  FlowKey k;
+  if (!parseFlow(hdr_, len, k)) return false;  // reads only the headers
+  Sa* sa = e_.outboundSa(k);
+  if (sa && espPayloadOffset(*sa) != payloadOff_) return false;
+  uint64_t seq;
+  if (!admit(b, k, segs, hdrLen_ + gso_, sa, seq)) return true;
+  uint8_t nh = k.family == 4 ? spec::kNextHeaderIpv4 : spec::kNextHeaderIpv6;
+  for (size_t i = 0; i < segs; i++) {
+    uint8_t* inner = b.slot(b.n) + payloadOff_;
+    size_t dlen = i + 1 < segs ? gso_ : payload - i * gso_;
+    memcpy(inner, hdr_, hdrLen_);
+    size_t ip = finishTcpSegment(vh_, inner, hdrLen_, i, dlen, i + 1 == segs, csumAdd(inner + hdrLen_, dlen, 0));
+    b.items[b.n] = {sa, seq + i, uint32_t(ip), uint32_t(ip), nh, Verdict::Ok};
+    b.n++;
+  }
+  return true;
+}
+
+// A direct read that did not have the predicted layout: gathered into raw_ for classify().
+void OutboundLane::linearize(OutBatch& b, size_t r, size_t slots) {
+  uint8_t* out = raw_.data();
+  size_t left = r;
+  for (size_t i = 0; left > 0 && i < slots + 3; i++) {  // the iovecs readDirect() used
+    size_t n = left < iov_[i].iov_len ? left : iov_[i].iov_len;
+    memcpy(out, iov_[i].iov_base, n);
+    out += n, left -= n;
+  }
+  rawLen_ = r;
 }
 
 void OutboundLane::flush(Batch& base) {

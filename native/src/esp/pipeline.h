@@ -35,7 +35,7 @@ namespace segw::esp {
 
 // Implementation constants (not from any RFC).
 constexpr int kRing = 8;             // batches per lane
-constexpr size_t kOutItems = 192;    // ESP packets per outbound batch
+constexpr size_t kOutItems = 256;    // ESP packets per outbound batch (5 TSO super-packets)
 constexpr int kOutReads = 64;        // TUN reads per outbound batch at most
 constexpr size_t kInMsgs = 16;       // datagrams per recvmmsg (each up to 64 KB with GRO)
 constexpr size_t kInItems = 1024;    // ESP packets per inbound batch

@@ -89,6 +89,8 @@ export interface EngineStats {
   retired: number;
   /** Times a pipeline thread went to poll() for input (a sleep unless input arrived meanwhile). */
   polls: number;
+  /** TUN reads of TCP super-packets read straight into the ESP slots (no segmentation copy). */
+  tunDirect: number;
   sas: number;
 }
 
