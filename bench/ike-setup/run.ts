@@ -24,7 +24,7 @@
  * Goals (issue 3): segw >= 2x charon's setup rate; <= 4 KiB per IKE SA + child SA.
  */
 import { cpus, loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +51,7 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     'segw-node-flags': { type: 'string', default: '' },
     'segw-kernel': { type: 'string', default: 'stub' },
+    perf: { type: 'string' },
   },
 });
 const N = Number(args.sas);
@@ -108,7 +109,8 @@ function spec(proposal: string): ResponderSpec {
     pool: POOL,
     log: LOG,
     cpuProfDir: args['cpu-prof'] ? resolve(args['cpu-prof']) : undefined,
-    nodeFlags: args['segw-node-flags']!.split(/\s+/).filter(Boolean),
+    // --perf: JIT code named in /tmp/perf-<pid>.map for perf report.
+    nodeFlags: [...(args.perf ? ['--perf-basic-prof'] : []), ...args['segw-node-flags']!.split(/\s+/).filter(Boolean)],
     segwKernel: SEGW_KERNEL,
   };
 }
@@ -133,11 +135,13 @@ async function rateRun(gen: GeneratorProcess, hosts: Hosts, which: Who, proposal
     await gen.teardown({ concurrency: C });
     await sleep(500);
     const drops0 = (await udpRcvbufErrors(hosts.gen)) + (await udpRcvbufErrors(hosts.resp));
+    const rec = which === 'segw' && args.perf ? await perfRecord(r.pid, `segw-${proposal}-${rep}`) : undefined;
     const th0 = threadCpuMs(r.pid);
     const t0 = cpuTimes(r.pid);
     const report = await gen.establish({ concurrency: C, indices: range(0, N) });
     const t1 = cpuTimes(r.pid);
     const th1 = threadCpuMs(r.pid);
+    await rec?.stop();
     const drops = (await udpRcvbufErrors(hosts.gen)) + (await udpRcvbufErrors(hosts.resp)) - drops0;
     const n = Math.max(1, report.established);
     const other = [...th1].filter(([k]) => !k.endsWith(':main')).reduce((a, [k, v]) => a + v - (th0.get(k) ?? 0), 0);
@@ -167,6 +171,22 @@ async function rateRun(gen: GeneratorProcess, hosts: Hosts, which: Who, proposal
     await gen.reset().catch(() => {});
     await r.stop();
   }
+}
+
+/**
+ * --perf DIR: `perf record -g` of the responder during the timed setups only (not its start, JIT
+ * warm-up or teardown), into DIR/<name>.data; perf's own cost lands on the responder's CPU.
+ */
+async function perfRecord(pid: number, name: string): Promise<{ stop(): Promise<void> }> {
+  const out = resolve(args.perf!, `${name}.data`);
+  const p = spawn('perf', ['record', '-q', '-F', '999', '-g', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  await sleep(500); // perf attaches
+  return {
+    stop: () => new Promise<void>((done) => {
+      p.once('exit', () => done());
+      p.kill('SIGINT');
+    }),
+  };
 }
 
 /** Memory per established SA at M SAs against a fresh responder. */

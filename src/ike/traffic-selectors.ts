@@ -1,12 +1,13 @@
 /**
  * Traffic selectors (RFC 7296 §2.9, §3.13.1): configuration strings, the wire form and the
- * kernel form, and narrowing. Addresses are compared as bigints.
+ * kernel form, and narrowing. IPv4 addresses are compared as plain numbers (every setup narrows
+ * and compares selectors), IPv6 addresses as bigints.
  *
  * Config syntax (strongSwan's): "10.0.0.0/24", "192.0.2.7", "2001:db8::/64",
  * "10.0.0.0/8[tcp/443]", "0.0.0.0/0[udp]", and "dynamic" (the IKE address of that side).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, ipToBytes } from '../net/ip.js';
+import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, formatIPv4, ipToBytes, parseIPv4 } from '../net/ip.js';
 import { TsType } from './constants.js';
 import type { TrafficSelectorWire } from './codec/types.js';
 import type { IpFamily, TrafficSelector } from '../kernel/types.js';
@@ -50,16 +51,20 @@ export function parseTs(text: string, dynamicAddr?: string): TrafficSelector {
     const bits = family === 4 ? 32 : 128;
     const len = lenText === undefined ? bits : Number(lenText);
     if (!Number.isInteger(len) || len < 0 || len > bits) throw new ConfigError(`traffic selector "${text}": bad prefix length`);
-    const hostMask = (1n << BigInt(bits - len)) - 1n;
-    const base = addrToBigInt(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
-    ts = {
-      family,
-      protocol: 0,
-      startAddr: bigIntToAddr(base, family),
-      endAddr: bigIntToAddr(base | hostMask, family),
-      startPort: 0,
-      endPort: 65535,
-    };
+    let startAddr: string;
+    let endAddr: string;
+    if (family === 4) {
+      const host = 2 ** (32 - len) - 1;
+      const base = (parseIPv4(addr!) & ~host) >>> 0;
+      startAddr = formatIPv4(base);
+      endAddr = formatIPv4((base | host) >>> 0);
+    } else {
+      const hostMask = (1n << BigInt(bits - len)) - 1n;
+      const base = addrToBigInt(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
+      startAddr = bigIntToAddr(base, family);
+      endAddr = bigIntToAddr(base | hostMask, family);
+    }
+    ts = { family, protocol: 0, startAddr, endAddr, startPort: 0, endPort: 65535 };
   }
   if (proto) {
     const n = /^\d+$/.test(proto) ? Number(proto) : PROTOCOLS[proto.toLowerCase()];
@@ -80,9 +85,25 @@ export function isDynamic(text: string): boolean {
   return text.trim().startsWith('dynamic');
 }
 
-/** Resolves config selectors, "dynamic" to `ikeAddr`. */
-export function resolveTs(texts: readonly string[], ikeAddr: string): TrafficSelector[] {
-  return texts.map((t) => parseTs(t, ikeAddr));
+/**
+ * Parsed configuration lists without "dynamic", by list: a responder resolves its child
+ * configuration on every setup, and the result is the same each time. Entries go with the
+ * configuration objects.
+ */
+const resolved = new WeakMap<readonly string[], readonly TrafficSelector[]>();
+
+/**
+ * Resolves config selectors, "dynamic" to `ikeAddr`. Lists without "dynamic" are parsed once
+ * and the same (frozen) selectors are returned on every call: callers read them, never change them.
+ */
+export function resolveTs(texts: readonly string[], ikeAddr: string): readonly TrafficSelector[] {
+  const have = resolved.get(texts);
+  if (have) return have;
+  const out = texts.map((t) => parseTs(t, ikeAddr));
+  if (texts.some(isDynamic)) return out;
+  for (const ts of out) Object.freeze(ts);
+  resolved.set(texts, Object.freeze(out));
+  return out;
 }
 
 export function tsToWire(ts: TrafficSelector): TrafficSelectorWire {
@@ -121,6 +142,7 @@ export function intersectTs(a: TrafficSelector, b: TrafficSelector): TrafficSele
   const endPort = Math.min(a.endPort, b.endPort);
   // RFC 4301 OPAQUE ports (start 65535, end 0) never intersect a real range; treat as empty.
   if (startPort > endPort) return undefined;
+  if (a.family === 4) return intersect4(a, b, startPort, endPort);
   const as = addrToBigInt(a.startAddr);
   const bs = addrToBigInt(b.startAddr);
   const ae = addrToBigInt(a.endAddr);
@@ -144,14 +166,43 @@ export function tsContained(a: TrafficSelector, b: TrafficSelector): boolean {
   return !!i && tsEqual(i, a);
 }
 
+/**
+ * IPv4 intersection in numbers. Where a bound comes from one side, that side's address text is
+ * reused (`a` first: narrowing passes the configured selector there), so narrowed selectors
+ * share their strings with the configuration instead of holding new ones per child SA.
+ */
+function intersect4(a: TrafficSelector, b: TrafficSelector, startPort: number, endPort: number): TrafficSelector | undefined {
+  const as = parseIPv4(a.startAddr);
+  const bs = parseIPv4(b.startAddr);
+  const ae = parseIPv4(a.endAddr);
+  const be = parseIPv4(b.endAddr);
+  const s = as >= bs ? as : bs;
+  const e = ae <= be ? ae : be;
+  if (s > e) return undefined;
+  return {
+    family: 4,
+    protocol: a.protocol || b.protocol,
+    startAddr: s === as ? a.startAddr : b.startAddr,
+    endAddr: e === ae ? a.endAddr : b.endAddr,
+    startPort,
+    endPort,
+  };
+}
+
+/** Same address (IPv4 text has one form; IPv6 text several). */
+function sameAddr(family: IpFamily, x: string, y: string): boolean {
+  if (x === y) return true;
+  return family === 4 ? parseIPv4(x) === parseIPv4(y) : addrToBigInt(x) === addrToBigInt(y);
+}
+
 export function tsEqual(a: TrafficSelector, b: TrafficSelector): boolean {
   return (
     a.family === b.family &&
     a.protocol === b.protocol &&
     a.startPort === b.startPort &&
     a.endPort === b.endPort &&
-    addrToBigInt(a.startAddr) === addrToBigInt(b.startAddr) &&
-    addrToBigInt(a.endAddr) === addrToBigInt(b.endAddr)
+    sameAddr(a.family, a.startAddr, b.startAddr) &&
+    sameAddr(a.family, a.endAddr, b.endAddr)
   );
 }
 
@@ -178,15 +229,28 @@ export function tsSubset(returned: readonly TrafficSelector[], proposed: readonl
 
 /** "10.0.0.0/24" when the range is a prefix, else "start-end"; "[proto/ports]" when narrowed. */
 export function tsToString(ts: TrafficSelector): string {
+  return tsText(ts, ts.family === 4 ? prefixLength4(parseIPv4(ts.startAddr), parseIPv4(ts.endAddr)) : prefixLength6(ts));
+}
+
+/** The prefix length when [s, e] is exactly one aligned block, else -1. */
+function prefixLength4(s: number, e: number): number {
+  const span = e - s + 1;
+  if (span <= 0) return -1;
+  if (span === 2 ** 32) return 0;
+  const k = 31 - Math.clz32(span); // floor(log2(span)) for span < 2^32
+  return 2 ** k === span && s % span === 0 ? 32 - k : -1;
+}
+
+function prefixLength6(ts: TrafficSelector): number {
   const s = addrToBigInt(ts.startAddr);
   const e = addrToBigInt(ts.endAddr);
-  const bits = ts.family === 4 ? 32 : 128;
   const span = e - s + 1n;
-  let text = `${ts.startAddr}-${ts.endAddr}`;
-  if (span > 0n && (span & (span - 1n)) === 0n && (s & (span - 1n)) === 0n) {
-    const len = bits - (span.toString(2).length - 1);
-    text = `${ts.startAddr}/${len}`;
-  }
+  if (span <= 0n || (span & (span - 1n)) !== 0n || (s & (span - 1n)) !== 0n) return -1;
+  return 128 - (span.toString(2).length - 1);
+}
+
+function tsText(ts: TrafficSelector, len: number): string {
+  let text = len >= 0 ? `${ts.startAddr}/${len}` : `${ts.startAddr}-${ts.endAddr}`;
   if (ts.protocol !== 0 || ts.startPort !== 0 || ts.endPort !== 65535) {
     const ports = ts.startPort === 0 && ts.endPort === 65535 ? '' : ts.startPort === ts.endPort ? `/${ts.startPort}` : `/${ts.startPort}-${ts.endPort}`;
     text += `[${ts.protocol}${ports}]`;

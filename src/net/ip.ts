@@ -7,19 +7,75 @@
  * prefixes. A range becomes the smallest list of aligned blocks that covers exactly the range:
  * 192.0.2.0-192.0.2.255 is one /24, 192.0.2.1-192.0.2.6 is .1/32 .2/31 .4/31 .6/32.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 
 export type Family = 4 | 6;
 
+/**
+ * An IPv4 address in dotted-quad text as a number (0 .. 2^32-1), or -1 when the text is not
+ * one. Accepts exactly what node:net's isIPv4 accepts (four decimal octets 0-255, no leading
+ * zeros, nothing else), without a regular expression, split or arrays: selectors, policies,
+ * NAT detection and the stub kernel's keys read addresses on every setup.
+ */
+export function parseIPv4(addr: string): number {
+  const n = addr.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = addr.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // A leading zero is allowed only as the whole octet ("0"), as isIPv4 does.
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return value * 256 + octet;
+}
+
+/** Dotted-quad text of an IPv4 address held as a number (0 .. 2^32-1). */
+export function formatIPv4(v: number): string {
+  return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
 export function familyOf(addr: string): Family {
-  if (isIPv4(addr)) return 4;
+  if (parseIPv4(addr) >= 0) return 4;
   if (isIPv6(addr)) return 6;
   throw new TypeError(`"${addr}" is not an IP address`);
 }
 
+/**
+ * Writes the octets of an address (4 for IPv4, 16 for IPv6) into `out` at `offset` and returns
+ * how many were written; for callers that build one buffer from several fields.
+ */
+export function writeIp(addr: string, out: Buffer, offset: number): number {
+  const v4 = parseIPv4(addr);
+  if (v4 >= 0) {
+    out.writeUInt32BE(v4, offset);
+    return 4;
+  }
+  return ipToBytes(addr).copy(out, offset);
+}
+
 /** 4 octets for IPv4, 16 for IPv6 (RFC 4291 §2.2 text, "::" and a dotted IPv4 tail allowed). */
 export function ipToBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
+  const a4 = parseIPv4(addr);
+  if (a4 >= 0) {
+    const out = Buffer.allocUnsafe(4);
+    out.writeUInt32BE(a4, 0);
+    return out;
+  }
   if (!isIPv6(addr)) throw new TypeError(`"${addr}" is not an IP address`);
   let text = addr.toLowerCase().split('%')[0];
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -60,10 +116,13 @@ export function bytesToIp(b: Buffer, family: Family = b.length === 4 ? 4 : 6): s
 }
 
 export function addrToBigInt(addr: string): bigint {
+  const v4 = parseIPv4(addr);
+  if (v4 >= 0) return BigInt(v4);
   return BigInt(`0x${ipToBytes(addr).toString('hex')}`);
 }
 
 export function bigIntToAddr(v: bigint, family: Family): string {
+  if (family === 4 && v >= 0n && v <= 0xffffffffn) return formatIPv4(Number(v));
   const hex = v.toString(16).padStart(family === 4 ? 8 : 32, '0');
   return bytesToIp(Buffer.from(hex, 'hex'), family);
 }
@@ -100,8 +159,7 @@ export function rangeToBlocks(start: bigint, end: bigint, bits: number): { base:
   return out;
 }
 
-const v4ToNumber = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-const numberToV4 = (v: number) => `${Math.floor(v / 16777216)}.${Math.floor(v / 65536) % 256}.${Math.floor(v / 256) % 256}.${v % 256}`;
+const numberToV4 = formatIPv4;
 
 /** rangeToBlocks for IPv4 in plain numbers (2^32 is exact in a double): no BigInt on the hot path. */
 function v4Prefixes(start: number, end: number): Prefix[] {
@@ -124,7 +182,7 @@ function v4Prefixes(start: number, end: number): Prefix[] {
 export function rangeToPrefixes(startAddr: string, endAddr: string): Prefix[] {
   const family = familyOf(startAddr);
   if (familyOf(endAddr) !== family) throw new RangeError(`range ${startAddr}-${endAddr} mixes families`);
-  if (family === 4) return v4Prefixes(v4ToNumber(startAddr), v4ToNumber(endAddr));
+  if (family === 4) return v4Prefixes(parseIPv4(startAddr), parseIPv4(endAddr));
   return rangeToBlocks(addrToBigInt(startAddr), addrToBigInt(endAddr), 128).map((b) => ({
     family,
     addr: bigIntToAddr(b.base, family),
@@ -140,9 +198,8 @@ export function parseCidr(cidr: string): Prefix {
     // The common case (every injected IPv4 route) without BigInt.
     const len = lenText === undefined ? 32 : Number(lenText);
     if (!Number.isInteger(len) || len < 0 || len > 32) throw new RangeError(`bad prefix length in "${cidr}"`);
-    const o = addr.split('.').map(Number);
-    const v = (((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) & (len === 0 ? 0 : ~0 << (32 - len))) >>> 0;
-    return { family, addr: `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`, len };
+    const v = (parseIPv4(addr) & (len === 0 ? 0 : ~0 << (32 - len))) >>> 0;
+    return { family, addr: formatIPv4(v), len };
   }
   const len = lenText === undefined ? 128 : Number(lenText);
   if (!Number.isInteger(len) || len < 0 || len > 128) throw new RangeError(`bad prefix length in "${cidr}"`);
@@ -152,9 +209,11 @@ export function parseCidr(cidr: string): Prefix {
 
 /** First and last address of a prefix. */
 export function prefixRange(p: Prefix): { start: string; end: string } {
-  const bits = p.family === 4 ? 32 : 128;
+  if (p.family === 4) {
+    return { start: p.addr, end: formatIPv4((parseIPv4(p.addr) | (2 ** (32 - p.len) - 1)) >>> 0) };
+  }
   const start = addrToBigInt(p.addr);
-  const end = start | ((1n << BigInt(bits - p.len)) - 1n);
+  const end = start | ((1n << BigInt(128 - p.len)) - 1n);
   return { start: p.addr, end: bigIntToAddr(end, p.family) };
 }
 

@@ -9,7 +9,11 @@ import {
   rangeToPrefixes,
   addrToBigInt,
   bigIntToAddr,
+  formatIPv4,
+  parseIPv4,
+  writeIp,
 } from '../../src/net/ip.js';
+import { isIPv4 } from 'node:net';
 
 test('addresses: text <-> octets, IPv6 printed per RFC 5952', () => {
   assert.deepEqual([...ipToBytes('192.0.2.1')], [192, 0, 2, 1]);
@@ -46,4 +50,23 @@ test('port ranges become XFRM port/mask pairs', () => {
   assert.deepEqual(portRangeToMasks(0, 65535), [{ port: 0, mask: 0 }]);
   assert.deepEqual(portRangeToMasks(80, 80), [{ port: 80, mask: 0xffff }]);
   assert.deepEqual(portRangeToMasks(1024, 2047), [{ port: 1024, mask: 0xfc00 }]);
+});
+
+test('IPv4 text <-> number: exactly the dotted quads node:net accepts, without split or regex', () => {
+  assert.equal(parseIPv4('192.0.2.1'), 0xc0000201);
+  assert.equal(parseIPv4('255.255.255.255'), 2 ** 32 - 1);
+  assert.equal(parseIPv4('0.0.0.0'), 0);
+  assert.equal(formatIPv4(0xc6336401), '198.51.100.1');
+  const tricky = ['1.2.3.4', '01.2.3.4', '1.2.3.04', '1.2.3.0', '1.2.3', '1.2.3.4.', '.1.2.3', '1..2.3', '256.1.1.1',
+    '1.2.3.255', '1.2.3.256', '1.2.3.4 ', ' 1.2.3.4', '1e2.2.3.4', '1.2.3.+4', '2001:db8::1', '', '1.2.3.4/24', '00.0.0.0'];
+  for (const t of tricky) assert.equal(parseIPv4(t) >= 0, isIPv4(t), t);
+  for (let i = 0; i < 2000; i++) {
+    const t = [0, 1, 2, 3].map(() => String(Math.floor(Math.random() * 300))).join('.');
+    assert.equal(parseIPv4(t) >= 0, isIPv4(t), t);
+    if (isIPv4(t)) assert.equal(formatIPv4(parseIPv4(t)), t);
+  }
+  const out = Buffer.alloc(20);
+  assert.equal(writeIp('192.0.2.1', out, 0), 4);
+  assert.equal(writeIp('2001:db8::1', out, 4), 16);
+  assert.equal(out.toString('hex'), 'c000020120010db8000000000000000000000001');
 });

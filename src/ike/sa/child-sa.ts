@@ -11,7 +11,7 @@ import { jitteredRekey, type ResolvedChild } from '../config.js';
 import type { EspSuite } from '../proposal.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import { tsEqual, tsToString } from '../traffic-selectors.js';
-import { addrToBigInt, ipToBytes } from '../../net/ip.js';
+import { addrToBigInt, parseIPv4 } from '../../net/ip.js';
 import type { IkeSa } from './ike-sa.js';
 
 export const ChildState = {
@@ -286,7 +286,7 @@ export const childLifecycle = {
 /** floor(log2(size of the selector's address range)). IPv4 in plain numbers: on every install and removal. */
 function hostBits(ts: TrafficSelector): number {
   if (ts.family === 4) {
-    const span = ipToBytes(ts.endAddr).readUInt32BE(0) - ipToBytes(ts.startAddr).readUInt32BE(0) + 1;
+    const span = parseIPv4(ts.endAddr) - parseIPv4(ts.startAddr) + 1;
     return span >= 2 ** 32 ? 32 : span < 1 ? 0 : 31 - Math.clz32(span);
   }
   const span = addrToBigInt(ts.endAddr) - addrToBigInt(ts.startAddr) + 1n;
