@@ -20,12 +20,14 @@ import { MemoryWire } from '../../src/ike/transport/memory.js';
 import { NullKernelIpsec } from '../../src/initiator/null-kernel.js';
 import { Population } from '../../src/initiator/population.js';
 import { RESPONSE_CACHE_MS } from '../../src/ike/sa/task-manager.js';
+import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 
 const { values: a } = parseArgs({
   options: {
     sas: { type: 'string', default: '10000' },
     proposal: { type: 'string', default: 'aes128gcm16-prfsha256-ecp256' },
     warmup: { type: 'string', default: '500' },
+    kernel: { type: 'string', default: 'null' },
   },
 });
 const M = Number(a.sas);
@@ -62,7 +64,8 @@ const responder = new IkeDaemon({
     ikeProposals: [a.proposal!],
     children: [{ name: 'core', localTs: ['203.0.113.0/24'], remoteTs: ['198.18.0.0/15'], espProposals: ['aes128gcm16'] }],
   }],
-  kernel: new NullKernelIpsec(0xd0000000),
+  // --kernel stub: the gateway's `kernel.ipsec: stub` (lean), to see what it adds to the engine.
+  kernel: a.kernel === 'stub' ? new StubKernelIpsec({ firstSpi: 0xd0000000, recordOps: false, lean: true }) : new NullKernelIpsec(0xd0000000),
   scheduler,
   sockets: [wire.socket({ address: GW, port: 500 })],
   settings: { cookieThreshold: 1e9, halfOpenPerPeer: 1e9 },

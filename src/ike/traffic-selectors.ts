@@ -86,23 +86,29 @@ export function isDynamic(text: string): boolean {
 }
 
 /**
- * Parsed configuration lists without "dynamic", by list: a responder resolves its child
- * configuration on every setup, and the result is the same each time. Entries go with the
- * configuration objects.
+ * Parsed selectors by configuration text (not "dynamic"): a responder resolves the same few
+ * configured selectors on every setup. Bounded, so that a load generator with 100k base stations
+ * (a distinct subnet each) does not keep one entry per base station; beyond the bound texts are
+ * parsed each time.
  */
-const resolved = new WeakMap<readonly string[], readonly TrafficSelector[]>();
+const parsed = new Map<string, TrafficSelector>();
+const PARSED_MAX = 1024;
 
 /**
- * Resolves config selectors, "dynamic" to `ikeAddr`. Lists without "dynamic" are parsed once
- * and the same (frozen) selectors are returned on every call: callers read them, never change them.
+ * Resolves config selectors, "dynamic" to `ikeAddr`. Parsed selectors are shared between calls
+ * (frozen): callers read them, never change them.
  */
-export function resolveTs(texts: readonly string[], ikeAddr: string): readonly TrafficSelector[] {
-  const have = resolved.get(texts);
-  if (have) return have;
-  const out = texts.map((t) => parseTs(t, ikeAddr));
-  if (texts.some(isDynamic)) return out;
-  for (const ts of out) Object.freeze(ts);
-  resolved.set(texts, Object.freeze(out));
+export function resolveTs(texts: readonly string[], ikeAddr: string): TrafficSelector[] {
+  const out = new Array<TrafficSelector>(texts.length);
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i]!;
+    let ts = parsed.get(t);
+    if (!ts) {
+      ts = parseTs(t, ikeAddr);
+      if (!isDynamic(t) && parsed.size < PARSED_MAX) parsed.set(t, Object.freeze(ts));
+    }
+    out[i] = ts;
+  }
   return out;
 }
 

@@ -74,11 +74,11 @@ export class ChildCreate implements Task {
     return this.inAuth ? withoutDh(ps) : ps;
   }
 
-  private localTs(): readonly TrafficSelector[] {
+  private localTs(): TrafficSelector[] {
     return this.rekeying ? this.rekeying.localTs : resolveTs(this.cfg!.cfg.localTs, this.sa.local.address);
   }
 
-  private remoteTs(): readonly TrafficSelector[] {
+  private remoteTs(): TrafficSelector[] {
     return this.rekeying ? this.rekeying.remoteTs : resolveTs(this.cfg!.cfg.remoteTs, this.sa.remote.address);
   }
 
