@@ -28,6 +28,7 @@ const SYSCALLS = arg('syscalls', '') === 'true';
 // --pin A,B: pin engine a's pipeline threads to CPU A and b's to CPU B (exploration only).
 const PIN = arg('pin', '');
 const CC = arg('cc', '');  // iperf3 -C (congestion control), exploration only
+const BATCH = arg('batch', '') === 'true';  // engine threads SCHED_BATCH, exploration only
 const HZ = 100; // USER_HZ
 
 interface ThreadCpu { name: string; ticks: number; vcs: number; ivcs: number }
@@ -72,6 +73,9 @@ await withLab('bprof', async (lab) => {
       esp.sort((x, y) => Number(x[0].split('/')[1]) - Number(y[0].split('/')[1]));
       const half = esp.length / 2;
       for (const [i, [k]] of esp.entries()) execFileSync('taskset', ['-p', '-c', cpus[i < half ? 0 : 1], k.split('/')[1]], { stdio: 'ignore' });
+    }
+    if (BATCH) {
+      for (const [k, t] of threads()) if (t.name.startsWith('esp-')) execFileSync('chrt', ['-b', '-p', '0', k.split('/')[1]], { stdio: 'ignore' });
     }
     const client = a.host.spawn('iperf3', ['-c', b.inner, '-B', a.inner, '-t', String(SECS + 2), '-J', ...(CC ? ['-C', CC] : [])], { name: 'iperf3-c' });
     await new Promise((r) => setTimeout(r, 1500)); // past slow start

@@ -2,16 +2,21 @@
  * bench/esp: throughput of segw's userspace ESP against its references, all in one run.
  *
  *   node --import tsx bench/esp/run.ts            (root: builds lab namespaces)
- *   SECONDS_PER_RUN=10 WORKERS=0,2 node --import tsx bench/esp/run.ts
+ *   RUNS=5 SECONDS_PER_RUN=10 WORKERS=0,2 node --import tsx bench/esp/run.ts
  *
  * Rows: iperf3 TCP over plain veth; through a segw<->segw tunnel (static keys, AES-128-GCM,
  * ESP-in-UDP) for each worker setting; through strongSwan kernel-libipsec<->libipsec (charon
  * pair, PSK, the same cipher); and the engine's crypto loop (seal of 1400-byte packets, per
- * core) against `openssl speed -evp aes-128-gcm -bytes 1400`. Every namespace is removed at
- * the end (src/lab), every load is bounded by SECONDS_PER_RUN.
+ * core) against `openssl speed -evp aes-128-gcm -bytes 1400`. Every iperf3 row runs the same
+ * command (`iperf3 -c ADDR -B ADDR -t SECONDS_PER_RUN -J`, the namespace's default congestion
+ * control); the rows take turns, RUNS times, and the table shows min / median / max with the
+ * ratios of the medians. The machine is shared: each iperf3 row also reports how much CPU
+ * other processes used meanwhile (machine busy time minus this bench's own, children included).
+ * Every namespace is removed at the end (src/lab), every load is bounded by SECONDS_PER_RUN.
  * Goals (issue 5): segw >= 10x libipsec, >= 0.5x veth; crypto loop >= 0.8x openssl per core.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { withLab, type Host } from '../../src/lab/lab.js';
 import { StrongSwan } from '../../src/lab/peers/strongswan.js';
 import { childSas, ikeSas } from '../../src/lab/peers/vici-raw.js';
@@ -19,7 +24,9 @@ import { loadEsp } from '../../src/kernel/userspace/native.js';
 import { segwTunnel } from '../../test/support/esp-tunnel.js';
 
 const SECS = Number(process.env.SECONDS_PER_RUN ?? 8);
+const RUNS = Number(process.env.RUNS ?? 3);
 const WORKERS = (process.env.WORKERS ?? '0,2').split(',').map(Number);
+const HZ = 100; // USER_HZ
 
 async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string): Promise<number> {
   const srv = server.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', serverAddr], { name: 'iperf3-s' });
@@ -105,31 +112,74 @@ function opensslSpeed(): number {
   return Number(m[1]) * 1000 * 8;
 }
 
-const g = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
-const rows: [string, string, string][] = [];
-const vethBps = await veth();
-rows.push(['iperf3 TCP, plain veth', g(vethBps), '1.00x veth']);
-const swanBps = await libipsec();
-rows.push(['iperf3 TCP, strongSwan libipsec<->libipsec', g(swanBps), `${(swanBps / vethBps).toFixed(2)}x veth`]);
-for (const w of WORKERS) {
-  const bps = await segw(w);
-  const label = w === 0 ? 'run to completion' : `${w} crypto workers`;
-  rows.push([`iperf3 TCP, segw<->segw (${label})`, g(bps), `${(bps / swanBps).toFixed(1)}x libipsec, ${(bps / vethBps).toFixed(2)}x veth`]);
+/** Machine busy ticks (all CPUs) and this process's own, reaped children included. */
+function cpuTicks(): { machine: number; self: number } {
+  const all = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const machine = all[0] + all[1] + all[2] + all[5] + all[6] + all[7]; // user nice system irq softirq steal
+  const st = readFileSync('/proc/self/stat', 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
+  return { machine, self: f[11] + f[12] + f[13] + f[14] }; // utime stime cutime cstime
 }
-// The machine is shared: openssl and the engine's loop alternate, best of ROUNDS each.
-const ROUNDS = 3;
-let ossl = 0;
-const loop = [0, 0];
-for (let r = 0; r < ROUNDS; r++) {
-  ossl = Math.max(ossl, opensslSpeed());
-  loop[0] = Math.max(loop[0], cryptoLoop(1));
-  loop[1] = Math.max(loop[1], cryptoLoop(2));
+
+/** Runs one row; returns its result and the CPU other processes used meanwhile (% of one core). */
+async function measured(fn: () => Promise<number>): Promise<{ bps: number; otherPct: number }> {
+  const t0 = cpuTicks(), at = Date.now();
+  const bps = await fn(); // every process of the row has exited and been reaped here
+  const t1 = cpuTicks(), secs = (Date.now() - at) / 1000;
+  const other = (t1.machine - t0.machine - (t1.self - t0.self)) / HZ;
+  return { bps, otherPct: Math.max(0, (100 * other) / secs) };
 }
-rows.push([`openssl speed -evp aes-128-gcm 1400 B (best of ${ROUNDS})`, g(ossl), '1.00x openssl']);
-for (const t of [1, 2]) {
-  const bps = loop[t - 1];
-  rows.push([`engine seal loop, AES-128-GCM 1400 B, ${t} thread${t > 1 ? 's' : ''}`, g(bps), `${(bps / t / ossl).toFixed(2)}x openssl per core`]);
+
+const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor((v.length - 1) / 2)];
+const stats = (v: number[]) => ({ min: Math.min(...v), med: median(v), max: Math.max(...v) });
+
+interface Row { label: string; bps: number[]; other: number[] }
+const iperfRows: { row: Row; run: () => Promise<number> }[] = [
+  { row: { label: 'iperf3 TCP, plain veth', bps: [], other: [] }, run: veth },
+  { row: { label: 'iperf3 TCP, strongSwan libipsec<->libipsec', bps: [], other: [] }, run: libipsec },
+  ...WORKERS.map((w) => ({
+    row: { label: `iperf3 TCP, segw<->segw (${w === 0 ? 'run to completion' : `${w} crypto workers`})`, bps: [], other: [] } as Row,
+    run: () => segw(w),
+  })),
+];
+const loadAvg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const loads: string[] = [loadAvg()];
+for (let r = 0; r < RUNS; r++) {
+  for (const { row, run } of iperfRows) {
+    const m = await measured(run);
+    row.bps.push(m.bps);
+    row.other.push(m.otherPct);
+  }
+  loads.push(loadAvg());
 }
-const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
-console.log(`\nbench/esp (${SECS} s per iperf3 run, ${new Date().toISOString()})`);
-for (const [a, b, c] of rows) console.log(`${a.padEnd(w[0])}  ${b.padStart(w[1])}  ${c}`);
+// The machine is shared: openssl and the engine's loop alternate, RUNS rounds each.
+const ossl: number[] = [], loop1: number[] = [], loop2: number[] = [];
+for (let r = 0; r < RUNS; r++) {
+  ossl.push(opensslSpeed());
+  loop1.push(cryptoLoop(1));
+  loop2.push(cryptoLoop(2) / 2);
+}
+
+const g = (bps: number) => (bps / 1e9).toFixed(2);
+const [vethRow, swanRow] = [iperfRows[0].row, iperfRows[1].row];
+const vethMed = median(vethRow.bps), swanMed = median(swanRow.bps), osslMed = median(ossl);
+const lines: string[][] = [['', 'Gbit/s min', 'median', 'max', 'ratio of medians', 'other load']];
+for (const { row } of iperfRows) {
+  const s = stats(row.bps);
+  const ratio = row === vethRow ? '1.00x veth'
+    : row === swanRow ? `${(s.med / vethMed).toFixed(2)}x veth`
+    : `${(s.med / swanMed).toFixed(1)}x libipsec, ${(s.med / vethMed).toFixed(2)}x veth`;
+  const o = stats(row.other);
+  lines.push([row.label, g(s.min), g(s.med), g(s.max), ratio, `${o.min.toFixed(0)}-${o.max.toFixed(0)}% of a core`]);
+}
+const os = stats(ossl);
+lines.push(['openssl speed -evp aes-128-gcm 1400 B, 1 core', g(os.min), g(os.med), g(os.max), '1.00x openssl', '']);
+for (const [t, v] of [[1, loop1], [2, loop2]] as const) {
+  const s = stats(v);
+  lines.push([`engine seal loop, AES-128-GCM 1400 B, ${t} thread${t > 1 ? 's (per core)' : ''}`, g(s.min), g(s.med), g(s.max), `${(s.med / osslMed).toFixed(2)}x openssl per core`, '']);
+}
+const width = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+const { espGcmImplementation } = loadEsp() as unknown as { espGcmImplementation: string };
+console.log(`\nbench/esp: ${RUNS} runs of ${SECS} s per iperf3 row, ${new Date().toISOString()}, ${execFileSync('nproc').toString().trim()} CPUs, engine GCM: ${espGcmImplementation}`);
+console.log(`load average (1/5/15 min) before and after each run: ${loads.join(' | ')}`);
+for (const l of lines) console.log(l.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd());
