@@ -41,13 +41,26 @@ export function authSignedOctets(p: SignedOctetsInput): Buffer {
   return Buffer.concat([p.message, p.peerNonce, p.prf.compute(p.skP, restOfId)]);
 }
 
+/**
+ * RFC 7296 §2.15: prf(Shared Secret, "Key Pad for IKEv2"), the key of the AUTH prf. It depends
+ * only on the secret and the PRF, so callers may compute it once per connection (certs.ts).
+ */
+export function pskPadKey(prf: Prf, sharedSecret: Buffer): Buffer {
+  return prf.compute(sharedSecret, KEY_PAD);
+}
+
 /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>). */
 export function pskAuthData(prf: Prf, sharedSecret: Buffer, signedOctets: Buffer): Buffer {
-  return prf.compute(prf.compute(sharedSecret, KEY_PAD), signedOctets);
+  return prf.compute(pskPadKey(prf, sharedSecret), signedOctets);
 }
 
 /** Whether a peer's SHARED_KEY_MIC AUTH data is right, in constant time. */
 export function verifyPskAuth(prf: Prf, sharedSecret: Buffer, signedOctets: Buffer, authData: Buffer): boolean {
-  const want = pskAuthData(prf, sharedSecret, signedOctets);
+  return verifyPskAuthWithPadKey(prf, pskPadKey(prf, sharedSecret), signedOctets, authData);
+}
+
+/** verifyPskAuth with the pad key already computed (pskPadKey). */
+export function verifyPskAuthWithPadKey(prf: Prf, padKey: Buffer, signedOctets: Buffer, authData: Buffer): boolean {
+  const want = prf.compute(padKey, signedOctets);
   return authData.length === want.length && timingSafeEqual(authData, want);
 }

@@ -17,7 +17,7 @@ import {
 import { IntegId } from '../constants.js';
 import { ENCR_ALGORITHMS, INTEG_ALGORITHMS, cipherName, type EncrAlgorithm } from './algorithms.js';
 import type { IkeSuite, SkTransform } from './types.js';
-import { randomOctets } from './random.js';
+import { randomFill, randomTransient } from './random.js';
 
 /** RFC 5282 §4: nonce = 4-octet salt || 8-octet IV. */
 const GCM_SALT_LENGTH = 4;
@@ -61,7 +61,7 @@ class AesGcmSk implements SkTransform {
     this.#keyLength = keyLength;
     this.#mem = Buffer.from(new ArrayBuffer(keyLength + GCM_SALT_LENGTH + 2 * alg.ivLength));
     keymat.copy(this.#mem, 0, 0, keyLength + GCM_SALT_LENGTH);
-    randomOctets(alg.ivLength).copy(this.#mem, keyLength + GCM_SALT_LENGTH + alg.ivLength);
+    randomFill(this.#mem, keyLength + GCM_SALT_LENGTH + alg.ivLength, alg.ivLength);
   }
 
   get #key(): Buffer {
@@ -142,7 +142,7 @@ class AesCbcHmacSk implements SkTransform {
     if (plaintext.length === 0 || plaintext.length % this.blockSize !== 0) {
       throw new RangeError(`SK plaintext must be a non-empty multiple of ${this.blockSize} octets`);
     }
-    const iv = randomOctets(this.ivLength); // RFC 7296 §3.14: unpredictable IV
+    const iv = randomTransient(this.ivLength); // RFC 7296 §3.14: unpredictable IV
     const c = createCipheriv(this.#cipher, this.#key, iv);
     c.setAutoPadding(false); // the codec pads (RFC 7296 §3.14 Padding / Pad Length)
     const ivCt = Buffer.concat([iv, c.update(plaintext), c.final()]);

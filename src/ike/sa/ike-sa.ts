@@ -11,7 +11,7 @@ import { ExchangeType, IKE_NATT_PORT } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { IkeKeys, IkeSuite, SkTransform } from '../crypto/types.js';
 import { createSkTransform } from '../crypto/index.js';
-import { randomOctets } from '../crypto/random.js';
+import { randomTransient } from '../crypto/random.js';
 import { jitteredRekey, type ResolvedConnection, type RetransmitConfig, DEFAULT_RETRANSMIT } from '../config.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import type { Endpoint } from '../transport/types.js';
@@ -448,11 +448,15 @@ export function registerIkeLifecycle(f: (sa: IkeSa) => IkeLifecycle): void {
 /** Fresh random SPI / nonce material (RFC 7296 §2.6: SPIs are random, §2.10 nonces). */
 export function randomSpi(): Buffer {
   let spi: Buffer;
-  do spi = randomOctets(8);
-  while (spi.readBigUInt64BE(0) === 0n);
+  do spi = randomTransient(8); // copied into the SA (see IkeSa's constructor)
+  while (spi.readUInt32BE(0) === 0 && spi.readUInt32BE(4) === 0);
   return spi;
 }
 
+/**
+ * A nonce (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits; 32 octets cover
+ * every PRF here). Kept only while the exchange needs it, in a slice of Node's pool.
+ */
 export function newNonce(): Buffer {
-  return randomOctets(32);
+  return randomTransient(32);
 }

@@ -297,7 +297,8 @@ export class SaManager implements SaContext {
       return;
     }
     if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, remote, local)) return;
-    const sa = new IkeSa(this, false, Buffer.from(h.spiI), this.newIkeSpi(), { ...local }, { ...remote }, conn);
+    // The SA copies both SPIs into memory of its own.
+    const sa = new IkeSa(this, false, h.spiI, this.newIkeSpi(), { ...local }, { ...remote }, conn);
     this.ikeSas.set(spiKey(sa.spi), sa);
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
     this.halfOpenPerPeer.set(remote.address, (this.halfOpenPerPeer.get(remote.address) ?? 0) + 1);

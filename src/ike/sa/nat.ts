@@ -5,17 +5,20 @@
  * with what it sees: a destination mismatch means we are behind a NAT, no matching source
  * hash means the peer is.
  */
-import { createHash } from 'node:crypto';
 import { NotifyStatus } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
-import { ipToBytes } from '../../net/ip.js';
+import { writeIp } from '../../net/ip.js';
+import { digest } from '../crypto/digest.js';
 import type { Endpoint } from '../transport/types.js';
 import { addNotify, notifies } from './payloads.js';
 
 export function natHash(spiI: Buffer, spiR: Buffer, ep: Endpoint): Buffer {
-  const port = Buffer.alloc(2);
-  port.writeUInt16BE(ep.port);
-  return createHash('sha1').update(spiI).update(spiR).update(ipToBytes(ep.address)).update(port).digest();
+  // One input buffer and a one-shot digest: no Hash object per value (four per IKE_SA_INIT).
+  const input = Buffer.allocUnsafe(8 + 8 + 16 + 2);
+  spiI.copy(input, 0, 0, 8);
+  spiR.copy(input, 8, 0, 8);
+  const end = input.writeUInt16BE(ep.port, 16 + writeIp(ep.address, input, 16));
+  return digest('sha1', input.subarray(0, end));
 }
 
 /** Adds our NAT_DETECTION_SOURCE_IP and _DESTINATION_IP notifies. */

@@ -14,6 +14,8 @@ import { certMatchesIdentity } from '../crypto/identity-match.js';
 import type { Identity } from '../identity.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import { ConfigError } from '../../errors.js';
+import { pskPadKey } from '../crypto/auth.js';
+import type { Prf } from '../crypto/types.js';
 
 interface ConnCredentials {
   localCerts: Certificate[];
@@ -46,6 +48,23 @@ export function pskOf(conn: ResolvedConnection, side: 'local' | 'remote'): Buffe
   const a = conn.cfg[side].auth;
   if (a.method !== 'psk') return undefined;
   return typeof a.secret === 'string' ? Buffer.from(a.secret, 'utf8') : a.secret;
+}
+
+/** prf(PSK, "Key Pad for IKEv2") per connection, side and PRF: two HMACs less per setup. */
+const padKeys = new WeakMap<ResolvedConnection, Map<string, Buffer>>();
+
+/** The AUTH key of a side's PSK for a PRF (RFC 7296 §2.15), or undefined without a PSK. */
+export function pskPadKeyOf(conn: ResolvedConnection, side: 'local' | 'remote', prf: Prf): Buffer | undefined {
+  let m = padKeys.get(conn);
+  const k = `${side}/${prf.id}`;
+  const have = m?.get(k);
+  if (have) return have;
+  const psk = pskOf(conn, side);
+  if (!psk) return undefined;
+  const key = pskPadKey(prf, psk);
+  if (!m) padKeys.set(conn, (m = new Map()));
+  m.set(k, key);
+  return key;
 }
 
 /** CERTREQ with the SHA-1 key hashes of the CAs we trust for the peer (when it uses certificates). */

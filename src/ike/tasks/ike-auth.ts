@@ -14,7 +14,7 @@
  */
 import { AuthMethod, ExchangeType, IdType, NotifyError, NotifyStatus, NotifyType, PayloadType, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
-import { authSignedOctets, pskAuthData, verifyPskAuth } from '../crypto/auth.js';
+import { authSignedOctets, verifyPskAuthWithPadKey } from '../crypto/auth.js';
 import { createPrf } from '../crypto/prf.js';
 import { signAuth, verifyAuth } from '../crypto/signature.js';
 import type { ResolvedConnection } from '../config.js';
@@ -23,7 +23,7 @@ import { decodeRedirect, encodeRedirect, gatewayIdToString, type GatewayId } fro
 import { IkeFlag, IkeState, type IkeSa } from '../sa/ike-sa.js';
 import { addNotify, errorNotify, hasNotify, notifyOf, payloadOf, payloadsOf } from '../sa/payloads.js';
 import { DropReason } from '../sa/counters.js';
-import { addCertReqs, addCerts, credentialsOf, peerPublicKey, pskOf } from './certs.js';
+import { addCertReqs, addCerts, credentialsOf, peerPublicKey, pskPadKeyOf } from './certs.js';
 import { IkeDelete } from './ike-delete.js';
 import { Status, TaskType, type Task } from './task.js';
 
@@ -77,8 +77,8 @@ export class IkeAuth implements Task {
       idType: id.type,
       idData: id.data,
     });
-    const psk = pskOf(conn, 'local');
-    if (psk) return { method: AuthMethod.SHARED_KEY_MIC, data: pskAuthData(prf, psk, octets) };
+    const padKey = pskPadKeyOf(conn, 'local', prf);
+    if (padKey) return { method: AuthMethod.SHARED_KEY_MIC, data: prf.compute(padKey, octets) };
     const key = credentialsOf(conn).localKey;
     if (!key) return undefined;
     const r = signAuth(key, octets, { peerHashes: sa.auth?.peerHashes ?? null });
@@ -106,7 +106,7 @@ export class IkeAuth implements Task {
     });
     const remote = conn.cfg.remote.auth;
     if (remote.method === 'psk') {
-      return auth.method === AuthMethod.SHARED_KEY_MIC && verifyPskAuth(prf, pskOf(conn, 'remote')!, octets, auth.data);
+      return auth.method === AuthMethod.SHARED_KEY_MIC && verifyPskAuthWithPadKey(prf, pskPadKeyOf(conn, 'remote', prf)!, octets, auth.data);
     }
     if (auth.method === AuthMethod.SHARED_KEY_MIC) return false;
     const key = peerPublicKey(conn, payloadsOf(msg, PayloadType.CERT), peer, new Date());

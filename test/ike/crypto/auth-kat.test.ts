@@ -13,6 +13,7 @@ import {
   pskAuthData,
   verifyPskAuth,
 } from '../../../src/ike/crypto/index.js';
+import { pskPadKey, verifyPskAuthWithPadKey } from '../../../src/ike/crypto/auth.js';
 import type { AuthPayload, IdPayload } from '../../../src/ike/codec/types.js';
 import { CAPTURE_PSK, CAPTURE_SUITES, findMessage, loadCapture, openSk, payloadOf, saInit } from './captures.js';
 
@@ -40,6 +41,9 @@ for (const [name, suite] of Object.entries(CAPTURE_SUITES)) {
     assert.ok(verifyPskAuth(prf, CAPTURE_PSK, octetsI, authI.data), 'initiator AUTH verifies');
     assert.deepEqual(pskAuthData(prf, CAPTURE_PSK, octetsI), authI.data);
     assert.equal(verifyPskAuth(prf, Buffer.from('wrong-psk'), octetsI, authI.data), false);
+    // The pad key a connection computes once gives the same answers.
+    assert.ok(verifyPskAuthWithPadKey(prf, pskPadKey(prf, CAPTURE_PSK), octetsI, authI.data));
+    assert.equal(verifyPskAuthWithPadKey(prf, pskPadKey(prf, Buffer.from('wrong-psk')), octetsI, authI.data), false);
 
     // <-- IKE_AUTH response: { IDr, AUTH, SA, TSi, TSr } sealed with SK_er/SK_ar
     const resp = findMessage(c, ExchangeType.IKE_AUTH, true);

@@ -58,6 +58,36 @@ test('prf+ is T1 | T2 | ... with T1 = prf(K, S | 0x01), Tn = prf(K, Tn-1 | S | n
   assert.throws(() => prf.plus(key, seed, 255 * 32 + 1), RangeError, 'the counter octet allows 255 blocks');
 });
 
+test('the PRFs equal node:crypto createHmac for every key length around the block size and long inputs', () => {
+  const hashes: Record<number, string> = {
+    [PrfId.PRF_HMAC_SHA1]: 'sha1', [PrfId.PRF_HMAC_SHA2_256]: 'sha256', [PrfId.PRF_HMAC_SHA2_384]: 'sha384', [PrfId.PRF_HMAC_SHA2_512]: 'sha512',
+  };
+  const bytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 7) & 255));
+  for (const [id, hash] of Object.entries(hashes)) {
+    const prf = createPrf(Number(id));
+    for (const keyLen of [0, 1, 20, 32, 63, 64, 65, 127, 128, 129, 300]) {
+      for (const dataLen of [0, 1, 55, 64, 200, 5000]) {
+        const key = bytes(keyLen, keyLen);
+        const data = bytes(dataLen, dataLen + 1);
+        const want = createHmac(hash, key).update(data).digest();
+        assert.deepEqual(prf.compute(key, data), want, `${hash} key ${keyLen} data ${dataLen}`);
+        assert.deepEqual(key, bytes(keyLen, keyLen), 'the key is not touched');
+      }
+      // prf+ against its definition with createHmac
+      const key = bytes(keyLen, 3);
+      const seed = bytes(100, 4);
+      let prev = Buffer.alloc(0);
+      const blocks: Buffer[] = [];
+      for (let n = 1; n <= 5; n++) {
+        prev = createHmac(hash, key).update(prev).update(seed).update(Buffer.from([n])).digest();
+        blocks.push(prev);
+      }
+      const want = Buffer.concat(blocks);
+      assert.deepEqual(prf.plus(key, seed, want.length - 3), want.subarray(0, want.length - 3), `${hash} prf+ key ${keyLen}`);
+    }
+  }
+});
+
 test('an unknown PRF or DH group is a RangeError (proposal selection must filter first)', () => {
   assert.throws(() => createPrf(PrfId.PRF_AES128_XCBC), RangeError);
   assert.throws(() => createKeyExchange(DhGroup.MODP_1024), RangeError);
