@@ -65,7 +65,12 @@ export class ChildSa implements TimerTarget {
   }
 
   get log(): SaLog {
-    return new SaLog(this.ike.ctx.log, () => ({ ...this.ike.logBindings(), child: this.cfg.name, spiIn: hex(this.spiIn), spiOut: hex(this.spiOut) }));
+    return new SaLog(this.ike.ctx.log, this);
+  }
+
+  /** The fields every log line about this child carries (its IKE SA's, then its own). */
+  logBindings(): Record<string, unknown> {
+    return { ...this.ike.logBindings(), child: this.cfg.name, spiIn: hex(this.spiIn), spiOut: hex(this.spiOut) };
   }
 
   get inRef(): SaRef {
@@ -183,7 +188,8 @@ export class ChildSa implements TimerTarget {
     this.installedAt = this.ike.ctx.scheduler.now();
     this.ike.ctx.registerChild(this);
     this.armLifetimes();
-    this.log.info({ local: this.localTs.map(tsToString), remote: this.remoteTs.map(tsToString), reqid: this.reqid }, 'child SA installed');
+    const log = this.log;
+    if (log.enabled('info')) log.info({ local: this.localTs.map(tsToString), remote: this.remoteTs.map(tsToString), reqid: this.reqid }, 'child SA installed');
     return true;
   }
 

@@ -158,7 +158,7 @@ export class IkeSa implements TimerTarget {
 
   /** A logger bound to this SA; its bindings are built only for lines that are written. */
   get log(): SaLog {
-    return new SaLog(this.ctx.log, () => this.logBindings());
+    return new SaLog(this.ctx.log, this);
   }
 
   /** The fields every log line about this SA carries. */
@@ -316,7 +316,8 @@ export class IkeSa implements TimerTarget {
     this.armKeepalive();
     this.ctx.ikeEstablished(this);
     this.ctx.events.ikeUp?.(this);
-    this.log.info({ peerId: this.peerId, children: this.children.length }, 'IKE SA established');
+    const log = this.log;
+    if (log.enabled('info')) log.info({ peerId: this.peerId, children: this.children.length }, 'IKE SA established');
   }
 
   /** Rekey (soft, with jitter) then hard expiry (strongSwan: hard = rekey + over time), one entry. */

@@ -4,21 +4,33 @@
  * serializes its bindings and sets up its level even for lines it then drops; with several
  * lines per SA set up and torn down, that was a measurable share of a responder's CPU
  * (bench/ike-setup). Keeping one child per SA instead would cost memory at 10k+ SAs.
+ *
+ * A SaLog is one small object pointing at its SA (no closure); `enabled(level)` lets a caller
+ * skip building fields that cost something (selectors as text) for lines that are dropped.
  */
 import type { Logger } from '../../log/index.js';
 
 type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 type Bindings = Record<string, unknown>;
 
+/** What a SaLog logs about: an IKE or child SA. */
+export interface LogSubject {
+  logBindings(): Bindings;
+}
+
+/** pino's numeric levels (its defaults; segw defines no custom levels). */
+const LEVEL_VALUE: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
 export class SaLog {
   constructor(
     private readonly parent: Logger,
-    private readonly bindings: () => Bindings,
+    private readonly subject: LogSubject,
   ) {}
 
-  /** A logger with more bindings (a child SA's, under its IKE SA's). */
-  child(more: Bindings): SaLog {
-    return new SaLog(this.parent, () => ({ ...this.bindings(), ...more }));
+  /** Whether lines of this level are written (a number comparison, nothing allocated). */
+  enabled(level: Level): boolean {
+    const v = this.parent.levelVal as number | undefined;
+    return typeof v === 'number' ? LEVEL_VALUE[level] >= v : this.parent.isLevelEnabled(level);
   }
 
   trace(obj: unknown, msg?: string): void {
@@ -46,10 +58,11 @@ export class SaLog {
   }
 
   private write(level: Level, obj: unknown, msg: string | undefined): void {
+    if (!this.enabled(level)) return;
     const p = this.parent;
-    if (!p.isLevelEnabled(level)) return;
-    if (typeof obj === 'string') p[level](this.bindings(), obj);
-    else if (obj instanceof Error) p[level]({ ...this.bindings(), err: obj }, msg);
-    else p[level]({ ...this.bindings(), ...(obj as Bindings) }, msg);
+    const bindings = this.subject.logBindings();
+    if (typeof obj === 'string') p[level](bindings, obj);
+    else if (obj instanceof Error) p[level]({ ...bindings, err: obj }, msg);
+    else p[level]({ ...bindings, ...(obj as Bindings) }, msg);
   }
 }

@@ -173,7 +173,8 @@ export class IkeInit implements Task {
     this.noteNat(msg);
     if (sa.natDetected) sa.floatToNatT();
     this.ke = undefined;
-    sa.log.debug({ proposal: proposalToString(chosen), nat: sa.natDetected }, 'IKE_SA_INIT done');
+    const log = sa.log;
+    if (log.enabled('debug')) log.debug({ proposal: proposalToString(chosen), nat: sa.natDetected }, 'IKE_SA_INIT done');
     return Status.SUCCESS;
   }
 
