@@ -29,6 +29,7 @@ const SYSCALLS = arg('syscalls', '') === 'true';
 const PIN = arg('pin', '');
 const CC = arg('cc', '');  // iperf3 -C (congestion control), exploration only
 const BATCH = arg('batch', '') === 'true';  // engine threads SCHED_BATCH, exploration only
+const TXQ = arg('txqueuelen', '');  // TUN txqueuelen on both sides, exploration only
 const HZ = 100; // USER_HZ
 
 interface ThreadCpu { name: string; ticks: number; vcs: number; ivcs: number }
@@ -74,6 +75,7 @@ await withLab('bprof', async (lab) => {
       const half = esp.length / 2;
       for (const [i, [k]] of esp.entries()) execFileSync('taskset', ['-p', '-c', cpus[i < half ? 0 : 1], k.split('/')[1]], { stdio: 'ignore' });
     }
+    if (TXQ) for (const s of [a, b]) await s.host.exec('ip', ['link', 'set', s.ipsec.tunName, 'txqueuelen', TXQ]);
     if (BATCH) {
       for (const [k, t] of threads()) if (t.name.startsWith('esp-')) execFileSync('chrt', ['-b', '-p', '0', k.split('/')[1]], { stdio: 'ignore' });
     }

@@ -180,6 +180,6 @@ for (const [t, v] of [[1, loop1], [2, loop2]] as const) {
 }
 const width = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
 const { espGcmImplementation } = loadEsp() as unknown as { espGcmImplementation: string };
-console.log(`\nbench/esp: ${RUNS} runs of ${SECS} s per iperf3 row, ${new Date().toISOString()}, ${execFileSync('nproc').toString().trim()} CPUs, engine GCM: ${espGcmImplementation}`);
+console.log(`\nbench/esp: ${RUNS} runs of ${SECS} s per iperf3 row, ${new Date().toISOString()}, ${execFileSync('nproc').toString().trim()} CPUs, engine GCM: ${espGcmImplementation ?? 'openssl (EVP)'}`);
 console.log(`load average (1/5/15 min) before and after each run: ${loads.join(' | ')}`);
 for (const l of lines) console.log(l.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd());

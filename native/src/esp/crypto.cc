@@ -81,8 +81,7 @@ SaCrypto::SaCrypto(const SuiteKeys& keys, bool encrypt) : keys_(keys), encrypt_(
     ivLen_ = spec::kGcmIvLen;
     icvLen_ = spec::kGcmIcvLen;
     align_ = spec::kMinAlign;
-    auto k = std::make_unique<gcm::Key>();
-    if (gcm::init(*k, keys.encKey.data(), keys.encKey.size())) fast_ = std::move(k);
+    vector_ = gcm::available() && (keys.encKey.size() == 16 || keys.encKey.size() == 32);
   } else {
     ivLen_ = spec::kCbcIvLen;
     icvLen_ = icvLenFor(keys.integ);
@@ -101,7 +100,10 @@ SaCrypto::~SaCrypto() {
   OPENSSL_cleanse(keys_.encKey.data(), keys_.encKey.size());
   OPENSSL_cleanse(keys_.integKey.data(), keys_.integKey.size());
   OPENSSL_cleanse(keys_.salt, sizeof keys_.salt);
-  if (fast_) OPENSSL_cleanse(fast_.get(), sizeof *fast_);
+  if (gcm::Key* k = fast_.load()) {
+    OPENSSL_cleanse(k, sizeof *k);
+    delete k;
+  }
 }
 
 SaCrypto::Ctx* SaCrypto::makeCtx() {
@@ -119,6 +121,17 @@ SaCrypto::Ctx* SaCrypto::makeCtx() {
     return nullptr;
   }
   return c;
+}
+
+gcm::Key* SaCrypto::fastKey() {
+  gcm::Key* k = fast_.load(std::memory_order_acquire);
+  if (k) return k;
+  auto* mine = new gcm::Key;
+  gcm::init(*mine, keys_.encKey.data(), keys_.encKey.size());
+  if (fast_.compare_exchange_strong(k, mine, std::memory_order_acq_rel)) return mine;
+  OPENSSL_cleanse(mine, sizeof *mine);  // another thread made it first
+  delete mine;
+  return k;
 }
 
 SaCrypto::Ctx* SaCrypto::ctx(int slot) {
@@ -160,11 +173,11 @@ size_t gcmAad(const uint8_t* pkt, bool esn, uint32_t seqHi, uint8_t* aad) {
 bool SaCrypto::seal(int slot, uint8_t* pkt, size_t plainLen, bool esn, uint32_t seqHi) {
   uint8_t* iv = pkt + spec::kEspHeaderLen;
   uint8_t* data = iv + ivLen_;
-  if (fast_) {
+  if (vector_) {
     uint8_t nonce[12], aad[12];
     memcpy(nonce, keys_.salt, 4);  // RFC 4106 §4: salt || explicit IV
     memcpy(nonce + 4, iv, 8);
-    gcm::seal(*fast_, nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, plainLen, data + plainLen);
+    gcm::seal(*fastKey(), nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, plainLen, data + plainLen);
     return true;
   }
   Ctx* c = ctx(slot);
@@ -194,11 +207,11 @@ bool SaCrypto::open(int slot, uint8_t* pkt, size_t len, bool esn, uint32_t seqHi
   uint8_t* data = iv + ivLen_;
   size_t cipherLen = len - spec::kEspHeaderLen - ivLen_ - icvLen_;
   uint8_t* icv = data + cipherLen;
-  if (fast_) {
+  if (vector_) {
     uint8_t nonce[12], aad[12];
     memcpy(nonce, keys_.salt, 4);
     memcpy(nonce + 4, iv, 8);
-    return gcm::open(*fast_, nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, cipherLen, icv, icvLen_);
+    return gcm::open(*fastKey(), nonce, aad, gcmAad(pkt, esn, seqHi, aad), data, cipherLen, icv, icvLen_);
   }
   Ctx* c = ctx(slot);
   if (!c) return false;

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,7 +45,7 @@ class SaCrypto {
 
   size_t ivLen() const { return ivLen_; }
   // "vaes" when gcm.h's vector code runs this SA's GCM, else "openssl".
-  const char* implementation() const { return fast_ ? "vaes" : "openssl"; }
+  const char* implementation() const { return vector_ ? "vaes" : "openssl"; }
   size_t icvLen() const { return icvLen_; }
   size_t align() const { return align_; }
 
@@ -69,7 +68,11 @@ class SaCrypto {
 
   SuiteKeys keys_;
   bool encrypt_;
-  std::unique_ptr<gcm::Key> fast_;  // AES-GCM without EVP (gcm.h), shared by all threads
+  // AES-GCM without EVP (gcm.h): key schedule and H powers, made on the SA's first packet (an
+  // SA that never carries traffic costs nothing) and then shared read-only by every thread.
+  bool vector_ = false;
+  std::atomic<gcm::Key*> fast_{nullptr};
+  gcm::Key* fastKey();
   size_t ivLen_, icvLen_, align_;
   std::atomic<Ctx*> slots_[kMaxCryptoSlots] = {};
 };
