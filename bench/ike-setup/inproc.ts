@@ -14,6 +14,7 @@
  * sets up N SAs (C in flight) and then drops them on both ends (or, with --delete, deletes them
  * with INFORMATIONAL exchanges, not counted). Prints one line per round and the median.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { IkeDaemon } from '../../src/ike/daemon.js';
 import type { ConnectionConfig } from '../../src/ike/config.js';
@@ -83,16 +84,26 @@ const cpuUs = () => {
   return u.user + u.system;
 };
 
+/**
+ * SEGW_INPROC_WINDOWS=FILE: the monotonic times (µs, the clock of V8's CPU profiles) when the
+ * responder was working, so a --cpu-prof profile can be cut down to the responder's samples.
+ */
+const windowsFile = process.env.SEGW_INPROC_WINDOWS;
+const windows: number[] = [];
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Delivers everything queued; returns the CPU µs spent in the responder. */
 async function drain(): Promise<number> {
   let resp = 0;
   while (wire.queue.length > 0) {
     const d = wire.queue[0]!;
     if (d.to.address === GW) {
+      if (windowsFile) windows.push(nowUs());
       const t0 = cpuUs();
       wire.deliverNext();
       await responder.idle();
       resp += cpuUs() - t0;
+      if (windowsFile) windows.push(nowUs());
     } else {
       wire.deliverNext();
       await initiators.idle();
@@ -133,5 +144,6 @@ console.log(JSON.stringify({
   medianMsPerSetup: Number(sorted[R >> 1]!.toFixed(3)), minMsPerSetup: Number(sorted[0]!.toFixed(3)),
   rounds_ms: results.map((x) => Number(x.toFixed(3))),
 }));
+if (windowsFile) writeFileSync(windowsFile, JSON.stringify(windows));
 await initiators.stop();
 await responder.stop();

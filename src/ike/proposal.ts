@@ -268,16 +268,29 @@ export function withDhFirst(ps: readonly Proposal[], group: number): Proposal[] 
   });
 }
 
-/** The selected IKE proposal as the crypto module's suite. */
+/**
+ * Suites by their numbers: every SA keeps its suite, and at 10k+ SAs a handful of distinct
+ * suites is all there is. Interned suites are frozen and shared.
+ */
+const internedSuites = new Map<string, IkeSuite | EspSuite>();
+function intern<S extends IkeSuite | EspSuite>(key: string, make: () => S): S {
+  let s = internedSuites.get(key) as S | undefined;
+  if (!s) {
+    s = make();
+    Object.freeze(s);
+    internedSuites.set(key, s);
+  }
+  return s;
+}
+
+/** The selected IKE proposal as the crypto module's suite (shared, frozen). */
 export function ikeSuiteOf(p: Proposal): IkeSuite {
   const encr = p.transforms.find((t) => t.type === TransformType.ENCR)!;
-  return {
-    encr: encr.id,
-    encrKeyLength: encr.keyLength ?? 0,
-    integ: transformId(p, TransformType.INTEG) ?? IntegId.NONE,
-    prf: transformId(p, TransformType.PRF)!,
-    dh: transformId(p, TransformType.DH) ?? DhGroup.NONE,
-  };
+  const encrKeyLength = encr.keyLength ?? 0;
+  const integ = transformId(p, TransformType.INTEG) ?? IntegId.NONE;
+  const prf = transformId(p, TransformType.PRF)!;
+  const dh = transformId(p, TransformType.DH) ?? DhGroup.NONE;
+  return intern(`ike/${encr.id}/${encrKeyLength}/${integ}/${prf}/${dh}`, () => ({ encr: encr.id, encrKeyLength, integ, prf, dh }));
 }
 
 /** An ESP suite in the kernel's vocabulary, with the key lengths KEYMAT needs (RFC 7296 §2.17). */
@@ -308,12 +321,13 @@ export function espSuiteOf(p: Proposal): EspSuite | undefined {
     if (transformId(p, TransformType.INTEG) !== undefined && transformId(p, TransformType.INTEG) !== IntegId.NONE) {
       return undefined;
     }
-    return { encryption: 'aes-gcm-16', encrKeyBytes: bits / 8 + 4, integKeyBytes: 0, esn, dh };
+    return intern(`esp/gcm/${bits}/${esn}/${dh}`, (): EspSuite => ({ encryption: 'aes-gcm-16', encrKeyBytes: bits / 8 + 4, integKeyBytes: 0, esn, dh }));
   }
   if (encr.id === EncrId.ENCR_AES_CBC) {
     const integ = ESP_INTEG[transformId(p, TransformType.INTEG) ?? -1];
     if (!integ) return undefined;
-    return { encryption: 'aes-cbc', encrKeyBytes: bits / 8, integrity: integ[0], integKeyBytes: integ[1], esn, dh };
+    return intern(`esp/cbc/${bits}/${integ[0]}/${esn}/${dh}`, (): EspSuite =>
+      ({ encryption: 'aes-cbc', encrKeyBytes: bits / 8, integrity: integ[0], integKeyBytes: integ[1], esn, dh }));
   }
   return undefined;
 }

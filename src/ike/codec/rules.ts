@@ -99,17 +99,45 @@ export function checkPayloads(exchangeType: number, isResponse: boolean, payload
   if (rules === undefined) {
     return { ok: false, error: dropped(CodecErrorCode.UNKNOWN_EXCHANGE, `no payload rules for exchange ${exchangeType}`) };
   }
-  const counts = new Map<number, number>();
-  for (const p of payloads) if (!('unknown' in p)) counts.set(p.type, (counts.get(p.type) ?? 0) + 1);
-  let complaint: { code: CodecErrorCode; detail: string } | null = null;
-  for (const shape of isResponse ? rules.response : rules.request) {
-    if (!applies(shape, payloads)) continue;
-    const wrong = mismatch(shape, counts);
-    if (wrong === null) return { ok: true, shape: shape.name };
-    complaint ??= { code: wrong.code, detail: `${nameOf(ExchangeType, exchangeType)} ${isResponse ? 'response' : 'request'}: ${wrong.detail}` };
+  // Occurrences per type, in the order types first appear (the first complaint names the first).
+  const seen: number[] = [];
+  for (const p of payloads) {
+    if ('unknown' in p) continue;
+    if (COUNTS[p.type]++ === 0) seen.push(p.type);
   }
-  const c = complaint ?? { code: CodecErrorCode.UNEXPECTED_PAYLOAD, detail: 'no shape applies' };
-  return { ok: false, error: answer(c.code, c.detail) };
+  try {
+    let complaint: { code: CodecErrorCode; detail: string } | null = null;
+    for (const shape of isResponse ? rules.response : rules.request) {
+      if (!applies(shape, payloads)) continue;
+      const wrong = mismatch(shape, seen);
+      if (wrong === null) return { ok: true, shape: shape.name };
+      complaint ??= { code: wrong.code, detail: `${nameOf(ExchangeType, exchangeType)} ${isResponse ? 'response' : 'request'}: ${wrong.detail}` };
+    }
+    const c = complaint ?? { code: CodecErrorCode.UNEXPECTED_PAYLOAD, detail: 'no shape applies' };
+    return { ok: false, error: answer(c.code, c.detail) };
+  } finally {
+    for (const t of seen) COUNTS[t] = 0;
+  }
+}
+
+/**
+ * Payload counts of the message being checked, by type (0 between checks). A check runs to
+ * completion without yielding, so one table serves every check: no Map per message.
+ */
+const COUNTS = new Uint16Array(256);
+
+/** The types a shape requires ('1' or '+'), ascending, computed once per shape. */
+const requiredTypes = new WeakMap<Shape, readonly number[]>();
+function required(shape: Shape): readonly number[] {
+  let r = requiredTypes.get(shape);
+  if (!r) {
+    r = Object.entries(shape.payloads)
+      .filter(([, occurs]) => occurs === '1' || occurs === '+')
+      .map(([type]) => Number(type))
+      .sort((a, b) => a - b);
+    requiredTypes.set(shape, r);
+  }
+  return r;
 }
 
 function applies(shape: Shape, payloads: readonly Payload[]): boolean {
@@ -130,23 +158,23 @@ function applies(shape: Shape, payloads: readonly Payload[]): boolean {
   return true;
 }
 
-function mismatch(shape: Shape, counts: ReadonlyMap<number, number>): { code: CodecErrorCode; detail: string } | null {
-  for (const [type, n] of counts) {
+function mismatch(shape: Shape, seen: readonly number[]): { code: CodecErrorCode; detail: string } | null {
+  for (const type of seen) {
+    const n = COUNTS[type]!;
     const occurs = shape.payloads[type];
     if (occurs === undefined) return { code: CodecErrorCode.UNEXPECTED_PAYLOAD, detail: `${nameOf(PayloadType, type)} not allowed` };
     if ((occurs === '1' || occurs === '?') && n > 1) {
       return { code: CodecErrorCode.REPEATED_PAYLOAD, detail: `${n} ${nameOf(PayloadType, type)} payloads, at most one allowed` };
     }
   }
-  for (const [key, occurs] of Object.entries(shape.payloads)) {
-    if ((occurs === '1' || occurs === '+') && !counts.has(Number(key))) {
-      return { code: CodecErrorCode.MISSING_PAYLOAD, detail: `${nameOf(PayloadType, Number(key))} missing` };
-    }
+  for (const type of required(shape)) {
+    if (COUNTS[type] === 0) return { code: CodecErrorCode.MISSING_PAYLOAD, detail: `${nameOf(PayloadType, type)} missing` };
   }
   if (shape.together) {
-    const present = shape.together.filter((t) => counts.has(t));
-    if (present.length > 0 && present.length < shape.together.length) {
-      const absent = shape.together.filter((t) => !counts.has(t)).map((t) => nameOf(PayloadType, t));
+    let present = 0;
+    for (const t of shape.together) if (COUNTS[t]! > 0) present++;
+    if (present > 0 && present < shape.together.length) {
+      const absent = shape.together.filter((t) => COUNTS[t] === 0).map((t) => nameOf(PayloadType, t));
       return { code: CodecErrorCode.MISSING_PAYLOAD, detail: `${absent.join(', ')} missing (${shape.together.map((t) => nameOf(PayloadType, t)).join(', ')} go together)` };
     }
   }

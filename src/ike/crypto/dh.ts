@@ -115,16 +115,64 @@ class EcpExchange implements KeyExchange {
   }
 
   computeSecret(peerPublic: Buffer): Buffer | null {
-    if (peerPublic.length !== this.#alg.publicLength) return null;
-    const point = Buffer.allocUnsafe(peerPublic.length + 1);
-    point[0] = EC_POINT_UNCOMPRESSED;
-    peerPublic.copy(point, 1);
-    try {
-      // OpenSSL refuses points that are not on the curve (node throws ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY).
-      return leftPad(this.#ecdh.computeSecret(point), this.#alg.secretLength); // RFC 5903 §9: x only
-    } catch {
-      return null;
-    }
+    return ecdhSecret(this.#ecdh, this.#alg, peerPublic);
+  }
+}
+
+/**
+ * What the responder keeps of its side of a key exchange it answered in one step: the group and
+ * the public value for its KE payload. The private key is gone (computeSecret gives null).
+ */
+class AnsweredExchange implements KeyExchange {
+  constructor(
+    readonly group: number,
+    readonly publicValue: Buffer,
+  ) {}
+
+  computeSecret(): Buffer | null {
+    return null;
+  }
+}
+
+/**
+ * One ECDH object per fast curve for respondKeyExchange. A responder makes its key, reads its
+ * public value and computes the secret in one synchronous step, so one object serves every SA
+ * (a new key each time): making an ECDH object (an OpenSSL EC_KEY and its curve) cost about as
+ * much as generating the key in it, and the object lived on until the next GC.
+ */
+const responderEcdh = new Map<string, ECDH>();
+
+/**
+ * The responder's side of a key exchange in one step (RFC 7296 §1.2 KEr, §1.3 PFS): a fresh
+ * ephemeral key for `group`, and the shared secret with the peer's value (null when that value
+ * is invalid). The returned exchange carries the public value only.
+ */
+export function respondKeyExchange(group: number, peerPublic: Buffer): { exchange: KeyExchange; secret: Buffer | null } {
+  const alg = DH_ALGORITHMS.get(group);
+  if (!alg) throw new RangeError(`unsupported key exchange method ${group}`);
+  if (alg.kind !== 'ecp' || !ECDH_FAST_CURVES.has(alg.openssl)) {
+    const ke = createKeyExchange(group);
+    return { exchange: new AnsweredExchange(group, ke.publicValue), secret: ke.computeSecret(peerPublic) };
+  }
+  let ecdh = responderEcdh.get(alg.openssl);
+  if (!ecdh) responderEcdh.set(alg.openssl, (ecdh = createECDH(alg.openssl)));
+  // A new private key, replacing the previous SA's (RFC 7296 §2.12: no reuse here).
+  const point = ecdh.generateKeys();
+  const exchange = new AnsweredExchange(group, point.subarray(1));
+  return { exchange, secret: ecdhSecret(ecdh, alg, peerPublic) };
+}
+
+/** RFC 5903 §9: x of the shared point, from the peer's x || y; null for an invalid point. */
+function ecdhSecret(ecdh: ECDH, alg: DhAlgorithm, peerPublic: Buffer): Buffer | null {
+  if (peerPublic.length !== alg.publicLength) return null;
+  const point = Buffer.allocUnsafe(peerPublic.length + 1);
+  point[0] = EC_POINT_UNCOMPRESSED;
+  peerPublic.copy(point, 1);
+  try {
+    // OpenSSL refuses points that are not on the curve (node throws ERR_CRYPTO_ECDH_INVALID_PUBLIC_KEY).
+    return leftPad(ecdh.computeSecret(point), alg.secretLength);
+  } catch {
+    return null;
   }
 }
 

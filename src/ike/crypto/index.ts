@@ -12,7 +12,7 @@
 export type { IkeKeys, IkeSuite, KeyExchange, Prf, SkTransform } from './types.js';
 export * from './algorithms.js';
 export { createPrf } from './prf.js';
-export { createKeyExchange, isSupportedDhGroup } from './dh.js';
+export { createKeyExchange, isSupportedDhGroup, respondKeyExchange } from './dh.js';
 export { createSkTransform } from './sk.js';
 export * from './keys.js';
 export * from './auth.js';

@@ -53,8 +53,9 @@ export function expandIkeKeys(suite: IkeSuite, skeyseed: Buffer, ni: Buffer, nr:
   const len = ikeKeyLengths(suite);
   const total = len.skD + 2 * len.skA + 2 * len.skE + 2 * len.skP;
   const km = createPrf(suite.prf).plus(skeyseed, Buffer.concat([ni, nr, spiI, spiR]), total);
+  // Views of one buffer: the IKE SA copies what it keeps (SK_d, the SK transforms' keys).
   let off = 0;
-  const take = (n: number): Buffer => Buffer.from(km.subarray(off, (off += n)));
+  const take = (n: number): Buffer => km.subarray(off, (off += n));
   return {
     skD: take(len.skD),
     skAi: take(len.skA),
@@ -81,7 +82,9 @@ export interface IkeKeyInputs {
 /** SKEYSEED and SK_* of a new IKE SA (RFC 7296 §2.14). */
 export function deriveIkeKeys(suite: IkeSuite, input: IkeKeyInputs): IkeKeys {
   const skeyseed = computeSkeyseed(createPrf(suite.prf), input.sharedSecret, input.ni, input.nr);
-  return expandIkeKeys(suite, skeyseed, input.ni, input.nr, input.spiI, input.spiR);
+  const keys = expandIkeKeys(suite, skeyseed, input.ni, input.nr, input.spiI, input.spiR);
+  skeyseed.fill(0);
+  return keys;
 }
 
 /**
@@ -91,7 +94,9 @@ export function deriveIkeKeys(suite: IkeSuite, input: IkeKeyInputs): IkeKeys {
  */
 export function deriveRekeyedIkeKeys(suite: IkeSuite, input: IkeKeyInputs & { oldPrf: number; oldSkD: Buffer }): IkeKeys {
   const skeyseed = computeRekeySkeyseed(createPrf(input.oldPrf), input.oldSkD, input.sharedSecret, input.ni, input.nr);
-  return expandIkeKeys(suite, skeyseed, input.ni, input.nr, input.spiI, input.spiR);
+  const keys = expandIkeKeys(suite, skeyseed, input.ni, input.nr, input.spiI, input.spiR);
+  skeyseed.fill(0);
+  return keys;
 }
 
 /** The selected ESP (or AH) proposal, by registry numbers. */
@@ -136,8 +141,9 @@ export function deriveChildKeys(prf: Prf, suite: ChildSuite, input: ChildKeyInpu
   const integLength = integKeyLength(suite.integ);
   const seed = input.sharedSecret ? Buffer.concat([input.sharedSecret, input.ni, input.nr]) : Buffer.concat([input.ni, input.nr]);
   const km = prf.plus(input.skD, seed, 2 * (encrLength + integLength));
+  // Views of one buffer: the data planes copy the keys they install.
   let off = 0;
-  const take = (n: number): Buffer => Buffer.from(km.subarray(off, (off += n)));
+  const take = (n: number): Buffer => km.subarray(off, (off += n));
   const encrI = take(encrLength);
   const integI = take(integLength);
   const encrR = take(encrLength);

@@ -55,6 +55,8 @@ export interface SaContext {
   connections(): readonly ResolvedConnection[];
   /** Other established IKE SAs of the same peer identity (INITIAL_CONTACT, §2.4). */
   sasOfPeer(peerId: string, except: IkeSa): IkeSa[];
+  /** Whether sasOfPeer would return any (without building the list). */
+  hasSaOfPeer(peerId: string, except: IkeSa): boolean;
   /** Initiator side of RFC 5685: start over towards `to`, bounded by the settings. */
   followRedirect(sa: IkeSa, to: GatewayId): void;
 }

@@ -152,6 +152,11 @@ export class IkeSa implements TimerTarget {
     return this.initiator ? this.spiI : this.spiR;
   }
 
+  /** Our own SPI as the SA tables' key (no Buffer view made). */
+  get spiKey(): bigint {
+    return this.spis.readBigUInt64BE(this.initiator ? 0 : 8);
+  }
+
   get name(): string {
     return `${this.spiI.toString('hex')}_${this.spiR.toString('hex')}`;
   }

@@ -121,7 +121,7 @@ export class SaManager implements SaContext {
   }
 
   ikeDestroyed(sa: IkeSa): void {
-    if (this.ikeSas.get(spiKey(sa.spi)) === sa) this.ikeSas.delete(spiKey(sa.spi));
+    if (this.ikeSas.get(sa.spiKey) === sa) this.ikeSas.delete(sa.spiKey);
     this.leaveHalfOpen(sa);
     const cur = sa.peerId ? this.byPeerId.get(sa.peerId) : undefined;
     if (cur === sa) {
@@ -134,7 +134,7 @@ export class SaManager implements SaContext {
   }
 
   ikeAdopt(sa: IkeSa): void {
-    this.ikeSas.set(spiKey(sa.spi), sa);
+    this.ikeSas.set(sa.spiKey, sa);
     this.ikeEstablished(sa);
   }
 
@@ -142,6 +142,15 @@ export class SaManager implements SaContext {
     const cur = this.byPeerId.get(peerId);
     const all = cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
     return all.filter((s) => s !== except && !s.isDead);
+  }
+
+  hasSaOfPeer(peerId: string, except: IkeSa): boolean {
+    const cur = this.byPeerId.get(peerId);
+    if (cur === undefined) return false;
+    if (!(cur instanceof Set)) return cur !== except && !cur.isDead;
+    // Stops at the first: a load generator holds thousands of SAs with the same gateway.
+    for (const s of cur) if (s !== except && !s.isDead) return true;
+    return false;
   }
 
   registerChild(child: ChildSa): void {
@@ -167,7 +176,7 @@ export class SaManager implements SaContext {
 
   /** Registers an SA we initiate. */
   addInitiator(sa: IkeSa): void {
-    this.ikeSas.set(spiKey(sa.spi), sa);
+    this.ikeSas.set(sa.spiKey, sa);
   }
 
   get ikeSaCount(): number {
@@ -299,7 +308,7 @@ export class SaManager implements SaContext {
     if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, remote, local)) return;
     // The SA copies both SPIs into memory of its own.
     const sa = new IkeSa(this, false, h.spiI, this.newIkeSpi(), { ...local }, { ...remote }, conn);
-    this.ikeSas.set(spiKey(sa.spi), sa);
+    this.ikeSas.set(sa.spiKey, sa);
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
     this.halfOpenPerPeer.set(remote.address, (this.halfOpenPerPeer.get(remote.address) ?? 0) + 1);
     sa.armHalfOpen(s.halfOpenTimeoutMs);

@@ -39,7 +39,10 @@ export function errorNotify(msg: IkeMessage): NotifyPayload | undefined {
   return notifies(msg).find((n) => n.notifyType <= NOTIFY_ERROR_MAX);
 }
 
-export function notify(notifyType: number, data: Buffer = Buffer.alloc(0), protocol = 0, spi: Buffer = Buffer.alloc(0)): NotifyPayload {
+/** No octets (a notify without SPI or data); shared, nothing can be written into it. */
+const EMPTY = Buffer.alloc(0);
+
+export function notify(notifyType: number, data: Buffer = EMPTY, protocol = 0, spi: Buffer = EMPTY): NotifyPayload {
   return { type: PayloadType.NOTIFY, protocol, spi, notifyType, data };
 }
 

@@ -14,7 +14,7 @@
 import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId, TransformType, nameOf } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
-import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
 import type { ResolvedChild } from '../config.js';
 import { espSuiteOf, selectProposal, transformId, verifyChosen } from '../proposal.js';
 import { narrowTs, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
@@ -228,8 +228,9 @@ export class ChildCreate implements Task {
           this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: u16(suite.dh) };
           return Status.NEED_MORE;
         }
-        this.ke = createKeyExchange(suite.dh);
-        const secret = this.ke.computeSecret(ke.data);
+        const answer = respondKeyExchange(suite.dh, ke.data);
+        this.ke = answer.exchange;
+        const secret = answer.secret;
         if (!secret) {
           this.error = { type: NotifyError.INVALID_SYNTAX };
           return Status.NEED_MORE;

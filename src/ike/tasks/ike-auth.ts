@@ -135,7 +135,7 @@ export class IkeAuth implements Task {
     const id = localIdentity(conn, sa.local.address);
     msg.payloads.push({ type: PayloadType.IDi, idType: id.type, data: id.data });
     if (conn.cfg.local.auth.method === 'pubkey') addCerts(conn, msg);
-    if (conn.initialContact && sa.ctx.sasOfPeer(conn.cfg.remote.id ?? sa.remote.address, sa).length === 0) {
+    if (conn.initialContact && !sa.ctx.hasSaOfPeer(conn.cfg.remote.id ?? sa.remote.address, sa)) {
       addNotify(msg, NotifyStatus.INITIAL_CONTACT);
     }
     addCertReqs(sa, msg);

@@ -18,7 +18,7 @@
 import { DhGroup, ExchangeType, NotifyError, NotifyStatus, PayloadType, ProtocolId, nameOf, NotifyType } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
-import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
 import { encodeSignatureHashAlgorithms, parseSignatureHashAlgorithms } from '../crypto/signature.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, proposalToString, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
 import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, encodeRedirectedFrom, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
@@ -236,8 +236,9 @@ export class IkeInit implements Task {
       return Status.NEED_MORE;
     }
     this.group = suite.dh;
-    this.ke = createKeyExchange(this.group);
-    const secret = this.ke.computeSecret(ke.data);
+    const answer = respondKeyExchange(this.group, ke.data);
+    this.ke = answer.exchange;
+    const secret = answer.secret;
     if (!secret) {
       sa.log.info({ group: nameOf(DhGroup, this.group) }, 'peer KE value is invalid');
       this.error = { type: NotifyError.INVALID_SYNTAX };

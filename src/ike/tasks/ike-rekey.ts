@@ -15,7 +15,7 @@
 import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId, nameOf } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
-import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
 import { IkeSa, IkeState, newNonce } from '../sa/ike-sa.js';
 import { addNotify, errorNotify, payloadOf, u16 } from '../sa/payloads.js';
@@ -212,8 +212,9 @@ export class IkeRekey implements Task {
       this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: u16(suite.dh) };
       return Status.NEED_MORE;
     }
-    this.ke = createKeyExchange(suite.dh);
-    const secret = this.ke.computeSecret(ke.data);
+    const answer = respondKeyExchange(suite.dh, ke.data);
+    this.ke = answer.exchange;
+    const secret = answer.secret;
     if (!secret) {
       this.error = { type: NotifyError.INVALID_SYNTAX };
       return Status.NEED_MORE;

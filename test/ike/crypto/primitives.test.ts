@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { DhGroup, PrfId } from '../../../src/ike/constants.js';
-import { createKeyExchange, createPrf, DH_ALGORITHMS } from '../../../src/ike/crypto/index.js';
+import { createKeyExchange, createPrf, DH_ALGORITHMS, respondKeyExchange } from '../../../src/ike/crypto/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -85,6 +85,24 @@ test('the PRFs equal node:crypto createHmac for every key length around the bloc
       const want = Buffer.concat(blocks);
       assert.deepEqual(prf.plus(key, seed, want.length - 3), want.subarray(0, want.length - 3), `${hash} prf+ key ${keyLen}`);
     }
+  }
+});
+
+test('respondKeyExchange: the responder\'s key and secret in one step agree with the initiator\'s, a new key every time', () => {
+  for (const group of [DhGroup.ECP_256, DhGroup.CURVE25519, DhGroup.ECP_384, DhGroup.MODP_2048]) {
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const init = createKeyExchange(group);
+      const { exchange, secret } = respondKeyExchange(group, init.publicValue);
+      assert.equal(exchange.group, group);
+      assert.ok(secret, `group ${group}`);
+      assert.deepEqual(init.computeSecret(exchange.publicValue), secret, `group ${group}`);
+      assert.equal(exchange.computeSecret(init.publicValue), null, 'the answered exchange keeps no private key');
+      seen.add(exchange.publicValue.toString('hex'));
+    }
+    assert.equal(seen.size, 3, 'a fresh ephemeral key per answer');
+    const bad = Buffer.alloc(createKeyExchange(group).publicValue.length); // zero: invalid in every group
+    assert.equal(respondKeyExchange(group, bad).secret, null, `group ${group}: an invalid peer value gives no secret`);
   }
 });
 
