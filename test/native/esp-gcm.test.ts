@@ -1,4 +1,4 @@
-// The engine's own AES-GCM (native/src/esp/gcm.h, VAES + VPCLMULQDQ) against OpenSSL's EVP and
+// The engine's opt-in AES-GCM (native/src/esp/gcm.h, VAES + VPCLMULQDQ) against OpenSSL's EVP and
 // Node's crypto: the test vectors of McGrew & Viega's GCM specification, random keys, nonces,
 // AAD and lengths (every length a packet path can see up to 1600 bytes, both key sizes), and
 // tags that do not verify. Skipped where the CPU lacks the instructions (the engine then uses
@@ -10,11 +10,32 @@ import { loadEsp } from '../../src/kernel/userspace/native.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 interface GcmAddon {
-  espGcmImplementation: 'vaes' | 'openssl';
+  espGcmVectorSupported: boolean;
+  espGcmSelect(impl?: 'vaes' | 'openssl'): 'vaes' | 'openssl';
+  espCryptoBench(o: { size: number; count: number; threads: number }): { implementation: string };
   espGcm(o: { impl: 'vaes' | 'openssl'; key: Buffer; nonce: Buffer; aad: Buffer; data: Buffer; tag?: Buffer }): { ok: boolean; data: Buffer; tag?: Buffer };
 }
 const addon = loadEsp() as unknown as GcmAddon;
-const skip = addon.espGcmImplementation !== 'vaes' ? 'vector GCM off (no VAES/VPCLMULQDQ/AVX-512 here, or SEGW_ESP_GCM=openssl): the engine uses OpenSSL' : false;
+const skip = addon.espGcmVectorSupported ? false : 'no VAES/VPCLMULQDQ/AVX-512 on this CPU: the engine can only use OpenSSL';
+
+test('SAs use OpenSSL EVP unless the vector code is selected; the selection applies to SAs added after it', () => {
+  assert.equal(addon.espGcmSelect(), process.env.SEGW_ESP_GCM === 'vaes' && addon.espGcmVectorSupported ? 'vaes' : 'openssl');
+  const before = addon.espGcmSelect();
+  try {
+    assert.equal(addon.espGcmSelect('openssl'), 'openssl');
+    assert.equal(addon.espCryptoBench({ size: 100, count: 10, threads: 1 }).implementation, 'openssl');
+    if (addon.espGcmVectorSupported) {
+      assert.equal(addon.espGcmSelect('vaes'), 'vaes');
+      assert.equal(addon.espCryptoBench({ size: 100, count: 10, threads: 1 }).implementation, 'vaes');
+    } else {
+      assert.throws(() => addon.espGcmSelect('vaes'), /lacks VAES/);
+      assert.equal(addon.espGcmSelect(), 'openssl', 'a refused selection changes nothing');
+    }
+    assert.throws(() => addon.espGcmSelect('aesni' as 'vaes'), TypeError);
+  } finally {
+    addon.espGcmSelect(before);
+  }
+});
 
 const P64 = 'd9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255';
 const AAD = 'feedfacedeadbeeffeedfacedeadbeefabaddad2';

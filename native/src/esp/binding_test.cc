@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "esp/engine.h"
@@ -148,6 +149,7 @@ Napi::Value CryptoBench(const Napi::CallbackInfo& info) {
   r.Set("seconds", secs);
   r.Set("packets", double(count) * threads);
   r.Set("bytes", double(count) * threads * double(size));
+  r.Set("implementation", sas[0]->crypto->implementation());
   return r;
 }
 
@@ -173,7 +175,7 @@ Napi::Value Gcm(const Napi::CallbackInfo& info) {
   bool vaes = o.Get("impl").As<Napi::String>().Utf8Value() == "vaes";
   auto key = buf("key"), nonce = buf("nonce"), aad = buf("aad"), data = buf("data");
   bool decrypt = o.Get("tag").IsBuffer();
-  if (nonce.Length() != 12 || (vaes && !gcm::available())) {
+  if (nonce.Length() != 12 || (vaes && !gcm::cpuSupported())) {
     Napi::Error::New(env, "espGcm: 12-byte nonce; impl 'vaes' needs a CPU with VAES").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -200,11 +202,30 @@ Napi::Value Gcm(const Napi::CallbackInfo& info) {
   return r;
 }
 
+// espGcmSelect(impl?: 'openssl' | 'vaes'): the AES-GCM implementation of SAs added from now on
+// (gcm.h); returns the selection in force. Throws if 'vaes' is asked for on a CPU without it.
+Napi::Value GcmSelect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    std::string impl = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (impl != "openssl" && impl != "vaes") {
+      Napi::TypeError::New(env, "espGcmSelect: 'openssl' or 'vaes'").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!gcm::select(impl == "vaes")) {
+      Napi::Error::New(env, "espGcmSelect: this CPU lacks VAES/VPCLMULQDQ/AVX-512").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  return Napi::String::New(env, gcm::enabled() ? "vaes" : "openssl");
+}
+
 }  // namespace
 
 void initBench(Napi::Env env, Napi::Object exports) {
   exports.Set("espGcm", Napi::Function::New(env, Gcm, "espGcm"));
-  exports.Set("espGcmImplementation", Napi::String::New(env, gcm::available() ? "vaes" : "openssl"));
+  exports.Set("espGcmVectorSupported", Napi::Boolean::New(env, gcm::cpuSupported()));
+  exports.Set("espGcmSelect", Napi::Function::New(env, GcmSelect, "espGcmSelect"));
   exports.Set("espCryptoBench", Napi::Function::New(env, CryptoBench, "espCryptoBench"));
   exports.Set("espIntegrityKat", Napi::Function::New(env, IntegrityKat, "espIntegrityKat"));
 }

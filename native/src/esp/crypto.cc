@@ -81,7 +81,7 @@ SaCrypto::SaCrypto(const SuiteKeys& keys, bool encrypt) : keys_(keys), encrypt_(
     ivLen_ = spec::kGcmIvLen;
     icvLen_ = spec::kGcmIcvLen;
     align_ = spec::kMinAlign;
-    vector_ = gcm::available() && (keys.encKey.size() == 16 || keys.encKey.size() == 32);
+    vector_ = gcm::enabled() && (keys.encKey.size() == 16 || keys.encKey.size() == 32);
   } else {
     ivLen_ = spec::kCbcIvLen;
     icvLen_ = icvLenFor(keys.integ);

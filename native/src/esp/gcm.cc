@@ -18,6 +18,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -293,22 +294,37 @@ SEGW_GCM_TARGET bool initVector(Key& k, const uint8_t* key, size_t keyLen) {
 }
 
 bool detect() {
-  const char* env = getenv("SEGW_ESP_GCM");
-  if (env && strcmp(env, "openssl") == 0) return false;
   __builtin_cpu_init();
   return __builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
          __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
 }
 
+// The selection; its first value comes from SEGW_ESP_GCM ("vaes" selects this code).
+std::atomic<bool>& selected() {
+  static std::atomic<bool> on{[] {
+    const char* env = getenv("SEGW_ESP_GCM");
+    return env != nullptr && strcmp(env, "vaes") == 0 && cpuSupported();
+  }()};
+  return on;
+}
+
 }  // namespace
 
-bool available() {
+bool cpuSupported() {
   static const bool yes = detect();
   return yes;
 }
 
-bool init(Key& k, const uint8_t* key, size_t keyLen) { return available() && initVector(k, key, keyLen); }
+bool enabled() { return selected().load(std::memory_order_relaxed); }
+
+bool select(bool vector) {
+  if (vector && !cpuSupported()) return false;
+  selected().store(vector, std::memory_order_relaxed);
+  return true;
+}
+
+bool init(Key& k, const uint8_t* key, size_t keyLen) { return cpuSupported() && initVector(k, key, keyLen); }
 
 void seal(const Key& k, const uint8_t* nonce, const uint8_t* aad, size_t aadLen, uint8_t* data, size_t len,
           uint8_t* tag) {

@@ -8,10 +8,13 @@
 // registers (16 blocks per reduction); the key schedule and H powers are computed once per SA
 // and shared read-only by every thread (no per-thread context).
 //
-// Used only when the CPU has VAES, VPCLMULQDQ, AVX512F/BW/VL (checked at run time) and for
-// 128- and 256-bit keys; otherwise, or with SEGW_ESP_GCM=openssl in the environment, the
-// engine keeps OpenSSL's EVP (crypto.cc). test/native/esp-gcm.test.ts compares the two on
-// random inputs of every length and runs the RFC and NIST vectors through both.
+// Opt-in and experimental: the engine's AES-GCM is OpenSSL's EVP (crypto.cc) unless this code
+// is selected (SEGW_ESP_GCM=vaes in the environment, or espGcmSelect('vaes') from the addon),
+// the CPU has VAES, VPCLMULQDQ, AVX512F/BW/VL (checked at run time) and the key is 128 or 256
+// bits. It is not the default because hand-written cipher code in a security gateway needs an
+// independent review that this has not had; EVP is OpenSSL's audited code. The choice applies
+// to SAs added after it is made. test/native/esp-gcm.test.ts compares the two on random inputs
+// of every length and runs the RFC and NIST vectors through both.
 // Constant time: AES rounds and carry-less multiplies are instructions with data-independent
 // timing; the tag compare reads every byte.
 #pragma once
@@ -28,8 +31,13 @@ struct Key {
   alignas(64) uint8_t powers[32][16];
 };
 
-// True if this CPU runs the vector code (and SEGW_ESP_GCM is not "openssl").
-bool available();
+// True if this CPU can run the vector code.
+bool cpuSupported();
+// True if SAs added now use the vector code (selected, and the CPU supports it).
+bool enabled();
+// Selects the vector code (true) or EVP (false) for SAs added from now on; false if the vector
+// code was asked for and the CPU cannot run it (the selection is then unchanged).
+bool select(bool vector);
 // Key schedule and H powers; false for key lengths other than 16 and 32 bytes.
 bool init(Key& k, const uint8_t* key, size_t keyLen);
 // Encrypts `len` bytes of `data` in place and writes the 16-byte tag. `nonce` is 12 bytes.
