@@ -19,6 +19,11 @@ export interface DataPlane {
   tunName?: string;
   /** Userspace mode: IKE's port-4500 socket on the engine, for a local endpoint. */
   natTSocket?: (local: Endpoint) => IkeDatagramSocket;
+  /**
+   * Kernel mode: prepares IKE's own port-4500 socket (by fd) so that the kernel takes ESP-in-UDP
+   * (RFC 3948) from it for XFRM and leaves IKE (non-ESP marker) to the socket.
+   */
+  prepareNatTSocket?: (fd: number) => void;
   close(): Promise<void>;
 }
 
@@ -43,11 +48,9 @@ export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): 
   try {
     if (choice === 'xfrm') {
       const { XfrmKernelIpsec } = await import('../kernel/xfrm/backend.js');
+      const { enableEspInUdp } = await import('../netlink/native.js');
       const ipsec = XfrmKernelIpsec.open();
-      opts.log.warn(
-        'kernel XFRM data plane: ESP-in-UDP needs the UDP_ENCAP socket option on port 4500, which the IKE socket does not set yet; raw ESP only',
-      );
-      return { ipsec, net, reason, close: () => closeBoth(ipsec, net) };
+      return { ipsec, net, reason, prepareNatTSocket: enableEspInUdp, close: () => closeBoth(ipsec, net) };
     }
     const { UserspaceIpsec } = await import('../kernel/userspace/backend.js');
     const u = cfg.kernel.userspace;

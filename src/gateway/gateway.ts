@@ -207,7 +207,13 @@ async function ikeSockets(cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagra
     for (const address of cfg.ike.listen) {
       out.push(await bindUdp(address, cfg.ike.port, false));
       const natT = dp.natTSocket?.({ address, port: cfg.ike.nattPort });
-      out.push(natT ?? (await bindUdp(address, cfg.ike.nattPort, true)));
+      if (natT) {
+        out.push(natT);
+        continue;
+      }
+      const own = await bindUdp(address, cfg.ike.nattPort, true);
+      out.push(own);
+      if (dp.prepareNatTSocket) espInUdp(own, dp.prepareNatTSocket);
     }
   } catch (err) {
     await Promise.allSettled(out.map((s) => s.close()));
@@ -216,7 +222,18 @@ async function ikeSockets(cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagra
   return out;
 }
 
-async function bindUdp(address: string, port: number, natT: boolean): Promise<IkeDatagramSocket> {
+/** Hands the socket to the kernel's ESP-in-UDP decapsulation (XFRM data plane). */
+function espInUdp(sock: UdpIkeSocket, prepare: (fd: number) => void): void {
+  const fd = sock.fd;
+  if (fd === undefined) throw new GatewayError(`cannot set UDP_ENCAP on ${sock.local.address}:${sock.local.port}: node:dgram does not expose the socket's descriptor`);
+  try {
+    prepare(fd);
+  } catch (err) {
+    throw new GatewayError(`cannot set UDP_ENCAP on ${sock.local.address}:${sock.local.port} (${(err as Error).message}): ESP-in-UDP would reach IKE instead of XFRM`, { cause: err });
+  }
+}
+
+async function bindUdp(address: string, port: number, natT: boolean): Promise<UdpIkeSocket> {
   try {
     return await UdpIkeSocket.bind({ address, port, natT });
   } catch (err) {

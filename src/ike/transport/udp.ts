@@ -64,6 +64,17 @@ export class UdpIkeSocket implements IkeDatagramSocket {
     return this.boundLocal;
   }
 
+  /**
+   * The socket's file descriptor, for socket options node:dgram does not offer (UDP_ENCAP when
+   * the kernel does ESP). node:dgram keeps its handle behind a symbol; undefined if that changes.
+   */
+  get fd(): number | undefined {
+    const sym = Object.getOwnPropertySymbols(this.sock).find((k) => k.description === 'state symbol');
+    const state = sym ? (this.sock as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[sym] : undefined;
+    const fd = state?.handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+
   setReceiver(receiver: IkeReceiver): void {
     this.receiver = receiver;
   }

@@ -1,0 +1,52 @@
+// The IKE UDP socket: the non-ESP marker on the NAT-T port (RFC 3948 §2.2), and UDP_ENCAP for
+// the kernel XFRM data plane: with it, the kernel takes ESP-in-UDP off the socket (here, with no
+// ESP state, it drops it) and still hands IKE to the socket. Loopback only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UdpIkeSocket } from '../../../src/ike/transport/udp.js';
+import { enableEspInUdp } from '../../../src/netlink/native.js';
+
+const LO = '127.0.0.1';
+const IKE = Buffer.concat([Buffer.alloc(4), Buffer.from('ike-header-and-more-octets-here')]); // marker + "IKE"
+const ESP = Buffer.concat([Buffer.from('1234567800000001', 'hex'), Buffer.alloc(40, 0xab)]); // SPI, seq, data
+
+async function probe(espInUdp: boolean): Promise<{ got: Buffer[]; nonIke: number }> {
+  const sock = await UdpIkeSocket.bind({ address: LO, port: 0, natT: true });
+  const got: Buffer[] = [];
+  sock.setReceiver((data) => got.push(Buffer.from(data)));
+  const tx = createSocket('udp4');
+  try {
+    if (espInUdp) {
+      assert.equal(typeof sock.fd, 'number', 'the descriptor is reachable');
+      enableEspInUdp(sock.fd!);
+    }
+    for (const d of [ESP, IKE, ESP]) await new Promise<void>((r, j) => tx.send(d, sock.local.port, LO, (e) => (e ? j(e) : r())));
+    for (let i = 0; i < 100 && got.length < 1; i++) await sleep(10);
+    await sleep(50); // anything that would still come
+    return { got, nonIke: sock.nonIke };
+  } finally {
+    tx.close();
+    await sock.close();
+  }
+}
+
+test('NAT-T socket: IKE arrives without its marker, other datagrams are counted as non-IKE', async () => {
+  const r = await probe(false);
+  assert.deepEqual(r.got, [IKE.subarray(4)]);
+  assert.equal(r.nonIke, 2);
+});
+
+test('with UDP_ENCAP (XFRM mode) the kernel keeps ESP-in-UDP from the socket and IKE still arrives', async () => {
+  const r = await probe(true);
+  assert.deepEqual(r.got, [IKE.subarray(4)]);
+  assert.equal(r.nonIke, 0, 'the ESP datagrams went to the kernel, not to IKE');
+});
+
+test('fd is undefined once the socket is closed (no stale descriptor handed out)', async () => {
+  const sock = await UdpIkeSocket.bind({ address: LO, port: 0, natT: true });
+  assert.equal(typeof sock.fd, 'number');
+  await sock.close();
+  assert.equal(sock.fd, undefined);
+});
