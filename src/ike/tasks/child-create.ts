@@ -14,13 +14,14 @@
 import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId, TransformType, nameOf } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
-import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
+import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { answerKe } from './key-exchange.js';
 import type { ResolvedChild } from '../config.js';
 import { espSuiteOf, selectProposal, transformId, verifyChosen } from '../proposal.js';
 import { narrowTs, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
 import { ChildSa } from '../sa/child-sa.js';
 import { IkeState, newNonce, type IkeSa } from '../sa/ike-sa.js';
-import { addNotify, errorNotify, payloadOf, readSpi32, spi32, u16 } from '../sa/payloads.js';
+import { addNotify, errorNotify, payloadOf, readSpi32, spi32 } from '../sa/payloads.js';
 import { IkeDelete } from './ike-delete.js';
 import { Status, TaskType, type Task } from './task.js';
 
@@ -224,18 +225,13 @@ export class ChildCreate implements Task {
       }
       this.ni = Buffer.from(nonce.data);
       if (suite.dh !== DhGroup.NONE) {
-        if (!ke || ke.group !== suite.dh) {
-          this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: u16(suite.dh) };
+        const answer = answerKe(suite.dh, ke);
+        if ('error' in answer) {
+          this.error = answer.error;
           return Status.NEED_MORE;
         }
-        const answer = respondKeyExchange(suite.dh, ke.data);
-        this.ke = answer.exchange;
-        const secret = answer.secret;
-        if (!secret) {
-          this.error = { type: NotifyError.INVALID_SYNTAX };
-          return Status.NEED_MORE;
-        }
-        this.secret = secret;
+        this.ke = answer.ke;
+        this.secret = answer.secret;
       }
     }
     this.child = this.newChild();

@@ -15,10 +15,11 @@
 import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId, nameOf } from '../constants.js';
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
-import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
+import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
+import { answerKe } from './key-exchange.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
 import { IkeSa, IkeState, newNonce } from '../sa/ike-sa.js';
-import { addNotify, errorNotify, payloadOf, u16 } from '../sa/payloads.js';
+import { addNotify, errorNotify, payloadOf } from '../sa/payloads.js';
 import { ChildRekey, holdsLowestNonce } from './child-rekey.js';
 import { ChildDelete } from './child-delete.js';
 import { IkeDelete } from './ike-delete.js';
@@ -208,18 +209,13 @@ export class IkeRekey implements Task {
       return Status.NEED_MORE;
     }
     const suite = ikeSuiteOf(this.chosen);
-    if (!ke || ke.group !== suite.dh) {
-      this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: u16(suite.dh) };
+    const answer = answerKe(suite.dh, ke);
+    if ('error' in answer) {
+      this.error = answer.error;
       return Status.NEED_MORE;
     }
-    const answer = respondKeyExchange(suite.dh, ke.data);
-    this.ke = answer.exchange;
-    const secret = answer.secret;
-    if (!secret) {
-      this.error = { type: NotifyError.INVALID_SYNTAX };
-      return Status.NEED_MORE;
-    }
-    this.secret = secret;
+    this.ke = answer.ke;
+    this.secret = answer.secret;
     this.ni = Buffer.from(nonce.data);
     return Status.NEED_MORE;
   }
