@@ -21,6 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { withLab, type Host } from '../../src/lab/lab.js';
 import { StrongSwan } from '../../src/lab/peers/strongswan.js';
+import { iperf3 } from '../../src/lab/peers/iperf.js';
 import { childSas, ikeSas } from '../../src/lab/peers/vici-raw.js';
 import { loadEsp } from '../../src/kernel/userspace/native.js';
 import { segwTunnel } from '../../test/support/esp-tunnel.js';
@@ -38,14 +39,9 @@ for (const g of GCMS) if (g !== 'openssl' && g !== 'vaes') throw new Error(`GCM:
 if (GCMS.includes('vaes') && !esp.espGcmVectorSupported) throw new Error('GCM=vaes: this CPU lacks VAES/VPCLMULQDQ/AVX-512');
 const HZ = 100; // USER_HZ
 
+/** The same bounded iperf3 TCP run for every row (src/lab/peers/iperf.ts), bit/s at the receiver. */
 async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string): Promise<number> {
-  const srv = server.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', serverAddr], { name: 'iperf3-s' });
-  await srv.waitFor(/Server listening/);
-  const r = await client.exec('iperf3', ['-c', serverAddr, '-B', clientAddr, '-t', String(SECS), '-J'], {
-    timeoutMs: (SECS + 30) * 1000,
-  });
-  await srv.exited;
-  return JSON.parse(r.stdout).end.sum_received.bits_per_second as number;
+  return (await iperf3(client, server, { serverAddr, clientAddr, seconds: SECS })).bitsPerSecond;
 }
 
 async function veth(): Promise<number> {

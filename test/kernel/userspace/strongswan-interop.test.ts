@@ -10,16 +10,13 @@ import { run } from '../../../src/lab/exec.js';
 import { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import { SegwProcess } from '../../../src/lab/peers/segw.js';
 import { Capture } from '../../../src/lab/peers/tshark.js';
+import { iperf3 } from '../../../src/lab/peers/iperf.js';
 import { childSas, ikeSas } from '../../../src/lab/peers/vici-raw.js';
 import { segwGatewayConfig, strongSwanBaseStation } from '../../../src/lab/demo.js';
 import type { IkeSaView } from '../../../src/control/views.js';
 
 async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string, seconds: number): Promise<number> {
-  const srv = server.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', serverAddr], { name: 'iperf3-s' });
-  await srv.waitFor(/Server listening/);
-  const r = await client.exec('iperf3', ['-c', serverAddr, '-B', clientAddr, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 30) * 1000 });
-  await srv.exited;
-  return JSON.parse(r.stdout).end.sum_received.bits_per_second as number;
+  return (await iperf3(client, server, { serverAddr, clientAddr, seconds })).bitsPerSecond;
 }
 
 /**

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { withLab } from '../../../src/lab/lab.js';
 import { Capture } from '../../../src/lab/peers/tshark.js';
+import { iperf3 } from '../../../src/lab/peers/iperf.js';
 import { segwTunnel, saParams, type Side } from '../../support/esp-tunnel.js';
 
 async function counters(s: Side) {
@@ -29,13 +30,7 @@ async function assertDelivered(from: Side, to: Side, sent: bigint, received: big
 }
 
 async function iperf(client: Side, server: Side, seconds: number, reverse = false): Promise<number> {
-  const srv = server.host.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', server.inner], { name: 'iperf3-s' });
-  await srv.waitFor(/Server listening/);
-  const args = ['-c', server.inner, '-B', client.inner, '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])];
-  const r = await client.host.exec('iperf3', args, { timeoutMs: (seconds + 20) * 1000 });
-  await srv.exited;
-  const j = JSON.parse(r.stdout);
-  return j.end.sum_received.bits_per_second as number;
+  return (await iperf3(client.host, server.host, { serverAddr: server.inner, clientAddr: client.inner, seconds, reverse })).bitsPerSecond;
 }
 
 test('ping and iperf3 TCP both ways through a segw<->segw tunnel; counters match on both ends', { timeout: 180_000 }, async () => {
