@@ -17,7 +17,6 @@ export type { TrafficSelector };
 
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmp6: 58, ipv6icmp: 58, sctp: 132 };
 
-
 /** The whole address space of a family, any protocol and port. */
 export function anyTs(family: IpFamily): TrafficSelector {
   return family === 4
