@@ -41,6 +41,8 @@ export interface ReportInput {
   log: string;
   segwKernel: string;
   cpus: number;
+  /** --pin: responder on CPU 0, generator on CPU 1. */
+  pinned?: boolean;
   proposals: string[];
   rates: RateRow[];
   mems: MemRow[];
@@ -64,7 +66,7 @@ function columns(widths: number[], left: number): (cells: string[]) => string {
 export function table(r: ReportInput): string {
   const out: string[] = [];
   const segwName = r.segwKernel === 'userspace' ? 'segw (userspace engine)' : 'segw (stub kernel)';
-  out.push(`bench/ike-setup: N=${r.n} setups per run, C=${r.c} in flight, ${r.k} generator addresses, ${r.repeat} run(s) each (median), log ${r.log}; ${r.cpus} CPUs shared with other work`);
+  out.push(`bench/ike-setup: N=${r.n} setups per run, C=${r.c} in flight, ${r.k} generator addresses, ${r.repeat} run(s) each (median), log ${r.log}; ${r.cpus} CPUs shared with other work${r.pinned ? '; pinned: responder on CPU 0, generator on CPU 1' : ''}`);
   out.push(`load average before ${r.load0.map((x) => x.toFixed(2)).join(' ')}, after ${r.load1.map((x) => x.toFixed(2)).join(' ')}`);
   out.push(`responders: ${segwName} vs charon 5.9.8 (kernel-libipsec); generator: src/initiator (segw's initiator, null kernel)`);
   out.push('');

@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     'segw-node-flags': { type: 'string', default: '' },
     'segw-kernel': { type: 'string', default: 'stub' },
     perf: { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const N = Number(args.sas);
@@ -73,6 +74,7 @@ const chosen = args.proposals!.split(',').map((p) => {
 for (const [k, v] of [['--sas', N], ['--concurrency', C], ['--mem-sas', M], ['--repeat', REPEAT], ['--endpoints', K]] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a whole number >= 1`);
 }
+if (args.pin && cpus().length < 2) throw new Error('--pin needs two CPUs (responder on 0, generator on 1)');
 if (K > 200) throw new Error('--endpoints: at most 200 generator addresses');
 if (N + WARMUP > 131_072 || M + MEM_WARMUP > 131_072) throw new Error('--sas / --mem-sas: at most 130,000 (the 198.18.0.0/15 pool)');
 
@@ -115,8 +117,17 @@ function spec(proposal: string): ResponderSpec {
   };
 }
 
-function start(which: Who, resp: Host, proposal: string): Promise<Responder> {
-  return which === 'segw' ? startSegw(resp, spec(proposal)) : startCharon(resp, spec(proposal));
+/**
+ * --pin: the responder on CPU 0 (all its threads; threads it makes later inherit that), the
+ * generator on CPU 1, so neither takes cycles from the other and the wall-clock rate is the
+ * responder's on one core. Without it both share every CPU.
+ */
+const RESP_CPU = '0', GEN_CPU = '1';
+
+async function start(which: Who, resp: Host, proposal: string): Promise<Responder> {
+  const r = await (which === 'segw' ? startSegw(resp, spec(proposal)) : startCharon(resp, spec(proposal)));
+  if (args.pin) execFileSync('taskset', ['-a', '-p', '-c', RESP_CPU, String(r.pid)], { stdio: 'ignore' });
+  return r;
 }
 
 function progress(s: string): void {
@@ -253,7 +264,8 @@ async function main(): Promise<void> {
     const hosts = { gen, resp };
     // --cpu-prof: the generator is profiled too (into DIR/generator).
     const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'], 'generator')}`] : [];
-    const g = GeneratorProcess.start(['ip', 'netns', 'exec', gen.ns, process.execPath, ...prof, '--import', 'tsx', 'src/initiator/main.ts'], {
+    const pin = args.pin ? ['taskset', '-c', GEN_CPU] : [];
+    const g = GeneratorProcess.start([...pin, 'ip', 'netns', 'exec', gen.ns, process.execPath, ...prof, '--import', 'tsx', 'src/initiator/main.ts'], {
       cwd: REPO,
       env: { ...process.env, SEGW_LOG_LEVEL: 'warn', NODE_TEST_CONTEXT: undefined },
     });
@@ -273,7 +285,7 @@ async function main(): Promise<void> {
   const engine = args['no-mem'] ? undefined : engineMemory(chosen[0]!);
   const input = {
     n: N, c: C, m: M, k: K, repeat: REPEAT, log: LOG, segwKernel: SEGW_KERNEL, cpus: cpus().length,
-    proposals: chosen, rates, mems, engine, load0, load1: loadavg(),
+    proposals: chosen, rates, mems, engine, load0, load1: loadavg(), pinned: args.pin,
   };
   console.log(table(input));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, ...input }, null, 2));
