@@ -5,7 +5,7 @@
  *   node --import tsx bench/ike-setup/run.ts [--sas N] [--concurrency C] [--mem-sas M]
  *        [--repeat R] [--proposals ecp256,x25519] [--endpoints K] [--log quiet|default]
  *        [--no-mem] [--json FILE] [--cpu-prof DIR] [--segw-kernel stub|userspace]
- *        [--segw-node-flags="--flag ..."]                          (root: lab namespaces)
+ *        [--segw-node-flags="--flag ..."] [--warmup W] [--shared-cpus]  (root: lab namespaces)
  *
  * Topology (src/lab, documentation addresses only, removed at the end, on failure and SIGINT):
  *
@@ -15,7 +15,8 @@
  * The generator is src/initiator (segw's own initiator with a null kernel) in its own process in
  * the gen namespace: K base-station addresses, C setups in flight, distinct identities and /32
  * subnets from 198.18.0.0/15. For each proposal and responder (order alternated per repeat): a
- * fresh responder, a warm-up (deleted again), then N setups timed by wall clock (first
+ * fresh responder pinned to CPU 0 (the generator runs on CPU 1; --shared-cpus lets both use
+ * every CPU), a warm-up of W setups (deleted again), then N setups timed by wall clock (first
  * initiate to last child up) with the responder's CPU time from /proc/<pid>/stat before and
  * after; then everything is deleted and the responder stopped. Memory: a fresh responder, a
  * warm-up, a baseline, M SAs established, the same figures again; segw's JS heap comes from a
@@ -52,7 +53,8 @@ const { values: args } = parseArgs({
     'segw-node-flags': { type: 'string', default: '' },
     'segw-kernel': { type: 'string', default: 'stub' },
     perf: { type: 'string' },
-    pin: { type: 'boolean', default: false },
+    'shared-cpus': { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '2000' },
   },
 });
 const N = Number(args.sas);
@@ -62,8 +64,12 @@ const REPEAT = Number(args.repeat);
 const K = Number(args.endpoints);
 const LOG = args.log === 'default' ? 'default' : 'quiet';
 const SEGW_KERNEL = args['segw-kernel'] === 'userspace' ? 'userspace' : 'stub';
-/** JIT warm-up before timing (a gateway runs for months); the warm-up SAs are deleted again. */
-const WARMUP = 300;
+/**
+ * JIT warm-up before timing (a gateway runs for months); the warm-up SAs are deleted again.
+ * 2000: after 300, V8's optimizing compiler still took a third of segw's CPU samples during the
+ * timed setups (perf: compiler threads), a start-up cost rather than the steady state.
+ */
+const WARMUP = Number(args.warmup);
 const MEM_WARMUP = 500;
 const PROPOSALS: Record<string, string> = { ecp256: 'aes128gcm16-prfsha256-ecp256', x25519: 'aes128gcm16-prfsha256-x25519' };
 const chosen = args.proposals!.split(',').map((p) => {
@@ -71,10 +77,9 @@ const chosen = args.proposals!.split(',').map((p) => {
   if (!v) throw new Error(`--proposals: "${p}" unknown (have ${Object.keys(PROPOSALS).join(', ')})`);
   return v;
 });
-for (const [k, v] of [['--sas', N], ['--concurrency', C], ['--mem-sas', M], ['--repeat', REPEAT], ['--endpoints', K]] as const) {
+for (const [k, v] of [['--warmup', WARMUP], ['--sas', N], ['--concurrency', C], ['--mem-sas', M], ['--repeat', REPEAT], ['--endpoints', K]] as const) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a whole number >= 1`);
 }
-if (args.pin && cpus().length < 2) throw new Error('--pin needs two CPUs (responder on 0, generator on 1)');
 if (K > 200) throw new Error('--endpoints: at most 200 generator addresses');
 if (N + WARMUP > 131_072 || M + MEM_WARMUP > 131_072) throw new Error('--sas / --mem-sas: at most 130,000 (the 198.18.0.0/15 pool)');
 
@@ -118,15 +123,17 @@ function spec(proposal: string): ResponderSpec {
 }
 
 /**
- * --pin: the responder on CPU 0 (all its threads; threads it makes later inherit that), the
- * generator on CPU 1, so neither takes cycles from the other and the wall-clock rate is the
- * responder's on one core. Without it both share every CPU.
+ * The responder on CPU 0 (all its threads; threads it makes later inherit that), the generator
+ * on CPU 1, so neither takes cycles from the other and the wall-clock rate is the responder's on
+ * one core. --shared-cpus: both share every CPU (the wall clock then measures the sum of both).
  */
+const PIN = !args['shared-cpus'];
 const RESP_CPU = '0', GEN_CPU = '1';
+if (PIN && cpus().length < 2) throw new Error('pinning needs two CPUs (responder on 0, generator on 1): use --shared-cpus');
 
 async function start(which: Who, resp: Host, proposal: string): Promise<Responder> {
   const r = await (which === 'segw' ? startSegw(resp, spec(proposal)) : startCharon(resp, spec(proposal)));
-  if (args.pin) execFileSync('taskset', ['-a', '-p', '-c', RESP_CPU, String(r.pid)], { stdio: 'ignore' });
+  if (PIN) execFileSync('taskset', ['-a', '-p', '-c', RESP_CPU, String(r.pid)], { stdio: 'ignore' });
   return r;
 }
 
@@ -264,7 +271,7 @@ async function main(): Promise<void> {
     const hosts = { gen, resp };
     // --cpu-prof: the generator is profiled too (into DIR/generator).
     const prof = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${resolve(args['cpu-prof'], 'generator')}`] : [];
-    const pin = args.pin ? ['taskset', '-c', GEN_CPU] : [];
+    const pin = PIN ? ['taskset', '-c', GEN_CPU] : [];
     const g = GeneratorProcess.start([...pin, 'ip', 'netns', 'exec', gen.ns, process.execPath, ...prof, '--import', 'tsx', 'src/initiator/main.ts'], {
       cwd: REPO,
       env: { ...process.env, SEGW_LOG_LEVEL: 'warn', NODE_TEST_CONTEXT: undefined },
@@ -285,7 +292,7 @@ async function main(): Promise<void> {
   const engine = args['no-mem'] ? undefined : engineMemory(chosen[0]!);
   const input = {
     n: N, c: C, m: M, k: K, repeat: REPEAT, log: LOG, segwKernel: SEGW_KERNEL, cpus: cpus().length,
-    proposals: chosen, rates, mems, engine, load0, load1: loadavg(), pinned: args.pin,
+    proposals: chosen, rates, mems, engine, load0, load1: loadavg(), pinned: PIN,
   };
   console.log(table(input));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, ...input }, null, 2));
