@@ -41,8 +41,10 @@ export interface ReportInput {
   log: string;
   segwKernel: string;
   cpus: number;
-  /** --pin: responder on CPU 0, generator on CPU 1. */
+  /** Responder on CPU 0, generator on CPU 1 (unless --shared-cpus). */
   pinned?: boolean;
+  /** --responder-cpu: each responder's CPU quota, in cores. */
+  responderCpu?: number;
   proposals: string[];
   rates: RateRow[];
   mems: MemRow[];
@@ -63,16 +65,21 @@ function columns(widths: number[], left: number): (cells: string[]) => string {
   return (cells) => cells.map((s, i) => (i < left ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ').trimEnd();
 }
 
+/** Cores a responder used during the timed setups: CPU per setup times setups per second. */
+const busy = (a: { cpu: number; rate: number }) => (a.cpu * a.rate) / 1000;
+
 export function table(r: ReportInput): string {
   const out: string[] = [];
   const segwName = r.segwKernel === 'userspace' ? 'segw (userspace engine)' : 'segw (stub kernel)';
-  out.push(`bench/ike-setup: N=${r.n} setups per run, C=${r.c} in flight, ${r.k} generator addresses, ${r.repeat} run(s) each (median), log ${r.log}; ${r.cpus} CPUs shared with other work${r.pinned ? '; pinned: responder on CPU 0, generator on CPU 1' : ''}`);
+  out.push(`bench/ike-setup: N=${r.n} setups per run, C=${r.c} in flight, ${r.k} generator addresses, ${r.repeat} run(s) each (median), log ${r.log}; ${r.cpus} CPUs shared with other work${r.pinned ? '; pinned: responder on CPU 0, generator on CPU 1' : ''}${r.responderCpu ? `; each responder limited to ${r.responderCpu} of a core (cgroup quota)` : ''}`);
   out.push(`load average before ${r.load0.map((x) => x.toFixed(2)).join(' ')}, after ${r.load1.map((x) => x.toFixed(2)).join(' ')}`);
   out.push(`responders: ${segwName} vs charon 5.9.8 (kernel-libipsec); generator: src/initiator (segw's initiator, null kernel)`);
   out.push('');
-  const row = columns([30, 24, 9, 14, 10, 10, 13, 7, 7, 7], 2);
-  out.push(row(['proposal', 'responder', 'setups/s', 'resp CPU ms/SA', 'of which', 'of which', 'gen CPU ms/SA', 'p50 ms', 'p99 ms', 'failed']));
-  out.push(row(['', '', '', '', 'kernel', 'other thr', '', '', '', '']));
+  // What a responder could use: its quota, one core when pinned, else the machine.
+  const budget = r.responderCpu ?? (r.pinned ? 1 : r.cpus);
+  const row = columns([30, 24, 9, 10, 14, 10, 10, 13, 7, 7, 7], 2);
+  out.push(row(['proposal', 'responder', 'setups/s', 'resp busy', 'resp CPU ms/SA', 'of which', 'of which', 'gen CPU ms/SA', 'p50 ms', 'p99 ms', 'failed']));
+  out.push(row(['', '', '', `of ${f(budget, 2)}`, '', 'kernel', 'other thr', '', '', '', '']));
   const verdicts: string[] = [];
   for (const p of r.proposals) {
     const agg = (who: 'segw' | 'charon') => {
@@ -92,12 +99,15 @@ export function table(r: ReportInput): string {
     const s = agg('segw');
     const c = agg('charon');
     for (const [name, a] of [[segwName, s], ['charon (libipsec)', c]] as const) {
-      out.push(row([name === segwName ? p : '', name, f(a.rate, 0), f(a.cpu, 3), f(a.sys, 3), f(a.other, 3), f(a.gen, 3), f(a.p50), f(a.p99),
+      out.push(row([name === segwName ? p : '', name, f(a.rate, 0), f(busy(a), 2), f(a.cpu, 3), f(a.sys, 3), f(a.other, 3), f(a.gen, 3), f(a.p50), f(a.p99),
         `${a.failed}${a.drops ? ` (${a.drops} UDP drops)` : ''}`]));
     }
-    out.push(row(['', 'segw/charon', `${f(s.rate / c.rate, 2)}x`, `${f(s.cpu / c.cpu, 2)}x`, '', '', '', '', '', '']));
+    out.push(row(['', 'segw/charon', `${f(s.rate / c.rate, 2)}x`, '', `${f(s.cpu / c.cpu, 2)}x`, '', '', '', '', '', '']));
+    // A rate ratio says something about the responders only if both used their whole budget.
+    const limited = [[segwName, s], ['charon', c]].filter(([, a]) => busy(a as typeof s) < 0.9 * budget).map(([n]) => n);
     verdicts.push(`${p}: wall-clock setup rate ${f(s.rate / c.rate, 2)}x charon's (goal >= 2x: ${s.rate / c.rate >= 2 ? 'met' : 'MISSED'}); ` +
-      `responder CPU ${f(s.cpu, 3)} vs ${f(c.cpu, 3)} ms/SA, i.e. ${f(c.cpu / s.cpu, 2)}x charon's setups per CPU second`);
+      `responder CPU ${f(s.cpu, 3)} vs ${f(c.cpu, 3)} ms/SA, i.e. ${f(c.cpu / s.cpu, 2)}x charon's setups per CPU second` +
+      (limited.length ? `; NOT saturated (below 90% of ${f(budget, 2)} cores, so the generator or the machine set the rate): ${limited.join(', ')}` : '; both responders saturated'));
   }
   if (r.mems.length || r.engine) {
     out.push('');

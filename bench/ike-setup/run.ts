@@ -34,6 +34,7 @@ import { withLab, type Host } from '../../src/lab/lab.js';
 import { GeneratorProcess, type RemoteGeneratorOptions } from '../../src/initiator/remote.js';
 import { cpuTimes, threadCpuMs, udpRcvbufErrors } from './procfs.js';
 import { CORE_TS, GW_ID, startCharon, startSegw, type Responder, type ResponderSpec } from './responders.js';
+import { cpuQuotaGroup } from './cgroup.js';
 import { table, type EngineMem, type MemRow, type RateRow } from './report.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -54,6 +55,7 @@ const { values: args } = parseArgs({
     'segw-kernel': { type: 'string', default: 'stub' },
     perf: { type: 'string' },
     'shared-cpus': { type: 'boolean', default: false },
+    'responder-cpu': { type: 'string' },
     warmup: { type: 'string', default: '2000' },
   },
 });
@@ -131,9 +133,19 @@ const PIN = !args['shared-cpus'];
 const RESP_CPU = '0', GEN_CPU = '1';
 if (PIN && cpus().length < 2) throw new Error('pinning needs two CPUs (responder on 0, generator on 1): use --shared-cpus');
 
+/**
+ * --responder-cpu F: each responder gets F of a core (a cgroup CPU quota), so that both run
+ * saturated at the same budget while the generator has more than it needs: the wall-clock rates
+ * are then the responders' capacities at that budget, whatever the generator costs.
+ */
+const QUOTA = args['responder-cpu'] === undefined ? undefined : Number(args['responder-cpu']);
+if (QUOTA !== undefined && !(QUOTA > 0 && QUOTA <= 1)) throw new Error('--responder-cpu: a fraction of one core, 0 < F <= 1');
+const cgroup = QUOTA === undefined ? undefined : cpuQuotaGroup(`segw-ike-setup-${process.pid}`, QUOTA);
+
 async function start(which: Who, resp: Host, proposal: string): Promise<Responder> {
   const r = await (which === 'segw' ? startSegw(resp, spec(proposal)) : startCharon(resp, spec(proposal)));
   if (PIN) execFileSync('taskset', ['-a', '-p', '-c', RESP_CPU, String(r.pid)], { stdio: 'ignore' });
+  cgroup?.add(r.pid);
   return r;
 }
 
@@ -292,8 +304,9 @@ async function main(): Promise<void> {
   const engine = args['no-mem'] ? undefined : engineMemory(chosen[0]!);
   const input = {
     n: N, c: C, m: M, k: K, repeat: REPEAT, log: LOG, segwKernel: SEGW_KERNEL, cpus: cpus().length,
-    proposals: chosen, rates, mems, engine, load0, load1: loadavg(), pinned: PIN,
+    proposals: chosen, rates, mems, engine, load0, load1: loadavg(), pinned: PIN, responderCpu: QUOTA,
   };
+  cgroup?.remove();
   console.log(table(input));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, ...input }, null, 2));
   clearTimeout(watchdog);
