@@ -96,12 +96,15 @@ export function table(r: ReportInput): string {
         drops: rows.reduce((a, x) => a + x.rcvbufDrops, 0),
       };
     };
+    if (!r.rates.some((x) => x.proposal === p)) continue; // --mem-only
     const s = agg('segw');
     const c = agg('charon');
-    for (const [name, a] of [[segwName, s], ['charon (libipsec)', c]] as const) {
+    const measured = r.rates.some((x) => x.proposal === p && x.responder === 'charon') ? [[segwName, s], ['charon (libipsec)', c]] as const : [[segwName, s]] as const;
+    for (const [name, a] of measured) {
       out.push(row([name === segwName ? p : '', name, f(a.rate, 0), f(busy(a), 2), f(a.cpu, 3), f(a.sys, 3), f(a.other, 3), f(a.gen, 3), f(a.p50), f(a.p99),
         `${a.failed}${a.drops ? ` (${a.drops} UDP drops)` : ''}`]));
     }
+    if (measured.length < 2) continue; // --segw-only
     out.push(row(['', 'segw/charon', `${f(s.rate / c.rate, 2)}x`, '', `${f(s.cpu / c.cpu, 2)}x`, '', '', '', '', '', '']));
     // A rate ratio says something about the responders only if both used their whole budget.
     const limited = [[segwName, s], ['charon', c]].filter(([, a]) => busy(a as typeof s) < 0.9 * budget).map(([n]) => n);

@@ -5,7 +5,8 @@
  *   node --import tsx bench/ike-setup/run.ts [--sas N] [--concurrency C] [--mem-sas M]
  *        [--repeat R] [--proposals ecp256,x25519] [--endpoints K] [--log quiet|default]
  *        [--no-mem] [--json FILE] [--cpu-prof DIR] [--segw-kernel stub|userspace]
- *        [--segw-node-flags="--flag ..."] [--warmup W] [--shared-cpus]  (root: lab namespaces)
+ *        [--segw-node-flags="--flag ..."] [--warmup W] [--shared-cpus]
+ *        [--responder-cpu F] [--mem-only] [--segw-only]              (root: lab namespaces)
  *
  * Topology (src/lab, documentation addresses only, removed at the end, on failure and SIGINT):
  *
@@ -56,6 +57,8 @@ const { values: args } = parseArgs({
     perf: { type: 'string' },
     'shared-cpus': { type: 'boolean', default: false },
     'responder-cpu': { type: 'string' },
+    'mem-only': { type: 'boolean', default: false },
+    'segw-only': { type: 'boolean', default: false },
     warmup: { type: 'string', default: '2000' },
   },
 });
@@ -289,14 +292,15 @@ async function main(): Promise<void> {
       env: { ...process.env, SEGW_LOG_LEVEL: 'warn', NODE_TEST_CONTEXT: undefined },
     });
     try {
-      for (const p of chosen) {
+      for (const p of args['mem-only'] ? [] : chosen) {
         for (let rep = 1; rep <= REPEAT; rep++) {
           // Alternate the order so a drift in machine load does not favour one side.
-          const order: Who[] = rep % 2 ? ['segw', 'charon'] : ['charon', 'segw'];
+          const order: Who[] = args['segw-only'] ? ['segw'] : rep % 2 ? ['segw', 'charon'] : ['charon', 'segw'];
           for (const who of order) rates.push(await rateRun(g, hosts, who, p, rep));
         }
       }
-      if (!args['no-mem']) for (const who of ['segw', 'charon'] as const) mems.push(await memRun(g, hosts, who, chosen[0]!));
+      const memWho: Who[] = args['segw-only'] ? ['segw'] : ['segw', 'charon'];
+      if (!args['no-mem']) for (const who of memWho) mems.push(await memRun(g, hosts, who, chosen[0]!));
     } finally {
       await g.close();
     }
