@@ -70,8 +70,9 @@ export function logger(sub: string, bindings: Record<string, unknown> = {}): Log
 }
 
 /**
- * Rate limiter for per-packet faults: at most `burst` lines per `intervalMs` per key; when the
- * window reopens the first line reports how many were suppressed.
+ * Rate limiter for per-packet faults and for what unauthenticated peers can make us log: at most
+ * `burst` lines per `intervalMs` per key; when the window reopens the first line reports how
+ * many were suppressed. Keys are fixed strings (one per kind of event), so the map stays small.
  */
 export class RateLimitedLog {
   private readonly windows = new Map<string, { start: number; count: number; suppressed: number }>();
@@ -82,6 +83,14 @@ export class RateLimitedLog {
   ) {}
 
   warn(key: string, obj: Record<string, unknown>, msg: string, now = Date.now()): void {
+    this.write('warn', key, obj, msg, now);
+  }
+
+  info(key: string, obj: Record<string, unknown>, msg: string, now = Date.now()): void {
+    this.write('info', key, obj, msg, now);
+  }
+
+  private write(level: 'info' | 'warn', key: string, obj: Record<string, unknown>, msg: string, now: number): void {
     let w = this.windows.get(key);
     if (!w || now - w.start >= this.intervalMs) {
       const suppressed = w?.suppressed ?? 0;
@@ -91,7 +100,7 @@ export class RateLimitedLog {
     }
     if (w.count < this.burst) {
       w.count++;
-      this.log.warn(obj, msg);
+      this.log[level](obj, msg);
     } else {
       w.suppressed++;
     }

@@ -4,6 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { Pair, describe } from './harness.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 
@@ -78,4 +80,28 @@ test('cookies: a forged cookie is refused; one from the previous secret still wo
   assert.equal(q.gw.daemon.manager.ikeSaCount, 0);
   await p.stop();
   await q.stop();
+});
+
+test('refused IKE_SA_INIT requests (not authenticated) are logged at a bounded rate; their half-open SAs end at debug', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const dest = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const log = pino({ level: 'info', formatters: { level: (label: string) => ({ level: label }) } }, dest);
+  const p = new Pair({ bs: { ikeProposals: ['aes128-sha256-modp2048'] }, gwDaemon: { log } });
+  await p.start();
+  const attempts = 25;
+  const sas = [];
+  for (let i = 0; i < attempts; i++) sas.push(await p.initiate());
+  await p.run(1000);
+  assert.ok(sas.every((sa) => sa.state === IkeState.DESTROYED), 'every attempt was refused (NO_PROPOSAL_CHOSEN)');
+  const refusals = lines.filter((l) => l.msg === 'no acceptable IKE proposal');
+  assert.equal(refusals.length, 10, 'the burst of the rate limiter, not one line per request');
+  assert.equal(refusals[0]!.peer, '192.0.2.7');
+  assert.equal(lines.filter((l) => l.msg === 'IKE SA destroyed').length, 0, 'no info line per half-open SA');
+  assert.equal(p.gw.daemon.manager.ikeSaCount, 0);
+  await p.stop();
 });

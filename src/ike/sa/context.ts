@@ -3,7 +3,7 @@
  * the SA tables, counters, the redirect provider, credentials, events. The SA manager
  * implements it; one instance is shared by every SA (nothing here is per SA).
  */
-import type { Logger } from '../../log/index.js';
+import type { Logger, RateLimitedLog } from '../../log/index.js';
 import type { KernelIpsec } from '../../kernel/types.js';
 import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
 import type { RedirectProvider } from '../redirect/provider.js';
@@ -33,6 +33,11 @@ export interface SaContext {
   readonly settings: IkeDaemonSettings;
   readonly redirect: RedirectProvider;
   readonly log: Logger;
+  /**
+   * For what a peer can make us log before it has authenticated (refused IKE_SA_INIT requests):
+   * rate limited per kind, so a flood of such requests cannot flood the log.
+   */
+  readonly unauthenticatedLog: RateLimitedLog;
   readonly events: IkeEventSink;
   /** Sends the datagrams of one message from `local` to `remote`. */
   send(packets: readonly Buffer[], local: Endpoint, remote: Endpoint): void;

@@ -431,7 +431,10 @@ export class IkeSa implements TimerTarget {
     this.reassembly = undefined;
     this.ctx.ikeDestroyed(this);
     if (wasUp) this.ctx.events.ikeDown?.(this, reason);
-    this.log.info({ reason }, 'IKE SA destroyed');
+    // A responder SA that never came up exists because of an unauthenticated IKE_SA_INIT: at
+    // info, a flood of those would be a flood of lines (the refusal itself is rate limited).
+    if (wasUp || this.initiator || this.establishedAt > 0) this.log.info({ reason }, 'IKE SA destroyed');
+    else this.log.debug({ reason }, 'half-open IKE SA destroyed');
   }
 }
 

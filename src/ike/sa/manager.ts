@@ -66,6 +66,7 @@ export class SaManager implements SaContext {
   private nextReqid = 1;
   readonly cookies: CookieJar;
   private readonly rl: RateLimitedLog;
+  readonly unauthenticatedLog: RateLimitedLog;
   private invalidSpiWindow = { start: 0, count: 0 };
   private inflight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -79,6 +80,7 @@ export class SaManager implements SaContext {
     this.events = o.events;
     this.cookies = new CookieJar(o.scheduler.clock, o.settings.cookieSecretLifetimeMs);
     this.rl = new RateLimitedLog(o.log);
+    this.unauthenticatedLog = new RateLimitedLog(o.log);
   }
 
   // ---- SaContext ----

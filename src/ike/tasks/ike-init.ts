@@ -226,7 +226,7 @@ export class IkeInit implements Task {
     const ikeProposals = saP.proposals.filter((p) => p.protocol === ProtocolId.IKE && p.spi.length === 0);
     this.chosen = selectProposal(conn.ikeProposals, ikeProposals, ke.group);
     if (!this.chosen) {
-      sa.log.info({ offered: ikeProposals.map(proposalToString) }, 'no acceptable IKE proposal');
+      sa.ctx.unauthenticatedLog.info('init-no-proposal', { peer: sa.remote.address, offered: ikeProposals.map(proposalToString) }, 'no acceptable IKE proposal');
       this.error = { type: NotifyError.NO_PROPOSAL_CHOSEN };
       return Status.NEED_MORE;
     }
@@ -240,7 +240,7 @@ export class IkeInit implements Task {
     this.ke = answer.exchange;
     const secret = answer.secret;
     if (!secret) {
-      sa.log.info({ group: nameOf(DhGroup, this.group) }, 'peer KE value is invalid');
+      sa.ctx.unauthenticatedLog.info('init-bad-ke', { peer: sa.remote.address, group: nameOf(DhGroup, this.group) }, 'peer KE value is invalid');
       this.error = { type: NotifyError.INVALID_SYNTAX };
       return Status.NEED_MORE;
     }
