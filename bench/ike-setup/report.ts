@@ -107,7 +107,7 @@ export function table(r: ReportInput): string {
     if (measured.length < 2) continue; // --segw-only
     out.push(row(['', 'segw/charon', `${f(s.rate / c.rate, 2)}x`, '', `${f(s.cpu / c.cpu, 2)}x`, '', '', '', '', '', '']));
     // A rate ratio says something about the responders only if both used their whole budget.
-    const limited = [[segwName, s], ['charon', c]].filter(([, a]) => busy(a as typeof s) < 0.9 * budget).map(([n]) => n);
+    const limited = ([[segwName, s], ['charon', c]] as const).filter(([, a]) => busy(a) < 0.9 * budget).map(([n]) => n);
     verdicts.push(`${p}: wall-clock setup rate ${f(s.rate / c.rate, 2)}x charon's (goal >= 2x: ${s.rate / c.rate >= 2 ? 'met' : 'MISSED'}); ` +
       `responder CPU ${f(s.cpu, 3)} vs ${f(c.cpu, 3)} ms/SA, i.e. ${f(c.cpu / s.cpu, 2)}x charon's setups per CPU second` +
       (limited.length ? `; NOT saturated (below 90% of ${f(budget, 2)} cores, so the generator or the machine set the rate): ${limited.join(', ')}` : '; both responders saturated'));
