@@ -13,14 +13,11 @@
  * Node's 8 KiB pool slabs).
  */
 import { parseArgs } from 'node:util';
-import { IkeDaemon } from '../../src/ike/daemon.js';
-import type { ConnectionConfig } from '../../src/ike/config.js';
 import { ManualClock, Scheduler } from '../../src/ike/scheduler.js';
-import { MemoryWire } from '../../src/ike/transport/memory.js';
 import { NullKernelIpsec } from '../../src/initiator/null-kernel.js';
-import { Population } from '../../src/initiator/population.js';
 import { RESPONSE_CACHE_MS } from '../../src/ike/sa/task-manager.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
+import { inprocPair } from './inproc-pair.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -34,44 +31,14 @@ const M = Number(a.sas);
 const W = Number(a.warmup);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
-const PSK = 'bench ike-setup pre-shared key 0123456789';
-const GW = '192.0.2.1';
-const BS = '192.0.2.7';
-
-const wire = new MemoryWire();
-// The wire's capture log would keep every datagram.
-(wire as unknown as { log: { push(): void } }).log = { push() {} };
 const scheduler = new Scheduler(new ManualClock(0));
-const pop = new Population({ count: M + W, subnetPool: '198.18.0.0/15', endpoints: [{ address: BS }] });
-const secret = { method: 'psk' as const, secret: PSK };
-const conns: ConnectionConfig[] = [];
-for (let i = 0; i < M + W; i++) {
-  const bs = pop.get(i);
-  conns.push({
-    name: bs.name,
-    local: { addrs: [BS], id: bs.identity, auth: secret },
-    remote: { addrs: [GW], id: 'gw.segw.example', auth: secret },
-    ikeProposals: [a.proposal!],
-    children: [{ name: 'ran', localTs: [bs.subnet], remoteTs: ['203.0.113.0/24'], espProposals: ['aes128gcm16'] }],
-  });
-}
-const initiators = new IkeDaemon({ connections: conns, kernel: new NullKernelIpsec(), scheduler, sockets: [wire.socket({ address: BS, port: 500 })] });
-const responder = new IkeDaemon({
-  connections: [{
-    name: 'ran',
-    local: { id: 'gw.segw.example', auth: secret },
-    remote: { addrs: ['%any'], id: '%any', auth: secret },
-    ikeProposals: [a.proposal!],
-    children: [{ name: 'core', localTs: ['203.0.113.0/24'], remoteTs: ['198.18.0.0/15'], espProposals: ['aes128gcm16'] }],
-  }],
+const { wire, population: pop, initiators, responder } = await inprocPair({
+  count: M + W,
+  proposal: a.proposal!,
+  scheduler,
   // --kernel stub: the gateway's `kernel.ipsec: stub` (lean), to see what it adds to the engine.
   kernel: a.kernel === 'stub' ? new StubKernelIpsec({ firstSpi: 0xd0000000, recordOps: false, lean: true }) : new NullKernelIpsec(0xd0000000),
-  scheduler,
-  sockets: [wire.socket({ address: GW, port: 500 })],
-  settings: { cookieThreshold: 1e9, halfOpenPerPeer: 1e9 },
 });
-await initiators.start();
-await responder.start();
 
 async function drain(): Promise<void> {
   for (let guard = 0; wire.queue.length > 0 && guard < 1000; guard++) {

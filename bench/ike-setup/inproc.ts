@@ -16,14 +16,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { IkeDaemon } from '../../src/ike/daemon.js';
-import type { ConnectionConfig } from '../../src/ike/config.js';
 import { Scheduler } from '../../src/ike/scheduler.js';
-import { MemoryWire } from '../../src/ike/transport/memory.js';
-import { NullKernelIpsec } from '../../src/initiator/null-kernel.js';
-import { Population } from '../../src/initiator/population.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
+import { GW, inprocPair } from './inproc-pair.js';
 import { createRootLogger, setRootLogger } from '../../src/log/index.js';
 
 setRootLogger(createRootLogger({ level: (process.env.SEGW_LOG_LEVEL ?? 'warn') as 'warn' }));
@@ -39,45 +35,15 @@ const { values: a } = parseArgs({
 const N = Number(a.sas);
 const R = Number(a.rounds);
 const C = Number(a.concurrency);
-const PSK = 'bench ike-setup pre-shared key 0123456789';
-const GW = '192.0.2.1';
-const BS = '192.0.2.7';
-
-const wire = new MemoryWire();
-// The wire's capture log would keep every datagram.
-(wire as unknown as { log: { push(): void } }).log = { push() {} };
 const scheduler = new Scheduler();
-const pop = new Population({ count: N * R, subnetPool: '198.18.0.0/15', endpoints: [{ address: BS }] });
-const secret = { method: 'psk' as const, secret: PSK };
-const conns: ConnectionConfig[] = [];
-for (let i = 0; i < N * R; i++) {
-  const bs = pop.get(i);
-  conns.push({
-    name: bs.name,
-    local: { addrs: [BS], id: bs.identity, auth: secret },
-    remote: { addrs: [GW], id: 'gw.segw.example', auth: secret },
-    ikeProposals: [a.proposal!],
-    initialContact: true,
-    ikeLifetime: { rekeyTime: 0, lifeTime: 0 },
-    children: [{ name: 'ran', localTs: [bs.subnet], remoteTs: ['203.0.113.0/24'], espProposals: ['aes128gcm16'], lifetime: { rekeyTime: 0, lifeTime: 0 } }],
-  });
-}
-const initiators = new IkeDaemon({ connections: conns, kernel: new NullKernelIpsec(), scheduler, sockets: [wire.socket({ address: BS, port: 500 })] });
-const responder = new IkeDaemon({
-  connections: [{
-    name: 'ran',
-    local: { id: 'gw.segw.example', auth: secret },
-    remote: { addrs: ['%any'], id: '%any', auth: secret },
-    ikeProposals: [a.proposal!],
-    children: [{ name: 'core', localTs: ['203.0.113.0/24'], remoteTs: ['198.18.0.0/15'], espProposals: ['aes128gcm16'] }],
-  }],
-  kernel: new StubKernelIpsec({ recordOps: false, lean: true }),
+const { wire, population: pop, initiators, responder } = await inprocPair({
+  count: N * R,
+  proposal: a.proposal!,
   scheduler,
-  sockets: [wire.socket({ address: GW, port: 500 })],
-  settings: { cookieThreshold: 1e9, halfOpenPerPeer: 1e9, halfOpenMax: 1e9 },
+  kernel: new StubKernelIpsec({ recordOps: false, lean: true }),
+  initiator: { initialContact: true, ikeLifetime: { rekeyTime: 0, lifeTime: 0 } },
+  initiatorChild: { lifetime: { rekeyTime: 0, lifeTime: 0 } },
 });
-await initiators.start();
-await responder.start();
 
 const cpuUs = () => {
   const u = process.cpuUsage();

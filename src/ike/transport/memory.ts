@@ -19,13 +19,19 @@ const key = (e: Endpoint) => `${e.address}|${e.port}`;
 export class MemoryWire {
   private readonly sockets = new Map<string, MemorySocket>();
   readonly queue: WireDatagram[] = [];
-  /** Every datagram ever sent (tests read captures from it). */
+  /** Every datagram ever sent (tests read captures from it); empty with `keepLog: false`. */
   readonly log: WireDatagram[] = [];
+  private readonly keepLog: boolean;
   /** When set, sent datagrams are delivered at once instead of queued. */
   autoDeliver = false;
   /** Rewrites the source of datagrams as a NAT would: return the translated source. */
   nat: ((d: WireDatagram) => Endpoint) | undefined;
   private delivering = false;
+
+  /** keepLog: false for long runs (benchmarks), where a log of every datagram would only grow. */
+  constructor(opts: { keepLog?: boolean } = {}) {
+    this.keepLog = opts.keepLog ?? true;
+  }
 
   socket(local: Endpoint, natT = local.port === 4500): MemorySocket {
     const s = new MemorySocket(this, local, natT);
@@ -40,7 +46,7 @@ export class MemoryWire {
   /** @internal */
   enqueue(d: WireDatagram): void {
     if (this.nat) d = { ...d, from: this.nat(d) };
-    this.log.push(d);
+    if (this.keepLog) this.log.push(d);
     this.queue.push(d);
     if (this.autoDeliver && !this.delivering) this.flush();
   }
