@@ -7,7 +7,7 @@
  * "10.0.0.0/8[tcp/443]", "0.0.0.0/0[udp]", and "dynamic" (the IKE address of that side).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, formatIPv4, ipToBytes, parseIPv4 } from '../net/ip.js';
+import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, ipToBytes, parseCidr, parseIPv4, prefixRange } from '../net/ip.js';
 import { TsType } from './constants.js';
 import type { TrafficSelectorWire } from './codec/types.js';
 import type { IpFamily, TrafficSelector } from '../kernel/types.js';
@@ -48,20 +48,8 @@ export function parseTs(text: string, dynamicAddr?: string): TrafficSelector {
     const bits = family === 4 ? 32 : 128;
     const len = lenText === undefined ? bits : Number(lenText);
     if (!Number.isInteger(len) || len < 0 || len > bits) throw new ConfigError(`traffic selector "${text}": bad prefix length`);
-    let startAddr: string;
-    let endAddr: string;
-    if (family === 4) {
-      const host = 2 ** (32 - len) - 1;
-      const base = (parseIPv4(addr!) & ~host) >>> 0;
-      startAddr = formatIPv4(base);
-      endAddr = formatIPv4((base | host) >>> 0);
-    } else {
-      const hostMask = (1n << BigInt(bits - len)) - 1n;
-      const base = addrToBigInt(addr!) & ~hostMask & ((1n << BigInt(bits)) - 1n);
-      startAddr = bigIntToAddr(base, family);
-      endAddr = bigIntToAddr(base | hostMask, family);
-    }
-    ts = { family, protocol: 0, startAddr, endAddr, startPort: 0, endPort: 65535 };
+    const { start, end } = prefixRange(parseCidr(`${addr}/${len}`));
+    ts = { family, protocol: 0, startAddr: start, endAddr: end, startPort: 0, endPort: 65535 };
   }
   if (proto) {
     const n = /^\d+$/.test(proto) ? Number(proto) : PROTOCOLS[proto.toLowerCase()];

@@ -3,7 +3,7 @@
  * only), SA parameter builders, and IPv4 packet builders.
  */
 import { createEngine, type NativeEspEngine, type NativeSa } from '../../src/kernel/userspace/native.js';
-import { prefixSelector } from '../../src/kernel/userspace/selectors.js';
+import { parseTs } from '../../src/ike/traffic-selectors.js';
 import { addrToBigInt } from '../../src/net/ip.js';
 
 export function bareEngine(): NativeEspEngine {
@@ -80,4 +80,4 @@ export function icmpEcho(src: string, dst: string, size = 56, seq = 1): Buffer {
   return Buffer.concat([ip, icmp]);
 }
 
-export const ts = prefixSelector;
+export const ts = parseTs;

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Host, Lab } from '../../src/lab/lab.js';
 import { UserspaceIpsec, type UserspaceIpsecOptions } from '../../src/kernel/userspace/backend.js';
-import { prefixSelector } from '../../src/kernel/userspace/selectors.js';
+import { parseTs } from '../../src/ike/traffic-selectors.js';
 import type { PolicyParams, SaParams } from '../../src/kernel/types.js';
 
 export interface Side {
@@ -33,12 +33,12 @@ export function saParams(o: {
     direction: o.direction, src: o.src, dst: o.dst, spi: o.spi, protocol: 'esp', mode: 'tunnel', reqid: o.reqid,
     encap: o.raw ? undefined : { sport: 4500, dport: 4500 }, encryption: 'aes-gcm-16', encryptionKey: o.key, esn: true,
     replayWindow: o.direction === 'in' ? 1024 : 0, lifetime: noLimit,
-    localTs: [prefixSelector(o.localNet)], remoteTs: [prefixSelector(o.remoteNet)],
+    localTs: [parseTs(o.localNet)], remoteTs: [parseTs(o.remoteNet)],
   };
 }
 
 export function outPolicy(localNet: string, remoteNet: string, src: string, dst: string, reqid: number): PolicyParams {
-  return { direction: 'out', src: prefixSelector(localNet), dst: prefixSelector(remoteNet), tmplSrc: src, tmplDst: dst, reqid, mode: 'tunnel', priority: 100 };
+  return { direction: 'out', src: parseTs(localNet), dst: parseTs(remoteNet), tmplSrc: src, tmplDst: dst, reqid, mode: 'tunnel', priority: 100 };
 }
 
 /** Builds both namespaces, links them, starts both engines and installs one SA pair each way. */

@@ -2,7 +2,7 @@
  * Traffic selectors for the engine: address ranges split into the prefixes its policy table
  * indexes (a range is covered by at most 2 x address-bits prefixes).
  */
-import { parseCidr, prefixRange, rangeToPrefixes } from '../../net/ip.js';
+import { rangeToPrefixes } from '../../net/ip.js';
 import type { TrafficSelector } from '../types.js';
 import type { NativeSelector } from './native.js';
 
@@ -15,13 +15,6 @@ export function toNativeSelector(ts: TrafficSelector): NativeSelector {
     startPort: ts.startPort,
     endPort: ts.endPort,
   };
-}
-
-/** A selector for a whole prefix, any protocol and port ("192.0.2.0/25"). */
-export function prefixSelector(cidr: string): TrafficSelector {
-  const p = parseCidr(cidr);
-  const { start, end } = prefixRange(p);
-  return { family: p.family, protocol: 0, startAddr: start, endAddr: end, startPort: 0, endPort: 65535 };
 }
 
 /** The prefixes the engine's policy table indexes for a selector's address range. */

@@ -73,7 +73,8 @@ const SEVERITY: Record<string, string> = {
   '6291456': 'warning',
   '8388608': 'error',
 };
-function severityName(v: string): string {
+/** The name of an expert-info severity as `-T fields` prints it (a PI_* number). */
+export function severityName(v: string): string {
   return SEVERITY[v] ?? v;
 }
 

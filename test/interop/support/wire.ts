@@ -8,6 +8,7 @@
  * which only checks the ICV), then handed to tshark as ikev2_decryption_table records.
  */
 import { run } from '../../../src/lab/exec.js';
+import { severityName } from '../../../src/lab/peers/tshark.js';
 import { EncrId, IntegId, ProtocolId } from '../../../src/ike/constants.js';
 import { decodeMessage, decodeProtected, FragmentReassembler, type Decoded } from '../../../src/ike/codec/index.js';
 import { createSkTransform } from '../../../src/ike/crypto/index.js';
@@ -193,8 +194,6 @@ const FIELDS = [
   'ipv6.dst',
 ];
 
-const SEVERITY: Record<string, string> = { '1048576': 'comment', '2097152': 'chat', '4194304': 'note', '6291456': 'warning', '8388608': 'error' };
-
 /** Decodes the capture with tshark (decrypting with the logged keys) and judges segw's frames. */
 export async function checkWire(file: string, opts: { segwAddrs: string[]; ikeProposal: string; charonLog: string }): Promise<WireReport> {
   const suite = ikeSuiteOf(parseProposal(opts.ikeProposal, ProtocolId.IKE));
@@ -220,7 +219,7 @@ export async function checkWire(file: string, opts: { segwAddrs: string[]; ikePr
       continue;
     }
     if (!c[7]) continue;
-    const sev = (c[16] ? c[16].split('|') : []).map((v) => SEVERITY[v] ?? v);
+    const sev = (c[16] ? c[16].split('|') : []).map(severityName);
     const msgs = c[17] ? c[17].split('|') : [];
     ike.push({
       ...base,
