@@ -13,7 +13,10 @@
  * command (`iperf3 -c ADDR -B ADDR -t SECONDS_PER_RUN -J`, the namespace's default congestion
  * control); the rows take turns, RUNS times, and the table shows min / median / max with the
  * ratios of the medians. The machine is shared: each iperf3 row also reports how much CPU
- * other processes used meanwhile (machine busy time minus this bench's own, children included).
+ * other processes used meanwhile (machine busy time minus this bench's own, children included),
+ * and what the whole machine spent during its iperf3 run: CPU time per MB carried and CPUs
+ * busy. The goal check ends with the CPU budget of the veth goal: what 0.5x veth would cost at
+ * the tunnel's measured CPU per MB, against the machine's CPUs.
  * Every namespace is removed at the end (src/lab), every load is bounded by SECONDS_PER_RUN.
  * Goals (issue 5): segw >= 10x libipsec, >= 0.5x veth; crypto loop >= 0.8x openssl per core.
  */
@@ -39,9 +42,29 @@ for (const g of GCMS) if (g !== 'openssl' && g !== 'vaes') throw new Error(`GCM:
 if (GCMS.includes('vaes') && !esp.espGcmVectorSupported) throw new Error('GCM=vaes: this CPU lacks VAES/VPCLMULQDQ/AVX-512');
 const HZ = 100; // USER_HZ
 
-/** The same bounded iperf3 TCP run for every row (src/lab/peers/iperf.ts), bit/s at the receiver. */
+/** Busy and total ticks of the whole machine (all CPUs) from /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7]; // user nice system irq softirq steal
+  return { busy, total: busy + f[3] + f[4] }; // + idle iowait
+}
+
+/** What the machine spent during the last iperf3 run of a row: CPU per MB carried, cores busy. */
+let lastCpu = { usPerMb: 0, cores: 0 };
+
+/**
+ * The same bounded iperf3 TCP run for every row (src/lab/peers/iperf.ts), bit/s at the receiver.
+ * The machine's CPU time is read around the run alone (not the row's setup): everything on the
+ * machine counts, both ends, their engines or charons, the kernel's softirq work, other load.
+ */
 async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string): Promise<number> {
-  return (await iperf3(client, server, { serverAddr, clientAddr, seconds: SECS })).bitsPerSecond;
+  const t0 = machineTicks(), at = process.hrtime.bigint();
+  const bps = (await iperf3(client, server, { serverAddr, clientAddr, seconds: SECS })).bitsPerSecond;
+  const t1 = machineTicks(), secs = Number(process.hrtime.bigint() - at) / 1e9;
+  const busySecs = (t1.busy - t0.busy) / HZ;
+  const mb = (bps / 8 / 1e6) * SECS; // iperf3's average over its SECS-second transfer
+  lastCpu = { usPerMb: mb > 0 ? (busySecs * 1e6) / mb : 0, cores: busySecs / secs };
+  return bps;
 }
 
 async function veth(): Promise<number> {
@@ -130,24 +153,24 @@ function cpuTicks(): { machine: number; self: number } {
 }
 
 /** Runs one row; returns its result and the CPU other processes used meanwhile (% of one core). */
-async function measured(fn: () => Promise<number>): Promise<{ bps: number; otherPct: number }> {
+async function measured(fn: () => Promise<number>): Promise<{ bps: number; otherPct: number; usPerMb: number; cores: number }> {
   const t0 = cpuTicks(), at = Date.now();
   const bps = await fn(); // every process of the row has exited and been reaped here
   const t1 = cpuTicks(), secs = (Date.now() - at) / 1000;
   const other = (t1.machine - t0.machine - (t1.self - t0.self)) / HZ;
-  return { bps, otherPct: Math.max(0, (100 * other) / secs) };
+  return { bps, otherPct: Math.max(0, (100 * other) / secs), ...lastCpu };
 }
 
 const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor((v.length - 1) / 2)];
 const stats = (v: number[]) => ({ min: Math.min(...v), med: median(v), max: Math.max(...v) });
 
 const gcmLabel = (g: Gcm) => (g === 'openssl' ? 'GCM: OpenSSL EVP' : 'GCM: vaes, opt-in');
-interface Row { label: string; bps: number[]; other: number[]; gcm?: Gcm }
+interface Row { label: string; bps: number[]; other: number[]; usPerMb: number[]; cores: number[]; gcm?: Gcm }
 const iperfRows: { row: Row; run: () => Promise<number> }[] = [
-  { row: { label: 'iperf3 TCP, plain veth', bps: [], other: [] }, run: veth },
-  { row: { label: 'iperf3 TCP, strongSwan libipsec<->libipsec', bps: [], other: [] }, run: libipsec },
+  { row: { label: 'iperf3 TCP, plain veth', bps: [], other: [], usPerMb: [], cores: [] }, run: veth },
+  { row: { label: 'iperf3 TCP, strongSwan libipsec<->libipsec', bps: [], other: [], usPerMb: [], cores: [] }, run: libipsec },
   ...GCMS.flatMap((gcm) => WORKERS.map((w) => ({
-    row: { label: `iperf3 TCP, segw<->segw (${w === 0 ? 'run to completion' : `${w} crypto workers`}, ${gcmLabel(gcm)})`, bps: [], other: [], gcm } as Row,
+    row: { label: `iperf3 TCP, segw<->segw (${w === 0 ? 'run to completion' : `${w} crypto workers`}, ${gcmLabel(gcm)})`, bps: [], other: [], usPerMb: [], cores: [], gcm } as Row,
     run: () => segw(w, gcm),
   }))),
 ];
@@ -158,6 +181,8 @@ for (let r = 0; r < RUNS; r++) {
     const m = await measured(run);
     row.bps.push(m.bps);
     row.other.push(m.otherPct);
+    row.usPerMb.push(m.usPerMb);
+    row.cores.push(m.cores);
   }
   loads.push(loadAvg());
 }
@@ -173,25 +198,27 @@ esp.espGcmSelect('openssl');
 const g = (bps: number) => (bps / 1e9).toFixed(2);
 const [vethRow, swanRow] = [iperfRows[0].row, iperfRows[1].row];
 const vethMed = median(vethRow.bps), swanMed = median(swanRow.bps), osslMed = median(ossl);
-const lines: string[][] = [['', 'Gbit/s min', 'median', 'max', 'ratio of medians', 'other load']];
+const lines: string[][] = [['', 'Gbit/s min', 'median', 'max', 'ratio of medians', 'machine CPU/MB', 'cores busy', 'other load']];
 for (const { row } of iperfRows) {
   const s = stats(row.bps);
   const ratio = row === vethRow ? '1.00x veth'
     : row === swanRow ? `${(s.med / vethMed).toFixed(2)}x veth`
     : `${(s.med / swanMed).toFixed(1)}x libipsec, ${(s.med / vethMed).toFixed(2)}x veth`;
   const o = stats(row.other);
-  lines.push([row.label, g(s.min), g(s.med), g(s.max), ratio, `${o.min.toFixed(0)}-${o.max.toFixed(0)}% of a core`]);
+  lines.push([row.label, g(s.min), g(s.med), g(s.max), ratio, `${median(row.usPerMb).toFixed(0)} us`, median(row.cores).toFixed(2),
+    `${o.min.toFixed(0)}-${o.max.toFixed(0)}% of a core`]);
 }
 const os = stats(ossl);
-lines.push(['openssl speed -evp aes-128-gcm 1400 B, 1 core', g(os.min), g(os.med), g(os.max), '1.00x openssl', '']);
+lines.push(['openssl speed -evp aes-128-gcm 1400 B, 1 core', g(os.min), g(os.med), g(os.max), '1.00x openssl', '', '', '']);
 for (const { gcm, threads: t, v } of loops) {
   const s = stats(v);
-  lines.push([`engine seal loop, AES-128-GCM 1400 B, ${t} thread${t > 1 ? 's (per core)' : ''}, ${gcmLabel(gcm)}`, g(s.min), g(s.med), g(s.max), `${(s.med / osslMed).toFixed(2)}x openssl per core`, '']);
+  lines.push([`engine seal loop, AES-128-GCM 1400 B, ${t} thread${t > 1 ? 's (per core)' : ''}, ${gcmLabel(gcm)}`, g(s.min), g(s.med), g(s.max), `${(s.med / osslMed).toFixed(2)}x openssl per core`, '', '', '']);
 }
 const width = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
 console.log(`\nbench/esp: ${RUNS} runs of ${SECS} s per iperf3 row, ${new Date().toISOString()}, ${execFileSync('nproc').toString().trim()} CPUs, engine GCM rows: ${GCMS.join(', ')} (default: openssl)`);
 console.log(`load average (1/5/15 min) before and after each run: ${loads.join(' | ')}`);
-for (const l of lines) console.log(l.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd());
+const left = (i: number) => i === 0 || i === 4 || i === 7;
+for (const l of lines) console.log(l.map((c, i) => (left(i) ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ').trimEnd());
 // The goals are checked on the default engine (OpenSSL EVP), the best of its worker settings.
 const evpRows = iperfRows.filter(({ row }) => row.gcm === 'openssl').map(({ row }) => median(row.bps));
 if (evpRows.length > 0) {
@@ -201,4 +228,11 @@ if (evpRows.length > 0) {
   console.log(`goal check (GCM: OpenSSL EVP): ${(best / swanMed).toFixed(1)}x libipsec (>= 10x: ${verdict(best >= 10 * swanMed)}), ` +
     `${(best / vethMed).toFixed(2)}x veth (>= 0.5x: ${verdict(best >= 0.5 * vethMed)}), ` +
     `seal loop ${(loop / osslMed).toFixed(2)}x openssl per core (>= 0.8x: ${verdict(loop >= 0.8 * osslMed)})`);
+  // The CPU budget behind the veth ratio: what half of plain veth's rate costs at the CPU per MB
+  // the best EVP row was measured at, against the CPUs this machine has.
+  const bestRow = iperfRows.find(({ row }) => row.gcm === 'openssl' && median(row.bps) === best)!.row;
+  const halfVethMb = (0.5 * vethMed) / 8 / 1e6, cost = median(bestRow.usPerMb);
+  console.log(`CPU budget: 0.5x veth is ${halfVethMb.toFixed(0)} MB/s; at the ${cost.toFixed(0)} us of machine CPU per MB the best ` +
+    `EVP tunnel row used, that needs ${((halfVethMb * cost) / 1e6).toFixed(2)} CPUs busy (this machine: ${execFileSync('nproc').toString().trim()}; ` +
+    `the row kept ${median(bestRow.cores).toFixed(2)} busy). Plain veth: ${median(vethRow.usPerMb).toFixed(0)} us/MB, ${median(vethRow.cores).toFixed(2)} CPUs busy.`);
 }
