@@ -1,18 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { captureLog } from './support/log-capture.js';
 import { logger, setRootLogger, RateLimitedLog } from '../src/log/index.js';
 
 function capture(level = 'info') {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  const root = pino({ level, formatters: { level: (label: string) => ({ level: label }) }, redact: ['*.key', 'psk'] }, dest);
+  const { log: root, lines } = captureLog(level, { redact: ['*.key', 'psk'] });
   return { root, lines };
 }
 

@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { captureLog } from '../support/log-capture.js';
 import { Pair, describe } from './harness.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 
@@ -83,14 +82,7 @@ test('cookies: a forged cookie is refused; one from the previous secret still wo
 });
 
 test('refused IKE_SA_INIT requests (not authenticated) are logged at a bounded rate; their half-open SAs end at debug', async () => {
-  const lines: Record<string, unknown>[] = [];
-  const dest = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      cb();
-    },
-  });
-  const log = pino({ level: 'info', formatters: { level: (label: string) => ({ level: label }) } }, dest);
+  const { log, lines } = captureLog();
   const p = new Pair({ bs: { ikeProposals: ['aes128-sha256-modp2048'] }, gwDaemon: { log } });
   await p.start();
   const attempts = 25;

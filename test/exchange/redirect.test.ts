@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { captureLog } from '../support/log-capture.js';
 import { Pair, describe } from './harness.js';
 import { GatewayIdType } from '../../src/ike/constants.js';
 import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/provider.js';
@@ -123,5 +124,23 @@ test('redirect of an established SA (RFC 5685 §5): INFORMATIONAL N(REDIRECT), t
   const moved = p.bs.daemon.manager.ikeSaList().find((s) => s.state === IkeState.ESTABLISHED)!;
   assert.equal(moved.remote.address, GW2);
   assert.deepEqual(moved.redirectedFrom, gatewayIdFromString('192.0.2.1'));
+  await p.stop();
+});
+
+test('redirects at IKE_SA_INIT (unauthenticated requests) are logged at a bounded rate, with the peer', async () => {
+  const { log, lines } = captureLog();
+  let asked = 0;
+  const provider: RedirectProvider = { onInit: () => (asked++, gatewayIdFromString(GW2)), onAuth: () => undefined };
+  const p = new Pair({ gwDaemon: { log, redirect: provider }, extraGateways: [GW2] });
+  await p.start();
+  const attempts = 25;
+  for (let i = 0; i < attempts; i++) await p.initiate();
+  await p.run();
+  assert.equal(asked, attempts, 'every request was redirected');
+  assert.equal(p.gw.daemon.manager.ikeSaCount, 0, 'the redirecting gateway keeps no state');
+  const redirects = lines.filter((l) => l.msg === 'redirecting at IKE_SA_INIT');
+  assert.equal(redirects.length, 10, 'the burst of the rate limiter, not one line per request');
+  assert.equal(redirects[0]!.peer, '192.0.2.7');
+  assert.equal(redirects[0]!.to, GW2);
   await p.stop();
 });

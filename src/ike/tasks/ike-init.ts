@@ -256,7 +256,9 @@ export class IkeInit implements Task {
       // RFC 5685 §4: a bare N(REDIRECT) with the initiator's nonce; no state is kept.
       msg.header.spiR = ZERO_SPI;
       addNotify(msg, NotifyStatus.REDIRECT, encodeRedirect(this.redirectTo, this.peerNonce));
-      sa.log.info({ to: gatewayIdToString(this.redirectTo) }, 'redirecting at IKE_SA_INIT');
+      // Unauthenticated and, on a cluster master, the normal answer to every new base station:
+      // a burst of lines and then the count of the ones left out, not one line per request.
+      sa.ctx.unauthenticatedLog.info('init-redirect', { peer: sa.remote.address, to: gatewayIdToString(this.redirectTo) }, 'redirecting at IKE_SA_INIT');
       return Status.DESTROY;
     }
     if (this.error) {
