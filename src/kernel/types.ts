@@ -116,6 +116,12 @@ export interface KernelIpsec {
   /** Update an SA whose SPI was allocated (XFRM UPDSA) or change endpoints/encapsulation. */
   updateSa(sa: SaParams): Promise<void>;
   deleteSa(ref: SaRef): Promise<void>;
+  /**
+   * Moves an installed SA to new UDP encapsulation ports, keeping its keys, sequence numbers
+   * and replay window: the peer's NAT mapping changed (RFC 7296 §2.23). Optional: where a
+   * backend lacks it, the IKE code rekeys the child SA instead (new SAs on the new ports).
+   */
+  updateSaEncap?(ref: SaRef, encap: { sport: number; dport: number }): Promise<void>;
   querySa(ref: SaRef): Promise<SaCounters>;
   addPolicy(policy: PolicyParams): Promise<void>;
   deletePolicy(policy: PolicyParams): Promise<void>;

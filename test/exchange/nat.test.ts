@@ -7,12 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pair, describe } from './harness.js';
 import { IkeFlag, IkeState } from '../../src/ike/sa/ike-sa.js';
+import { ChildState } from '../../src/ike/sa/child-sa.js';
 import type { WireDatagram } from '../../src/ike/transport/memory.js';
 import type { Endpoint } from '../../src/ike/transport/types.js';
 
 const PUBLIC = '203.0.113.200';
 
-function natBetween(p: Pair): void {
+/** Puts the base station behind a NAT; the returned function makes the NAT forget its mappings. */
+function natBetween(p: Pair): () => void {
   const out = new Map<string, Endpoint>();
   const back = new Map<string, Endpoint>();
   let port = 40000;
@@ -31,6 +33,10 @@ function natBetween(p: Pair): void {
   p.wire.deliver = (d: WireDatagram) => {
     const inside = back.get(`${d.to.address}|${d.to.port}`);
     return deliver(inside ? { ...d, to: inside } : d);
+  };
+  return () => {
+    out.clear();
+    back.clear();
   };
 }
 
@@ -76,5 +82,63 @@ test('no NAT: IKE stays on 500 and ESP is not encapsulated', async () => {
   assert.equal(bsSa.local.port, 500);
   assert.equal(bsSa.natDetected, false);
   assert.equal([...p.bs.kernel.sas.values()][0]!.encap, undefined);
+  await p.stop();
+});
+
+test('NAT rebinding after establishment: the gateway follows the new port for IKE and moves the child SAs in place', async () => {
+  const p = new Pair();
+  const rebind = natBetween(p);
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40001 });
+  const spis = [...p.gw.kernel.sas.values()].map((s) => s.spi).sort();
+  // The NAT drops its mappings (reboot, idle timeout); the base station's next packet gets a new port.
+  rebind();
+  p.gw.kernel.ops.length = 0;
+  await p.bs.daemon.dpd(bsSa);
+  await p.run();
+  assert.equal(bsSa.tm.busy, false, 'the DPD response came back through the new mapping');
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40002 }, 'IKE follows the authenticated request');
+  const sas = [...p.gw.kernel.sas.values()];
+  assert.deepEqual(sas.map((s) => s.spi).sort(), spis, 'the same SAs: moved, not rekeyed');
+  assert.deepEqual(sas.find((s) => s.direction === 'in')!.encap, { sport: 40002, dport: 4500 });
+  assert.deepEqual(sas.find((s) => s.direction === 'out')!.encap, { sport: 4500, dport: 40002 });
+  assert.deepEqual(p.gw.kernel.ops.map((o) => o.op).filter((o) => o !== 'querySa'), ['updateSaEncap', 'updateSaEncap']);
+  // The base station is behind the NAT: its view of the gateway does not change.
+  assert.deepEqual(bsSa.remote, { address: p.gw.addr, port: 4500 });
+  await p.stop();
+});
+
+test('NAT rebinding where the kernel cannot move SAs in place: the child is rekeyed onto the new port', async () => {
+  const p = new Pair();
+  const rebind = natBetween(p);
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const oldSpis = new Set([...p.gw.kernel.sas.values()].map((s) => s.spi));
+  rebind();
+  p.gw.kernel.failNext('updateSaEncap');
+  await p.bs.daemon.dpd(bsSa);
+  await p.run();
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40002 });
+  const sas = [...p.gw.kernel.sas.values()];
+  assert.equal(sas.length, 2, 'the old pair was deleted after the rekey');
+  assert.ok(sas.every((s) => !oldSpis.has(s.spi)), 'new SPIs: a rekey');
+  assert.deepEqual(sas.find((s) => s.direction === 'out')!.encap, { sport: 4500, dport: 40002 });
+  assert.deepEqual(gwSa.children.map((c) => c.state), [ChildState.INSTALLED]);
+  assert.equal(p.bs.kernel.sas.size, 2);
+  await p.stop();
+});
+
+test('an initiator behind a NAT does not follow a changed source of an authenticated message (RFC 7296 §2.23)', async () => {
+  const p = new Pair();
+  natBetween(p);
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  bsSa.authenticatedFrom({ address: p.gw.addr, port: 4501 }, bsSa.local);
+  assert.deepEqual(bsSa.remote, { address: p.gw.addr, port: 4500 });
+  // The gateway (not behind a NAT) does follow its NATed peer.
+  gwSa.authenticatedFrom({ address: PUBLIC, port: 40123 }, gwSa.local);
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40123 });
+  await p.run();
   await p.stop();
 });

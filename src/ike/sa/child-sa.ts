@@ -209,6 +209,28 @@ export class ChildSa implements TimerTarget {
     this.installed &= ~(INSTALLED_IN | INSTALLED_OUT | SPI_ALLOCATED);
   }
 
+  /**
+   * The peer's NAT mapping changed (RFC 7296 §2.23): moves both SAs to the IKE SA's current
+   * ports in place, keys, sequence numbers and replay window kept. False when that cannot be
+   * done here (the peer's address changed, the backend has no in-place update, or it failed):
+   * the caller then rekeys the child, whose new SAs take the new endpoints.
+   */
+  async followPeer(): Promise<boolean> {
+    const ike = this.ike;
+    const k = ike.ctx.kernel;
+    if (!this.isInstalled || !ike.natDetected || !k.updateSaEncap) return false;
+    if (this.inDst !== ike.local.address || this.outDst !== ike.remote.address) return false;
+    try {
+      await k.updateSaEncap(this.outRef, { sport: ike.local.port, dport: ike.remote.port });
+      await k.updateSaEncap(this.inRef, { sport: ike.remote.port, dport: ike.local.port });
+    } catch (err) {
+      this.log.warn({ err }, 'kernel could not move the child SA to the new NAT mapping; rekeying it');
+      return false;
+    }
+    this.log.info({ port: ike.remote.port }, 'child SA follows the peer');
+    return true;
+  }
+
   /** Same selectors as another child (a rekey can then share the policies). */
   sameSelectors(other: ChildSa): boolean {
     const eq = (a: TrafficSelector[], b: TrafficSelector[]) => a.length === b.length && a.every((x, i) => tsEqual(x, b[i]!));

@@ -290,9 +290,19 @@ export class IkeSa implements TimerTarget {
   authenticatedFrom(from: Endpoint, local: Endpoint): void {
     this.lastInbound = this.ctx.scheduler.now();
     if (!this.has(IkeFlag.NAT_REMOTE) && !this.has(IkeFlag.NAT_LOCAL)) return;
-    if (from.address !== this.remote.address || from.port !== this.remote.port || local.port !== this.local.port) {
-      this.remote = { ...from };
-      this.local = { ...local };
+    // §2.23: "A host behind a NAT SHOULD NOT do this type of dynamic address update" (it would
+    // let anyone who can replay a packet move the SA). An initiator behind a NAT moves to 4500
+    // itself (floatToNatT); a responder follows, its own NAT taken to be static (as strongSwan).
+    if (this.initiator && this.has(IkeFlag.NAT_LOCAL)) return;
+    const peerMoved = from.address !== this.remote.address || from.port !== this.remote.port;
+    if (!peerMoved && local.port === this.local.port) return;
+    const was = this.remote;
+    this.remote = { ...from };
+    this.local = { ...local };
+    // Once children exist, their ESP must follow too: in place, or by a rekey (lifecycle.ts).
+    if (peerMoved && this.establishedAt > 0 && this.children.length > 0) {
+      this.log.info({ from: `${was.address}:${was.port}`, to: `${from.address}:${from.port}` }, 'peer moved (NAT mapping changed)');
+      void this.run(() => this.lifecycle().peerMoved());
     }
   }
 
@@ -440,6 +450,8 @@ export class IkeSa implements TimerTarget {
 
 export interface IkeLifecycle {
   dpd(): Promise<void>;
+  /** The peer's address or port changed (RFC 7296 §2.23): the children's SAs follow. */
+  peerMoved(): Promise<void>;
   rekey(): Promise<void>;
   expire(): Promise<void>;
   deleteRekeyed(): Promise<void>;

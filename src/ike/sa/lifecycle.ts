@@ -39,6 +39,15 @@ registerIkeLifecycle((sa: IkeSa) => ({
     sa.armDpd();
     await sa.tm.initiate();
   },
+  async peerMoved() {
+    if (sa.state !== IkeState.ESTABLISHED) return;
+    // A child being rekeyed gets its successor on the new endpoints; the others move in place
+    // or, where the kernel cannot, are rekeyed now.
+    for (const c of [...sa.children]) {
+      if (c.state !== ChildState.INSTALLED || (await c.followPeer())) continue;
+      await childLifecycle.rekey(c);
+    }
+  },
   async rekey() {
     if (sa.state !== IkeState.ESTABLISHED || sa.tm.hasTask(TaskType.IKE_REKEY)) return;
     sa.queueTask(new IkeRekey(sa, true));

@@ -23,7 +23,7 @@ import type {
   TrafficSelector,
 } from '../types.js';
 
-export type StubIpsecOp = 'allocateSpi' | 'addSa' | 'updateSa' | 'deleteSa' | 'querySa' | 'addPolicy' | 'deletePolicy';
+export type StubIpsecOp = 'allocateSpi' | 'addSa' | 'updateSa' | 'updateSaEncap' | 'deleteSa' | 'querySa' | 'addPolicy' | 'deletePolicy';
 
 /** The error a failing stub operation rejects with (what a netlink EEXIST/ENOMEM would be). */
 export class StubKernelError extends Error {
@@ -195,6 +195,14 @@ export class StubKernelIpsec implements KernelIpsec {
     }
     this.larval.delete(k);
     this.putSa(k, sa);
+  }
+
+  async updateSaEncap(ref: SaRef, encap: { sport: number; dport: number }): Promise<void> {
+    const k = saMapKey(ref.dst, ref.spi, ref.protocol);
+    this.check('updateSaEncap', () => saKey(ref), { ref, encap });
+    if (!this.hasSa(k)) throw new StubKernelError('updateSaEncap', `stub kernel: SA ${saKey(ref)} not found (ESRCH)`);
+    const sa = this.sas.get(k);
+    if (sa) this.sas.set(k, { ...sa, encap: { ...encap } });
   }
 
   async deleteSa(ref: SaRef): Promise<void> {

@@ -56,7 +56,7 @@ export class UserspaceIpsec implements KernelIpsec {
   readonly name = 'userspace' as const;
   readonly tunName: string;
   private handler: KernelIpsecEvents | undefined;
-  private readonly sas = new Map<string, { id: number; ref: SaRef; direction: 'in' | 'out' }>();
+  private readonly sas = new Map<string, { id: number; ref: SaRef; direction: 'in' | 'out'; src: string }>();
   private readonly byId = new Map<number, string>();
   private readonly policies = new Map<string, number>();
   private readonly reserved = new Set<number>();
@@ -155,7 +155,7 @@ export class UserspaceIpsec implements KernelIpsec {
       }),
     );
     this.reserved.delete(sa.spi >>> 0);
-    this.sas.set(key, { id, ref: { dst: sa.dst, spi: sa.spi >>> 0, protocol: 'esp' }, direction: sa.direction });
+    this.sas.set(key, { id, ref: { dst: sa.dst, spi: sa.spi >>> 0, protocol: 'esp' }, direction: sa.direction, src: sa.src });
     this.byId.set(id, key);
     log.debug({ spi: (sa.spi >>> 0).toString(16), dir: sa.direction, reqid: sa.reqid }, 'SA added');
   }
@@ -172,6 +172,14 @@ export class UserspaceIpsec implements KernelIpsec {
         dport: sa.encap?.dport ?? 0,
       }),
     );
+    entry.src = sa.src;
+  }
+
+  async updateSaEncap(ref: SaRef, encap: { sport: number; dport: number }): Promise<void> {
+    const entry = this.sas.get(saKey(ref));
+    if (!entry) throw new EspEngineError(`no SA ${saKey(ref)}`);
+    // The engine swaps the SA's path atomically: packets in flight use the old or the new one.
+    this.call(() => this.engine.updateSa(entry.id, { src: entry.src, dst: ref.dst, encap: true, sport: encap.sport, dport: encap.dport }));
   }
 
   async deleteSa(ref: SaRef): Promise<void> {

@@ -10,6 +10,10 @@
  *   needs the mark.
  * - Expiry: a listener on XFRMNLGRP_EXPIRE turns XFRM_MSG_EXPIRE into onExpire(); expiry of a
  *   larval SA (an SPI allocated but never used) is not an IKE event and is only logged.
+ * - No updateSaEncap: XFRM's UPDSA needs the SA's keys, which the IKE code does not keep, so a
+ *   NAT rebinding rekeys the child (new SAs on the new ports) instead of moving it in place. If
+ *   the peer's *address* changes, the handed-over policies keep the old template address (no
+ *   UPDPOLICY yet): the SAs then need a new IKE SA, as without MOBIKE.
  * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
  *   kernel cannot express reject with XfrmParamError before anything is sent.
  */

@@ -84,6 +84,41 @@ test('raw ESP (IP protocol 50) between two engines carries ping both ways', { ti
   });
 });
 
+test('updateSaEncap moves an SA to new UDP ports in place: keys, sequence numbers and replay window kept', { timeout: 60_000 }, async () => {
+  await withLab('espmove', async (lab) => {
+    const { a, b } = await segwTunnel(lab);
+    try {
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
+      // As after a NAT rebinding: a's outbound SA now goes to port 4600 at b, where a plain UDP
+      // socket listens instead of b's engine.
+      const listen = "const s=require('dgram').createSocket('udp4');s.bind(4600,'198.51.100.2',()=>console.log('ready'));" +
+        "s.on('message',(m)=>{console.log('spi '+m.readUInt32BE(0).toString(16)+' seq '+m.readUInt32BE(4));process.exit(0)})";
+      const l = b.host.spawn(process.execPath, ['-e', listen], { name: 'udp4600' });
+      try {
+        await l.waitFor(/ready/);
+        await a.ipsec.updateSaEncap(a.out, { sport: 4500, dport: 4600 });
+        await a.host.ping(b.inner, { count: 1, timeoutS: 1 }); // no answer: it went to 4600
+        const m = await l.waitFor(/spi ([0-9a-f]+) seq (\d+)/);
+        assert.equal(parseInt(m[1]!, 16), a.out.spi >>> 0, 'ESP of the same SA');
+        assert.ok(Number(m[2]) >= 3, 'its sequence numbers go on');
+      } finally {
+        await l.stop();
+      }
+      // And back: b's inbound SA accepts the next sequence numbers (same keys, replay window moved on).
+      await a.ipsec.updateSaEncap(a.out, { sport: 4500, dport: 4500 });
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
+      const [out] = a.ipsec.queryMany([a.out]);
+      const [inn] = b.ipsec.queryMany([b.in]);
+      assert.ok(out!.packets >= 5n);
+      assert.equal(inn!.packets, out!.packets - 1n, 'every packet but the one sent to 4600 arrived');
+      await assert.rejects(a.ipsec.updateSaEncap({ ...a.out, spi: 0x1234 }, { sport: 1, dport: 2 }), { code: 'SEGW_ESP' });
+    } finally {
+      await a.ipsec.close();
+      await b.ipsec.close();
+    }
+  });
+});
+
 test('close() joins every engine thread and closes the TUN device and sockets', { timeout: 60_000 }, async () => {
   await withLab('espclose', async (lab) => {
     const a = await lab.host('a');
