@@ -104,6 +104,7 @@ export class IkeDaemon {
         const child = this.manager.childFor(ref);
         if (child) this.manager.track(onKernelExpire(child, kind));
       },
+      onMapping: (ref, remote) => this.manager.childFor(ref)?.ike.espFrom(remote),
     });
   }
 

@@ -105,6 +105,12 @@ export type ExpireKind = 'soft' | 'hard';
 export interface KernelIpsecEvents {
   /** A lifetime or sequence-number limit was reached (RFC 4303 §3.3.3): rekey or delete. */
   onExpire(sa: SaRef, kind: ExpireKind, reason: 'bytes' | 'packets' | 'sequence'): void;
+  /**
+   * An inbound ESP-in-UDP packet that passed the ICV and the replay check came from another
+   * address or port than the SA's peer: the peer's NAT mapping changed (RFC 7296 §2.23, XFRM's
+   * XFRM_MSG_MAPPING). Reported once per new source.
+   */
+  onMapping?(sa: SaRef, remote: { address: string; port: number }): void;
 }
 
 export interface KernelIpsec {

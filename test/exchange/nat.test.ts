@@ -142,3 +142,23 @@ test('an initiator behind a NAT does not follow a changed source of an authentic
   await p.run();
   await p.stop();
 });
+
+test('ESP from a new NAT mapping (the data plane\'s event): IKE and the child SAs follow without waiting for an IKE message', async () => {
+  const p = new Pair();
+  natBetween(p);
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const gwIn = [...p.gw.kernel.sas.values()].find((s) => s.direction === 'in')!;
+  p.gw.kernel.mapping(gwIn, { address: PUBLIC, port: 40777 });
+  await gwSa.run(async () => {}); // after the move the event queued on the SA
+  assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40777 });
+  const sas = [...p.gw.kernel.sas.values()];
+  assert.deepEqual(sas.find((s) => s.direction === 'in')!.encap, { sport: 40777, dport: 4500 });
+  assert.deepEqual(sas.find((s) => s.direction === 'out')!.encap, { sport: 4500, dport: 40777 });
+  // The base station is behind a NAT: a mapping event there moves nothing (§2.23).
+  const bsIn = [...p.bs.kernel.sas.values()].find((s) => s.direction === 'in')!;
+  p.bs.kernel.mapping(bsIn, { address: p.gw.addr, port: 4999 });
+  await bsSa.run(async () => {});
+  assert.deepEqual(bsSa.remote, { address: p.gw.addr, port: 4500 });
+  await p.stop();
+});

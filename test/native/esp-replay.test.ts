@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bareEngine, gcmSa, icmpEcho, pair } from '../support/esp-fixtures.js';
-import type { NativeEspEngine } from '../../src/kernel/userspace/native.js';
+import type { NativeEspEngine, SaEventArrival } from '../../src/kernel/userspace/native.js';
 
 const KEY = Buffer.alloc(20, 7);
 const inner = icmpEcho('192.0.2.1', '192.0.2.129');
@@ -93,7 +93,7 @@ test('without ESN the counter must not cycle: a hard "sequence" expiry, then dro
 });
 
 test('soft and hard packet and byte lifetimes raise one event each; a hard limit stops the SA', async () => {
-  const events: { sa: number; kind: string; reason: string }[] = [];
+  const events: SaEventArrival[] = [];
   const { createEngine } = await import('../../src/kernel/userspace/native.js');
   const e = createEngine({ onEvents: (b) => events.push(...b) });
   try {

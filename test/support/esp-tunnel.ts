@@ -45,7 +45,7 @@ export function outPolicy(localNet: string, remoteNet: string, src: string, dst:
 export async function segwTunnel(
   lab: Lab,
   engine: Omit<UserspaceIpsecOptions, 'netns' | 'udp' | 'raw'> = {},
-  opts: { raw?: boolean; family?: 4 | 6 } = {},
+  opts: { raw?: boolean; family?: 4 | 6; udpPorts?: number[] } = {},
 ): Promise<{ a: Side; b: Side }> {
   const v6 = opts.family === 6;
   const P = v6 ? V6 : V4;
@@ -55,7 +55,7 @@ export async function segwTunnel(
   const kAB = randomBytes(20), kBA = randomBytes(20);
   const mk = async (host: Host, outer: string, peer: string, inner: string, local: string, remote: string,
     spiOut: number, spiIn: number, kOut: Buffer, kIn: Buffer): Promise<Side> => {
-    const sockets = opts.raw ? { raw: [outer] } : { udp: [{ address: outer, port: 4500 }] };
+    const sockets = opts.raw ? { raw: [outer] } : { udp: (opts.udpPorts ?? [4500]).map((port) => ({ address: outer, port })) };
     const ipsec = UserspaceIpsec.open({ ...engine, netns: host.ns, ...sockets });
     await host.exec('ip', ['addr', 'add', `${inner}/${v6 ? 128 : 32}`, 'dev', ipsec.tunName, ...(v6 ? ['nodad'] : [])]);
     await host.addRoute(remote, { dev: ipsec.tunName, src: inner });

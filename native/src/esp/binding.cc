@@ -97,7 +97,7 @@ void EspEngine::shutdown() {
 void EspEngine::Deliver(Napi::Env env) {
   if (!engine_) return;
   std::vector<IkeDatagram> ike;
-  std::vector<ExpireEvent> events;
+  std::vector<SaEvent> events;
   engine_->drain(ike, events);
   Napi::HandleScope scope(env);
   if (!ike.empty() && !onIke_.IsEmpty()) {
@@ -117,8 +117,14 @@ void EspEngine::Deliver(Napi::Env env) {
     for (size_t i = 0; i < events.size(); i++) {
       auto ev = Napi::Object::New(env);
       ev.Set("sa", events[i].saId);
-      ev.Set("kind", events[i].hard ? "hard" : "soft");
-      ev.Set("reason", reasons[size_t(events[i].reason)]);
+      const SaEvent& e = events[i];
+      if (e.kind == SaEventKind::Mapping) {
+        ev.Set("kind", "mapping");
+        ev.Set("remote", js::endpointToJs(env, e.remote));
+      } else {
+        ev.Set("kind", e.kind == SaEventKind::Hard ? "hard" : "soft");
+        ev.Set("reason", reasons[size_t(e.reason)]);
+      }
       a.Set(uint32_t(i), ev);
     }
     onEvents_.Call({a});

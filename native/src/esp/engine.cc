@@ -139,6 +139,7 @@ bool Engine::updateSaPath(uint32_t id, const SaPath& p, std::string& err) {
   for (size_t i = 0; i < sockets_.size(); i++)
     if (samePathSocket(*sockets_[i], *path)) path->socket = int(i);
   SaPath* old = sa->path.exchange(path, std::memory_order_acq_rel);
+  sa->mappingReported.store(0, std::memory_order_relaxed);  // a source seen before may be new again
   epochs_.retire([old] { delete old; });
   return true;
 }
@@ -255,7 +256,37 @@ void Engine::expire(Sa& sa, bool hard, ExpireReason r) {
   }
   {
     std::lock_guard<std::mutex> g(qmu_);
-    eventQueue_.push_back({sa.id, hard, r});
+    eventQueue_.push_back({sa.id, hard ? SaEventKind::Hard : SaEventKind::Soft, r, {}});
+  }
+  wake();
+}
+
+void Engine::checkMapping(Sa& sa, const sockaddr_storage& from) {
+  const SaPath* p = sa.path.load(std::memory_order_acquire);
+  if (!p || !p->encap) return;
+  const uint8_t* addr;
+  size_t alen;
+  uint16_t port;
+  if (from.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&from);
+    addr = reinterpret_cast<const uint8_t*>(&a->sin_addr), alen = 4, port = ntohs(a->sin_port);
+  } else if (from.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&from);
+    addr = reinterpret_cast<const uint8_t*>(&a->sin6_addr), alen = 16, port = ntohs(a->sin6_port);
+  } else {
+    return;
+  }
+  if (alen == (p->family == 6 ? 16u : 4u) && port == p->sport && memcmp(addr, p->src, alen) == 0) return;
+  uint64_t key = 1469598103934665603ull;  // FNV-1a of address and port: which source was reported
+  for (size_t i = 0; i < alen; i++) key = (key ^ addr[i]) * 1099511628211ull;
+  key = ((key ^ port) * 1099511628211ull) | 1;
+  if (sa.mappingReported.exchange(key, std::memory_order_relaxed) == key) return;
+  SaEvent ev{sa.id, SaEventKind::Mapping, ExpireReason::Bytes, {}};
+  ev.remote.ss = from;
+  ev.remote.len = from.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  {
+    std::lock_guard<std::mutex> g(qmu_);
+    eventQueue_.push_back(ev);
   }
   wake();
 }
@@ -280,7 +311,7 @@ void Engine::wake() {
   if (!notifyPending_.exchange(true) && notify_) notify_();
 }
 
-void Engine::drain(std::vector<IkeDatagram>& ike, std::vector<ExpireEvent>& events) {
+void Engine::drain(std::vector<IkeDatagram>& ike, std::vector<SaEvent>& events) {
   notifyPending_.store(false);
   std::lock_guard<std::mutex> g(qmu_);
   ike.swap(ikeQueue_);

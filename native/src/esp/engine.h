@@ -60,10 +60,15 @@ struct IkeDatagram {
   Endpoint remote;
 };
 
-struct ExpireEvent {
+// What the engine reports about an SA: a soft or hard lifetime or sequence limit (RFC 4303
+// §3.3.3), or (inbound ESP-in-UDP) an authenticated packet from a source other than the SA's
+// peer endpoint: the peer's NAT mapping changed (RFC 7296 §2.23; XFRM's XFRM_MSG_MAPPING).
+enum class SaEventKind : uint8_t { Soft, Hard, Mapping };
+struct SaEvent {
   uint32_t saId;
-  bool hard;
-  ExpireReason reason;
+  SaEventKind kind;
+  ExpireReason reason;  // Soft, Hard
+  Endpoint remote;      // Mapping: the new source
 };
 
 // Engine-wide counters (per direction, per verdict) and I/O counters.
@@ -99,7 +104,7 @@ class Engine {
   bool counters(uint32_t id, uint64_t out[6]) const;
   bool sendIke(int socket, const uint8_t* data, size_t len, const Endpoint& to, std::string& err);
   void setNotify(std::function<void()> fn) { notify_ = std::move(fn); }
-  void drain(std::vector<IkeDatagram>& ike, std::vector<ExpireEvent>& events);
+  void drain(std::vector<IkeDatagram>& ike, std::vector<SaEvent>& events);
   const TunDevice& tun() const { return tun_; }
   size_t saCount() const { return sas_.size(); }
   const EngineStats& stats() const { return stats_; }
@@ -113,6 +118,9 @@ class Engine {
   Sa* outboundSa(const FlowKey& k) const;
   void account(Sa& sa, uint64_t packets, uint64_t bytes);
   void expire(Sa& sa, bool hard, ExpireReason r);
+  // Inbound ESP-in-UDP that passed the ICV and the replay check came from `from`: reports a
+  // NAT mapping change once per new source if `from` is not the SA's peer endpoint.
+  void checkMapping(Sa& sa, const sockaddr_storage& from);
   void pushIke(int socket, const uint8_t* data, size_t len, const sockaddr_storage& from, socklen_t fromLen);
   Socket* socket(int i) { return i >= 0 && size_t(i) < sockets_.size() ? sockets_[i].get() : nullptr; }
   EngineStats& mstats() { return stats_; }
@@ -144,7 +152,7 @@ class Engine {
   std::atomic<int64_t> nowMs_{0};
   std::mutex qmu_;
   std::vector<IkeDatagram> ikeQueue_;
-  std::vector<ExpireEvent> eventQueue_;
+  std::vector<SaEvent> eventQueue_;
   std::atomic<bool> notifyPending_{false};
   std::function<void()> notify_;
 

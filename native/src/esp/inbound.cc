@@ -24,6 +24,7 @@ struct InItem {
   Sa* sa;
   uint8_t* data;
   uint32_t len;
+  uint16_t msg;  // index of the received message (its source address)
   Verdict v;
   Opened o;
 };
@@ -136,6 +137,7 @@ void InboundLane::datagram(InBatch& b, int i, uint8_t* p, size_t len) {
   it.sa = sa;
   it.data = p;
   it.len = uint32_t(len);
+  it.msg = uint16_t(i);
   it.v = sa->dead.load(std::memory_order_relaxed) ? Verdict::SaDead : espPrecheck(*sa, p, len, it.o);
 }
 
@@ -160,6 +162,8 @@ void InboundLane::flush(Batch& base) {
     if (it.v == Verdict::Ok) {
       if (!replay.owns_lock()) replay = std::unique_lock<std::mutex>(run->replayMu);
       it.v = espCommitLocked(*it.sa, it.o);
+      // Authenticated and not a replay: only now may its source count as the peer's (§2.23).
+      if (udp_ && it.v == Verdict::Ok) e_.checkMapping(*it.sa, b.from[it.msg]);
     }
     size_t ipLen = it.o.payloadLen;
     uint8_t* ip = it.data + it.o.payloadOff;

@@ -79,6 +79,9 @@ struct Sa {
   Lifetime lifetime;
   std::atomic<bool> softFired{false}, hardFired{false};
   std::atomic<bool> dead{false};  // hard limit reached: drops packets until removed
+  // Inbound ESP-in-UDP: the peer endpoint last reported as a new NAT mapping (hash of address
+  // and port; 0 = none), so a burst from a new source raises one event, not one per packet.
+  std::atomic<uint64_t> mappingReported{0};
   std::vector<Selector> localTs, remoteTs;
   SaCounters counters;
   std::atomic<Sa*> nextInSpi{nullptr};  // SPI hash chain (inbound)

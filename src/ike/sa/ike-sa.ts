@@ -289,6 +289,20 @@ export class IkeSa implements TimerTarget {
    */
   authenticatedFrom(from: Endpoint, local: Endpoint): void {
     this.lastInbound = this.ctx.scheduler.now();
+    this.follow(from, local);
+  }
+
+  /**
+   * A child's inbound ESP, authenticated and not replayed, came from `from` (the data plane's
+   * NAT mapping event): the IKE SA and every child move there as for an IKE message, so traffic
+   * towards the peer resumes without waiting for its next IKE exchange.
+   */
+  espFrom(from: Endpoint): void {
+    if (this.state !== IkeState.ESTABLISHED) return;
+    this.follow(from, this.local);
+  }
+
+  private follow(from: Endpoint, local: Endpoint): void {
     if (!this.has(IkeFlag.NAT_REMOTE) && !this.has(IkeFlag.NAT_LOCAL)) return;
     // §2.23: "A host behind a NAT SHOULD NOT do this type of dynamic address update" (it would
     // let anyone who can replay a packet move the SA). An initiator behind a NAT moves to 4500

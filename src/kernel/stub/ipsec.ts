@@ -138,6 +138,11 @@ export class StubKernelIpsec implements KernelIpsec {
     this.handler?.onExpire(ref, kind, reason);
   }
 
+  /** Reports ESP of an installed inbound SA from a new peer endpoint, as a data plane would. */
+  mapping(ref: SaRef, remote: { address: string; port: number }): void {
+    this.handler?.onMapping?.(ref, remote);
+  }
+
   setCounters(ref: SaRef, c: Partial<SaCounters>): void {
     const k = saMapKey(ref.dst, ref.spi, ref.protocol);
     this.counters.set(k, { ...zeroCounters(), ...this.counters.get(k), ...c });

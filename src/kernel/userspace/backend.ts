@@ -26,7 +26,7 @@ import type {
 } from '../types.js';
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
-import { createEngine, type ExpireArrival, type IkeArrival, type NativeEspEngine } from './native.js';
+import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine } from './native.js';
 import { selectorPrefixes, toNativeSelector } from './selectors.js';
 
 const log = logger('esp');
@@ -251,11 +251,16 @@ export class UserspaceIpsec implements KernelIpsec {
     for (const d of batch) this.ikeSockets.get(d.socket)?.deliver(d.data, d.remote);
   }
 
-  private onEvents(batch: ExpireArrival[]): void {
+  private onEvents(batch: SaEventArrival[]): void {
     for (const ev of batch) {
       const key = this.byId.get(ev.sa);
       const entry = key ? this.sas.get(key) : undefined;
       if (!entry) continue;
+      if (ev.kind === 'mapping') {
+        log.info({ spi: entry.ref.spi.toString(16), remote: `${ev.remote.address}:${ev.remote.port}` }, 'ESP from a new peer endpoint (NAT mapping changed)');
+        this.handler?.onMapping?.(entry.ref, ev.remote);
+        continue;
+      }
       log.info({ spi: entry.ref.spi.toString(16), kind: ev.kind, reason: ev.reason }, 'SA expired');
       if (ev.kind === 'hard') {
         this.engine.removeSa(entry.id);

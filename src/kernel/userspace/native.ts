@@ -66,11 +66,10 @@ export interface IkeArrival {
   remote: { address: string; port: number };
 }
 
-export interface ExpireArrival {
-  sa: number;
-  kind: 'soft' | 'hard';
-  reason: 'bytes' | 'packets' | 'sequence';
-}
+/** An SA event: a lifetime or sequence limit, or a new NAT mapping of the peer (inbound ESP-in-UDP). */
+export type SaEventArrival =
+  | { sa: number; kind: 'soft' | 'hard'; reason: 'bytes' | 'packets' | 'sequence' }
+  | { sa: number; kind: 'mapping'; remote: { address: string; port: number } };
 
 export interface EngineStats {
   in: Record<EspVerdict, number>;
@@ -115,7 +114,7 @@ export interface EspEngineOptions {
    */
   laneThreads?: number;
   onIke?: (batch: IkeArrival[]) => void;
-  onEvents?: (batch: ExpireArrival[]) => void;
+  onEvents?: (batch: SaEventArrival[]) => void;
 }
 
 export interface NativeEspEngine {

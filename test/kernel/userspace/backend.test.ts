@@ -119,6 +119,32 @@ test('updateSaEncap moves an SA to new UDP ports in place: keys, sequence number
   });
 });
 
+test('ESP from a new source port raises one mapping event per new source, none once the SA has moved there', { timeout: 60_000 }, async () => {
+  await withLab('espmap', async (lab) => {
+    const { a, b } = await segwTunnel(lab, {}, { udpPorts: [4500, 4501] });
+    try {
+      const events: [number, { address: string; port: number }][] = [];
+      b.ipsec.setEventHandler({ onExpire: () => {}, onMapping: (ref, remote) => events.push([ref.spi, remote]) });
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
+      assert.deepEqual(events, [], 'ESP from the expected endpoint');
+      // As if a NAT had given a's 4500 a new public port: a's ESP now leaves from 4501.
+      await a.ipsec.updateSaEncap(a.out, { sport: 4501, dport: 4500 });
+      assert.ok(await a.host.ping(b.inner, { count: 3, timeoutS: 2 }), 'b accepts it (the ICV decides) and answers');
+      for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(events, [[b.in.spi, { address: '198.51.100.1', port: 4501 }]], 'one event for three packets');
+      // b follows (as the IKE code does on this event): no more events from that source.
+      await b.ipsec.updateSaEncap(b.in, { sport: 4501, dport: 4500 });
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(events.length, 1);
+    } finally {
+      await a.ipsec.close();
+      await b.ipsec.close();
+    }
+  });
+});
+
 test('close() joins every engine thread and closes the TUN device and sockets', { timeout: 60_000 }, async () => {
   await withLab('espclose', async (lab) => {
     const a = await lab.host('a');
