@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  iproute2 iputils-ping nftables strace procps psmisc tcpdump
+  iproute2 iputils-ping nftables conntrack strace procps psmisc tcpdump
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins
   keepalived bird2 frr tshark iperf3

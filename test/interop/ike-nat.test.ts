@@ -3,7 +3,8 @@
  * one side and segw on the other, both ways round. NAT detection (RFC 7296 §2.23): each end
  * reports which side is behind the NAT; both float to port 4500 after IKE_SA_INIT; ESP travels
  * in UDP (RFC 3948) with the SPIs both ends agreed on; traffic passes both ways, also after the
- * end behind the NAT rekeyed by lifetime (strongSwan its IKE SA, segw its child SA).
+ * end behind the NAT rekeyed by lifetime (strongSwan its IKE SA, segw its child SA), and after
+ * the NAT lost its mapping and made a new one on another port (segw follows the ESP there).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,3 +72,36 @@ for (const segwRole of ['gateway', 'basestation'] as const) {
     assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });
   });
 }
+
+test('NAT rebinding: the NAT loses strongSwan\'s mapping and gives it a new port; the segw gateway follows its ESP there', { timeout: 120_000 }, async () => {
+  let labId = '';
+  await withLab('natrebind', async (lab) => {
+    labId = lab.id;
+    const sc = await Scenario.start(lab, { segwRole: 'gateway', nat: true, spec: { ike: 'aes128gcm16-prfsha256-x25519', esp: 'aes128gcm16' } });
+    const t = await sc.up();
+    const nat = sc.topo.nat!;
+    assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
+    const before = t.segwSa.remote;
+    assert.equal(before.port, 4500, 'the first mapping kept the port');
+    // As after a NAT reboot: the mappings are gone, and new ones get random ports.
+    await nat.exec('nft', ['flush', 'chain', 'ip', 'segwlab_nat', 'postrouting']);
+    await nat.exec('nft', ['add', 'rule', 'ip', 'segwlab_nat', 'postrouting', 'oifname', 'eth1', 'masquerade', 'fully-random']);
+    await nat.exec('conntrack', ['-D', '-p', 'udp'], { allowFail: true });
+    // The base station's ESP makes the new mapping; segw's engine reports it and the gateway's
+    // ESP (and IKE) follow at once: the echo replies come back. The first reply may still leave
+    // on the old port while the move is on its way (a few ms).
+    const { toGw } = await sc.pingBothWays();
+    assert.ok(toGw >= 2, `${toGw} of 3 echo replies through the new mapping`);
+    assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
+    const r = await oneTunnel(sc.ss, sc.segw);
+    assert.equal(r.segwSa.remote.address, sc.topo.bsSeenAs);
+    assert.notEqual(r.segwSa.remote.port, before.port, 'IKE moved to the new port');
+    assert.equal(r.segw.children[0]!.spiIn, t.segw.children[0]!.spiIn, 'the child SA moved in place, not rekeyed');
+    // IKE works through the new mapping too: strongSwan gets segw's DELETE and drops its SA.
+    await sc.segw.ctl('terminate-ike', { ike: r.segwSa.name });
+    await noTunnel(sc.ss, sc.segw);
+    const wire = await sc.finish();
+    assert.deepEqual(wire.problems, []);
+  });
+  assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });
+});
