@@ -10,6 +10,8 @@
  *   needs the mark.
  * - Expiry: a listener on XFRMNLGRP_EXPIRE turns XFRM_MSG_EXPIRE into onExpire(); expiry of a
  *   larval SA (an SPI allocated but never used) is not an IKE event and is only logged.
+ * - NAT mappings: the same listener on XFRMNLGRP_MAPPING turns XFRM_MSG_MAPPING (ESP-in-UDP
+ *   from a new source, authenticated) into onMapping().
  * - No updateSaEncap: XFRM's UPDSA needs the SA's keys, which the IKE code does not keep, so a
  *   NAT rebinding rekeys the child (new SAs on the new ports) instead of moving it in place. If
  *   the peer's *address* changes, the handed-over policies keep the old template address (no
@@ -25,7 +27,7 @@ import { NetlinkSocket } from '../../netlink/socket.js';
 import { XFRM_MSG, XFRMNLGRP } from '../../netlink/xfrm.js';
 import type { KernelIpsec, KernelIpsecEvents, PolicyParams, SaCounters, SaParams, SaRef } from '../types.js';
 import * as msg from './messages.js';
-import { parseExpire, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
+import { parseExpire, parseMapping, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
 
 const log = logger('kernel', { backend: 'xfrm' });
 
@@ -75,7 +77,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
         listener = NetlinkListener.open({
           protocol: NETLINK.NETLINK_XFRM,
           netns: opts.netns,
-          groups: [XFRMNLGRP.XFRMNLGRP_EXPIRE],
+          groups: [XFRMNLGRP.XFRMNLGRP_EXPIRE, XFRMNLGRP.XFRMNLGRP_MAPPING],
           onMessage: (m) => self?.onNotification(m),
         });
       } catch (err) {
@@ -197,8 +199,14 @@ export class XfrmKernelIpsec implements KernelIpsec {
     this.larval.clear();
   }
 
-  /** XFRM_MSG_EXPIRE from the listener; exposed for tests that feed crafted messages. */
+  /** XFRM_MSG_EXPIRE and XFRM_MSG_MAPPING from the listener; exposed for tests that feed crafted messages. */
   onNotification(m: { type: number; payload: Buffer; flags: number; seq: number; pid: number }): void {
+    if (m.type === XFRM_MSG.XFRM_MSG_MAPPING) {
+      const e = parseMapping(m);
+      log.info({ spi: e.sa.spi.toString(16), remote: `${e.remote.address}:${e.remote.port}` }, 'ESP from a new peer endpoint (NAT mapping changed)');
+      this.handler?.onMapping?.(e.sa, e.remote);
+      return;
+    }
     if (m.type !== XFRM_MSG.XFRM_MSG_EXPIRE) return;
     const e = parseExpire(m);
     const k = key(e.sa);

@@ -12,6 +12,7 @@ import {
   XFRM_POLICY_DIR,
   XFRMA,
   xfrm_user_expire,
+  xfrm_user_mapping,
   xfrm_userpolicy_info,
   xfrm_usersa_info,
   type xfrm_selector,
@@ -149,5 +150,24 @@ export function parseExpire(m: NlMessage): XfrmExpire {
     src: address(s.saddr, family),
     kind: hard ? 'hard' : 'soft',
     reason,
+  };
+}
+
+export interface XfrmMapping {
+  sa: SaRef;
+  remote: { address: string; port: number };
+}
+
+/**
+ * XFRM_MSG_MAPPING: an inbound ESP-in-UDP SA received an authenticated packet from a new
+ * source address or port (the kernel's esp_input_done2 -> km_new_mapping): the peer's NAT
+ * mapping changed (RFC 7296 §2.23).
+ */
+export function parseMapping(m: NlMessage): XfrmMapping {
+  const e = xfrm_user_mapping.decode(m.payload, 0, xfrm_user_mapping.size);
+  const family = familyOfAf(e.id.family);
+  return {
+    sa: { dst: address(e.id.daddr, family), spi: e.id.spi >>> 0, protocol: 'esp' },
+    remote: { address: address(e.new_saddr, family), port: e.new_sport },
   };
 }

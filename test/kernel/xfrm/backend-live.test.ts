@@ -11,7 +11,7 @@ import { XfrmKernelIpsec } from '../../../src/kernel/xfrm/backend.js';
 import { NetlinkError } from '../../../src/netlink/errors.js';
 import { NetlinkListener } from '../../../src/netlink/listener.js';
 import { NETLINK } from '../../../src/netlink/constants.js';
-import { XFRM_MSG, XFRMNLGRP, xfrm_user_expire } from '../../../src/netlink/xfrm.js';
+import { XFRM_MSG, XFRMNLGRP, xfrm_user_expire, xfrm_user_mapping } from '../../../src/netlink/xfrm.js';
 import { encodeMessage, splitMessages } from '../../../src/netlink/message.js';
 import { xfrmAddress } from '../../../src/netlink/addr.js';
 import { probeKernelIpsec } from '../../../src/kernel/probe.js';
@@ -212,6 +212,26 @@ test('expiry of an installed SA reaches the IKE handler with kind and reason', (
   const [m] = splitMessages(encodeMessage({ type: XFRM_MSG.XFRM_MSG_EXPIRE, flags: 0 }, body)).messages;
   xfrm.onNotification(m);
   assert.deepEqual(events, [[{ dst: '198.51.100.2', spi: 0xc2000001, protocol: 'esp' }, 'soft', 'bytes']]);
+});
+
+test('XFRM_MSG_MAPPING (ESP-in-UDP from a new NAT mapping) reaches the IKE handler with the new endpoint', () => {
+  const events: [SaRef, { address: string; port: number }][] = [];
+  xfrm.setEventHandler({ onExpire: () => {}, onMapping: (ref, remote) => events.push([ref, remote]) });
+  // struct xfrm_user_mapping as the kernel's xfrm_send_mapping() fills it.
+  const body = xfrm_user_mapping.encode({
+    id: { daddr: xfrmAddress('203.0.113.2'), spi: 0xc2000002, family: 2, proto: 50 },
+    reqid: 7,
+    old_saddr: xfrmAddress('198.51.100.254'),
+    new_saddr: xfrmAddress('198.51.100.254'),
+    old_sport: 4500,
+    new_sport: 61234,
+  });
+  const [m] = splitMessages(encodeMessage({ type: XFRM_MSG.XFRM_MSG_MAPPING, flags: 0 }, body)).messages;
+  xfrm.onNotification(m);
+  assert.deepEqual(events, [[{ dst: '203.0.113.2', spi: 0xc2000002, protocol: 'esp' }, { address: '198.51.100.254', port: 61234 }]]);
+  assert.equal(xfrm_user_mapping.size, 64, 'sizeof(struct xfrm_user_mapping) on x86-64');
+  // The 16-bit ports are in network order in the kernel's struct.
+  assert.equal(m.payload.readUInt16BE(xfrm_user_mapping.size - 2), 61234);
 });
 
 test('flush removes every ESP SA and every policy of the namespace', async () => {
