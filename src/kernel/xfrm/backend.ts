@@ -19,7 +19,7 @@
  * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
  *   kernel cannot express reject with XfrmParamError before anything is sent.
  */
-import { logger } from '../../log/index.js';
+import { logger, RateLimitedLog } from '../../log/index.js';
 import { NETLINK } from '../../netlink/constants.js';
 import { NetlinkError } from '../../netlink/errors.js';
 import { NetlinkListener } from '../../netlink/listener.js';
@@ -53,6 +53,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
   /** What DELSA/GETSA need beyond the SaRef for SAs this backend installed. */
   private readonly installed = new Map<string, msg.SaKey>();
   private readonly spiRange: [number, number];
+  private readonly mappingLog = new RateLimitedLog(log);
 
   private constructor(
     private readonly nl: NetlinkSocket,
@@ -203,7 +204,8 @@ export class XfrmKernelIpsec implements KernelIpsec {
   onNotification(m: { type: number; payload: Buffer; flags: number; seq: number; pid: number }): void {
     if (m.type === XFRM_MSG.XFRM_MSG_MAPPING) {
       const e = parseMapping(m);
-      log.info({ spi: e.sa.spi.toString(16), remote: `${e.remote.address}:${e.remote.port}` }, 'ESP from a new peer endpoint (NAT mapping changed)');
+      // Without XFRMA_MTIMER_THRESH the kernel reports every such packet until the SA moves.
+      this.mappingLog.info('mapping', { spi: e.sa.spi.toString(16), remote: `${e.remote.address}:${e.remote.port}` }, 'ESP from a new peer endpoint (NAT mapping changed)');
       this.handler?.onMapping?.(e.sa, e.remote);
       return;
     }
