@@ -130,6 +130,12 @@ export interface KernelIpsec {
   updateSaEncap?(ref: SaRef, encap: { sport: number; dport: number }): Promise<void>;
   querySa(ref: SaRef): Promise<SaCounters>;
   addPolicy(policy: PolicyParams): Promise<void>;
+  /**
+   * Replaces an installed policy (same direction, selectors and mark) in one step, with new
+   * template addresses: the peer's address changed (RFC 7296 §2.23). Optional: a backend whose
+   * packet path does not read the templates may leave it out.
+   */
+  updatePolicy?(policy: PolicyParams): Promise<void>;
   deletePolicy(policy: PolicyParams): Promise<void>;
   close(): Promise<void>;
 }

@@ -13,17 +13,21 @@ import type { Endpoint } from '../../src/ike/transport/types.js';
 
 const PUBLIC = '203.0.113.200';
 
-/** Puts the base station behind a NAT; the returned function makes the NAT forget its mappings. */
-function natBetween(p: Pair): () => void {
+/**
+ * Puts the base station behind a NAT; the returned function makes the NAT forget its mappings
+ * (and, given an address, map to that public address from then on).
+ */
+function natBetween(p: Pair): (publicAddress?: string) => void {
   const out = new Map<string, Endpoint>();
   const back = new Map<string, Endpoint>();
   let port = 40000;
+  let publicAddress = PUBLIC;
   p.wire.nat = (d: WireDatagram) => {
     if (d.from.address !== p.bs.addr) return d.from;
     const k = `${d.from.address}|${d.from.port}`;
     let pub = out.get(k);
     if (!pub) {
-      pub = { address: PUBLIC, port: port++ };
+      pub = { address: publicAddress, port: port++ };
       out.set(k, pub);
       back.set(`${pub.address}|${pub.port}`, d.from);
     }
@@ -34,9 +38,10 @@ function natBetween(p: Pair): () => void {
     const inside = back.get(`${d.to.address}|${d.to.port}`);
     return deliver(inside ? { ...d, to: inside } : d);
   };
-  return () => {
+  return (address = publicAddress) => {
     out.clear();
     back.clear();
+    publicAddress = address;
   };
 }
 
@@ -160,5 +165,30 @@ test('ESP from a new NAT mapping (the data plane\'s event): IKE and the child SA
   p.bs.kernel.mapping(bsIn, { address: p.gw.addr, port: 4999 });
   await bsSa.run(async () => {});
   assert.deepEqual(bsSa.remote, { address: p.gw.addr, port: 4500 });
+  await p.stop();
+});
+
+test('the NAT comes back on another public address: policies move to it and the child is rekeyed onto it', async () => {
+  const p = new Pair();
+  const rebind = natBetween(p);
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const oldSpis = new Set([...p.gw.kernel.sas.values()].map((s) => s.spi));
+  const NEW = '203.0.113.201';
+  rebind(NEW);
+  await p.bs.daemon.dpd(bsSa);
+  await p.run();
+  await gwSa.run(async () => {});
+  await p.run();
+  assert.equal(gwSa.remote.address, NEW);
+  const sas = [...p.gw.kernel.sas.values()];
+  assert.equal(sas.length, 2);
+  assert.ok(sas.every((s) => !oldSpis.has(s.spi)), 'rekeyed: an SA is keyed by its destination address');
+  assert.equal(sas.find((s) => s.direction === 'out')!.dst, NEW);
+  assert.equal(sas.find((s) => s.direction === 'in')!.src, NEW);
+  const policies = [...p.gw.kernel.policies.values()];
+  assert.equal(policies.length, 3);
+  for (const pol of policies) assert.equal(pol.direction === 'out' ? pol.tmplDst : pol.tmplSrc, NEW, `${pol.direction} policy template`);
+  assert.equal(p.bs.kernel.sas.size, 2);
   await p.stop();
 });

@@ -231,6 +231,21 @@ export class ChildSa implements TimerTarget {
     return true;
   }
 
+  /**
+   * The peer's address changed: the policies this child owns are replaced in one step with
+   * templates on the IKE SA's current addresses (XFRM matches a tunnel SA to its policy by
+   * them). Backends that do not read templates have no updatePolicy: nothing to do.
+   */
+  async retemplatePolicies(): Promise<void> {
+    const k = this.ike.ctx.kernel;
+    if (!(this.installed & INSTALLED_POLICIES) || !k.updatePolicy) return;
+    try {
+      for (const p of this.policies()) await k.updatePolicy(p);
+    } catch (err) {
+      this.log.warn({ err }, "kernel could not move the policies to the peer's new address");
+    }
+  }
+
   /** Same selectors as another child (a rekey can then share the policies). */
   sameSelectors(other: ChildSa): boolean {
     const eq = (a: TrafficSelector[], b: TrafficSelector[]) => a.length === b.length && a.every((x, i) => tsEqual(x, b[i]!));

@@ -316,7 +316,7 @@ export class IkeSa implements TimerTarget {
     // Once children exist, their ESP must follow too: in place, or by a rekey (lifecycle.ts).
     if (peerMoved && this.establishedAt > 0 && this.children.length > 0) {
       this.log.info({ from: `${was.address}:${was.port}`, to: `${from.address}:${from.port}` }, 'peer moved (NAT mapping changed)');
-      void this.run(() => this.lifecycle().peerMoved());
+      void this.run(() => this.lifecycle().peerMoved(from.address !== was.address));
     }
   }
 
@@ -464,8 +464,8 @@ export class IkeSa implements TimerTarget {
 
 export interface IkeLifecycle {
   dpd(): Promise<void>;
-  /** The peer's address or port changed (RFC 7296 §2.23): the children's SAs follow. */
-  peerMoved(): Promise<void>;
+  /** The peer's address or port changed (RFC 7296 §2.23): the children's SAs and policies follow. */
+  peerMoved(addressChanged: boolean): Promise<void>;
   rekey(): Promise<void>;
   expire(): Promise<void>;
   deleteRekeyed(): Promise<void>;

@@ -39,10 +39,12 @@ registerIkeLifecycle((sa: IkeSa) => ({
     sa.armDpd();
     await sa.tm.initiate();
   },
-  async peerMoved() {
+  async peerMoved(addressChanged: boolean) {
     if (sa.state !== IkeState.ESTABLISHED) return;
-    // A child being rekeyed gets its successor on the new endpoints; the others move in place
-    // or, where the kernel cannot, are rekeyed now.
+    // New tunnel endpoint addresses in the policies' templates (their selectors stay); a child
+    // being rekeyed gets its successor on the new endpoints; the others move in place or,
+    // where the kernel cannot, are rekeyed now.
+    if (addressChanged) for (const c of sa.children) await c.retemplatePolicies();
     for (const c of [...sa.children]) {
       if (c.state !== ChildState.INSTALLED || (await c.followPeer())) continue;
       await childLifecycle.rekey(c);

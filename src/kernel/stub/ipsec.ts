@@ -23,7 +23,7 @@ import type {
   TrafficSelector,
 } from '../types.js';
 
-export type StubIpsecOp = 'allocateSpi' | 'addSa' | 'updateSa' | 'updateSaEncap' | 'deleteSa' | 'querySa' | 'addPolicy' | 'deletePolicy';
+export type StubIpsecOp = 'allocateSpi' | 'addSa' | 'updateSa' | 'updateSaEncap' | 'deleteSa' | 'querySa' | 'addPolicy' | 'updatePolicy' | 'deletePolicy';
 
 /** The error a failing stub operation rejects with (what a netlink EEXIST/ENOMEM would be). */
 export class StubKernelError extends Error {
@@ -239,6 +239,14 @@ export class StubKernelIpsec implements KernelIpsec {
     }
     const k = policyMapKey(policy, false);
     if (this.policies.has(k)) throw exists();
+    this.policies.set(k, policy);
+  }
+
+  async updatePolicy(policy: PolicyParams): Promise<void> {
+    this.check('updatePolicy', () => policyKey(policy), policy);
+    if (this.lean) return;
+    const k = policyMapKey(policy, false);
+    if (!this.policies.has(k)) throw new StubKernelError('updatePolicy', `stub kernel: policy ${policyKey(policy)} not found (ENOENT)`);
     this.policies.set(k, policy);
   }
 

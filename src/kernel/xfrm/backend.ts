@@ -14,8 +14,7 @@
  *   from a new source, authenticated) into onMapping().
  * - No updateSaEncap: XFRM's UPDSA needs the SA's keys, which the IKE code does not keep, so a
  *   NAT rebinding rekeys the child (new SAs on the new ports) instead of moving it in place. If
- *   the peer's *address* changes, the handed-over policies keep the old template address (no
- *   UPDPOLICY yet): the SAs then need a new IKE SA, as without MOBIKE.
+ *   the peer's address changed, updatePolicy (UPDPOLICY) moves the policies' templates to it.
  * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
  *   kernel cannot express reject with XfrmParamError before anything is sent.
  */
@@ -170,6 +169,13 @@ export class XfrmKernelIpsec implements KernelIpsec {
     const dels = msg.delPolicies(policy);
     await Promise.all(results.map((r, i) => (r.status === 'fulfilled' ? this.send(dels[i]).catch(() => undefined) : undefined)));
     throw failed.reason;
+  }
+
+  /** UPDPOLICY for each kernel selector: the policy is replaced in place, never absent. */
+  async updatePolicy(policy: PolicyParams): Promise<void> {
+    const results = await Promise.allSettled(msg.newPolicies(policy, true).map((r) => this.send(r)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async deletePolicy(policy: PolicyParams): Promise<void> {

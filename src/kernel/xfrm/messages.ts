@@ -230,8 +230,11 @@ function tmplFamily(p: PolicyParams): number {
 const policyDetail = (verb: string, p: PolicyParams) =>
   `${verb} policy ${p.direction} ${p.src.startAddr}-${p.src.endAddr} -> ${p.dst.startAddr}-${p.dst.endAddr}`;
 
-/** NEWPOLICY: one request per kernel selector the traffic-selector pair needs. */
-export function newPolicies(p: PolicyParams): XfrmRequest[] {
+/**
+ * NEWPOLICY (or UPDPOLICY with `update`: replace in one step, templates included): one request
+ * per kernel selector the traffic-selector pair needs.
+ */
+export function newPolicies(p: PolicyParams, update = false): XfrmRequest[] {
   const family = tmplFamily(p);
   const tmpl = {
     id: { daddr: xfrmAddress(p.tmplDst), spi: 0, proto: IPPROTO_XFRM.IPPROTO_ESP },
@@ -257,7 +260,8 @@ export function newPolicies(p: PolicyParams): XfrmRequest[] {
       XFRMA_TMPL: [tmpl],
       XFRMA_MARK: p.mark ? { v: p.mark.value >>> 0, m: p.mark.mask >>> 0 } : undefined,
     };
-    return { type: XFRM_MSG.XFRM_MSG_NEWPOLICY, flags: 0, payload: Buffer.concat([info, encodeAttrs(XFRMA, attrs)]), detail: policyDetail('add', p) };
+    const type = update ? XFRM_MSG.XFRM_MSG_UPDPOLICY : XFRM_MSG.XFRM_MSG_NEWPOLICY;
+    return { type, flags: 0, payload: Buffer.concat([info, encodeAttrs(XFRMA, attrs)]), detail: policyDetail(update ? 'update' : 'add', p) };
   });
 }
 

@@ -69,6 +69,19 @@ test('policies: in/out/fwd installed live, seen by `ip xfrm policy`, listed, del
   assert.equal((await ipXfrm('policy')).trim(), '');
 });
 
+test('policies: updatePolicy (UPDPOLICY) moves the templates to a new peer address in place', async () => {
+  for (const d of ['out', 'in', 'fwd'] as const) await xfrm.addPolicy(policy(d));
+  // The peer (198.51.100.1) now appears as 198.51.100.9: its NAT changed address.
+  await xfrm.updatePolicy(policy('out', { tmplDst: '198.51.100.9' }));
+  for (const d of ['in', 'fwd'] as const) await xfrm.updatePolicy(policy(d, { tmplSrc: '198.51.100.9' }));
+  const shown = await ipXfrm('policy');
+  assert.match(shown, /dir out priority 2000[\s\S]*?tmpl src 198\.51\.100\.2 dst 198\.51\.100\.9/);
+  assert.match(shown, /dir in priority 2000[\s\S]*?tmpl src 198\.51\.100\.9 dst 198\.51\.100\.2/);
+  assert.doesNotMatch(shown, /198\.51\.100\.1\s/, 'no template left on the old address');
+  assert.equal((await xfrm.listPolicies()).length, 3, 'replaced, not added');
+  for (const d of ['out', 'in', 'fwd'] as const) await xfrm.deletePolicy(policy(d));
+});
+
 test('policies: a duplicate is EEXIST and a missing one ENOENT, each naming the operation', async () => {
   await xfrm.addPolicy(policy('out'));
   await assert.rejects(xfrm.addPolicy(policy('out')), (e: NetlinkError) => {

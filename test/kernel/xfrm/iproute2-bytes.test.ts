@@ -275,7 +275,7 @@ const POLICY: PolicyParams = {
 };
 const TMPL = ['tmpl', 'src', '198.51.100.1', 'dst', '198.51.100.2', 'proto', 'esp', 'reqid', '7', 'mode', 'tunnel'];
 
-test('NEWPOLICY/DELPOLICY bytes equal iproute2: subnets, ports with protocol, mark, IPv6', async () => {
+test('NEWPOLICY/UPDPOLICY/DELPOLICY bytes equal iproute2: subnets, ports with protocol, mark, IPv6', async () => {
   const cases: { p: PolicyParams; sel: string[]; extra?: string[] }[] = [
     { p: POLICY, sel: ['src', '192.0.2.0/25', 'dst', '192.0.2.128/25', 'dir', 'out'] },
     {
@@ -297,6 +297,9 @@ test('NEWPOLICY/DELPOLICY bytes equal iproute2: subnets, ports with protocol, ma
     const tmpl = c.p.tmplSrc.includes(':') ? ['tmpl', 'src', c.p.tmplSrc, 'dst', c.p.tmplDst, 'proto', 'esp', 'reqid', '7', 'mode', 'tunnel'] : TMPL;
     const addTheirs = await iproute2Bytes(['xfrm', 'policy', 'add', ...c.sel, 'priority', '100', ...(c.extra ?? []), ...tmpl], add.type);
     assertSameBytes(segwBytes(add), addTheirs, `NEWPOLICY ${c.sel.join(' ')}`);
+    const [upd] = msg.newPolicies(c.p, true);
+    const updTheirs = await iproute2Bytes(['xfrm', 'policy', 'update', ...c.sel, 'priority', '100', ...(c.extra ?? []), ...tmpl], upd.type);
+    assertSameBytes(segwBytes(upd), updTheirs, `UPDPOLICY ${c.sel.join(' ')}`);
     const [del] = msg.delPolicies(c.p);
     const delTheirs = await iproute2Bytes(['xfrm', 'policy', 'delete', ...c.sel, ...(c.extra ?? [])], del.type);
     assertSameBytes(segwBytes(del), delTheirs, `DELPOLICY ${c.sel.join(' ')}`);
