@@ -9,6 +9,7 @@ import type { AuthConfig, ChildConfig, ConnectionConfig, LifetimeConfig } from '
 import { resolveConnection } from '../ike/config.js';
 import { parseIdentity } from '../ike/identity.js';
 import { ConfigError } from '../errors.js';
+import { CrlFiles } from '../ike/crypto/crl.js';
 import { bool, configFail, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
 
 /** Reads a file named in the config, relative to the config file's directory. */
@@ -59,6 +60,8 @@ const end = obj({
   privateKey: optional(str()),
   /** pubkey, remote side: CA files that anchor the peer's chain. */
   cacerts: optional(list(str(), { single: true })),
+  /** pubkey, remote side: CRL files (PEM or DER, RFC 5280 §5), re-read when they change. */
+  crls: optional(list(str(), { single: true })),
 });
 
 export const connectionField = obj({
@@ -96,6 +99,9 @@ function toLifetime(l: { rekey: number; jitter?: number; life?: number } | undef
 }
 
 function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, baseDir: string, path: string): AuthConfig {
+  if (e.crls && (side === 'local' || e.auth !== 'pubkey')) {
+    configFail(`${path}.${side}.crls`, "CRLs check the peer's certificates: set them on the remote end, with auth pubkey");
+  }
   if (e.auth === 'psk') {
     if (psk === undefined) configFail(path, `${side}.auth is psk: set psk or pskFile`);
     return { method: 'psk', secret: psk };
@@ -109,7 +115,16 @@ function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, ba
     };
   }
   if (!e.cacerts?.length) configFail(`${path}.remote`, 'auth pubkey needs cacerts (the CAs that anchor the peer)');
-  return { method: 'pubkey', cacerts: e.cacerts.map((f, i) => readConfigFile(baseDir, f, `${path}.remote.cacerts[${i}]`)) };
+  const cacerts = e.cacerts.map((f, i) => readConfigFile(baseDir, f, `${path}.remote.cacerts[${i}]`));
+  const crlFiles = e.crls?.map((f) => resolve(baseDir, f));
+  if (crlFiles) {
+    try {
+      new CrlFiles(crlFiles); // loaded here too, so a bad file stops the start, not an IKE_AUTH
+    } catch (err) {
+      configFail(`${path}.remote.crls`, (err as Error).message);
+    }
+  }
+  return { method: 'pubkey', cacerts, ...(crlFiles ? { crlFiles } : {}) };
 }
 
 /** Turns one parsed `connections.<name>` entry into the IKE model, and validates it there. */

@@ -29,6 +29,10 @@ export interface CertAuthConfig {
   privateKey?: string;
   /** PEM CA certificates that anchor the peer's chain (remote side). */
   cacerts?: string[];
+  /** CRLs (PEM text or DER) for the peer's chain (remote side, RFC 5280 §5). */
+  crls?: (string | Buffer)[];
+  /** CRL files (absolute paths), re-read when they change (remote side). */
+  crlFiles?: string[];
 }
 
 export type AuthConfig = PskAuthConfig | CertAuthConfig;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadGatewayConfig } from '../../src/config/gateway.js';
 import { resolveConnection } from '../../src/ike/config.js';
+import { TestPki } from '../ike/crypto/pki.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
 
@@ -82,4 +83,28 @@ test('pubkey auth reads certificate and key files relative to the config; missin
   assert.deepEqual(cfg.connections[0].local.auth, { method: 'pubkey', certs: ['CERT'], privateKey: 'KEY' });
   assert.deepEqual(cfg.connections[0].remote.auth, { method: 'pubkey', cacerts: ['CA'] });
   assert.throws(() => loadText(yaml, { 'gw.pem': 'CERT', 'ca.pem': 'CA' }), /connections\.bs\.local\.privateKey: cannot read .*gw\.key/);
+});
+
+test('remote CRL files: resolved next to the config and loaded at start; a bad or misplaced one is named', () => {
+  const pki = new TestPki();
+  try {
+    const ca = pki.selfSigned('C=CH, O=segw test, CN=Config CA', 'ecdsa', 256);
+    const yaml = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: pubkey, certs: [gw.pem], privateKey: gw.key }')
+      .replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem, crls: [ca.crl] }')
+      .replace('psk: secret-0123456789', '');
+    const files = { 'gw.pem': 'CERT', 'gw.key': 'KEY', 'ca.pem': 'CA' };
+    const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
+    writeFileSync(join(dir, 'ca.crl'), pki.crl(ca, ['01'], [], 'der'));
+    for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
+    writeFileSync(join(dir, 'gw.yaml'), yaml);
+    const auth = loadGatewayConfig(join(dir, 'gw.yaml')).connections[0].remote.auth;
+    assert.deepEqual(auth, { method: 'pubkey', cacerts: ['CA'], crlFiles: [join(dir, 'ca.crl')] });
+    writeFileSync(join(dir, 'ca.crl'), 'not a CRL');
+    assert.throws(() => loadGatewayConfig(join(dir, 'gw.yaml')), /connections\.bs\.remote\.crls: .*ca\.crl: not a DER X\.509 CRL/);
+    assert.throws(() => loadText(yaml, files), /connections\.bs\.remote\.crls: .*ca\.crl: cannot read the CRL file/);
+    const onPsk = MINIMAL.replace('remote: { auth: psk }', 'remote: { auth: psk, crls: [ca.crl] }');
+    assert.throws(() => loadText(onPsk), /connections\.bs\.remote\.crls: CRLs check the peer's certificates/);
+  } finally {
+    pki.cleanup();
+  }
 });

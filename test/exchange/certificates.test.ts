@@ -2,7 +2,7 @@
  * IKE_AUTH with certificates (RFC 7296 §2.15, RFC 7427): ECDSA P-256 and RSA-3072 end
  * entities under a CA made with strongSwan's `pki`; CERTREQ by CA key hash; a chain long
  * enough that IKE_AUTH is fragmented (RFC 7383) both ways; a wrong CA is refused with
- * AUTHENTICATION_FAILED.
+ * AUTHENTICATION_FAILED, and so is a certificate its CA's CRL revokes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,6 +96,33 @@ test('a certificate chain too big for one datagram: IKE_AUTH fragmented both way
   assert.equal(bsSa.state, IkeState.ESTABLISHED);
   assert.equal(p.gw.kernel.sas.size, 2);
   await p.stop();
+});
+
+test('a revoked base station certificate (the CA\'s CRL lists it): AUTHENTICATION_FAILED; the others still come up', async () => {
+  const ends = certEnds({ type: 'ecdsa', size: 256 });
+  const bsPem = ends.bs.local!.auth.method === 'pubkey' ? ends.bs.local!.auth.certs![0]! : '';
+  const revokedSerial = pki.crlSerialOf(bsPem);
+  const withCrl = (crl: Buffer): Partial<ConnectionConfig> => ({
+    ...ends.gw,
+    remote: { ...ends.gw.remote!, auth: { method: 'pubkey', cacerts: [pem(root)], crls: [crl] } },
+  });
+  const refused = new Pair({ bs: ends.bs, gw: withCrl(pki.crl(root, [revokedSerial])) });
+  await refused.start();
+  const bsSa = await refused.initiate();
+  await refused.next();
+  await refused.next();
+  await refused.next();
+  assert.equal(describe(refused.wire.queue[0]!, bsSa), 'IKE_AUTH response #1 { N(AUTHENTICATION_FAILED) }');
+  await refused.run();
+  assert.equal(bsSa.state, IkeState.DESTROYED);
+  assert.equal(refused.gw.kernel.sas.size + refused.gw.kernel.larval.size, 0);
+  await refused.stop();
+  // A CRL (DER this time) that lists another serial: the base station is served.
+  const served = new Pair({ bs: ends.bs, gw: withCrl(pki.crl(root, ['7e57'], [], 'der')) });
+  await served.start();
+  const { gwSa } = await served.connect();
+  assert.equal(gwSa.state, IkeState.ESTABLISHED);
+  await served.stop();
 });
 
 test('a certificate from an untrusted CA: AUTHENTICATION_FAILED, nothing installed', async () => {

@@ -5,8 +5,14 @@
  * Checked on every link: issuer Name = subject Name (RFC 5280 §7.1 comparison), the signature
  * (X509Certificate.verify), the validity period, no critical extension we do not process. On
  * every issuer: basicConstraints cA, keyCertSign when keyUsage is present, pathLenConstraint.
- * Not done: revocation (CRL/OCSP), name constraints (a critical one is refused), policies.
+ * Revocation: with CRLs configured (crl.ts), every certificate of the path below the trust
+ * anchor is looked up in the CRL of its issuer (same issuer Name, signed by the issuer's key);
+ * a listed one fails the path. A CRL whose issuer Name matches but whose signature does not
+ * verify fails it too (a wrong or forged file must not go unnoticed). Without a CRL for an
+ * issuer its certificates are accepted: OCSP is not done.
+ * Not done: OCSP, name constraints (a critical one is refused), policies.
  */
+import type { Crl } from './crl.js';
 import { dnEquals } from './dn.js';
 import { ExtensionOid, KeyUsage, type Certificate } from './x509.js';
 
@@ -107,11 +113,28 @@ export function validateChain(
   intermediates: readonly Certificate[],
   anchors: readonly Certificate[],
   now: Date = new Date(),
+  crls: readonly Crl[] = [],
 ): ChainResult {
   const own = certificateProblem(endEntity, now);
   if (own) return { ok: false, reason: own };
   if (anchors.some((a) => a.der.equals(endEntity.der))) return { ok: true, chain: [endEntity] };
   const s: Search = { anchors, intermediates, now, lastReason: `no trusted CA issued ${describe(endEntity)}` };
   const chain = extend(s, [endEntity]);
-  return chain ? { ok: true, chain } : { ok: false, reason: s.lastReason };
+  if (!chain) return { ok: false, reason: s.lastReason };
+  const revoked = revocationProblem(chain, crls);
+  return revoked ? { ok: false, reason: revoked } : { ok: true, chain };
+}
+
+/** The first certificate of `chain` (below its anchor) that a configured CRL revokes, as a reason. */
+function revocationProblem(chain: readonly Certificate[], crls: readonly Crl[]): string | null {
+  if (crls.length === 0) return null;
+  for (let i = 0; i + 1 < chain.length; i++) {
+    const cert = chain[i]!, issuer = chain[i + 1]!;
+    const named = crls.filter((c) => dnEquals(c.issuer, cert.issuer));
+    if (named.length === 0) continue;
+    const valid = named.filter((c) => c.signedBy(issuer.publicKey));
+    if (valid.length === 0) return `the CRL for ${describe(issuer)} is not signed by it`;
+    if (valid.some((c) => c.lists(cert.serial))) return `${describe(cert)} is revoked (serial ${cert.serial.toString('hex')})`;
+  }
+  return null;
 }

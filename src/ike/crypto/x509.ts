@@ -69,6 +69,7 @@ export interface BasicConstraints {
 }
 
 interface TbsFields {
+  serial: Buffer;
   issuer: Buffer;
   subject: Buffer;
   spki: Buffer;
@@ -100,7 +101,9 @@ function parseTbs(der: Buffer): TbsFields | null {
   const tbs = readConstructed(cert?.[0], Tag.SEQUENCE);
   if (!cert || cert.length !== 3 || !tbs) return null;
   let i = tbs[0]?.tag === contextTag(0, true) ? 1 : 0; // version [0] EXPLICIT
-  i += 2; // serialNumber, signature
+  const serial = tbs[i++];
+  i++; // signature
+  if (!serial || serial.tag !== Tag.INTEGER || serial.value.length === 0) return null;
   const issuer = tbs[i++];
   const validity = readConstructed(tbs[i++], Tag.SEQUENCE);
   const subject = tbs[i++];
@@ -112,12 +115,14 @@ function parseTbs(der: Buffer): TbsFields | null {
   const extTlv = tbs.slice(i).find((t) => t.tag === contextTag(3, true));
   const extensions = parseExtensions(extTlv);
   if (!extensions) return null;
-  return { issuer: issuer.raw, subject: subject.raw, spki: spki.raw, notBefore, notAfter, extensions };
+  return { serial: serial.value, issuer: issuer.raw, subject: subject.raw, spki: spki.raw, notBefore, notAfter, extensions };
 }
 
 export class Certificate {
   readonly der: Buffer;
   readonly x509: X509Certificate;
+  /** serialNumber's INTEGER contents (RFC 5280 §4.1.2.2): what a CRL lists. */
+  readonly serial: Buffer;
   /** DER Name of the subject / issuer (RFC 5280 §4.1.2.4, §4.1.2.6). */
   readonly subject: Buffer;
   readonly issuer: Buffer;
@@ -132,6 +137,7 @@ export class Certificate {
   private constructor(der: Buffer, x509: X509Certificate, f: TbsFields) {
     this.der = der;
     this.x509 = x509;
+    this.serial = f.serial;
     this.subject = f.subject;
     this.issuer = f.issuer;
     this.spki = f.spki;

@@ -10,6 +10,8 @@ import type { CertPayload, IkeMessage } from '../codec/types.js';
 import type { ResolvedConnection } from '../config.js';
 import { loadCertificates, type Certificate } from '../crypto/x509.js';
 import { validateChain } from '../crypto/chain.js';
+import { CrlFiles, loadCrls, type Crl } from '../crypto/crl.js';
+import { logger, RateLimitedLog } from '../../log/index.js';
 import { certMatchesIdentity } from '../crypto/identity-match.js';
 import type { Identity } from '../identity.js';
 import type { IkeSa } from '../sa/ike-sa.js';
@@ -21,7 +23,13 @@ interface ConnCredentials {
   localCerts: Certificate[];
   localKey: KeyObject | undefined;
   cas: Certificate[];
+  /** Configured CRLs: fixed contents, and files re-read when they change. */
+  crls: Crl[];
+  crlFiles: CrlFiles | undefined;
 }
+
+const log = logger('ike');
+const crlLog = new RateLimitedLog(log);
 
 const cache = new WeakMap<ResolvedConnection, ConnCredentials>();
 
@@ -31,7 +39,7 @@ export function credentialsOf(conn: ResolvedConnection): ConnCredentials {
   if (c) return c;
   const local = conn.cfg.local.auth;
   const remote = conn.cfg.remote.auth;
-  c = { localCerts: [], localKey: undefined, cas: [] };
+  c = { localCerts: [], localKey: undefined, cas: [], crls: [], crlFiles: undefined };
   if (local.method === 'pubkey') {
     c.localCerts = (local.certs ?? []).flatMap((p, i) => loadCertificates(p, `connection ${conn.name} local cert #${i + 1}`));
     if (!local.privateKey) throw new ConfigError(`connection ${conn.name}: local pubkey auth needs privateKey (PEM)`);
@@ -39,6 +47,15 @@ export function credentialsOf(conn: ResolvedConnection): ConnCredentials {
   }
   if (remote.method === 'pubkey') {
     c.cas = (remote.cacerts ?? []).flatMap((p, i) => loadCertificates(p, `connection ${conn.name} CA #${i + 1}`));
+    c.crls = (remote.crls ?? []).flatMap((p, i) => loadCrls(p, `connection ${conn.name} CRL #${i + 1}`));
+    if (remote.crlFiles?.length) {
+      c.crlFiles = new CrlFiles(remote.crlFiles, (path, err) =>
+        crlLog.warn(`crl:${path}`, { conn: conn.name, path, err: err.message }, 'CRL file not (re)loaded; the last good one stays in use'));
+    }
+    const now = new Date();
+    for (const crl of [...c.crls, ...(c.crlFiles?.current() ?? [])]) {
+      if (crl.staleAt(now)) log.warn({ conn: conn.name, nextUpdate: crl.nextUpdate?.toISOString() }, 'a configured CRL is past its nextUpdate: it still applies, but get a newer one');
+    }
   }
   cache.set(conn, c);
   return c;
@@ -103,7 +120,9 @@ export function peerPublicKey(conn: ResolvedConnection, certs: readonly CertPayl
     parsed.push(c);
   }
   const [ee, ...rest] = parsed;
-  const chain = validateChain(ee!, rest, credentialsOf(conn).cas, now);
+  const cred = credentialsOf(conn);
+  const crls = cred.crlFiles ? [...cred.crls, ...cred.crlFiles.current(now.getTime())] : cred.crls;
+  const chain = validateChain(ee!, rest, cred.cas, now, crls);
   if (!chain.ok) return { ok: false, reason: chain.reason };
   if (!certMatchesIdentity(ee!, peerId)) return { ok: false, reason: 'the certificate does not match the peer identity' };
   return { ok: true, key: ee!.publicKey };

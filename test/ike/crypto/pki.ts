@@ -66,6 +66,21 @@ export class TestPki {
     return cert;
   }
 
+  /** A CRL by `issuer` (pki --signcrl) revoking `revoke` (certificates, or hex serials). */
+  crl(issuer: Issued, revoke: (Issued | string)[], extra: string[] = [], outform: 'pem' | 'der' = 'pem'): Buffer {
+    const args = ['--signcrl', '--cacert', issuer.certFile, '--cakey', issuer.keyFile, '--outform', outform, ...extra];
+    for (const r of revoke) args.push(...(typeof r === 'string' ? ['--serial', r] : ['--cert', r.certFile]), '--reason', 'key-compromise');
+    return this.pki(args);
+  }
+
+  /** The serial of a PEM certificate in hex, for `crl()`. */
+  crlSerialOf(certPem: string): string {
+    const der = Buffer.from(certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const c = Certificate.fromDer(der);
+    if (!c) throw new Error('not a certificate');
+    return c.serial.toString('hex');
+  }
+
   /** The key id `pki --keyid` prints as "SHA-1 of subjectPublicKeyInfo" (what strongSwan puts in CERTREQ). */
   spkiKeyId(c: Issued): Buffer {
     const out = this.pki(['--keyid', '--in', c.certFile, '--type', 'x509']).toString();
