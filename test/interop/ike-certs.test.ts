@@ -2,12 +2,13 @@
  * strongSwan 5.9.8 base station -> segw gateway with certificates made by `pki` (a root CA, end
  * entities with FQDN subjectAltNames): ECDSA P-256 and RSA-3072. Each end verifies the other's
  * certificate and AUTH (RFC 7427 signatures); the tunnel carries traffic; the IKE SA rekeyed by
- * segw and the child by strongSwan; the delete comes from segw.
+ * segw and the child by strongSwan; the delete comes from segw. A base station whose
+ * certificate the CA revoked is refused (segw reads the CA's CRL).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, Lab } from '../../src/lab/lab.js';
-import { ExchangeType, PayloadType } from '../../src/ike/constants.js';
+import { ExchangeType, NotifyError, PayloadType } from '../../src/ike/constants.js';
 import { Scenario } from './support/scenario.js';
 import { noTunnel, oneTunnel } from './support/sas.js';
 import { BS_ID, GW_ID, makeCerts, type CertSet } from './support/certs.js';
@@ -55,3 +56,24 @@ for (const [type, size, sig] of [
     assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });
   });
 }
+
+test('strongSwan base station whose certificate the CA revoked: the segw gateway (CRL configured) refuses it', { timeout: 120_000 }, async () => {
+  const certs = makeCerts({ type: 'ecdsa', size: 256, intermediates: 1, revokeBs: true });
+  made.push(certs);
+  let labId = '';
+  await withLab('ikecrl', async (lab) => {
+    labId = lab.id;
+    const sc = await Scenario.start(lab, { segwRole: 'gateway', spec: { ike: 'aes256gcm16-prfsha256-ecp256', esp: 'aes256gcm16', certs } });
+    const r = await sc.ss.swanctl(['--initiate', '--child', 'net', '--ike', 'tun', '--timeout', '10'], { allowFail: true, timeoutMs: 20_000 });
+    assert.notEqual(r.code, 0);
+    await sc.waitSwanLog(/received AUTHENTICATION_FAILED notify error/);
+    assert.deepEqual((await sc.segw.ctl<{ ikeSas: unknown[] }>('list-sas')).ikeSas, [], 'segw keeps no SA');
+    const why = sc.segwLog(/peer certificate not accepted/);
+    assert.match(String(why[0]?.reason), new RegExp(`${BS_ID}.* is revoked \\(serial`), JSON.stringify(why));
+    const wire = await sc.finish();
+    assert.deepEqual(wire.problems, []);
+    const authAnswer = wire.fromSegw.find((f) => f.exchange === ExchangeType.IKE_AUTH && f.response);
+    assert.ok(authAnswer?.decrypted && authAnswer.notifies.includes(NotifyError.AUTHENTICATION_FAILED), JSON.stringify(authAnswer));
+  });
+  assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });
+});

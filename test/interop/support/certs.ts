@@ -23,10 +23,12 @@ export interface CertSet {
   intermediatePems: string[];
   gw: EndEntity;
   bs: EndEntity;
+  /** The issuing CA's CRL (PEM), when made with `revokeBs`: it lists the base station. */
+  crlPem?: string;
   cleanup(): void;
 }
 
-export function makeCerts(opts: { type: 'rsa' | 'ecdsa'; size: number; intermediates?: number; caSize?: number }): CertSet {
+export function makeCerts(opts: { type: 'rsa' | 'ecdsa'; size: number; intermediates?: number; caSize?: number; revokeBs?: boolean }): CertSet {
   const pki = new TestPki();
   const { type, size } = opts;
   const caSize = opts.caSize ?? size;
@@ -38,8 +40,9 @@ export function makeCerts(opts: { type: 'rsa' | 'ecdsa'; size: number; intermedi
     issuer = pki.issue(issuer, `C=CH, O=segw interop, CN=segw Interop Intermediate ${i}`, type, caSize, ['--ca']);
     chain.unshift(issuer);
   }
+  const issued: Record<string, Issued> = {};
   const ee = (id: string): EndEntity => {
-    const c = pki.issue(issuer, `C=CH, O=segw interop, CN=${id}`, type, size, ['--san', id]);
+    const c = (issued[id] = pki.issue(issuer, `C=CH, O=segw interop, CN=${id}`, type, size, ['--san', id]));
     return { id, certPem: pem(c), keyPem: readFileSync(c.keyFile, 'utf8') };
   };
   const set: CertSet = {
@@ -50,6 +53,7 @@ export function makeCerts(opts: { type: 'rsa' | 'ecdsa'; size: number; intermedi
     bs: ee(BS_ID),
     cleanup: () => pki.cleanup(),
   };
+  if (opts.revokeBs) set.crlPem = pki.crl(issuer, [issued[BS_ID]!]).toString();
   return set;
 }
 

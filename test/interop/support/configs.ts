@@ -118,7 +118,10 @@ function segwConnection(spec: TunnelSpec, role: 'gateway' | 'basestation', peerA
   const auth = spec.certs
     ? {
         local: { id: gw ? GW_ID : BS_ID, auth: 'pubkey', certs: ['own.pem', ...spec.certs.intermediatePems.map((_p, i) => `intermediate${i + 1}.pem`)], privateKey: 'own.key' },
-        remote: { id: gw ? '%any' : GW_ID, addrs: [peerAddr ?? '%any'], auth: 'pubkey', cacerts: ['root.pem'] },
+        remote: {
+          id: gw ? '%any' : GW_ID, addrs: [peerAddr ?? '%any'], auth: 'pubkey', cacerts: ['root.pem'],
+          ...(spec.certs.crlPem ? { crls: ['ca.crl'] } : {}),
+        },
       }
     : {
         local: { id: gw ? GW_ID : BS_ID, auth: 'psk' },
@@ -159,6 +162,7 @@ export function segwConfig(
     files['own.key'] = own.keyPem;
     files['root.pem'] = spec.certs.rootPem;
     spec.certs.intermediatePems.forEach((p, i) => (files[`intermediate${i + 1}.pem`] = p));
+    if (spec.certs.crlPem) files['ca.crl'] = spec.certs.crlPem;
   }
   const config = {
     node: { name: role === 'gateway' ? 'gw1' : 'bs1' },
