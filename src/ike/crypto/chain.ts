@@ -132,7 +132,7 @@ function revocationProblem(chain: readonly Certificate[], crls: readonly Crl[]):
     const cert = chain[i]!, issuer = chain[i + 1]!;
     const named = crls.filter((c) => dnEquals(c.issuer, cert.issuer));
     if (named.length === 0) continue;
-    const valid = named.filter((c) => c.signedBy(issuer.publicKey));
+    const valid = named.filter((c) => c.signedByCa(issuer));
     if (valid.length === 0) return `the CRL for ${describe(issuer)} is not signed by it`;
     if (valid.some((c) => c.lists(cert.serial))) return `${describe(cert)} is revoked (serial ${cert.serial.toString('hex')})`;
   }

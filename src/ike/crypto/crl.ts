@@ -129,6 +129,17 @@ export class Crl {
     }
   }
 
+  /** Results of signedBy per CA key (its SubjectPublicKeyInfo): one check per CA, not per IKE_AUTH. */
+  private readonly verdicts = new Map<string, boolean>();
+
+  /** signedBy for a CA certificate, remembered per CA key. */
+  signedByCa(ca: { spki: Buffer; publicKey: KeyObject }): boolean {
+    const k = ca.spki.toString('latin1');
+    let v = this.verdicts.get(k);
+    if (v === undefined) this.verdicts.set(k, (v = this.signedBy(ca.publicKey)));
+    return v;
+  }
+
   /** Whether the certificate with this serial (INTEGER contents) is listed. */
   lists(serial: Buffer): boolean {
     return this.revoked.has(serialKey(serial));
