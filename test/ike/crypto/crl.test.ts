@@ -128,3 +128,26 @@ test('CRL files are re-read when they change; a bad new file keeps the last good
   assert.match(errors[0]!, /live\.crl: not a DER X\.509 CRL/);
   assert.throws(() => new CrlFiles([join(pki.dir, 'missing.crl')]), /missing\.crl: cannot read the CRL file/);
 });
+
+test('mutated CRLs (bit flips, truncations) load or are refused with a ConfigError, never another error', () => {
+  const der = pki.crl(root, [stolen, good, inter], [], 'der');
+  let seed = 12345;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  let loaded = 0, refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    const m = Buffer.from(der);
+    if (i % 3 === 0) m[rand(m.length)] ^= 1 << rand(8);
+    else if (i % 3 === 1) m[rand(m.length)] = rand(256);
+    const input = i % 3 === 2 ? m.subarray(0, rand(m.length)) : m;
+    try {
+      const crl = Crl.fromDer(input, 'mutated');
+      // A mutated one may parse; its signature then decides, and must not verify.
+      if (crl.signedByCa(root.cert)) assert.ok(input.equals(der), `mutation ${i} kept a valid signature`);
+      loaded++;
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, `mutation ${i}: ${(err as Error).stack}`);
+      refused++;
+    }
+  }
+  assert.ok(loaded > 0 && refused > 0, `${loaded} loaded, ${refused} refused`);
+});
