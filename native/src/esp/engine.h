@@ -118,8 +118,9 @@ class Engine {
   Sa* outboundSa(const FlowKey& k) const;
   void account(Sa& sa, uint64_t packets, uint64_t bytes);
   void expire(Sa& sa, bool hard, ExpireReason r);
-  // Inbound ESP-in-UDP that passed the ICV and the replay check came from `from`: reports a
-  // NAT mapping change once per new source if `from` is not the SA's peer endpoint.
+  // Inbound ESP-in-UDP that passed the ICV and the replay check, and is the newest packet of
+  // its SA, came from `from`: reports a NAT mapping change once per new source if `from` is
+  // not the SA's peer endpoint.
   void checkMapping(Sa& sa, const sockaddr_storage& from);
   void pushIke(int socket, const uint8_t* data, size_t len, const sockaddr_storage& from, socklen_t fromLen);
   Socket* socket(int i) { return i >= 0 && size_t(i) < sockets_.size() ? sockets_[i].get() : nullptr; }

@@ -162,8 +162,10 @@ void InboundLane::flush(Batch& base) {
     if (it.v == Verdict::Ok) {
       if (!replay.owns_lock()) replay = std::unique_lock<std::mutex>(run->replayMu);
       it.v = espCommitLocked(*it.sa, it.o);
-      // Authenticated and not a replay: only now may its source count as the peer's (§2.23).
-      if (udp_ && it.v == Verdict::Ok) e_.checkMapping(*it.sa, b.from[it.msg]);
+      // Authenticated, not a replay, and the newest the SA has seen: only then may its source
+      // count as the peer's (§2.23). A packet delayed in the network from before a rebinding
+      // is authentic too, but must not move the peer back to the mapping it left.
+      if (udp_ && it.v == Verdict::Ok && it.o.seq == it.sa->replay.top()) e_.checkMapping(*it.sa, b.from[it.msg]);
     }
     size_t ipLen = it.o.payloadLen;
     uint8_t* ip = it.data + it.o.payloadOff;

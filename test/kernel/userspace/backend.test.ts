@@ -119,7 +119,7 @@ test('updateSaEncap moves an SA to new UDP ports in place: keys, sequence number
   });
 });
 
-test('ESP from a new source port raises one mapping event per new source, none once the SA has moved there', { timeout: 60_000 }, async () => {
+test('ESP from a new source port raises one mapping event per new source, none once the SA has moved there, none for a delayed older packet', { timeout: 60_000 }, async () => {
   await withLab('espmap', async (lab) => {
     const { a, b } = await segwTunnel(lab, {}, { udpPorts: [4500, 4501] });
     try {
@@ -138,6 +138,34 @@ test('ESP from a new source port raises one mapping event per new source, none o
       assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(events.length, 1);
+      // A packet delayed in the network from another mapping: authentic and never seen by b, but
+      // older than what b has had since. It is delivered and must not move the peer.
+      const catchOne = "const s=require('dgram').createSocket('udp4');s.bind(4600,'198.51.100.2',()=>console.log('ready'));" +
+        "s.on('message',(m)=>{console.log('esp '+m.toString('hex'));process.exit(0)})";
+      const l = b.host.spawn(process.execPath, ['-e', catchOne], { name: 'catch4600' });
+      let held = '';
+      try {
+        await l.waitFor(/ready/);
+        await a.ipsec.updateSaEncap(a.out, { sport: 4501, dport: 4600 });
+        await a.host.ping(b.inner, { count: 1, timeoutS: 1 }); // caught at 4600, not delivered
+        held = (await l.waitFor(/esp ([0-9a-f]+)/))[1]!;
+      } finally {
+        await l.stop();
+      }
+      await a.ipsec.updateSaEncap(a.out, { sport: 4501, dport: 4500 });
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }), 'newer packets from 4501');
+      const [before] = b.ipsec.queryMany([b.in]);
+      const inject = `const s=require('dgram').createSocket('udp4');s.bind(4502,'198.51.100.1',()=>s.send(Buffer.from('${held}','hex'),4500,'198.51.100.2',()=>s.close()))`;
+      await a.host.exec(process.execPath, ['-e', inject]);
+      for (let i = 0; i < 50; i++) {
+        const [c] = b.ipsec.queryMany([b.in]);
+        if (c!.packets > before!.packets) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const [after] = b.ipsec.queryMany([b.in]);
+      assert.equal(after!.packets, before!.packets + 1n, 'the delayed packet was authentic and new to b');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(events, [[b.in.spi, { address: '198.51.100.1', port: 4501 }]], 'no event for a packet older than the newest');
     } finally {
       await a.ipsec.close();
       await b.ipsec.close();
