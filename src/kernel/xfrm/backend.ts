@@ -12,9 +12,11 @@
  *   larval SA (an SPI allocated but never used) is not an IKE event and is only logged.
  * - NAT mappings: the same listener on XFRMNLGRP_MAPPING turns XFRM_MSG_MAPPING (ESP-in-UDP
  *   from a new source, authenticated) into onMapping().
- * - No updateSaEncap: XFRM's UPDSA needs the SA's keys, which the IKE code does not keep, so a
- *   NAT rebinding rekeys the child (new SAs on the new ports) instead of moving it in place. If
- *   the peer's address changed, updatePolicy (UPDPOLICY) moves the policies' templates to it.
+ * - NAT rebinding: updateSaEncap reads the SA back (GETSA returns its keys, which the IKE code
+ *   does not keep) and sends it again as UPDSA with the new ports; should that fail, the IKE
+ *   code rekeys the child instead. If the peer's address changed, the SAs are rekeyed (an
+ *   SA's address is part of its identity) and updatePolicy (UPDPOLICY) moves the policies'
+ *   templates to it.
  * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
  *   kernel cannot express reject with XfrmParamError before anything is sent.
  */
@@ -151,6 +153,17 @@ export class XfrmKernelIpsec implements KernelIpsec {
     await this.send(msg.delSa(this.lookupKey(ref)));
     this.installed.delete(key(ref));
     this.larval.delete(key(ref));
+  }
+
+  /**
+   * RFC 7296 §2.23, the peer's NAT mapping changed: GETSA (the kernel returns the SA with its
+   * keys), then UPDSA with the same SA and new encapsulation ports (msg.updSaEncap).
+   */
+  async updateSaEncap(ref: SaRef, encap: { sport: number; dport: number }): Promise<void> {
+    const replies = await this.send(msg.getSa(this.lookupKey(ref)));
+    const m = replies.find((x) => x.type === XFRM_MSG.XFRM_MSG_NEWSA);
+    if (!m) throw new NetlinkError({ errno: 5, operation: 'XFRM_MSG_GETSA', detail: msg.saDetail('query', ref) });
+    await this.send(msg.updSaEncap(m.payload, ref, encap));
   }
 
   async querySa(ref: SaRef): Promise<SaCounters> {

@@ -17,7 +17,8 @@
  */
 import { afOf, xfrmAddress } from '../../netlink/addr.js';
 import { familyOf } from '../../net/ip.js';
-import { encodeAttrs, type AttrInput } from '../../netlink/attr.js';
+import { encodeAttr, encodeAttrs, splitAttrs, type AttrInput } from '../../netlink/attr.js';
+import { nlaAlign } from '../../netlink/constants.js';
 import {
   IPPROTO_XFRM,
   UDP_ENCAP,
@@ -28,6 +29,7 @@ import {
   XFRM_STATE,
   XFRMA,
   XFRMA_REPLAY_ESN_MAX,
+  xfrm_encap_tmpl,
   xfrm_usersa_id,
   xfrm_usersa_info,
   xfrm_usersa_flush,
@@ -173,6 +175,32 @@ export function newSa(sa: SaParams): XfrmRequest {
 
 export function updSa(sa: SaParams): XfrmRequest {
   return { type: XFRM_MSG.XFRM_MSG_UPDSA, flags: 0, payload: saPayload(sa), detail: saDetail('update', sa) };
+}
+
+/**
+ * UPDSA that moves an installed SA to new UDP encapsulation ports, from the SA as GETSA
+ * returned it (`current`: xfrm_usersa_info and its attributes, keys included). Every
+ * attribute is sent back as the kernel gave it but XFRMA_ENCAP, whose ports change: the
+ * kernel's xfrm_state_update() then takes the new encapsulation for the live SA and keeps its
+ * sequence numbers, replay window and lifetimes (what strongSwan's update_sa does). Throws
+ * XfrmParamError when the SA has no UDP encapsulation.
+ */
+export function updSaEncap(current: Buffer, ref: SaRef, encap: { sport: number; dport: number }): XfrmRequest {
+  const infoLen = nlaAlign(xfrm_usersa_info.size);
+  if (current.length < infoLen) throw new XfrmParamError(`${saDetail('update', ref)}: the kernel's SA is truncated`);
+  const parts: Buffer[] = [current.subarray(0, infoLen)];
+  let found = false;
+  for (const a of splitAttrs(current, infoLen)) {
+    let payload = a.payload;
+    if (a.type === XFRMA.types.XFRMA_ENCAP) {
+      const t = xfrm_encap_tmpl.decode(payload, 0, xfrm_encap_tmpl.size);
+      payload = xfrm_encap_tmpl.encode({ ...t, encap_sport: encap.sport, encap_dport: encap.dport });
+      found = true;
+    }
+    parts.push(encodeAttr(a.type, payload));
+  }
+  if (!found) throw new XfrmParamError(`${saDetail('update', ref)}: the SA has no UDP encapsulation to move`);
+  return { type: XFRM_MSG.XFRM_MSG_UPDSA, flags: 0, payload: Buffer.concat(parts), detail: saDetail('move', ref) };
 }
 
 /** What DELSA/GETSA need to find an SA: (dst, spi, proto), and src/mark when the SA has them. */

@@ -243,6 +243,22 @@ for (const c of SA_CASES) {
   });
 }
 
+test('moving an SA to new NAT ports: UPDSA built from the SA as GETSA returns it equals `ip xfrm state update ... encap espinudp 4500 40001`', async () => {
+  for (const c of SA_CASES.filter((x) => x.sa.encap)) {
+    // A GETSA reply carries the SA as NEWSA does (xfrm_usersa_info, then its attributes).
+    const current = msg.newSa(c.sa).payload;
+    const moved = msg.updSaEncap(current, c.sa, { sport: 4500, dport: 40001 });
+    const ip = [...c.ip];
+    const k = ip.indexOf('espinudp');
+    ip.splice(k + 1, 2, '4500', '40001'); // encap espinudp SPORT DPORT OA
+    const theirs = await iproute2Bytes(['xfrm', 'state', 'update', ...ip], moved.type);
+    assertSameBytes(segwBytes(moved), theirs, `move: ${c.name}`);
+    assert.deepEqual(segwBytes(moved), segwBytes(msg.updSa({ ...c.sa, encap: { sport: 4500, dport: 40001 } })));
+  }
+  const plain = SA_CASES.find((x) => !x.sa.encap)!;
+  assert.throws(() => msg.updSaEncap(msg.newSa(plain.sa).payload, plain.sa, { sport: 1, dport: 2 }), /no UDP encapsulation to move/);
+});
+
 test('DELSA bytes equal iproute2 `ip xfrm state delete` (with source and mark)', async () => {
   const r = msg.delSa({ dst: '198.51.100.2', spi: 0xc0000101, protocol: 'esp', src: '198.51.100.1', mark: { value: 5, mask: 0xff } });
   const theirs = await iproute2Bytes(['xfrm', 'state', 'delete', 'src', '198.51.100.1', 'dst', '198.51.100.2', 'proto', 'esp', 'spi', '0xc0000101', 'mark', '5', 'mask', '0xff'], r.type);
