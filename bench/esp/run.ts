@@ -42,11 +42,10 @@ for (const g of GCMS) if (g !== 'openssl' && g !== 'vaes') throw new Error(`GCM:
 if (GCMS.includes('vaes') && !esp.espGcmVectorSupported) throw new Error('GCM=vaes: this CPU lacks VAES/VPCLMULQDQ/AVX-512');
 const HZ = 100; // USER_HZ
 
-/** Busy and total ticks of the whole machine (all CPUs) from /proc/stat. */
-function machineTicks(): { busy: number; total: number } {
+/** Busy ticks of the whole machine (all CPUs) from /proc/stat. */
+function machineBusyTicks(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-  const busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7]; // user nice system irq softirq steal
-  return { busy, total: busy + f[3] + f[4] }; // + idle iowait
+  return f[0] + f[1] + f[2] + f[5] + f[6] + f[7]; // user nice system irq softirq steal
 }
 
 /** What the machine spent during the last iperf3 run of a row: CPU per MB carried, cores busy. */
@@ -58,10 +57,10 @@ let lastCpu = { usPerMb: 0, cores: 0 };
  * machine counts, both ends, their engines or charons, the kernel's softirq work, other load.
  */
 async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string): Promise<number> {
-  const t0 = machineTicks(), at = process.hrtime.bigint();
+  const t0 = machineBusyTicks(), at = process.hrtime.bigint();
   const bps = (await iperf3(client, server, { serverAddr, clientAddr, seconds: SECS })).bitsPerSecond;
-  const t1 = machineTicks(), secs = Number(process.hrtime.bigint() - at) / 1e9;
-  const busySecs = (t1.busy - t0.busy) / HZ;
+  const t1 = machineBusyTicks(), secs = Number(process.hrtime.bigint() - at) / 1e9;
+  const busySecs = (t1 - t0) / HZ;
   const mb = (bps / 8 / 1e6) * SECS; // iperf3's average over its SECS-second transfer
   lastCpu = { usPerMb: mb > 0 ? (busySecs * 1e6) / mb : 0, cores: busySecs / secs };
   return bps;
@@ -145,8 +144,7 @@ function opensslSpeed(): number {
 
 /** Machine busy ticks (all CPUs) and this process's own, reaped children included. */
 function cpuTicks(): { machine: number; self: number } {
-  const all = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const machine = all[0] + all[1] + all[2] + all[5] + all[6] + all[7]; // user nice system irq softirq steal
+  const machine = machineBusyTicks();
   const st = readFileSync('/proc/self/stat', 'utf8');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ').map(Number);
   return { machine, self: f[11] + f[12] + f[13] + f[14] }; // utime stime cutime cstime

@@ -26,7 +26,7 @@ import type {
 } from '../types.js';
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
-import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine } from './native.js';
+import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine, type NativePath } from './native.js';
 import { selectorPrefixes, toNativeSelector } from './selectors.js';
 
 const log = logger('esp');
@@ -145,13 +145,7 @@ export class UserspaceIpsec implements KernelIpsec {
         lifetime: sa.lifetime,
         localTs: sa.localTs.map(toNativeSelector),
         remoteTs: sa.remoteTs.map(toNativeSelector),
-        path: {
-          src: sa.src,
-          dst: sa.dst,
-          encap: !!sa.encap,
-          sport: sa.encap?.sport ?? 0,
-          dport: sa.encap?.dport ?? 0,
-        },
+        path: nativePath(sa.src, sa.dst, sa.encap),
       }),
     );
     this.reserved.delete(sa.spi >>> 0);
@@ -163,15 +157,7 @@ export class UserspaceIpsec implements KernelIpsec {
   async updateSa(sa: SaParams): Promise<void> {
     const entry = this.sas.get(saKey(sa));
     if (!entry) return this.addSa(sa); // the SPI was allocated: the SA appears now (XFRM UPDSA)
-    this.call(() =>
-      this.engine.updateSa(entry.id, {
-        src: sa.src,
-        dst: sa.dst,
-        encap: !!sa.encap,
-        sport: sa.encap?.sport ?? 0,
-        dport: sa.encap?.dport ?? 0,
-      }),
-    );
+    this.call(() => this.engine.updateSa(entry.id, nativePath(sa.src, sa.dst, sa.encap)));
     entry.src = sa.src;
   }
 
@@ -179,7 +165,7 @@ export class UserspaceIpsec implements KernelIpsec {
     const entry = this.sas.get(saKey(ref));
     if (!entry) throw new EspEngineError(`no SA ${saKey(ref)}`);
     // The engine swaps the SA's path atomically: packets in flight use the old or the new one.
-    this.call(() => this.engine.updateSa(entry.id, { src: entry.src, dst: ref.dst, encap: true, sport: encap.sport, dport: encap.dport }));
+    this.call(() => this.engine.updateSa(entry.id, nativePath(entry.src, ref.dst, encap)));
   }
 
   async deleteSa(ref: SaRef): Promise<void> {
@@ -278,6 +264,11 @@ export class UserspaceIpsec implements KernelIpsec {
       throw new EspEngineError((err as Error).message, { cause: err });
     }
   }
+}
+
+/** The engine's view of an SA's outer path: endpoints and, for ESP-in-UDP, the ports. */
+function nativePath(src: string, dst: string, encap: SaParams['encap']): NativePath {
+  return { src, dst, encap: !!encap, sport: encap?.sport ?? 0, dport: encap?.dport ?? 0 };
 }
 
 function policyKey(p: PolicyParams): string {
