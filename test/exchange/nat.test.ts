@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pair, describe } from './harness.js';
-import { IkeFlag, IkeState } from '../../src/ike/sa/ike-sa.js';
+import { IkeFlag, IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { ChildState } from '../../src/ike/sa/child-sa.js';
 import type { WireDatagram } from '../../src/ike/transport/memory.js';
 import type { Endpoint } from '../../src/ike/transport/types.js';
@@ -43,6 +43,14 @@ function natBetween(p: Pair): (publicAddress?: string) => void {
     back.clear();
     publicAddress = address;
   };
+}
+
+/** A base station behind the NAT with its tunnel up; `rebind` as natBetween's. */
+async function upBehindNat(): Promise<{ p: Pair; rebind: (publicAddress?: string) => void; bsSa: IkeSa; gwSa: IkeSa }> {
+  const p = new Pair();
+  const rebind = natBetween(p);
+  await p.start();
+  return { p, rebind, ...(await p.connect()) };
 }
 
 test('NAT detected at both ends; IKE floats to 4500; ESP is UDP-encapsulated', async () => {
@@ -91,10 +99,7 @@ test('no NAT: IKE stays on 500 and ESP is not encapsulated', async () => {
 });
 
 test('NAT rebinding after establishment: the gateway follows the new port for IKE and moves the child SAs in place', async () => {
-  const p = new Pair();
-  const rebind = natBetween(p);
-  await p.start();
-  const { bsSa, gwSa } = await p.connect();
+  const { p, rebind, bsSa, gwSa } = await upBehindNat();
   assert.deepEqual(gwSa.remote, { address: PUBLIC, port: 40001 });
   const spis = [...p.gw.kernel.sas.values()].map((s) => s.spi).sort();
   // The NAT drops its mappings (reboot, idle timeout); the base station's next packet gets a new port.
@@ -115,10 +120,7 @@ test('NAT rebinding after establishment: the gateway follows the new port for IK
 });
 
 test('NAT rebinding where the kernel cannot move SAs in place: the child is rekeyed onto the new port', async () => {
-  const p = new Pair();
-  const rebind = natBetween(p);
-  await p.start();
-  const { bsSa, gwSa } = await p.connect();
+  const { p, rebind, bsSa, gwSa } = await upBehindNat();
   const oldSpis = new Set([...p.gw.kernel.sas.values()].map((s) => s.spi));
   rebind();
   p.gw.kernel.failNext('updateSaEncap');
@@ -135,10 +137,7 @@ test('NAT rebinding where the kernel cannot move SAs in place: the child is reke
 });
 
 test('an initiator behind a NAT does not follow a changed source of an authenticated message (RFC 7296 §2.23)', async () => {
-  const p = new Pair();
-  natBetween(p);
-  await p.start();
-  const { bsSa, gwSa } = await p.connect();
+  const { p, bsSa, gwSa } = await upBehindNat();
   bsSa.authenticatedFrom({ address: p.gw.addr, port: 4501 }, bsSa.local);
   assert.deepEqual(bsSa.remote, { address: p.gw.addr, port: 4500 });
   // The gateway (not behind a NAT) does follow its NATed peer.
@@ -149,10 +148,7 @@ test('an initiator behind a NAT does not follow a changed source of an authentic
 });
 
 test('ESP from a new NAT mapping (the data plane\'s event): IKE and the child SAs follow without waiting for an IKE message', async () => {
-  const p = new Pair();
-  natBetween(p);
-  await p.start();
-  const { bsSa, gwSa } = await p.connect();
+  const { p, bsSa, gwSa } = await upBehindNat();
   const gwIn = [...p.gw.kernel.sas.values()].find((s) => s.direction === 'in')!;
   p.gw.kernel.mapping(gwIn, { address: PUBLIC, port: 40777 });
   await gwSa.run(async () => {}); // after the move the event queued on the SA
@@ -169,10 +165,7 @@ test('ESP from a new NAT mapping (the data plane\'s event): IKE and the child SA
 });
 
 test('the NAT comes back on another public address: policies move to it and the child is rekeyed onto it', async () => {
-  const p = new Pair();
-  const rebind = natBetween(p);
-  await p.start();
-  const { bsSa, gwSa } = await p.connect();
+  const { p, rebind, bsSa, gwSa } = await upBehindNat();
   const oldSpis = new Set([...p.gw.kernel.sas.values()].map((s) => s.spi));
   const NEW = '203.0.113.201';
   rebind(NEW);

@@ -73,14 +73,6 @@ export class TestPki {
     return this.pki(args);
   }
 
-  /** The serial of a PEM certificate in hex, for `crl()`. */
-  crlSerialOf(certPem: string): string {
-    const der = Buffer.from(certPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-    const c = Certificate.fromDer(der);
-    if (!c) throw new Error('not a certificate');
-    return c.serial.toString('hex');
-  }
-
   /** The key id `pki --keyid` prints as "SHA-1 of subjectPublicKeyInfo" (what strongSwan puts in CERTREQ). */
   spkiKeyId(c: Issued): Buffer {
     const out = this.pki(['--keyid', '--in', c.certFile, '--type', 'x509']).toString();
