@@ -36,9 +36,16 @@ fi
 for svc in strongswan-starter strongswan ipsec keepalived bird frr; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
-pkill -x charon 2>/dev/null || true
-pkill -x bird 2>/dev/null || true
-pkill -x keepalived 2>/dev/null || true
+# Processes are never killed by name here: a charon, bird or keepalived that is running may be
+# another job's (or a test's, in its own namespace). Those in the root namespace are named, so an
+# operator can stop them if they hold the ports or pid files the tests need.
+for p in charon bird keepalived zebra; do
+  for pid in $(pgrep -x "$p" 2>/dev/null || true); do
+    if [ "$(readlink /proc/"$pid"/ns/net 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; then
+      echo "install-test-deps: note: $p (pid $pid) runs in the root namespace; segw's tests start their own in namespaces" >&2
+    fi
+  done
+done
 
 # Route protocol name so `ip route show proto segw` works (RFC-less local number 200, see src/kernel).
 mkdir -p /etc/iproute2/rt_protos.d
