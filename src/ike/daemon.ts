@@ -136,6 +136,7 @@ export class IkeDaemon {
   private attach(s: IkeDatagramSocket): void {
     this.sockets.set(sockKey(s.local), s);
     s.setReceiver((data, remote, local) => this.manager.dispatch(data, remote, local));
+    s.setSendErrorHandler?.((err, remote) => this.manager.sendFailed(err, s.local, remote));
   }
 
   /** Local endpoints we listen on. */
@@ -158,7 +159,15 @@ export class IkeDaemon {
       this.manager.counters.inc('send_no_socket');
       return;
     }
-    for (const p of packets) s.send(p, remote);
+    for (const p of packets) {
+      // A send failure is a lost datagram (retransmission recovers it), never an SA's bug; a
+      // socket that throws anyway is caught here, per datagram, so later fragments still go.
+      try {
+        s.send(p, remote);
+      } catch (err) {
+        this.manager.sendFailed(err instanceof Error ? err : new Error(String(err)), local, remote);
+      }
+    }
   }
 
   /** Our local endpoint towards `remote` for a connection (port 500). */

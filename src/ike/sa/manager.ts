@@ -93,6 +93,18 @@ export class SaManager implements SaContext {
     this.o.sendKeepalive?.(local, remote);
   }
 
+  /**
+   * A datagram could not be sent (no route to the peer, EPERM from a firewall or under packet
+   * loss, a full socket buffer). Like a datagram lost on the wire, it is left to the
+   * retransmission schedule (RFC 7296 §2.1): the SA is kept. Counted, and logged at warn with
+   * the peer, rate limited (a route flap fails every send for a while).
+   */
+  sendFailed(err: Error, local: Endpoint, remote: Endpoint | undefined): void {
+    this.counters.inc(DropReason.SEND_ERROR);
+    const peer = remote ? `${remote.address}:${remote.port}` : undefined;
+    this.rl.warn('send-error', { peer, local: `${local.address}:${local.port}`, error: err.message }, 'cannot send an IKE datagram; retransmission will retry');
+  }
+
   hasSocket(local: Endpoint): boolean {
     return this.o.hasSocket(local);
   }

@@ -27,6 +27,11 @@ export class MemoryWire {
   /** Rewrites the source of datagrams as a NAT would: return the translated source. */
   nat: ((d: WireDatagram) => Endpoint) | undefined;
   private delivering = false;
+  /**
+   * The next this many sends fail as the native engine's socket fails them (sendmsg: no route,
+   * EPERM): the socket throws, nothing travels. Tests of send-failure handling set it.
+   */
+  failSends = 0;
 
   /** keepLog: false for long runs (benchmarks), where a log of every datagram would only grow. */
   constructor(opts: { keepLog?: boolean } = {}) {
@@ -100,6 +105,10 @@ export class MemorySocket implements IkeDatagramSocket {
 
   send(data: Buffer, remote: Endpoint): void {
     if (this.closed) return;
+    if (this.wire.failSends > 0) {
+      this.wire.failSends--;
+      throw new Error('sendmsg: No route to host');
+    }
     this.wire.enqueue({ from: this.local, to: remote, data: Buffer.from(data), natT: this.natT });
   }
 

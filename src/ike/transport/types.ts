@@ -11,13 +11,25 @@ export interface Endpoint {
 
 export type IkeReceiver = (data: Buffer, remote: Endpoint, local: Endpoint) => void;
 
+/**
+ * A datagram could not be sent (no route, EPERM from a firewall, a full buffer...). To IKE that
+ * is a lost datagram, nothing more: the retransmission schedule (RFC 7296 §2.1) decides.
+ * `remote` is undefined for a socket error not tied to one send.
+ */
+export type SendErrorHandler = (err: Error, remote: Endpoint | undefined) => void;
+
 export interface IkeDatagramSocket {
   /** The bound local endpoint (a specific address: gateways bind each address they serve). */
   readonly local: Endpoint;
   /** True for a NAT-T port: `send` prepends and the receiver never sees the non-ESP marker. */
   readonly natT: boolean;
-  /** Sends one IKE message (without marker: the socket adds it on NAT-T ports). */
+  /**
+   * Sends one IKE message (without marker: the socket adds it on NAT-T ports). Never throws
+   * for an I/O failure: it goes to the send-error handler, as a datagram lost on the way would.
+   */
   send(data: Buffer, remote: Endpoint): void;
+  /** Installs the handler told about failed sends (synchronous or reported later). */
+  setSendErrorHandler?(handler: SendErrorHandler): void;
   /** Installs the receiver; `data` is one IKE message, with any non-ESP marker removed. */
   setReceiver(receiver: IkeReceiver): void;
   /**

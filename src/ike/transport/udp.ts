@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { IKE_NATT_PORT, NON_ESP_MARKER } from '../constants.js';
-import type { Endpoint, IkeDatagramSocket, IkeReceiver } from './types.js';
+import type { Endpoint, IkeDatagramSocket, IkeReceiver, SendErrorHandler } from './types.js';
 
 export interface UdpSocketOptions {
   address: string;
@@ -20,6 +20,7 @@ export interface UdpSocketOptions {
 export class UdpIkeSocket implements IkeDatagramSocket {
   readonly natT: boolean;
   private receiver: IkeReceiver | undefined;
+  private sendError: SendErrorHandler | undefined;
   private sock: Socket;
   private boundLocal: Endpoint;
   /** Datagrams on a NAT-T port that were not IKE (ESP without an engine, keepalives). */
@@ -54,9 +55,7 @@ export class UdpIkeSocket implements IkeDatagramSocket {
     const a = sock.address();
     s.boundLocal = { address: a.address, port: a.port };
     sock.on('message', (msg, rinfo) => s.onMessage(msg, { address: rinfo.address, port: rinfo.port }));
-    sock.on('error', () => {
-      s.sendErrors++;
-    });
+    sock.on('error', (err) => s.failed(err, undefined));
     return s;
   }
 
@@ -79,18 +78,33 @@ export class UdpIkeSocket implements IkeDatagramSocket {
     this.receiver = receiver;
   }
 
+  setSendErrorHandler(handler: SendErrorHandler): void {
+    this.sendError = handler;
+  }
+
   send(data: Buffer, remote: Endpoint): void {
-    const out = this.natT ? [NON_ESP_MARKER, data] : [data];
-    this.sock.send(out, remote.port, remote.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    this.sendTo(this.natT ? [NON_ESP_MARKER, data] : [data], remote);
   }
 
   /** RFC 3948 §2.3 NAT-keepalive: one octet 0xFF, no marker. */
   sendKeepalive(remote: Endpoint): void {
-    this.sock.send(Buffer.from([0xff]), remote.port, remote.address, (err) => {
-      if (err) this.sendErrors++;
-    });
+    this.sendTo([Buffer.from([0xff])], remote);
+  }
+
+  /** node:dgram reports most failures to the callback, some (a closed socket) by throwing. */
+  private sendTo(out: Buffer[], remote: Endpoint): void {
+    try {
+      this.sock.send(out, remote.port, remote.address, (err) => {
+        if (err) this.failed(err, remote);
+      });
+    } catch (err) {
+      this.failed(err as Error, remote);
+    }
+  }
+
+  private failed(err: Error, remote: Endpoint | undefined): void {
+    this.sendErrors++;
+    this.sendError?.(err, remote);
   }
 
   private onMessage(msg: Buffer, remote: Endpoint): void {

@@ -7,6 +7,7 @@ import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UdpIkeSocket } from '../../../src/ike/transport/udp.js';
 import { enableEspInUdp } from '../../../src/netlink/native.js';
+import { eventually } from '../../support/eventually.js';
 
 const LO = '127.0.0.1';
 const IKE = Buffer.concat([Buffer.alloc(4), Buffer.from('ike-header-and-more-octets-here')]); // marker + "IKE"
@@ -49,4 +50,23 @@ test('fd is undefined once the socket is closed (no stale descriptor handed out)
   assert.equal(typeof sock.fd, 'number');
   await sock.close();
   assert.equal(sock.fd, undefined);
+});
+
+test('a failed send (EMSGSIZE on loopback) is reported to the send-error handler, never thrown', async () => {
+  const sock = await UdpIkeSocket.bind({ address: LO, port: 0, natT: false });
+  const errors: { err: Error; remote: string | undefined }[] = [];
+  sock.setSendErrorHandler((err, remote) => errors.push({ err, remote: remote && `${remote.address}:${remote.port}` }));
+  try {
+    // Larger than any UDP datagram: the kernel's sendmsg refuses it.
+    sock.send(Buffer.alloc(70_000), { address: LO, port: 9 });
+    await eventually(() => errors.length === 1, 'the send error');
+    assert.equal(errors[0]!.remote, `${LO}:9`, 'with the peer it was meant for');
+    assert.match(errors[0]!.err.message, /EMSGSIZE|too long/i);
+    assert.equal(sock.sendErrors, 1);
+  } finally {
+    await sock.close();
+  }
+  // After close, node:dgram throws synchronously: still reported, not thrown.
+  assert.doesNotThrow(() => sock.send(Buffer.alloc(8), { address: LO, port: 9 }));
+  await eventually(() => errors.length === 2, 'the error of a send after close');
 });
