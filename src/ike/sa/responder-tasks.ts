@@ -14,9 +14,10 @@ import { IkeDpd } from '../tasks/ike-dpd.js';
 import { IkeInit } from '../tasks/ike-init.js';
 import { IkeRekey } from '../tasks/ike-rekey.js';
 import { IkeRedirect } from '../tasks/ike-redirect.js';
+import { IkePeerError } from '../tasks/ike-peer-error.js';
 import type { Task } from '../tasks/task.js';
 import { IkeState, type IkeSa } from './ike-sa.js';
-import { hasNotify, payloadOf, payloadsOf } from './payloads.js';
+import { errorNotify, hasNotify, payloadOf, payloadsOf } from './payloads.js';
 
 export function createResponderTasks(sa: IkeSa, msg: IkeMessage): Task[] {
   const established = sa.state === IkeState.ESTABLISHED || sa.state === IkeState.REKEYED || sa.state === IkeState.DELETING;
@@ -36,9 +37,11 @@ export function createResponderTasks(sa: IkeSa, msg: IkeMessage): Task[] {
       if (!established && !sa.skIn) return [];
       const deletes = payloadsOf(msg, PayloadType.DELETE);
       if (deletes.some((d) => d.protocol === ProtocolId.IKE)) return [new IkeDelete(sa, false)];
-      if (deletes.some((d) => d.protocol === ProtocolId.ESP || d.protocol === ProtocolId.AH)) return [new ChildDelete(sa, false)];
-      if (hasNotify(msg, NotifyStatus.REDIRECT)) return [new IkeRedirect(sa, false)];
-      return [new IkeDpd(false)];
+      // Error notifies (AUTHENTICATION_FAILED ends the SA; the others are logged): ike-peer-error.ts.
+      const tasks: Task[] = errorNotify(msg) ? [new IkePeerError(sa)] : [];
+      if (deletes.some((d) => d.protocol === ProtocolId.ESP || d.protocol === ProtocolId.AH)) tasks.push(new ChildDelete(sa, false));
+      else if (hasNotify(msg, NotifyStatus.REDIRECT)) tasks.push(new IkeRedirect(sa, false));
+      return tasks.length > 0 ? tasks : [new IkeDpd(false)];
     }
     default:
       return [];

@@ -247,7 +247,7 @@ export class TaskManager implements TimerTarget {
     for (const t of [...tasks]) {
       const st = await t.build(resp);
       if (sa.isDead) return;
-      if (st === Status.FAILED || st === Status.DESTROY) destroyAfter ??= `${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`;
+      if (st === Status.FAILED || st === Status.DESTROY) destroyAfter ??= t.destroyReason ?? `${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`;
     }
     const packets = encodeOutbound(resp, sa.skOut, sa.fragmentSizeFor(resp.header.exchangeType), sa.outboundOptions());
     if (resp.header.exchangeType === ExchangeType.IKE_SA_INIT) sa.recordInit('response', packets[0]!);

@@ -47,4 +47,6 @@ export interface Task {
    * the task holds (an allocated SPI, a half-installed child). Never throws.
    */
   abort?(): Promise<void>;
+  /** Why the IKE SA goes, for the log, when the task returned DESTROY for a reason of its own. */
+  readonly destroyReason?: string;
 }
