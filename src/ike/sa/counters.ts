@@ -21,6 +21,11 @@ export const DropReason = {
   UNEXPECTED_RESPONSE: 'unexpected_response',
   /** Retransmitted request answered from the cached response (counted, not dropped). */
   RETRANSMIT_ANSWERED: 'retransmit_answered',
+  /**
+   * A request with the previous message ID that is not the datagram answered before (a forged
+   * or altered header: answering it would reflect the cached response to a spoofed source).
+   */
+  RETRANSMIT_MISMATCH: 'retransmit_mismatch',
   /** Retransmitted fragment other than #1 (RFC 7383 §2.6.1: answer only fragment 1). */
   RETRANSMIT_FRAGMENT: 'retransmit_fragment',
   /** IKE_SA_INIT dropped because half-open limits (per peer or in total) were reached. */

@@ -9,7 +9,7 @@ import { CodecErrorCode, isResponse, type CodecError, type Decoded } from '../co
 import type { Endpoint } from '../transport/types.js';
 import { DropReason } from './counters.js';
 import type { IkeSa } from './ike-sa.js';
-import { checkRules, fragmentOf, fragmentVerifies, openInbound } from './wire.js';
+import { checkRules, fragmentOf, openInbound } from './wire.js';
 
 /** Maps a codec error to a drop reason. */
 export function reasonOf(e: CodecError): DropReason {
@@ -92,14 +92,10 @@ async function handleRequest(sa: IkeSa, d: Decoded, remote: Endpoint, local: End
   }
   const frag = fragmentOf(d);
   if (mid === sa.tm.expectedRequestId - 1) {
-    // A retransmission: answer from the cache once its integrity is checked (RFC 7383 §2.6.1:
-    // for a fragmented request, only fragment #1 triggers the answer).
-    const verified = frag ? frag.fragmentNumber !== 1 || fragmentVerifies(d, sa.skIn) : openInbound(d, sa.skIn, { reassembly: undefined }).kind === 'message';
-    if (!verified) {
-      counters.inc(DropReason.INTEGRITY);
-      return;
-    }
-    if (!sa.tm.answerRetransmit(mid, frag?.fragmentNumber ?? 1, remote)) counters.inc(DropReason.INVALID_MESSAGE_ID);
+    // A retransmission: answered from the cache only if it is the very datagram answered
+    // before (its digest; for a fragmented request fragment #1's, RFC 7383 §2.6.1), which was
+    // verified then: no decryption here, and no answer to anything else.
+    if (!sa.tm.answerRetransmit(mid, d.raw, frag?.fragmentNumber ?? 1, remote)) counters.inc(DropReason.INVALID_MESSAGE_ID);
     return;
   }
   if (!sa.tm.acceptsRequest(mid)) {
@@ -107,6 +103,9 @@ async function handleRequest(sa: IkeSa, d: Decoded, remote: Endpoint, local: End
     return;
   }
   const opened = openInbound(d, sa.skIn, sa);
+  // The datagram that will be answered is remembered (a notify error is answered too; the
+  // other errors, a failed ICV among them, are not).
+  if ((opened.kind !== 'error' || opened.error.notify) && (frag?.fragmentNumber ?? 1) === 1) sa.tm.noteRequest(d.raw);
   if (opened.kind === 'pending') return;
   if (opened.kind === 'error') {
     counters.inc(reasonOf(opened.error));

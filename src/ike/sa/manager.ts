@@ -299,8 +299,9 @@ export class SaManager implements SaContext {
     }
     const dup = this.halfOpen.get(halfOpenKey(remote.address, h.spiI));
     if (dup) {
+      // Answered only if it is the same request (digest), not any datagram with its SPIi.
       this.track(dup.run(async () => {
-        if (!dup.tm.answerRetransmit(0, 1, remote)) this.counters.inc(DropReason.RETRANSMIT_ANSWERED);
+        if (!dup.tm.answerRetransmit(0, d.raw, 1, remote)) this.counters.inc(DropReason.INVALID_MESSAGE_ID);
       }));
       return;
     }
@@ -327,7 +328,10 @@ export class SaManager implements SaContext {
     this.halfOpenPerPeer.set(remote.address, (this.halfOpenPerPeer.get(remote.address) ?? 0) + 1);
     sa.armHalfOpen(s.halfOpenTimeoutMs);
     sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: d.raw };
-    this.track(sa.run(() => sa.tm.processRequest(d.message)));
+    this.track(sa.run(() => {
+      sa.tm.noteRequest(d.raw);
+      return sa.tm.processRequest(d.message);
+    }));
   }
 
   /** §2.6: true if the request carries a valid cookie; otherwise answers N(COOKIE). */

@@ -5,8 +5,11 @@
  *               retransmitted with exponential back-off until its response arrives or the
  *               give-up time passes (then the IKE SA is torn down).
  *   responding  requests must carry the next expected message ID; the previous ID is a
- *               retransmission and is answered from the cached response (all fragments);
- *               anything else is dropped and counted. Responses are never answered.
+ *               retransmission and is answered from the cached response (all fragments) when
+ *               it is the very datagram answered before (same digest; for a fragmented
+ *               request, fragment #1's), so a forged or replayed-with-changes header never
+ *               draws the cached response (no reflection amplification); anything else is
+ *               dropped and counted. Responses are never answered.
  *
  * The manager is the SA's retransmission timer target (no closures per SA).
  */
@@ -18,7 +21,7 @@ import { Status, TaskType, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
 import { own, type IkeSa } from './ike-sa.js';
 import { createResponderTasks, handleCollisions } from './responder-tasks.js';
-import { encodeOutbound } from './wire.js';
+import { datagramDigest, encodeOutbound } from './wire.js';
 
 /** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
 function joins(first: Task, next: Task): boolean {
@@ -43,6 +46,10 @@ export class TaskManager implements TimerTarget {
   private timer: TimerEntry | undefined;
   /** The cached response to request `expected - 1`. */
   private response: Buffer[] | undefined;
+  /** Digest of the datagram (fragment #1 if fragmented) of the request `response` answers. */
+  private responseTo: Buffer | undefined;
+  /** Digest of the expected request's datagram (its fragment #1), until it is answered. */
+  private requestDigest: Buffer | undefined;
   private cacheTimer: TimerEntry | undefined;
   /** Set by a task (INVALID_KE, COOKIE) to run IKE_SA_INIT again with message ID 0. */
   restartInit = false;
@@ -134,6 +141,7 @@ export class TaskManager implements TimerTarget {
     if (kind === TIMER_CACHE) {
       this.cacheTimer = undefined;
       this.response = undefined;
+      this.responseTo = undefined;
       return;
     }
     this.timer = undefined;
@@ -188,15 +196,27 @@ export class TaskManager implements TimerTarget {
   }
 
   /**
-   * A retransmission check before a request is decrypted in full: true when `mid` is the
-   * previous request's ID (the cached response was resent, or nothing is to be sent for a
-   * fragment other than #1).
+   * The datagram that carries the expected request (unfragmented, or its fragment #1), once
+   * its integrity is verified: its retransmissions are recognized by this digest.
    */
-  answerRetransmit(mid: number, fragmentNumber: number, remote: Endpoint): boolean {
+  noteRequest(datagram: Buffer): void {
+    this.requestDigest = datagramDigest(datagram);
+  }
+
+  /**
+   * A retransmission check, before any decryption: true when `mid` is the previous request's
+   * ID (handled: the cached response was resent, or nothing is to be sent because the
+   * datagram is a fragment other than #1 or not the request that was answered).
+   */
+  answerRetransmit(mid: number, datagram: Buffer, fragmentNumber: number, remote: Endpoint): boolean {
     if (mid !== this.expected - 1 || !this.response) return false;
     const counters = this.sa.ctx.counters;
     if (fragmentNumber > 1) {
       counters.inc(DropReason.RETRANSMIT_FRAGMENT);
+      return true;
+    }
+    if (!this.responseTo || !datagramDigest(datagram).equals(this.responseTo)) {
+      counters.inc(DropReason.RETRANSMIT_MISMATCH);
       return true;
     }
     counters.inc(DropReason.RETRANSMIT_ANSWERED);
@@ -269,12 +289,16 @@ export class TaskManager implements TimerTarget {
    */
   private cacheResponse(packets: Buffer[]): void {
     this.response = packets.map(own);
+    this.responseTo = this.requestDigest;
+    this.requestDigest = undefined;
     this.cacheTimer = this.sa.ctx.scheduler.reschedule(this.cacheTimer, RESPONSE_CACHE_MS, this, TIMER_CACHE);
   }
 
   /** The response cache is not needed once the SA is replaced or gone. */
   dropCaches(): void {
     this.response = undefined;
+    this.responseTo = undefined;
+    this.requestDigest = undefined;
     this.sent = undefined;
     this.cacheTimer = this.sa.ctx.scheduler.cancel(this.cacheTimer);
   }

@@ -4,6 +4,7 @@
  * the configured size when the peer supports RFC 7383), inbound SK/SKF messages are opened
  * and reassembled, and the payload rules are checked.
  */
+import { createHash } from 'node:crypto';
 import { ExchangeType, PayloadType } from '../constants.js';
 import {
   checkPayloads,
@@ -60,9 +61,14 @@ export function openInbound(d: Decoded, sk: SkTransform, holder: { reassembly: u
   return res.ok ? { kind: 'message', msg: res.message } : { kind: 'error', error: res.error };
 }
 
-/** Verifies one fragment's ICV without collecting it (a retransmitted request's fragment #1). */
-export function fragmentVerifies(d: Decoded, sk: SkTransform): boolean {
-  return new FragmentReassembler().add(d, sk).ok;
+/**
+ * The digest a retransmission is recognized by (RFC 7296 §2.1: a retransmitted request is the
+ * same datagram; RFC 7383 §2.6.1: for a fragmented one, fragment #1 stands for it). SHA-256 of
+ * the whole IKE message (without the non-ESP marker, so a request that moved to port 4500 still
+ * matches): a header that merely repeats the SPIs and message ID does not.
+ */
+export function datagramDigest(raw: Buffer): Buffer {
+  return createHash('sha256').update(raw).digest();
 }
 
 /** Payload rules of the exchange; the error says whether to answer (INVALID_SYNTAX) or drop. */
