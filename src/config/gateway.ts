@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
 import { connectionsField, toConnectionConfig } from './connection.js';
 import { readYaml } from './load.js';
+import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from '../control/protocol.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
@@ -21,6 +22,8 @@ export interface RouteInjectionConfig {
   /** Next hop for injected routes, or the device (the TUN device in userspace mode by default). */
   via?: string;
   dev?: string;
+  /** Most routes one child SA may have; a child needing more is refused (TS_UNACCEPTABLE). */
+  maxPerChild: number;
 }
 
 export interface GatewayConfig {
@@ -79,6 +82,7 @@ export const nodeShape = {
           metric: optional(num({ min: 0, integer: true }), 0),
           via: optional(ipAddress()),
           dev: optional(str()),
+          maxPerChild: optional(num({ min: 1, max: 100_000, integer: true })),
         }),
       ),
     }),
@@ -141,6 +145,7 @@ export function toGatewayConfig(raw: ReturnType<typeof gatewayField.parse>, file
         metric: routes?.metric ?? 0,
         via: routes?.via,
         dev: routes?.dev,
+        maxPerChild: routes?.maxPerChild ?? DEFAULT_MAX_ROUTES_PER_CHILD,
       },
     },
     addresses: raw.addresses,

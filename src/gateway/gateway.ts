@@ -90,7 +90,8 @@ export class Gateway {
         connections: cfg.connections,
         kernel: dp.ipsec,
         sockets,
-        settings: cfg.ike.settings,
+        // A child whose selectors need more routes than are injected is refused at negotiation.
+        settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
         redirect: opts.redirect,
         log: logger('ike', { node: cfg.node.name }),
         events: injector && routeEvents(injector, log),
@@ -172,7 +173,7 @@ function routeInjector(cfg: GatewayConfig, dp: DataPlane): RouteInjector | undef
     }
     dev = 'stub0'; // recorded by the stub only
   }
-  return new RouteInjector(dp.net, { table: r.table, metric: r.metric || undefined, via: r.via, dev });
+  return new RouteInjector(dp.net, { table: r.table, metric: r.metric || undefined, via: r.via, dev, maxPerChild: r.maxPerChild });
 }
 
 function routeEvents(rri: RouteInjector, log: Logger) {

@@ -245,6 +245,12 @@ export interface IkeDaemonSettings {
   redirectWindowMs: number;
   /** Send INVALID_IKE_SPI answers to unknown requests (§2.21.4), rate-limited. */
   answerInvalidSpi: boolean;
+  /**
+   * Responder: the most distinct prefixes a child's remote traffic selectors may cover (each
+   * becomes an injected route; the gateway sets it from kernel.routes.maxPerChild). A child
+   * beyond it is refused with TS_UNACCEPTABLE (RFC 7296 §3.10.1). 0: no limit.
+   */
+  maxRemotePrefixesPerChild: number;
 }
 
 export const DEFAULT_SETTINGS: IkeDaemonSettings = {
@@ -256,4 +262,5 @@ export const DEFAULT_SETTINGS: IkeDaemonSettings = {
   maxRedirects: 5,
   redirectWindowMs: 300_000,
   answerInvalidSpi: true,
+  maxRemotePrefixesPerChild: 0,
 };

@@ -7,7 +7,7 @@
  * "10.0.0.0/8[tcp/443]", "0.0.0.0/0[udp]", and "dynamic" (the IKE address of that side).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, ipToBytes, parseCidr, parseIPv4, prefixRange } from '../net/ip.js';
+import { addrToBigInt, bigIntToAddr, bytesToIp, familyOf, formatPrefix, ipToBytes, parseCidr, parseIPv4, prefixRange, rangeToPrefixes } from '../net/ip.js';
 import { TsType } from './constants.js';
 import type { TrafficSelectorWire } from './codec/types.js';
 import type { IpFamily, TrafficSelector } from '../kernel/types.js';
@@ -247,4 +247,14 @@ function tsText(ts: TrafficSelector, len: number): string {
     text += `[${ts.protocol}${ports}]`;
   }
   return text;
+}
+
+/**
+ * How many distinct prefixes the address ranges of `ts` cover (ports and protocols aside):
+ * the number of routes injected for them (src/kernel/route-injection.ts does the same split).
+ */
+export function prefixCount(ts: readonly TrafficSelector[]): number {
+  const seen = new Set<string>();
+  for (const t of ts) for (const p of rangeToPrefixes(t.startAddr, t.endAddr)) seen.add(formatPrefix(p));
+  return seen.size;
 }

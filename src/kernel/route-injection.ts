@@ -11,7 +11,9 @@
  *   await rri.ikeSaDown('ike1');                   // IKE SA lost: all its children
  *   await rri.close();                             // shutdown: withdraws everything
  *
- * Ranges become prefixes (192.0.2.1-192.0.2.6 -> four routes). A prefix several children share
+ * Ranges become prefixes (192.0.2.1-192.0.2.6 -> four routes); a child whose selectors need more
+ * than `maxPerChild` routes gets none (RouteLimitError; the IKE responder refuses such a child
+ * with TS_UNACCEPTABLE before it is installed, so this is the backstop). A prefix several children share
  * (two SAs of one base station, a rekey overlapping the old SA) is reference-counted: injected
  * by the first child, withdrawn after the last. Each prefix converges on its own: one kernel
  * request at a time per prefix, re-checked after each, so an up/down/up burst ends in the state
@@ -42,6 +44,22 @@ export interface RouteInjectionConfig {
   src?: string;
   /** rtm_protocol (default ROUTE_PROTO_SEGW, 200). */
   protocol?: number;
+  /** Most routes one child may have (default DEFAULT_MAX_ROUTES_PER_CHILD). */
+  maxPerChild?: number;
+}
+
+/**
+ * A base station announces a handful of subnets (user plane, OAM, synchronisation); 64 leaves
+ * room for odd ranges (one IPv4 range can split into up to 62 prefixes) and bounds what one
+ * authenticated peer can make the gateway put into the core's routing.
+ */
+export const DEFAULT_MAX_ROUTES_PER_CHILD = 64;
+
+/** A child's selectors need more routes than `maxPerChild`: none of them is injected. */
+export class RouteLimitError extends ConfigError {
+  constructor(id: string, wanted: number, max: number) {
+    super(`child ${id}: its traffic selectors need ${wanted} routes, more than routes.maxPerChild (${max}); none injected`);
+  }
 }
 
 interface PrefixState {
@@ -61,14 +79,19 @@ export interface ReconcileResult {
 export class RouteInjector {
   private readonly prefixes = new Map<string, PrefixState>();
   private readonly children = new Map<string, { prefixes: string[]; ikeSa?: string }>();
-  private readonly cfg: Required<Pick<RouteInjectionConfig, 'table' | 'protocol'>> & RouteInjectionConfig;
+  private readonly cfg: Required<Pick<RouteInjectionConfig, 'table' | 'protocol' | 'maxPerChild'>> & RouteInjectionConfig;
   private closed = false;
 
   constructor(
     private readonly net: KernelNet,
     config: RouteInjectionConfig = {},
   ) {
-    this.cfg = { ...config, table: config.table ?? 254, protocol: config.protocol ?? ROUTE_PROTO_SEGW };
+    this.cfg = {
+      ...config,
+      table: config.table ?? 254,
+      protocol: config.protocol ?? ROUTE_PROTO_SEGW,
+      maxPerChild: config.maxPerChild ?? DEFAULT_MAX_ROUTES_PER_CHILD,
+    };
     validate(this.cfg);
   }
 
@@ -77,6 +100,7 @@ export class RouteInjector {
     this.assertOpen();
     const wanted = new Map<string, Prefix>();
     for (const ts of remoteTs) for (const p of rangeToPrefixes(ts.startAddr, ts.endAddr)) wanted.set(formatPrefix(p), p);
+    if (wanted.size > this.cfg.maxPerChild) throw new RouteLimitError(id, wanted.size, this.cfg.maxPerChild);
     const keys = [...wanted.keys()];
     const old = this.children.get(id);
     this.children.set(id, { prefixes: keys, ikeSa: opts.ikeSa ?? old?.ikeSa });
@@ -248,7 +272,7 @@ async function settle(ps: (Promise<unknown> | undefined)[]): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-function validate(c: RouteInjectionConfig & { table: number; protocol: number }): void {
+function validate(c: RouteInjectionConfig & { table: number; protocol: number; maxPerChild: number }): void {
   if (!Number.isInteger(c.protocol) || c.protocol < 1 || c.protocol > 255) throw new ConfigError(`route injection protocol ${c.protocol}: 1..255`);
   if (!Number.isInteger(c.table) || c.table < 1 || c.table > 0xffffffff || c.table === 255) {
     throw new ConfigError(`route injection table ${c.table}: 1..2^32-1, not 255 (local)`);
@@ -257,5 +281,6 @@ function validate(c: RouteInjectionConfig & { table: number; protocol: number })
     throw new ConfigError(`route injection metric ${c.metric}: 0..2^32-1`);
   }
   if (!c.via && !c.via6 && !c.dev) throw new ConfigError('route injection needs a gateway (via/via6) or a device (dev)');
+  if (!Number.isInteger(c.maxPerChild) || c.maxPerChild < 1) throw new ConfigError(`route injection maxPerChild ${c.maxPerChild}: 1 or more`);
   if (c.via && c.via6 && familyOf(c.via6) !== 6) throw new ConfigError(`route injection via6 ${c.via6} is not IPv6`);
 }

@@ -108,3 +108,10 @@ test('remote CRL files: resolved next to the config and loaded at start; a bad o
     pki.cleanup();
   }
 });
+
+test('kernel.routes.maxPerChild: default 64, configurable, at least 1', () => {
+  assert.equal(loadText(MINIMAL).kernel.routes.maxPerChild, 64);
+  const set = MINIMAL + 'kernel: { routes: { maxPerChild: 8 } }\n';
+  assert.equal(loadText(set).kernel.routes.maxPerChild, 8);
+  assert.throws(() => loadText(MINIMAL + 'kernel: { routes: { maxPerChild: 0 } }\n'), /kernel\.routes\.maxPerChild/);
+});

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StubKernelNet } from '../../src/kernel/stub/net.js';
-import { RouteInjector } from '../../src/kernel/route-injection.js';
+import { DEFAULT_MAX_ROUTES_PER_CHILD, RouteInjector, RouteLimitError } from '../../src/kernel/route-injection.js';
 import { ROUTE_PROTO_SEGW, type RouteParams, type TrafficSelector } from '../../src/kernel/types.js';
 import { NetlinkError } from '../../src/netlink/errors.js';
 
@@ -157,4 +157,23 @@ test('configuration errors are ConfigErrors that say what to set', () => {
   assert.throws(() => new RouteInjector(net, { dev: 'x', table: 255 }), /not 255/);
   const v4only = new RouteInjector(net, { via: '198.51.100.2' });
   return assert.rejects(v4only.childUp('c', [ts('2001:db8::1')]), { code: 'SEGW_CONFIG', message: /set via6 or dev/ });
+});
+
+test('a child needing more than maxPerChild routes gets none (RouteLimitError); within the cap it gets all', async () => {
+  const net = new StubKernelNet();
+  const rri = new RouteInjector(net, { dev: 'core0', maxPerChild: 3 });
+  const many = ['192.0.2.1', '192.0.2.3', '192.0.2.5', '192.0.2.7'].map((a) => ts(a));
+  await assert.rejects(rri.childUp('big', many), (err: Error & { code?: string }) => {
+    assert.ok(err instanceof RouteLimitError);
+    assert.match(err.message, /4 routes, more than routes\.maxPerChild \(3\)/);
+    return true;
+  });
+  assert.deepEqual(dsts(net), [], 'nothing injected');
+  assert.deepEqual(rri.routes(), []);
+  // One range that splits into 4 prefixes counts as 4.
+  await assert.rejects(rri.childUp('range', [ts('192.0.2.1', '192.0.2.6')]), RouteLimitError);
+  await rri.childUp('ok', many.slice(0, 3));
+  assert.deepEqual(dsts(net), ['192.0.2.1/32', '192.0.2.3/32', '192.0.2.5/32']);
+  assert.equal(DEFAULT_MAX_ROUTES_PER_CHILD, 64);
+  assert.throws(() => new RouteInjector(net, { dev: 'core0', maxPerChild: 0 }), /maxPerChild/);
 });

@@ -18,7 +18,7 @@ import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup } fro
 import { answerKe } from './key-exchange.js';
 import type { ResolvedChild } from '../config.js';
 import { espSuiteOf, selectProposal, transformId, verifyChosen } from '../proposal.js';
-import { narrowTs, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
+import { narrowTs, prefixCount, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
 import { ChildSa } from '../sa/child-sa.js';
 import { IkeState, newNonce, type IkeSa } from '../sa/ike-sa.js';
 import { addNotify, errorNotify, payloadOf, readSpi32, spi32 } from '../sa/payloads.js';
@@ -204,7 +204,7 @@ export class ChildCreate implements Task {
       return Status.NEED_MORE;
     }
     const pick = this.pickConfig(tsi, tsr);
-    if (!pick) {
+    if (!pick || this.tooManyRoutes(pick.remote)) {
       this.error = { type: NotifyError.TS_UNACCEPTABLE };
       return Status.NEED_MORE;
     }
@@ -240,6 +240,20 @@ export class ChildCreate implements Task {
     this.child.localTs = pick.local;
     this.child.remoteTs = pick.remote;
     return Status.NEED_MORE;
+  }
+
+  /**
+   * The narrowed remote selectors need more routes than the gateway injects for one child
+   * (settings.maxRemotePrefixesPerChild): the whole child is refused, never half routed (some
+   * subnets black-holed behind an SA that looks up). A rekey keeps the selectors it has.
+   */
+  private tooManyRoutes(remote: TrafficSelector[]): boolean {
+    const max = this.sa.ctx.settings.maxRemotePrefixesPerChild;
+    if (!max || this.rekeying) return false;
+    const n = prefixCount(remote);
+    if (n <= max) return false;
+    this.sa.log.warn({ prefixes: n, max, peerId: this.sa.peerId }, 'child SA refused: its traffic selectors need more routes than kernel.routes.maxPerChild');
+    return true;
   }
 
   /** Refuses the child (the IKE SA stays). Used by rekey/collision logic too. */
