@@ -171,7 +171,12 @@ export class UserspaceIpsec implements KernelIpsec {
   async deleteSa(ref: SaRef): Promise<void> {
     const key = saKey(ref);
     const entry = this.sas.get(key);
-    if (!entry) throw new EspEngineError(`no SA ${key}`);
+    if (!entry) {
+      // An SPI allocated for a child that never came (refused, failed): releasing the
+      // reservation is what deleting it means (XFRM deletes the larval SA the same way).
+      if (this.reserved.delete(ref.spi >>> 0)) return;
+      throw new EspEngineError(`no SA ${key}`);
+    }
     this.engine.removeSa(entry.id);
     this.sas.delete(key);
     this.byId.delete(entry.id);
