@@ -232,9 +232,12 @@ export function jitteredRekey(l: ResolvedLifetime, random = Math.random): number
 export interface IkeDaemonSettings {
   /** Half-open IKE SAs (responder) above which cookies are demanded (§2.6). */
   cookieThreshold: number;
-  /** Half-open SAs allowed per peer address; more are dropped. */
+  /** Half-open SAs allowed per peer address (IPv6: per /64); more are dropped. */
   halfOpenPerPeer: number;
-  /** Half-open SAs in total; more are dropped. */
+  /**
+   * Half-open SAs in total; more are dropped, except from addresses that completed IKE_AUTH
+   * before, which may use a further tenth (src/ike/sa/manager.ts).
+   */
   halfOpenMax: number;
   /** Responder half-open SAs are destroyed after this many ms. */
   halfOpenTimeoutMs: number;

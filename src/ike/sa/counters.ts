@@ -30,6 +30,8 @@ export const DropReason = {
   RETRANSMIT_FRAGMENT: 'retransmit_fragment',
   /** IKE_SA_INIT dropped because half-open limits (per peer or in total) were reached. */
   HALF_OPEN_LIMIT: 'half_open_limit',
+  /** IKE_SA_INIT admitted beyond halfOpenMax, from an address that authenticated before. */
+  HALF_OPEN_RESERVE: 'half_open_reserve',
   /** IKE_SA_INIT answered with N(COOKIE) (§2.6). */
   COOKIE_SENT: 'cookie_sent',
   /** IKE_SA_INIT with a COOKIE that does not verify. */

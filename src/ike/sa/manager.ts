@@ -15,6 +15,7 @@ import type { IkeHeader, IkeMessage, NoncePayload, NotifyPayload } from '../code
 import type { KernelIpsec, SaRef } from '../../kernel/types.js';
 import type { Logger } from '../../log/index.js';
 import { RateLimitedLog } from '../../log/index.js';
+import { ipToBytes } from '../../net/ip.js';
 import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
 import type { RedirectProvider } from '../redirect/provider.js';
 import type { GatewayId } from '../redirect/notify.js';
@@ -43,6 +44,26 @@ export interface SaManagerOptions {
 }
 
 const spiKey = (spi: Buffer): bigint => spi.readBigUInt64BE(0);
+
+/**
+ * Half-open admission (RFC 7296 §2.6 leaves the policy to us). A cookie proves only that the
+ * source can receive at its address, so an attacker with many real addresses can still fill
+ * the half-open table; what bounds it:
+ *   - per source: IPv4 per address; IPv6 per /64, since one host is routinely given a whole
+ *     /64 and per-address counting would let it present 2^64 "peers" (settings.halfOpenPerPeer);
+ *   - in total: settings.halfOpenMax, beyond which unknown sources are refused, while sources
+ *     that completed IKE_AUTH before (remembered, most recent KNOWN_PEERS_MAX addresses) may use
+ *     a further reserve of a tenth of halfOpenMax: base stations that were connected get back
+ *     in during a flood of cookie-returning strangers.
+ */
+const KNOWN_PEERS_MAX = 100_000;
+const KNOWN_PEER_RESERVE_SHARE = 0.1;
+
+/** The unit half-open SAs are counted per: an IPv4 address, or an IPv6 /64. */
+export function halfOpenSourceKey(address: string): string {
+  if (!address.includes(':')) return address;
+  return `${ipToBytes(address).subarray(0, 8).toString('hex')}/64`;
+}
 const ZERO = Buffer.alloc(8);
 /** INVALID_IKE_SPI answers per second at most (they are unauthenticated). */
 const INVALID_SPI_RATE = 50;
@@ -57,7 +78,10 @@ export class SaManager implements SaContext {
   readonly events: IkeEventSink;
   private readonly ikeSas = new Map<bigint, IkeSa>();
   private readonly halfOpen = new Map<string, IkeSa>();
+  /** Half-open SAs per source (halfOpenSourceKey). */
   private readonly halfOpenPerPeer = new Map<string, number>();
+  /** Addresses that completed IKE_AUTH, oldest first (Map order; refreshed on each success). */
+  private readonly knownPeers = new Map<string, true>();
   /** Established SAs by peer identity: the SA itself, a Set only for the rare peer with several. */
   private readonly byPeerId = new Map<string, IkeSa | Set<IkeSa>>();
   private readonly childrenIn = new Map<number, ChildSa>();
@@ -126,6 +150,7 @@ export class SaManager implements SaContext {
 
   ikeEstablished(sa: IkeSa): void {
     this.leaveHalfOpen(sa);
+    this.rememberPeer(sa.remote.address);
     if (sa.peerId) {
       const cur = this.byPeerId.get(sa.peerId);
       if (!cur) this.byPeerId.set(sa.peerId, sa);
@@ -222,9 +247,30 @@ export class SaManager implements SaContext {
     const k = halfOpenKey(sa.remote.address, sa.spiI);
     if (this.halfOpen.get(k) !== sa) return;
     this.halfOpen.delete(k);
-    const n = (this.halfOpenPerPeer.get(sa.remote.address) ?? 1) - 1;
-    if (n <= 0) this.halfOpenPerPeer.delete(sa.remote.address);
-    else this.halfOpenPerPeer.set(sa.remote.address, n);
+    const src = halfOpenSourceKey(sa.remote.address);
+    const n = (this.halfOpenPerPeer.get(src) ?? 1) - 1;
+    if (n <= 0) this.halfOpenPerPeer.delete(src);
+    else this.halfOpenPerPeer.set(src, n);
+  }
+
+  private rememberPeer(address: string): void {
+    this.knownPeers.delete(address);
+    this.knownPeers.set(address, true);
+    if (this.knownPeers.size > KNOWN_PEERS_MAX) this.knownPeers.delete(this.knownPeers.keys().next().value!);
+  }
+
+  /** Why a new half-open SA from `address` is refused, or undefined to admit it (see above). */
+  private halfOpenRefusal(address: string): string | undefined {
+    const s = this.settings;
+    if ((this.halfOpenPerPeer.get(halfOpenSourceKey(address)) ?? 0) >= s.halfOpenPerPeer) {
+      return address.includes(':') ? 'halfOpenPerPeer reached for this /64' : 'halfOpenPerPeer reached for this address';
+    }
+    if (this.halfOpen.size < s.halfOpenMax) return undefined;
+    if (this.knownPeers.has(address) && this.halfOpen.size < s.halfOpenMax + Math.ceil(s.halfOpenMax * KNOWN_PEER_RESERVE_SHARE)) {
+      this.counters.inc(DropReason.HALF_OPEN_RESERVE);
+      return undefined;
+    }
+    return 'halfOpenMax reached';
   }
 
   // ---- inbound ----
@@ -316,8 +362,14 @@ export class SaManager implements SaContext {
       return;
     }
     const s = this.settings;
-    if (this.halfOpen.size >= s.halfOpenMax || (this.halfOpenPerPeer.get(remote.address) ?? 0) >= s.halfOpenPerPeer) {
+    const refused = this.halfOpenRefusal(remote.address);
+    if (refused) {
       this.counters.inc(DropReason.HALF_OPEN_LIMIT);
+      this.unauthenticatedLog.warn(
+        `half-open:${refused}`,
+        { peer: remote.address, halfOpen: this.halfOpen.size, halfOpenMax: s.halfOpenMax, halfOpenPerPeer: s.halfOpenPerPeer },
+        `IKE_SA_INIT refused: ${refused} (half-open IKE SAs exhausted: a flood, or too low a limit)`,
+      );
       return;
     }
     if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, remote, local)) return;
@@ -325,7 +377,8 @@ export class SaManager implements SaContext {
     const sa = new IkeSa(this, false, h.spiI, this.newIkeSpi(), { ...local }, { ...remote }, conn);
     this.ikeSas.set(sa.spiKey, sa);
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
-    this.halfOpenPerPeer.set(remote.address, (this.halfOpenPerPeer.get(remote.address) ?? 0) + 1);
+    const src = halfOpenSourceKey(remote.address);
+    this.halfOpenPerPeer.set(src, (this.halfOpenPerPeer.get(src) ?? 0) + 1);
     sa.armHalfOpen(s.halfOpenTimeoutMs);
     sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: d.raw };
     this.track(sa.run(() => {
