@@ -87,3 +87,27 @@ test('protected exchanges: a header with the previous message ID, or an altered 
     await p.stop();
   }
 });
+
+test('unknown SPIs: a bare header draws no INVALID_IKE_SPI (it would be larger); a protected request still does', async () => {
+  const p = new Pair();
+  await p.start();
+  try {
+    const { bsSa } = await p.connect();
+    const auth = p.wire.log.find((d) => {
+      const r = decodeMessage(d.data);
+      return r.ok && r.message.header.exchangeType === ExchangeType.IKE_AUTH && !(r.message.header.flags & HeaderFlag.RESPONSE);
+    })!;
+    // The same datagrams with SPIs the gateway does not know (as after a gateway restart).
+    const unknown = (b: Buffer) => {
+      const c = Buffer.from(b);
+      c.fill(0x5a, 8, 16); // SPIr
+      return c;
+    };
+    const bare = Array.from({ length: 10 }, () => unknown(headerOnly(auth.data)));
+    assert.equal(await reflect(p, auth, bare), 0);
+    assert.ok((await reflect(p, auth, [unknown(auth.data)])) > 0, 'INVALID_IKE_SPI for a protected request (§2.21.4)');
+    assert.equal(bsSa.state, IkeState.ESTABLISHED);
+  } finally {
+    await p.stop();
+  }
+});

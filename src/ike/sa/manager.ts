@@ -325,7 +325,9 @@ export class SaManager implements SaContext {
     const sa = this.ikeSas.get(spiKey(ours));
     if (!sa) {
       this.counters.inc(DropReason.UNKNOWN_SPI);
-      if (!isResponse(h) && this.settings.answerInvalidSpi && h.exchangeType !== ExchangeType.IKE_SA_INIT) {
+      // §2.21.4 is about encrypted requests: a bare header (28 octets) would draw a larger
+      // answer (36), a reflection at a spoofed source; a real request carries SK or SKF.
+      if (!isResponse(h) && this.settings.answerInvalidSpi && h.exchangeType !== ExchangeType.IKE_SA_INIT && isProtected(d.message)) {
         this.answerInvalidSpi(h, remote, local);
       }
       return;
@@ -451,6 +453,11 @@ export class SaManager implements SaContext {
     for (const sa of this.ikeSas.values()) out[sa.state] = (out[sa.state] ?? 0) + 1;
     return out;
   }
+}
+
+function isProtected(msg: IkeMessage): boolean {
+  const last = msg.payloads[msg.payloads.length - 1];
+  return last?.type === PayloadType.SK || last?.type === PayloadType.SKF;
 }
 
 function halfOpenKey(addr: string, spiI: Buffer): string {
