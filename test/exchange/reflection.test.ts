@@ -111,3 +111,25 @@ test('unknown SPIs: a bare header draws no INVALID_IKE_SPI (it would be larger);
     await p.stop();
   }
 });
+
+test('unprotected answers are never larger than the request: a bare IKE_SA_INIT header with version 3 gets no INVALID_MAJOR_VERSION', async () => {
+  const p = new Pair();
+  await p.start();
+  try {
+    await p.bs.daemon.initiate('bs');
+    await p.settle();
+    const init = p.wire.dropAll()[0]!;
+    const bare = headerOnly(init.data);
+    bare[17] = 0x30; // major version 3
+    const sent = 20 * bare.length;
+    assert.equal(await reflect(p, init, Array.from({ length: 20 }, () => bare)), 0, `nothing back for ${sent} octets`);
+    assert.equal(p.gw.daemon.counters.answer_larger_than_request, 20);
+    // The whole request with version 3 is still answered (RFC 7296 §2.5), with fewer octets.
+    const v3 = Buffer.from(init.data);
+    v3[17] = 0x30;
+    const back = await reflect(p, init, [v3]);
+    assert.ok(back > 0 && back <= v3.length);
+  } finally {
+    await p.stop();
+  }
+});

@@ -46,6 +46,8 @@ export const DropReason = {
   SA_GONE: 'sa_gone',
   /** IKE_SA_INIT request on an unexpected port or from an address we do not serve. */
   NO_CONFIG: 'no_config',
+  /** An unprotected answer (COOKIE, version, INVALID_IKE_SPI) not sent: larger than its request. */
+  ANSWER_LARGER: 'answer_larger_than_request',
   /** An outbound datagram the socket could not send (left to retransmission, §2.1). */
   SEND_ERROR: 'send_error',
 } as const;

@@ -311,7 +311,7 @@ export class SaManager implements SaContext {
       const h = dec.error.header;
       // §2.5: unprotected answers only to IKE_SA_INIT requests (version, critical payload).
       if (dec.error.notify && h && !isResponse(h) && h.exchangeType === ExchangeType.IKE_SA_INIT) {
-        this.answerUnprotected(h, dec.error.notify.notifyType, dec.error.notify.data, remote, local);
+        this.answerUnprotected(h, dec.error.notify.notifyType, dec.error.notify.data, remote, local, data.length);
       }
       return;
     }
@@ -328,7 +328,7 @@ export class SaManager implements SaContext {
       // §2.21.4 is about encrypted requests: a bare header (28 octets) would draw a larger
       // answer (36), a reflection at a spoofed source; a real request carries SK or SKF.
       if (!isResponse(h) && this.settings.answerInvalidSpi && h.exchangeType !== ExchangeType.IKE_SA_INIT && isProtected(d.message)) {
-        this.answerInvalidSpi(h, remote, local);
+        this.answerInvalidSpi(h, data.length, remote, local);
       }
       return;
     }
@@ -374,7 +374,7 @@ export class SaManager implements SaContext {
       );
       return;
     }
-    if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, remote, local)) return;
+    if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, d.raw.length, remote, local)) return;
     // The SA copies both SPIs into memory of its own.
     const sa = new IkeSa(this, false, h.spiI, this.newIkeSpi(), { ...local }, { ...remote }, conn);
     this.ikeSas.set(sa.spiKey, sa);
@@ -390,7 +390,7 @@ export class SaManager implements SaContext {
   }
 
   /** §2.6: true if the request carries a valid cookie; otherwise answers N(COOKIE). */
-  private cookieOk(msg: IkeMessage, remote: Endpoint, local: Endpoint): boolean {
+  private cookieOk(msg: IkeMessage, requestLength: number, remote: Endpoint, local: Endpoint): boolean {
     const first = msg.payloads[0];
     const nonce = msg.payloads.find((p): p is NoncePayload => p.type === PayloadType.NONCE)!;
     const h = msg.header;
@@ -400,12 +400,16 @@ export class SaManager implements SaContext {
       this.counters.inc(DropReason.COOKIE_INVALID);
     }
     this.counters.inc(DropReason.COOKIE_SENT);
-    this.answerUnprotected(h, NotifyStatus.COOKIE, this.cookies.make(nonce.data, remote.address, h.spiI), remote, local, true);
+    this.answerUnprotected(h, NotifyStatus.COOKIE, this.cookies.make(nonce.data, remote.address, h.spiI), remote, local, requestLength, true);
     return false;
   }
 
-  /** An unprotected response with one notify (COOKIE, INVALID_MAJOR_VERSION, INVALID_IKE_SPI...). */
-  private answerUnprotected(h: IkeHeader, notifyType: number, data: Buffer, remote: Endpoint, local: Endpoint, zeroSpiR = false): void {
+  /**
+   * An unprotected response with one notify (COOKIE, INVALID_MAJOR_VERSION, INVALID_IKE_SPI...),
+   * never larger than the unauthenticated request that drew it (`requestLength`): the source
+   * may be spoofed, and the gateway must not amplify traffic towards it.
+   */
+  private answerUnprotected(h: IkeHeader, notifyType: number, data: Buffer, remote: Endpoint, local: Endpoint, requestLength: number, zeroSpiR = false): void {
     const msg: IkeMessage = {
       header: {
         spiI: h.spiI,
@@ -418,10 +422,15 @@ export class SaManager implements SaContext {
       },
       payloads: [{ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType, data }],
     };
-    this.send([encodeMessage(msg)], local, remote);
+    const out = encodeMessage(msg);
+    if (out.length > requestLength) {
+      this.counters.inc(DropReason.ANSWER_LARGER);
+      return;
+    }
+    this.send([out], local, remote);
   }
 
-  private answerInvalidSpi(h: IkeHeader, remote: Endpoint, local: Endpoint): void {
+  private answerInvalidSpi(h: IkeHeader, requestLength: number, remote: Endpoint, local: Endpoint): void {
     const now = this.scheduler.now();
     const w = this.invalidSpiWindow;
     if (now - w.start >= 1000) {
@@ -429,7 +438,7 @@ export class SaManager implements SaContext {
       w.count = 0;
     }
     if (++w.count > INVALID_SPI_RATE) return;
-    this.answerUnprotected(h, NotifyError.INVALID_IKE_SPI, Buffer.alloc(0), remote, local);
+    this.answerUnprotected(h, NotifyError.INVALID_IKE_SPI, Buffer.alloc(0), remote, local, requestLength);
   }
 
   /** The connection whose addresses admit this local/remote pair (config order). */
