@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pair, describe } from './harness.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
+import { ExchangeType } from '../../src/ike/constants.js';
+import { Status, TaskType, type Task } from '../../src/ike/tasks/task.js';
 
 test('initiator: the first two IKE_SA_INIT sends fail; the SA stays and the retransmission connects', async () => {
   const p = new Pair();
@@ -74,6 +76,35 @@ test('established: a liveness check whose sends fail survives until the route is
     assert.equal(gwSa.state, IkeState.ESTABLISHED);
     assert.equal(gwSa.tm.busy, false, 'the exchange completed');
     assert.equal(bsSa.state, IkeState.ESTABLISHED);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a real bug still ends the SA, but the peer is told: INFORMATIONAL { D(IKE) } before the SA goes', async () => {
+  const p = new Pair();
+  await p.start();
+  try {
+    const { bsSa, gwSa } = await p.connect();
+    const throwing: Task = {
+      type: TaskType.INFORMATIONAL,
+      exchange: ExchangeType.INFORMATIONAL,
+      initiator: true,
+      build: async () => {
+        throw new TypeError('a bug');
+      },
+      process: async () => Status.SUCCESS,
+    };
+    gwSa.queueTask(throwing);
+    await gwSa.initiate();
+    await p.settle();
+    assert.equal(gwSa.state, IkeState.DESTROYED);
+    // INFORMATIONAL SK { D(IKE) } -->  (from the gateway, once)
+    assert.equal(p.wire.queue.length, 1);
+    assert.equal(describe(p.wire.queue[0]!, bsSa), 'INFORMATIONAL request #0 { D(IKE) }');
+    await p.run();
+    assert.equal(bsSa.state, IkeState.DESTROYED, 'the base station dropped its SAs too');
+    assert.equal(p.bs.kernel.sas.size, 0);
   } finally {
     await p.stop();
   }

@@ -208,9 +208,11 @@ export class IkeSa implements TimerTarget {
     return this.pending >= MAX_PENDING;
   }
 
+  /** A throw out of a task or handler is a bug (I/O failures never reach here: see transport/types). */
   private async bug(err: unknown): Promise<void> {
-    this.log.error({ err }, 'bug while handling the IKE SA; tearing it down');
+    this.log.error({ err }, 'bug while handling the IKE SA; deleting it');
     try {
+      if (!this.isDead) this.tm.tellPeerDeleted();
       await this.destroy('internal error');
     } catch (e) {
       this.log.error({ err: e }, 'teardown after bug failed');

@@ -13,7 +13,7 @@
  *
  * The manager is the SA's retransmission timer target (no closures per SA).
  */
-import { ExchangeType, HeaderFlag, nameOf } from '../constants.js';
+import { ExchangeType, HeaderFlag, PayloadType, ProtocolId, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import type { Endpoint } from '../transport/types.js';
@@ -301,6 +301,23 @@ export class TaskManager implements TimerTarget {
     this.requestDigest = undefined;
     this.sent = undefined;
     this.cacheTimer = this.sa.ctx.scheduler.cancel(this.cacheTimer);
+  }
+
+  /**
+   * Best effort, once, no retransmission: INFORMATIONAL { D(IKE) } (RFC 7296 §1.4.1) before the
+   * SA is dropped for an internal error, so the peer does not keep SAs that lead nowhere. The
+   * message ID is our next one (or the outstanding request's, which the peer has not answered).
+   */
+  tellPeerDeleted(): void {
+    const sa = this.sa;
+    if (!sa.skOut || sa.establishedAt === 0) return;
+    try {
+      const msg = sa.newMessage(ExchangeType.INFORMATIONAL, this.mid, false);
+      msg.payloads.push({ type: PayloadType.DELETE, protocol: ProtocolId.IKE, spis: [] });
+      sa.transmit(encodeOutbound(msg, sa.skOut, sa.fragmentSizeFor(ExchangeType.INFORMATIONAL), sa.outboundOptions()));
+    } catch (err) {
+      sa.log.error({ err }, 'could not tell the peer the IKE SA is deleted');
+    }
   }
 
   /** SA teardown: cancel the timer and let unfinished tasks release what they hold. */
