@@ -18,7 +18,11 @@ export interface TunnelSpec {
    * strongSwan side: DPD delay, IKE and child rekey times (seconds; unset = defaults); its own
    * IKE proposals and PSK when they are to differ from segw's (negotiation failures, retries).
    */
-  swan?: { dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string };
+  swan?: {
+    dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string;
+    /** How strongSwan requires its peer to authenticate, when not as itself (a refused AUTH). */
+    remoteAuth?: 'psk' | 'pubkey';
+  };
   /** segw side: the same, in segw's terms. */
   segw?: {
     dpd?: number;
@@ -62,7 +66,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     ...(spec.certs ? ['      certs = own.pem'] : []),
     '    }',
     '    remote {',
-    `      auth = ${auth}`,
+    `      auth = ${s.remoteAuth ?? auth}`,
     `      id = ${ends.remoteId}`,
     '    }',
     '    children {',
