@@ -120,3 +120,34 @@ test('a child Delete next to a non-fatal error notify still deletes the child; t
     await p.stop();
   }
 });
+
+test('segw as initiator refusing the responder\'s AUTH says so: INFORMATIONAL { N(AUTHENTICATION_FAILED) }, and both ends drop the SA', async () => {
+  const down = downEvents();
+  // The base station checks the gateway's AUTH with another secret than the gateway uses.
+  const p = new Pair({
+    bs: { remote: { addrs: ['192.0.2.1'], id: 'gw.example.net', auth: { method: 'psk', secret: 'not the gateway\'s secret' } } },
+    gwDaemon: { events: down.events },
+  });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(); // IKE_SA_INIT request
+    await p.next(); // IKE_SA_INIT response
+    await p.next(); // IKE_AUTH request: the gateway authenticates the base station, installs the child
+    const gwSa = p.peerOf(bsSa, p.gw)!;
+    assert.equal(gwSa.state, IkeState.ESTABLISHED);
+    assert.equal(p.gw.kernel.sas.size, 2);
+    await p.next(); // <-- IKE_AUTH response: refused by the base station
+    // INFORMATIONAL SK { N(AUTHENTICATION_FAILED) } -->
+    assert.equal(describe(p.wire.queue[0]!, gwSa), 'INFORMATIONAL request #2 { N(AUTHENTICATION_FAILED) }');
+    assert.equal(bsSa.children.length, 0, 'no child on the base station');
+    assert.equal(p.bs.kernel.sas.size + p.bs.kernel.larval.size, 0);
+    await p.run();
+    assert.equal(gwSa.state, IkeState.DESTROYED);
+    assert.equal(bsSa.state, IkeState.DESTROYED);
+    assert.equal(p.gw.kernel.sas.size, 0);
+    assert.deepEqual(down.childDown, ['peer sent AUTHENTICATION_FAILED']);
+  } finally {
+    await p.stop();
+  }
+});

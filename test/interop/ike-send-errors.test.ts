@@ -40,7 +40,7 @@ test('route to the base station briefly unreachable: segw keeps the IKE SA and i
     }
     const after = await segwView(sc.segw);
     assert.equal(after.length, 1);
-    assert.equal(after[0]!.raw.name, t.segwSa.name, 'the same IKE SA');
+    assert.equal((after[0]!.raw as { name: string }).name, t.segwSa.name, 'the same IKE SA');
     assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
     const wire = await sc.finish();
     assert.ok((wire.segwCounters.send_error ?? 0) >= 1, `send errors counted: ${JSON.stringify(wire.segwCounters)}`);

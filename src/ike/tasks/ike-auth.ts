@@ -25,6 +25,7 @@ import { addNotify, errorNotify, hasNotify, notifyOf, payloadOf, payloadsOf } fr
 import { DropReason } from '../sa/counters.js';
 import { addCertReqs, addCerts, credentialsOf, peerPublicKey, pskPadKeyOf } from './certs.js';
 import { IkeDelete } from './ike-delete.js';
+import { TellAuthFailed } from './ike-peer-error.js';
 import { Status, TaskType, type Task } from './task.js';
 
 /** Our identity for a connection: configured, else our IKE address (strongSwan's default). */
@@ -162,8 +163,13 @@ export class IkeAuth implements Task {
     const peer = identityFromPayload(idr.idType, idr.data);
     if (!remoteIdAccepts(conn, peer) || !this.peerAuthOk(conn, msg, peer)) {
       sa.ctx.counters.inc(DropReason.BAD_RESPONSE);
-      sa.log.warn({ peer: formatIdentity(peer) }, 'responder authentication failed');
-      return Status.FAILED;
+      sa.log.warn({ peer: formatIdentity(peer) }, 'responder authentication failed; telling the responder (AUTHENTICATION_FAILED)');
+      // RFC 7296 §2.21.2: the responder has an IKE SA (and child) up; a separate INFORMATIONAL
+      // tells it to drop them. The child of this exchange is released (the SA is not up).
+      sa.state = IkeState.DELETING;
+      sa.tm.unqueue(() => true);
+      sa.queueTask(new TellAuthFailed());
+      return Status.SUCCESS;
     }
     sa.peerId = formatIdentity(peer);
     const redirect = notifyOf(msg, NotifyStatus.REDIRECT);

@@ -24,8 +24,11 @@
  *                          (then DPD and the retransmission give-up end it).
  *
  * Delete payloads in the same message win (the factory picks IkeDelete/ChildDelete first).
+ *
+ * The initiator's side of the same rule is TellAuthFailed: segw as initiator that refuses the
+ * responder's AUTH tells it so, then drops the SA (on the answer, or when retransmission gives up).
  */
-import { ExchangeType, NOTIFY_ERROR_MAX, NotifyError, NotifyType, nameOf } from '../constants.js';
+import { ExchangeType, NOTIFY_ERROR_MAX, NotifyError, NotifyType, PayloadType, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import { IkeState, type IkeSa } from '../sa/ike-sa.js';
 import { notifies } from '../sa/payloads.js';
@@ -65,5 +68,22 @@ export class IkePeerError implements Task {
   /** An empty response; DESTROY when the error ends the SA (after the response is sent). */
   async build(_msg: IkeMessage): Promise<Status> {
     return this.destroyReason ? Status.DESTROY : Status.SUCCESS;
+  }
+}
+
+/** Initiator: INFORMATIONAL { N(AUTHENTICATION_FAILED) } after refusing the responder's AUTH (§2.21.2). */
+export class TellAuthFailed implements Task {
+  readonly type = TaskType.INFORMATIONAL;
+  readonly exchange = ExchangeType.INFORMATIONAL;
+  readonly initiator = true;
+  readonly destroyReason = 'responder authentication failed';
+
+  async build(msg: IkeMessage): Promise<Status> {
+    msg.payloads.push({ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyError.AUTHENTICATION_FAILED, data: Buffer.alloc(0) });
+    return Status.NEED_MORE;
+  }
+
+  async process(_msg: IkeMessage): Promise<Status> {
+    return Status.DESTROY;
   }
 }
