@@ -266,10 +266,7 @@ export class SaManager implements SaContext {
       return address.includes(':') ? 'halfOpenPerPeer reached for this /64' : 'halfOpenPerPeer reached for this address';
     }
     if (this.halfOpen.size < s.halfOpenMax) return undefined;
-    if (this.knownPeers.has(address) && this.halfOpen.size < s.halfOpenMax + Math.ceil(s.halfOpenMax * KNOWN_PEER_RESERVE_SHARE)) {
-      this.counters.inc(DropReason.HALF_OPEN_RESERVE);
-      return undefined;
-    }
+    if (this.knownPeers.has(address) && this.halfOpen.size < s.halfOpenMax + Math.ceil(s.halfOpenMax * KNOWN_PEER_RESERVE_SHARE)) return undefined;
     return 'halfOpenMax reached';
   }
 
@@ -381,6 +378,7 @@ export class SaManager implements SaContext {
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
     const src = halfOpenSourceKey(remote.address);
     this.halfOpenPerPeer.set(src, (this.halfOpenPerPeer.get(src) ?? 0) + 1);
+    if (this.halfOpen.size > s.halfOpenMax) this.counters.inc(DropReason.HALF_OPEN_RESERVE);
     sa.armHalfOpen(s.halfOpenTimeoutMs);
     sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: d.raw };
     this.track(sa.run(() => {
