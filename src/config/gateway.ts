@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
 import { connectionsField, toConnectionConfig } from './connection.js';
 import { readYaml } from './load.js';
-import { defaultSocketPath } from '../control/protocol.js';
+import { defaultSocketPath } from './control-socket.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';

@@ -26,7 +26,6 @@ import { noRedirect, type RedirectProvider } from './redirect/provider.js';
 import { Scheduler, systemClock, type Clock } from './scheduler.js';
 import type { IkeEventSink } from './sa/context.js';
 import { IkeSa } from './sa/ike-sa.js';
-import { onKernelExpire } from './sa/lifecycle.js';
 import { SaManager } from './sa/manager.js';
 import { ChildCreate } from './tasks/child-create.js';
 import { ChildDelete } from './tasks/child-delete.js';
@@ -37,8 +36,9 @@ import { IkeInit } from './tasks/ike-init.js';
 import { IkeRekey } from './tasks/ike-rekey.js';
 import { IkeRedirect } from './tasks/ike-redirect.js';
 import { ChildRekey } from './tasks/child-rekey.js';
+import { ikeTasks } from './tasks/index.js';
 import { UdpIkeSocket } from './transport/udp.js';
-import type { Endpoint, IkeDatagramSocket } from './transport/types.js';
+import type { Endpoint, IkeDatagramSocket } from '../net/endpoint.js';
 import { ConfigError, SegwError } from '../errors.js';
 import type { ChildSa } from './sa/child-sa.js';
 
@@ -87,6 +87,7 @@ export class IkeDaemon {
       this.connsByName.set(c.name, c);
     }
     this.manager = new SaManager({
+      tasks: ikeTasks,
       kernel: opts.kernel,
       scheduler: this.scheduler,
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
@@ -102,7 +103,8 @@ export class IkeDaemon {
     opts.kernel.setEventHandler({
       onExpire: (ref, kind) => {
         const child = this.manager.childFor(ref);
-        if (child) this.manager.track(onKernelExpire(child, kind));
+        // Kernel expiry (bytes/packets/sequence): soft rekeys, hard deletes.
+        if (child) this.manager.track(child.ike.run(() => (kind === 'soft' ? ikeTasks.rekeyChild(child) : ikeTasks.expireChild(child))));
       },
       onMapping: (ref, remote) => this.manager.childFor(ref)?.ike.espFrom(remote),
     });

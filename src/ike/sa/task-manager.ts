@@ -13,11 +13,11 @@
 import { ExchangeType, HeaderFlag, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import { Status, TaskType, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
-import { own, type IkeSa } from './ike-sa.js';
-import { createResponderTasks, handleCollisions } from './responder-tasks.js';
+import type { IkeSa } from './ike-sa.js';
+import { own } from './state.js';
 import { encodeOutbound } from './wire.js';
 
 /** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
@@ -226,7 +226,7 @@ export class TaskManager implements TimerTarget {
   /** A decrypted, reassembled request with the expected message ID. */
   async processRequest(msg: IkeMessage): Promise<void> {
     const sa = this.sa;
-    const tasks = createResponderTasks(sa, msg);
+    const tasks = sa.ctx.tasks.forRequest(sa, msg);
     if (tasks.length === 0) {
       sa.ctx.counters.inc(DropReason.INVALID_SYNTAX);
       return;
@@ -243,7 +243,7 @@ export class TaskManager implements TimerTarget {
         return;
       }
     }
-    handleCollisions(tasks, this.activeTasks());
+    sa.ctx.tasks.handleCollisions(tasks, this.activeTasks());
     for (const t of [...tasks]) {
       const st = await t.build(resp);
       if (sa.isDead) return;

@@ -165,8 +165,3 @@ export class ChildRekey implements Task {
 function queueDelete(sa: IkeSa, child: ChildSa, reason: string): void {
   sa.queueTask(new ChildDelete(sa, true, [child], reason));
 }
-
-/** Whether a responder ChildRekey targets `child`. */
-export function rekeysChild(t: Task, child: ChildSa): boolean {
-  return t instanceof ChildRekey && t.old === child;
-}

@@ -16,9 +16,10 @@ import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
-import { answerKe } from './key-exchange.js';
+import { answerKe, requestedKeGroup } from './key-exchange.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
-import { IkeSa, IkeState, newNonce } from '../sa/ike-sa.js';
+import { IkeSa } from '../sa/ike-sa.js';
+import { IkeState, newNonce } from '../sa/state.js';
 import { addNotify, errorNotify, payloadOf } from '../sa/payloads.js';
 import { ChildRekey, holdsLowestNonce } from './child-rekey.js';
 import { ChildDelete } from './child-delete.js';
@@ -128,8 +129,8 @@ export class IkeRekey implements Task {
 
   private refused(type: number, data: Buffer): Status {
     const sa = this.sa;
-    if (type === NotifyError.INVALID_KE_PAYLOAD && data.length === 2) {
-      const g = data.readUInt16BE(0);
+    const g = type === NotifyError.INVALID_KE_PAYLOAD ? requestedKeGroup(data) : undefined;
+    if (g !== undefined) {
       if (g !== this.group && isSupportedDhGroup(g) && offersDhGroup(sa.conn!.ikeProposals, g)) {
         this.group = g;
         this.ke = undefined;
