@@ -413,7 +413,7 @@ export class IkeSa implements TimerTarget {
     const wasUp = this.establishedAt > 0 && this.state !== IkeState.REKEYED;
     this.state = IkeState.DESTROYED;
     this.cancelTimers();
-    await this.tm.abort();
+    await this.tm.abort(`IKE SA destroyed: ${reason}`);
     this.tm.dropCaches();
     for (const child of [...this.children]) await child.remove(reason);
     this.auth = undefined;

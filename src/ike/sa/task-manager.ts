@@ -14,7 +14,7 @@ import { ExchangeType, HeaderFlag, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
 import type { Endpoint } from '../../net/endpoint.js';
-import { Status, TaskType, type Task } from '../tasks/task.js';
+import { Status, TaskType, endTask, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
 import type { IkeSa } from './ike-sa.js';
 import { own } from './state.js';
@@ -80,6 +80,7 @@ export class TaskManager implements TimerTarget {
   /** Drops queued (not active) tasks of a type, e.g. pending rekeys once a delete is queued. */
   unqueue(pred: (t: Task) => boolean): void {
     if (!this.queued) return;
+    for (const t of this.queued) if (pred(t)) endTask(t, { status: 'ABORTED', reason: 'superseded by a delete' });
     this.queued = this.queued.filter((t) => !pred(t));
     if (this.queued.length === 0) this.queued = undefined;
   }
@@ -104,10 +105,11 @@ export class TaskManager implements TimerTarget {
       const st = await t.build(msg);
       if (sa.isDead) return;
       if (st === Status.FAILED || st === Status.DESTROY) {
+        endTask(t, { status: st, reason: `${t.type} build ${st}` });
         await sa.destroy(`${t.type} build ${st}`);
         return;
       }
-      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      if (st === Status.SUCCESS) this.finished(tasks, t);
     }
     if (tasks.length === 0) {
       // Every task finished without needing an exchange.
@@ -162,9 +164,10 @@ export class TaskManager implements TimerTarget {
     for (const t of [...tasks]) {
       const st = await t.process(msg);
       if (sa.isDead) return;
-      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      if (st === Status.SUCCESS) this.finished(tasks, t);
       else if (st === Status.FAILED || st === Status.DESTROY) {
         // The unfinished tasks (e.g. the child of a failed IKE_AUTH) release their SPIs.
+        endTask(t, { status: st, reason: `${t.type} ${st === Status.FAILED ? 'failed' : 'done'}` });
         await sa.destroy(`${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`);
         return;
       }
@@ -279,8 +282,14 @@ export class TaskManager implements TimerTarget {
     this.cacheTimer = this.sa.ctx.scheduler.cancel(this.cacheTimer);
   }
 
+  /** A task returned SUCCESS: it leaves the exchange, and its watcher learns so. */
+  private finished(tasks: Task[], t: Task): void {
+    tasks.splice(tasks.indexOf(t), 1);
+    endTask(t, { status: Status.SUCCESS });
+  }
+
   /** SA teardown: cancel the timer and let unfinished tasks release what they hold. */
-  async abort(): Promise<void> {
+  async abort(reason = 'IKE SA destroyed'): Promise<void> {
     this.timer = this.sa.ctx.scheduler.cancel(this.timer);
     const tasks = [...this.activeTasks(), ...this.queuedTasks()];
     this.active = undefined;
@@ -292,6 +301,7 @@ export class TaskManager implements TimerTarget {
       } catch (err) {
         this.sa.log.error({ err, task: t.type }, 'task abort failed');
       }
+      endTask(t, { status: 'ABORTED', reason });
     }
   }
 

@@ -57,6 +57,11 @@ export class ChildCreate implements Task {
   private error: { type: number; data?: Buffer } | undefined;
   /** The child error the responder answered, when the initiator side failed. */
   failedWith: number | undefined;
+
+  /** The error notify the peer refused the child with (Task.peerError). */
+  get peerError(): number | undefined {
+    return this.failedWith;
+  }
   private readonly inAuth: boolean;
   private readonly rekeying: ChildSa | undefined;
 

@@ -59,6 +59,8 @@ export class IkeAuth implements Task {
   readonly exchange = ExchangeType.IKE_AUTH;
   private failure: number | undefined;
   private redirectTo: GatewayId | undefined;
+  /** Initiator: the error notify the responder refused IKE_AUTH with. */
+  peerError: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -157,6 +159,7 @@ export class IkeAuth implements Task {
     const idr = payloadOf(msg, PayloadType.IDr);
     if (!idr || !payloadOf(msg, PayloadType.AUTH)) {
       const err = errorNotify(msg);
+      this.peerError = err?.notifyType;
       sa.log.warn({ notify: err ? nameOf(NotifyType, err.notifyType) : 'none' }, 'IKE_AUTH failed at the responder');
       return Status.FAILED;
     }

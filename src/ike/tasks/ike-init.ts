@@ -51,6 +51,8 @@ export class IkeInit implements Task {
   private secret: Buffer | undefined;
   private error: { type: number; data?: Buffer } | undefined;
   private redirectTo: GatewayId | undefined;
+  /** Initiator: the error notify the responder refused IKE_SA_INIT with. */
+  peerError: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -117,6 +119,7 @@ export class IkeInit implements Task {
       });
     }
     if (err) {
+      this.peerError = err.notifyType;
       sa.log.warn({ notify: nameOf(NotifyType, err.notifyType) }, 'IKE_SA_INIT refused by the responder');
       return Status.FAILED;
     }
