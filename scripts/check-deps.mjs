@@ -202,28 +202,44 @@ function cycles(nodes, edgesOf) {
   return found;
 }
 
-/** One concrete loop through an SCC, for the message: a -> b -> ... -> a. */
-function loopIn(scc, edgesOf) {
+/**
+ * One concrete loop through an SCC, for the message: a -> b -> ... -> a. With `crossing`, the
+ * loop goes through an edge that leaves its folder (so it shows why folders need each other).
+ */
+function loopIn(scc, edgesOf, crossing) {
   const set = new Set(scc);
-  const start = scc[0];
-  const prev = new Map([[start, undefined]]);
-  const queue = [start];
+  let from = scc[0];
+  let to;
+  if (crossing) {
+    outer: for (const u of scc) {
+      for (const w of edgesOf(u)) {
+        if (set.has(w) && crossing(u, w)) {
+          from = u;
+          to = w;
+          break outer;
+        }
+      }
+    }
+  }
+  // Shortest path from `to` (or any successor of `from`) back to `from`, breadth first.
+  const starts = to ? [to] : edgesOf(from).filter((w) => set.has(w));
+  const prev = new Map(starts.map((w) => [w, from]));
+  const queue = [...starts];
   while (queue.length) {
     const v = queue.shift();
+    if (v === from) {
+      const path = [];
+      for (let p = prev.get(v); p !== from; p = prev.get(p)) path.unshift(p);
+      return [from, ...path, from];
+    }
     for (const w of edgesOf(v)) {
-      if (!set.has(w)) continue;
-      if (w === start) {
-        const path = [v];
-        for (let p = prev.get(v); p !== undefined; p = prev.get(p)) path.unshift(p);
-        return [...path, start];
-      }
-      if (!prev.has(w)) {
+      if (set.has(w) && !prev.has(w)) {
         prev.set(w, v);
         queue.push(w);
       }
     }
   }
-  return [...scc, start];
+  return [...scc, scc[0]];
 }
 
 /** The whole strongly connected set, when it is larger than the one loop shown. */
@@ -259,7 +275,8 @@ export function check() {
   const folder = (m) => m.slice(0, m.lastIndexOf('/') + 1);
   for (const scc of cycles(files, known(all))) {
     if (new Set(scc.map(folder)).size <= 1) continue;
-    problems.push(`import cycle across folders (type imports included) [no-cross-folder-cycles]: ${loopIn(scc, known(all)).map((m) => `src/${m}`).join(' -> ')}${members(scc)}`);
+    const crossing = (u, w) => folder(u) !== folder(w);
+    problems.push(`import cycle across folders (type imports included) [no-cross-folder-cycles]: ${loopIn(scc, known(all), crossing).map((m) => `src/${m}`).join(' -> ')}${members(scc)}`);
   }
   return { files: files.length, problems };
 }
