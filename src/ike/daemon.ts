@@ -43,7 +43,7 @@ import { ConfigError, SegwError } from '../errors.js';
 import { ChildState, hex, type ChildSa } from './sa/child-sa.js';
 import { IkeFlag } from './sa/state.js';
 import { Status, TaskType, endTask, type Task, type TaskEnd } from './tasks/task.js';
-import { failed, refusedNow, succeeded, watch, whyNot, type Started } from './outcome.js';
+import { failed, refusedNow, succeeded, watch, whyNot, type Outcome, type Started } from './outcome.js';
 
 export interface IkeDaemonOptions {
   connections: ConnectionConfig[];
@@ -86,6 +86,8 @@ export class IkeDaemon {
   private readonly connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
   private readonly redirectHistory = new Map<string, number[]>();
+  /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
+  private readonly redirected = new WeakMap<IkeSa, Promise<Outcome<Established>>>();
   private started = false;
 
   constructor(private readonly opts: IkeDaemonOptions) {
@@ -195,8 +197,10 @@ export class IkeDaemon {
   /**
    * initiate(), with the outcome: `ok` with the SA once IKE_AUTH and every child of the
    * connection completed (a child the peer refused is named in `refusedChildren`), or why the
-   * SA did not come up (the exchange that failed and the peer's error notify). Throws only for
-   * what cannot start (no such connection, no socket), as initiate() does.
+   * SA did not come up (the exchange that failed and the peer's error notify). A redirected SA
+   * (RFC 5685) settles with the outcome of the SA that follows the redirect, so `value.sa` is
+   * then that one. Throws only for what cannot start (no such connection, no socket), as
+   * initiate() does.
    */
   async establish(
     name: string,
@@ -218,10 +222,13 @@ export class IkeDaemon {
     m.track(p);
     await p;
     const outcome = ends.then((e) => {
+      // Redirected (RFC 5685, at IKE_SA_INIT or IKE_AUTH): the outcome is the next SA's.
+      const next = this.redirected.get(sa);
+      if (next) return next;
       for (let i = 0; i < tasks.length; i++) {
         if (e[i]!.status !== Status.SUCCESS) return failed<Established>(`IKE SA for ${name}: ${whyNot(tasks[i]!, e[i]!)}`);
       }
-      if (!sa.established) return failed<Established>(`IKE SA for ${name} is ${sa.state}, not ESTABLISHED (redirected?)`);
+      if (!sa.established) return failed<Established>(`IKE SA for ${name} is ${sa.state}, not ESTABLISHED`);
       const refusedChildren = conn.children.filter((_, i) => !children[i]!.child?.isInstalled).map((c) => c.name);
       return succeeded({ sa, refusedChildren });
     });
@@ -235,20 +242,28 @@ export class IkeDaemon {
     const now = this.scheduler.now();
     const hist = (this.redirectHistory.get(conn.name) ?? []).filter((t) => now - t < s.redirectWindowMs);
     this.manager.events.redirected?.(sa, to);
+    const target = gatewayIdToString(to);
     if (hist.length >= s.maxRedirects) {
-      this.log.warn({ conn: conn.name, to: gatewayIdToString(to) }, 'too many redirects (RFC 5685 §9); not following');
+      this.log.warn({ conn: conn.name, to: target }, 'too many redirects (RFC 5685 §9); not following');
       this.manager.counters.inc('redirect_loop');
+      this.redirected.set(sa, Promise.resolve(failed(`redirected to ${target}, not followed: ${hist.length} redirects within ${s.redirectWindowMs} ms (RFC 5685 §9)`)));
       return;
     }
     hist.push(now);
     this.redirectHistory.set(conn.name, hist);
     const from = gatewayIdFromString(sa.remote.address);
-    const target = gatewayIdToString(to);
+    let follow!: (o: Promise<Outcome<Established>>) => void;
+    this.redirected.set(sa, new Promise((resolve) => (follow = resolve)));
     const go = async () => {
       const addr = isIP(target) ? target : await (this.opts.resolve ?? defaultResolve)(target);
-      await this.initiate(conn.name, { remote: addr, redirectedFrom: from });
+      follow((await this.establish(conn.name, { remote: addr, redirectedFrom: from })).outcome);
     };
-    this.manager.track(go().catch((err) => this.log.warn({ err, to: target }, 'cannot follow redirect')));
+    this.manager.track(
+      go().catch((err) => {
+        this.log.warn({ err, to: target }, 'cannot follow redirect');
+        follow(Promise.resolve(failed(`redirected to ${target}, which cannot be reached: ${(err as Error).message}`)));
+      }),
+    );
   }
 
   /**

@@ -9,6 +9,8 @@ import { Pair, PSK } from './harness.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 import { ChildState } from '../../src/ike/sa/child-sa.js';
 import type { Outcome } from '../../src/ike/outcome.js';
+import { redirectAllTo } from '../../src/ike/redirect/provider.js';
+import { gatewayIdFromString } from '../../src/ike/redirect/notify.js';
 
 /** An outcome for an assertion message (its values hold whole SAs, which do not serialize). */
 function show(o: Outcome<unknown> | 'pending' | (Outcome<unknown> | 'pending')[]): string {
@@ -193,6 +195,46 @@ test('terminate: a second request joins the delete under way; both resolve once 
     // An action on a gone SA settles at once.
     const late = await (await p.gw.daemon.dpd(gwSa)).outcome;
     assert.ok(!late.ok && /gone/.test(late.reason), show(late));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('establish redirected at IKE_SA_INIT (RFC 5685): ok with the SA at the gateway it was sent to', async () => {
+  const GW2 = '192.0.2.2';
+  const p = new Pair({ gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'init') }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const { sa, outcome } = await p.bs.daemon.establish('bs');
+    await p.run();
+    const o = await outcome;
+    assert.ok(o.ok, show(o));
+    assert.equal(sa.state, IkeState.DESTROYED, 'the first SA went with the redirect');
+    assert.notEqual(o.value.sa, sa);
+    assert.equal(o.value.sa.remote.address, GW2);
+    assert.equal(o.value.sa.state, IkeState.ESTABLISHED);
+    assert.deepEqual(o.value.sa.redirectedFrom, gatewayIdFromString('192.0.2.1'));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('establish redirected at IKE_AUTH, in a loop: FAILED once the redirect bound (RFC 5685 §9) stops it', async () => {
+  const GW2 = '192.0.2.2';
+  const p = new Pair({
+    gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'auth') },
+    bsDaemon: { settings: { maxRedirects: 2 } },
+    extraGateways: [GW2],
+    extraGatewayDaemon: { redirect: redirectAllTo(gatewayIdFromString('192.0.2.1'), 'auth') },
+  });
+  await p.start();
+  try {
+    const { outcome } = await p.bs.daemon.establish('bs');
+    await p.run(200);
+    const o = await outcome;
+    assert.ok(!o.ok, show(o));
+    assert.match(o.reason, /not followed: 2 redirects/);
+    assert.equal(p.bs.daemon.counters.redirect_loop, 1);
   } finally {
     await p.stop();
   }
