@@ -63,6 +63,8 @@ export function watch(task: Task): Promise<TaskEnd> {
 /** Why a task did not succeed, for an outcome: its final status and the peer's error notify. */
 export function whyNot(task: Task, end: TaskEnd): string {
   const notify = task.peerError !== undefined ? ` (the peer answered ${nameOf(NotifyType, task.peerError)})` : '';
-  if (end.status === Status.SUCCESS) return `${task.type} finished without a result${notify}`;
+  if (end.status === Status.SUCCESS) {
+    return notify ? `${task.type} refused${notify}` : `${task.type} ended without a result (what it acted on changed or went away meanwhile)`;
+  }
   return `${end.reason}${notify}`;
 }

@@ -193,6 +193,7 @@ export class IkeRekey implements Task {
         continue;
       }
       moved.onEnd = t.onEnd;
+      t.onEnd = undefined;
       n.queueTask(moved);
     }
     old.state = IkeState.REKEYED;
