@@ -11,7 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ControlClient } from '../control/client.js';
-import { ControlError, defaultSocketPath } from '../control/protocol.js';
+import { defaultSocketPath } from '../config/control-socket.js';
+import { ControlError } from '../control/protocol.js';
 import { SegwError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
 

@@ -9,7 +9,7 @@ import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, 
 import { connectionsField, toConnectionConfig } from './connection.js';
 import { readYaml } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
-import { defaultSocketPath } from '../control/protocol.js';
+import { defaultSocketPath } from './control-socket.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';

@@ -120,13 +120,3 @@ export class ControlClient {
     this.sock.destroy();
   }
 }
-
-/** One call on a fresh connection. */
-export async function controlCall<T = unknown>(path: string, method: string, params: Record<string, unknown> = {}): Promise<T> {
-  const c = await ControlClient.connect(path);
-  try {
-    return await c.call<T>(method, params);
-  } finally {
-    c.close();
-  }
-}

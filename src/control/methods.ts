@@ -2,18 +2,18 @@
  * The control socket's methods: a table of name -> { params, description, run }; a node adds
  * its own (cluster drain, redirect...) through ControlServerOptions.methods. Each handler
  * validates its params, acts through the IkeDaemon's public operations, and (for actions that
- * start an exchange) waits, bounded by `timeoutMs`, until the outcome is visible in the SA
- * tables, so the answer says what happened rather than "request sent".
+ * start an exchange) awaits the outcome the daemon settles from the task's final status
+ * (ike/outcome.ts), bounded by `timeoutMs`, so the answer says what happened rather than
+ * "request sent".
  *
  * Handlers throw ControlError for outcomes the caller should see; anything else is a bug and
  * the server answers INTERNAL.
  */
 import { isIP } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { IkeDaemon } from '../ike/daemon.js';
 import { IkeState, type IkeSa } from '../ike/sa/ike-sa.js';
 import { ChildState, type ChildSa } from '../ike/sa/child-sa.js';
-import { TaskType } from '../ike/tasks/task.js';
+import { OutcomeError, type Outcome, type Started } from '../ike/outcome.js';
 import { ControlError, ControlErrorCode, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from './protocol.js';
 import { childSaView, ikeSaView, type ChildSaView, type IkeSaView } from './views.js';
 
@@ -108,17 +108,27 @@ function requireEstablished(sa: IkeSa, what: string): void {
   }
 }
 
-/** Polls `done` until it returns a value (not undefined), or throws TIMEOUT naming `what`. */
-async function waitFor<T>(done: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = done();
-    if (v !== undefined) return v;
-    if (Date.now() >= end) {
-      throw new ControlError(ControlErrorCode.TIMEOUT, `${what} did not finish within ${timeoutMs} ms; it may still complete (check list-sas)`);
-    }
-    await sleep(Math.min(25, Math.max(1, end - Date.now())));
+/**
+ * The value of an action's outcome, or throws: TIMEOUT (naming `what`) if it is not settled
+ * within `timeoutMs` (the action goes on), INVALID_STATE or FAILED with the daemon's reason.
+ */
+async function outcomeOf<T>(started: Started<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  let o: Outcome<T> | undefined;
+  try {
+    o = await Promise.race([started.outcome, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
+  if (!o) {
+    throw new ControlError(ControlErrorCode.TIMEOUT, `${what} did not finish within ${timeoutMs} ms; it may still complete (check list-sas)`);
+  }
+  if (o.ok) return o.value;
+  const code = o.error === OutcomeError.INVALID_STATE ? ControlErrorCode.INVALID_STATE : ControlErrorCode.FAILED;
+  throw new ControlError(code, `${what}: ${o.reason} (the daemon log says more)`);
 }
 
 // ---- counters (list-sas {counters: true}) ----
@@ -149,7 +159,7 @@ async function listSas(d: IkeDaemon, p: Params): Promise<{ ikeSas: IkeSaView[] }
 
 // ---- actions ----
 
-async function initiate(d: IkeDaemon, p: Params): Promise<{ ike: IkeSaView }> {
+async function initiate(d: IkeDaemon, p: Params): Promise<{ ike: IkeSaView; refusedChildren?: string[] }> {
   const name = reqString(p, 'connection', 'the name of a configured connection');
   const remote = optString(p, 'remote', 'the peer address to use instead of remote.addrs');
   const timeoutMs = timeoutOf(p);
@@ -159,17 +169,14 @@ async function initiate(d: IkeDaemon, p: Params): Promise<{ ike: IkeSaView }> {
   if (!remote && !conn.cfg.remote.addrs?.some((a) => a !== '%any')) {
     throw invalid(`connection ${name} names no peer address (remote.addrs); pass \`remote\``);
   }
-  let sa: IkeSa;
+  let started: Awaited<ReturnType<IkeDaemon['establish']>>;
   try {
-    sa = await d.initiate(name, { remote });
+    started = await d.establish(name, { remote });
   } catch (err) {
     throw new ControlError(ControlErrorCode.FAILED, `cannot initiate ${name}: ${(err as Error).message}`, { cause: err });
   }
-  await waitFor(() => (sa.isDead || (sa.established && !sa.tm.busy && sa.tm.queuedTasks().length === 0) ? true : undefined), timeoutMs, `initiating ${name}`);
-  if (sa.isDead || !sa.established) {
-    throw new ControlError(ControlErrorCode.FAILED, `IKE SA ${sa.name} for ${name} failed before it was established (the daemon log says why)`);
-  }
-  return { ike: ikeSaView(sa) };
+  const up = await outcomeOf(started, timeoutMs, `initiating ${name}`);
+  return up.refusedChildren.length > 0 ? { ike: ikeSaView(up.sa), refusedChildren: up.refusedChildren } : { ike: ikeSaView(up.sa) };
 }
 
 async function terminateIke(d: IkeDaemon, p: Params): Promise<{ deleted: string; notified: boolean }> {
@@ -181,8 +188,7 @@ async function terminateIke(d: IkeDaemon, p: Params): Promise<{ deleted: string;
     await sa.run(() => sa.destroy('terminated by operator'));
     return { deleted: sa.name, notified: false };
   }
-  if (!sa.tm.hasTask(TaskType.IKE_DELETE)) await d.terminate(sa);
-  await waitFor(() => (sa.isDead ? true : undefined), timeoutMs, `deleting IKE SA ${sa.name}`);
+  await outcomeOf(await d.terminate(sa), timeoutMs, `deleting IKE SA ${sa.name}`);
   return { deleted: sa.name, notified: true };
 }
 
@@ -193,8 +199,7 @@ async function terminateChild(d: IkeDaemon, p: Params): Promise<{ deleted: Child
   if (child.state === ChildState.CREATED) {
     throw new ControlError(ControlErrorCode.INVALID_STATE, `child SA ${hexSpi(child)} is still being created`);
   }
-  if (child.state !== ChildState.DELETING) await d.terminateChild(child);
-  await waitFor(() => (child.state === ChildState.DELETED || child.ike.isDead ? true : undefined), timeoutMs, `deleting child SA ${hexSpi(child)}`);
+  await outcomeOf(await d.terminateChild(child), timeoutMs, `deleting child SA ${hexSpi(child)}`);
   return { deleted: childSaView(child) };
 }
 
@@ -202,24 +207,7 @@ async function rekeyIke(d: IkeDaemon, p: Params): Promise<{ old: string; ike: Ik
   const timeoutMs = timeoutOf(p);
   const sa = findIkeSa(d, reqString(p, 'ike', IKE_SELECTOR));
   requireEstablished(sa, 'rekey');
-  if (sa.tm.hasTask(TaskType.IKE_REKEY) || sa.tm.hasTask(TaskType.IKE_DELETE)) {
-    throw new ControlError(ControlErrorCode.INVALID_STATE, `IKE SA ${sa.name} is already being rekeyed or deleted`);
-  }
-  const before = new Set(d.manager.ikeSaList().map((s) => s.name));
-  await d.rekeyIke(sa);
-  const outcome = await waitFor(
-    () => {
-      if (sa.state === IkeState.ESTABLISHED) return sa.tm.hasTask(TaskType.IKE_REKEY) ? undefined : 'refused';
-      // Replaced: done once the old SA is gone (its delete exchange finished).
-      return sa.isDead ? 'rekeyed' : undefined;
-    },
-    timeoutMs,
-    `rekeying IKE SA ${sa.name}`,
-  );
-  const next = liveSas(d).find((s) => !before.has(s.name) && s.established && s.conn === sa.conn && s.peerId === sa.peerId);
-  if (outcome === 'refused' || !next) {
-    throw new ControlError(ControlErrorCode.FAILED, `IKE SA ${sa.name} was not rekeyed (the peer refused or the SA was torn down; the daemon log says why)`);
-  }
+  const next = await outcomeOf(await d.rekeyIke(sa), timeoutMs, `rekeying IKE SA ${sa.name}`);
   return { old: sa.name, ike: ikeSaView(next) };
 }
 
@@ -230,23 +218,7 @@ async function rekeyChild(d: IkeDaemon, p: Params): Promise<{ old: ChildSaView; 
   if (child.state !== ChildState.INSTALLED) {
     throw new ControlError(ControlErrorCode.INVALID_STATE, `child SA ${hexSpi(child)} is ${child.state}, not INSTALLED`);
   }
-  const before = new Set(liveSas(d).flatMap((sa) => sa.children));
-  await d.rekeyChild(child);
-  const outcome = await waitFor(
-    () => {
-      if (child.state === ChildState.DELETED) return 'rekeyed';
-      if (child.state === ChildState.INSTALLED && !child.ike.tm.hasTask(TaskType.CHILD_REKEY)) return 'refused';
-      return child.ike.isDead ? 'refused' : undefined;
-    },
-    timeoutMs,
-    `rekeying child SA ${hexSpi(child)}`,
-  );
-  const next = liveSas(d)
-    .flatMap((sa) => sa.children)
-    .find((c) => !before.has(c) && c.reqid === child.reqid && c.state === ChildState.INSTALLED);
-  if (outcome === 'refused' || !next) {
-    throw new ControlError(ControlErrorCode.FAILED, `child SA ${hexSpi(child)} was not rekeyed (the peer refused or the IKE SA went away; the daemon log says why)`);
-  }
+  const next = await outcomeOf(await d.rekeyChild(child), timeoutMs, `rekeying child SA ${hexSpi(child)}`);
   return { old: childSaView(child), child: childSaView(next), ike: next.ike.name };
 }
 
@@ -255,9 +227,7 @@ async function dpd(d: IkeDaemon, p: Params): Promise<{ ike: string; alive: boole
   const sa = findIkeSa(d, reqString(p, 'ike', IKE_SELECTOR));
   requireEstablished(sa, 'check liveness');
   const started = Date.now();
-  await d.dpd(sa);
-  await waitFor(() => (sa.isDead || !sa.tm.hasTask(TaskType.IKE_DPD) ? true : undefined), timeoutMs, `the liveness check of ${sa.name}`);
-  if (sa.isDead) throw new ControlError(ControlErrorCode.FAILED, `no answer from the peer of ${sa.name}: the IKE SA was torn down`);
+  await outcomeOf(await d.dpd(sa), timeoutMs, `the liveness check of ${sa.name}`);
   return { ike: sa.name, alive: true, ms: Date.now() - started };
 }
 

@@ -69,11 +69,6 @@ export const MAX_CONNECTIONS = 64;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_TIMEOUT_MS = 300_000;
 
-/** The socket path when the config names none. */
-export function defaultSocketPath(node: string): string {
-  return `/run/segw/${node}.sock`;
-}
-
 /**
  * A request that failed in a way the caller should see (thrown by method handlers, carried to
  * the client as `error`, and rethrown there by ControlClient).

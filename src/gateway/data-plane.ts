@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log/index.js';
 import type { GatewayConfig } from '../config/gateway.js';
-import type { Endpoint, IkeDatagramSocket } from '../ike/transport/types.js';
+import type { Endpoint, IkeDatagramSocket } from '../net/endpoint.js';
 import type { KernelIpsec, KernelNet } from '../kernel/types.js';
 import { StubKernelIpsec } from '../kernel/stub/ipsec.js';
 import { StubKernelNet } from '../kernel/stub/net.js';

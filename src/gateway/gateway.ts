@@ -17,7 +17,7 @@ import type { GatewayConfig } from '../config/gateway.js';
 import { IkeDaemon } from '../ike/daemon.js';
 import type { IkeSa } from '../ike/sa/ike-sa.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
-import type { IkeDatagramSocket } from '../ike/transport/types.js';
+import type { IkeDatagramSocket } from '../net/endpoint.js';
 import { UdpIkeSocket } from '../ike/transport/udp.js';
 import type { RedirectProvider } from '../ike/redirect/provider.js';
 import type { KernelIpsec, KernelNet } from '../kernel/types.js';

@@ -26,7 +26,6 @@ import { noRedirect, type RedirectProvider } from './redirect/provider.js';
 import { Scheduler, systemClock, type Clock } from './scheduler.js';
 import type { IkeEventSink } from './sa/context.js';
 import { IkeSa } from './sa/ike-sa.js';
-import { onKernelExpire } from './sa/lifecycle.js';
 import { SaManager } from './sa/manager.js';
 import { ChildCreate } from './tasks/child-create.js';
 import { ChildDelete } from './tasks/child-delete.js';
@@ -37,10 +36,14 @@ import { IkeInit } from './tasks/ike-init.js';
 import { IkeRekey } from './tasks/ike-rekey.js';
 import { IkeRedirect } from './tasks/ike-redirect.js';
 import { ChildRekey } from './tasks/child-rekey.js';
+import { ikeTasks } from './tasks/index.js';
 import { UdpIkeSocket } from './transport/udp.js';
-import type { Endpoint, IkeDatagramSocket } from './transport/types.js';
+import type { Endpoint, IkeDatagramSocket } from '../net/endpoint.js';
 import { ConfigError, SegwError } from '../errors.js';
-import type { ChildSa } from './sa/child-sa.js';
+import { ChildState, hex, type ChildSa } from './sa/child-sa.js';
+import { IkeFlag } from './sa/state.js';
+import { Status, TaskType, endTask, type Task, type TaskEnd } from './tasks/task.js';
+import { failed, refusedNow, succeeded, watch, whyNot, type Outcome, type Started } from './outcome.js';
 
 export interface IkeDaemonOptions {
   connections: ConnectionConfig[];
@@ -57,6 +60,13 @@ export interface IkeDaemonOptions {
   log?: Logger;
   /** FQDN gateway identities in REDIRECT are resolved with this (default: DNS). */
   resolve?: (fqdn: string) => Promise<string>;
+}
+
+/** What establish() resolves with when the IKE SA came up. */
+export interface Established {
+  sa: IkeSa;
+  /** Names of the connection's children the peer refused (the IKE SA stays up without them). */
+  refusedChildren: string[];
 }
 
 export class IkeDaemonError extends SegwError {
@@ -76,6 +86,8 @@ export class IkeDaemon {
   private readonly connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
   private readonly redirectHistory = new Map<string, number[]>();
+  /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
+  private readonly redirected = new WeakMap<IkeSa, Promise<Outcome<Established>>>();
   private started = false;
 
   constructor(private readonly opts: IkeDaemonOptions) {
@@ -87,6 +99,7 @@ export class IkeDaemon {
       this.connsByName.set(c.name, c);
     }
     this.manager = new SaManager({
+      tasks: ikeTasks,
       kernel: opts.kernel,
       scheduler: this.scheduler,
       settings: { ...DEFAULT_SETTINGS, ...opts.settings },
@@ -102,7 +115,8 @@ export class IkeDaemon {
     opts.kernel.setEventHandler({
       onExpire: (ref, kind) => {
         const child = this.manager.childFor(ref);
-        if (child) this.manager.track(onKernelExpire(child, kind));
+        // Kernel expiry (bytes/packets/sequence): soft rekeys, hard deletes.
+        if (child) this.manager.track(child.ike.run(() => (kind === 'soft' ? ikeTasks.rekeyChild(child) : ikeTasks.expireChild(child))));
       },
       onMapping: (ref, remote) => this.manager.childFor(ref)?.ike.espFrom(remote),
     });
@@ -186,6 +200,21 @@ export class IkeDaemon {
    * CREATE_CHILD_SA per further child). Resolves with the new SA once the first request is sent.
    */
   async initiate(name: string, opts: { remote?: string; redirectedFrom?: GatewayId } = {}): Promise<IkeSa> {
+    return (await this.establish(name, opts)).sa;
+  }
+
+  /**
+   * initiate(), with the outcome: `ok` with the SA once IKE_AUTH and every child of the
+   * connection completed (a child the peer refused is named in `refusedChildren`), or why the
+   * SA did not come up (the exchange that failed and the peer's error notify). A redirected SA
+   * (RFC 5685) settles with the outcome of the SA that follows the redirect, so `value.sa` is
+   * then that one. Throws only for what cannot start (no such connection, no socket), as
+   * initiate() does.
+   */
+  async establish(
+    name: string,
+    opts: { remote?: string; redirectedFrom?: GatewayId } = {},
+  ): Promise<{ sa: IkeSa } & Started<Established>> {
     const conn = this.connection(name);
     if (!conn) throw new IkeDaemonError(`no connection named "${name}"`);
     const remoteAddr = opts.remote ?? conn.cfg.remote.addrs?.find((a) => a !== '%any');
@@ -195,13 +224,24 @@ export class IkeDaemon {
     const sa = new IkeSa(m, true, m.newIkeSpi(), Buffer.alloc(8), this.localFor(conn, remoteAddr), remote, conn);
     sa.redirectedFrom = opts.redirectedFrom;
     m.addInitiator(sa);
-    sa.queueTask(new IkeInit(sa, true));
-    sa.queueTask(new IkeAuth(sa, true));
-    conn.children.forEach((child, i) => sa.queueTask(new ChildCreate(sa, true, child, { inAuth: i === 0 })));
+    const children = conn.children.map((child, i) => new ChildCreate(sa, true, child, { inAuth: i === 0 }));
+    const tasks: Task[] = [new IkeInit(sa, true), new IkeAuth(sa, true), ...children];
+    const ends = this.queue(sa, tasks);
     const p = sa.initiate();
     m.track(p);
     await p;
-    return sa;
+    const outcome = ends.then((e) => {
+      // Redirected (RFC 5685, at IKE_SA_INIT or IKE_AUTH): the outcome is the next SA's.
+      const next = this.redirected.get(sa);
+      if (next) return next;
+      for (let i = 0; i < tasks.length; i++) {
+        if (e[i]!.status !== Status.SUCCESS) return failed<Established>(`IKE SA for ${name}: ${whyNot(tasks[i]!, e[i]!)}`);
+      }
+      if (!sa.established) return failed<Established>(`IKE SA for ${name} is ${sa.state}, not ESTABLISHED`);
+      const refusedChildren = conn.children.filter((_, i) => !children[i]!.child?.isInstalled).map((c) => c.name);
+      return succeeded({ sa, refusedChildren });
+    });
+    return { sa, outcome };
   }
 
   /** RFC 5685 §5/§9: a new IKE SA to the gateway we were redirected to, at most N per window. */
@@ -211,71 +251,132 @@ export class IkeDaemon {
     const now = this.scheduler.now();
     const hist = (this.redirectHistory.get(conn.name) ?? []).filter((t) => now - t < s.redirectWindowMs);
     this.manager.events.redirected?.(sa, to);
+    const target = gatewayIdToString(to);
     if (hist.length >= s.maxRedirects) {
-      this.log.warn({ conn: conn.name, to: gatewayIdToString(to) }, 'too many redirects (RFC 5685 §9); not following');
+      this.log.warn({ conn: conn.name, to: target }, 'too many redirects (RFC 5685 §9); not following');
       this.manager.counters.inc('redirect_loop');
+      this.redirected.set(sa, Promise.resolve(failed(`redirected to ${target}, not followed: ${hist.length} redirects within ${s.redirectWindowMs} ms (RFC 5685 §9)`)));
       return;
     }
     hist.push(now);
     this.redirectHistory.set(conn.name, hist);
     const from = gatewayIdFromString(sa.remote.address);
-    const target = gatewayIdToString(to);
+    let follow!: (o: Promise<Outcome<Established>>) => void;
+    this.redirected.set(sa, new Promise((resolve) => (follow = resolve)));
     const go = async () => {
       const addr = isIP(target) ? target : await (this.opts.resolve ?? defaultResolve)(target);
-      await this.initiate(conn.name, { remote: addr, redirectedFrom: from });
+      follow((await this.establish(conn.name, { remote: addr, redirectedFrom: from })).outcome);
     };
-    this.manager.track(go().catch((err) => this.log.warn({ err, to: target }, 'cannot follow redirect')));
+    this.manager.track(
+      go().catch((err) => {
+        this.log.warn({ err, to: target }, 'cannot follow redirect');
+        follow(Promise.resolve(failed(`redirected to ${target}, which cannot be reached: ${(err as Error).message}`)));
+      }),
+    );
   }
 
-  /** Deletes an IKE SA with the peer (INFORMATIONAL D(IKE)). */
-  async terminate(sa: IkeSa): Promise<void> {
+  /**
+   * Watches `tasks` and queues them on `sa` (serialized with its other work); the exchange is
+   * started by the caller. Tasks that could not be queued (the SA is gone or its work queue is
+   * full) end ABORTED at once, so every outcome settles.
+   */
+  private queue(sa: IkeSa, tasks: readonly Task[]): Promise<TaskEnd[]> {
+    const ends = Promise.all(tasks.map(watch));
+    if (sa.isDead) for (const t of tasks) endTask(t, { status: 'ABORTED', reason: 'the IKE SA is gone' });
+    else for (const t of tasks) sa.queueTask(t);
+    return ends;
+  }
+
+  /** Queues one task on `sa` and starts the next exchange; resolves once it is sent, with the task's end to come. */
+  private async act(sa: IkeSa, task: Task, prepare?: () => void): Promise<{ end: Promise<TaskEnd> }> {
+    const end = watch(task);
+    let queued = false;
     await sa.run(async () => {
       if (sa.isDead) return;
-      sa.tm.unqueue(() => true);
-      sa.queueTask(new IkeDelete(sa, true));
+      prepare?.();
+      sa.queueTask(task);
+      queued = true;
       await sa.tm.initiate();
     });
+    if (!queued) endTask(task, { status: 'ABORTED', reason: sa.isDead ? 'the IKE SA is gone' : 'the IKE SA has too much work queued' });
+    return { end };
   }
 
-  /** Deletes one child SA with the peer. */
-  async terminateChild(child: ChildSa): Promise<void> {
+  /** An initiator task of ours, queued or running on `sa`, that matches. */
+  private pending<T extends Task>(sa: IkeSa, match: (t: Task) => t is T): T | undefined {
+    return [...sa.tm.activeTasks(), ...sa.tm.queuedTasks()].find((t): t is T => t.initiator && match(t));
+  }
+
+  /**
+   * Deletes an IKE SA with the peer (INFORMATIONAL D(IKE)); resolves once the Delete is sent.
+   * The outcome is ok once the SA is gone (`acknowledged`: the peer answered the Delete). A
+   * delete already under way is joined, not repeated.
+   */
+  async terminate(sa: IkeSa): Promise<Started<{ acknowledged: boolean }>> {
+    const running = this.pending(sa, (t): t is IkeDelete => t instanceof IkeDelete);
+    const { end } = running ? { end: watch(running) } : await this.act(sa, new IkeDelete(sa, true), () => sa.tm.unqueue(() => true));
+    return {
+      outcome: end.then((e) =>
+        sa.isDead ? succeeded({ acknowledged: e.status === Status.DESTROY }) : failed(`IKE SA ${sa.name} is still ${sa.state}: ${e.status === Status.SUCCESS ? 'not deleted' : (e as { reason: string }).reason}`),
+      ),
+    };
+  }
+
+  /** Deletes one child SA with the peer; the outcome is ok once it is gone. */
+  async terminateChild(child: ChildSa): Promise<Started<ChildSa>> {
     const sa = child.ike;
-    await sa.run(async () => {
-      sa.queueTask(new ChildDelete(sa, true, [child]));
-      await sa.tm.initiate();
-    });
+    const running = this.pending(sa, (t): t is ChildDelete => t instanceof ChildDelete && t.targets.includes(child));
+    const { end } = running ? { end: watch(running) } : await this.act(sa, new ChildDelete(sa, true, [child]));
+    return {
+      outcome: end.then((e) =>
+        child.state === ChildState.DELETED ? succeeded(child) : failed(`child SA is still ${child.state}: ${e.status === Status.SUCCESS ? 'not deleted' : (e as { reason: string }).reason}`),
+      ),
+    };
   }
 
-  /** Starts a rekey now (operators, tests). */
-  async rekeyChild(child: ChildSa): Promise<void> {
+  /**
+   * Starts a child rekey now (operators, tests). The outcome is the child that replaced it
+   * (RFC 7296 §2.8; after a collision, the peer's), once the replaced one is deleted.
+   */
+  async rekeyChild(child: ChildSa): Promise<Started<ChildSa>> {
     const sa = child.ike;
-    await sa.run(async () => {
-      sa.queueTask(new ChildRekey(sa, true, child));
-      await sa.tm.initiate();
-    });
+    if (this.pending(sa, (t): t is ChildRekey => t instanceof ChildRekey && t.old === child)) {
+      return refusedNow(`child SA ${hex(child.spiIn)} is already being rekeyed`);
+    }
+    const task = new ChildRekey(sa, true, child);
+    const { end } = await this.act(sa, task);
+    return {
+      outcome: end.then((e) =>
+        e.status === Status.SUCCESS && task.successor ? succeeded(task.successor) : failed(`child SA ${hex(child.spiIn)} was not rekeyed: ${whyNot(task, e)}`),
+      ),
+    };
   }
 
-  async rekeyIke(sa: IkeSa): Promise<void> {
-    await sa.run(async () => {
-      sa.queueTask(new IkeRekey(sa, true));
-      await sa.tm.initiate();
-    });
+  /** Starts an IKE SA rekey now; the outcome is the IKE SA that replaced it, once the old one is deleted. */
+  async rekeyIke(sa: IkeSa): Promise<Started<IkeSa>> {
+    if (this.pending(sa, (t): t is Task => t.type === TaskType.IKE_REKEY || t.type === TaskType.IKE_DELETE)) {
+      return refusedNow(`IKE SA ${sa.name} is already being rekeyed or deleted`);
+    }
+    const task = new IkeRekey(sa, true);
+    const { end } = await this.act(sa, task);
+    return {
+      outcome: end.then((e) => (e.status === Status.SUCCESS && task.successor ? succeeded(task.successor) : failed(`IKE SA ${sa.name} was not rekeyed: ${whyNot(task, e)}`))),
+    };
   }
 
   /** RFC 5685 §5: asks the client of an established SA to move to another gateway (drain). */
-  async redirect(sa: IkeSa, to: GatewayId): Promise<void> {
-    await sa.run(async () => {
-      sa.queueTask(new IkeRedirect(sa, true, to));
-      await sa.tm.initiate();
-    });
+  async redirect(sa: IkeSa, to: GatewayId): Promise<Started<void>> {
+    if (!sa.has(IkeFlag.PEER_REDIRECT)) return refusedNow(`the peer of IKE SA ${sa.name} did not announce REDIRECT_SUPPORTED (RFC 5685 §3)`);
+    const task = new IkeRedirect(sa, true, to);
+    const { end } = await this.act(sa, task);
+    return { outcome: end.then((e) => (e.status === Status.SUCCESS ? succeeded(undefined) : failed(`redirect of IKE SA ${sa.name}: ${whyNot(task, e)}`))) };
   }
 
-  /** A liveness check now. */
-  async dpd(sa: IkeSa): Promise<void> {
-    await sa.run(async () => {
-      sa.queueTask(new IkeDpd(true));
-      await sa.tm.initiate();
-    });
+  /** A liveness check now; the outcome is ok when the peer answered. */
+  async dpd(sa: IkeSa): Promise<Started<void>> {
+    const task = new IkeDpd(true);
+    const { end } = await this.act(sa, task);
+    return { outcome: end.then((e) => (e.status === Status.SUCCESS ? succeeded(undefined) : failed(`no answer from the peer of ${sa.name}: ${whyNot(task, e)}`))) };
   }
 
   /** Resolves once no message or timer work is in flight. */

@@ -17,13 +17,6 @@ export type { TrafficSelector };
 
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmp6: 58, ipv6icmp: 58, sctp: 132 };
 
-/** The whole address space of a family, any protocol and port. */
-export function anyTs(family: IpFamily): TrafficSelector {
-  return family === 4
-    ? { family, protocol: 0, startAddr: '0.0.0.0', endAddr: '255.255.255.255', startPort: 0, endPort: 65535 }
-    : { family, protocol: 0, startAddr: '::', endAddr: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', startPort: 0, endPort: 65535 };
-}
-
 /** A single host (`dynamic` resolves to this with the IKE address). */
 export function hostTs(addr: string): TrafficSelector {
   return { family: familyOf(addr), protocol: 0, startAddr: addr, endAddr: addr, startPort: 0, endPort: 65535 };

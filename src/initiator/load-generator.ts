@@ -30,7 +30,7 @@ import type { IkeSa } from '../ike/sa/ike-sa.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
 import type { GatewayId } from '../ike/redirect/notify.js';
 import { UdpIkeSocket } from '../ike/transport/udp.js';
-import type { IkeDatagramSocket } from '../ike/transport/types.js';
+import type { IkeDatagramSocket } from '../net/endpoint.js';
 import { IKE_NATT_PORT, IKE_PORT } from '../ike/constants.js';
 import type { KernelIpsec } from '../kernel/types.js';
 import { NullKernelIpsec } from './null-kernel.js';

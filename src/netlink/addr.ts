@@ -5,7 +5,7 @@
  * run of zero groups compressed).
  */
 import { AF } from './constants.js';
-import { familyOf, ipToBytes, type Family } from '../net/ip.js';
+import { ipToBytes, type Family } from '../net/ip.js';
 
 
 export const afOf = (f: Family): number => (f === 4 ? AF.AF_INET : AF.AF_INET6);
@@ -16,13 +16,4 @@ export function xfrmAddress(addr: string | undefined): Buffer {
   const out = Buffer.alloc(16);
   if (addr) ipToBytes(addr).copy(out);
   return out;
-}
-
-export function parsePrefix(cidr: string): { addr: string; len: number; family: Family } {
-  const [addr, lenText] = cidr.split('/');
-  const family = familyOf(addr);
-  const max = family === 4 ? 32 : 128;
-  const len = lenText === undefined ? max : Number(lenText);
-  if (!Number.isInteger(len) || len < 0 || len > max) throw new TypeError(`bad prefix length in "${cidr}"`);
-  return { addr, len, family };
 }

@@ -183,3 +183,14 @@ test('INVALID_STATE on an SA being deleted; FAILED when authentication fails; TI
   assert.equal(f.notified, false, 'a half-open SA is removed locally');
   assert.deepEqual(await list(b), []);
 });
+
+test('a FAILED answer carries the daemon outcome: why the IKE SA did not come up', async () => {
+  await assert.rejects(b.call('initiate', { connection: 'bs-wrong-psk' }), (e: unknown) => {
+    assert.ok(e instanceof ControlError, String(e));
+    assert.equal(e.controlCode, ControlErrorCode.FAILED);
+    assert.match(e.message, /IKE_AUTH failed/);
+    assert.match(e.message, /AUTHENTICATION_FAILED/);
+    return true;
+  });
+  assert.deepEqual(await list(b), []);
+});

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ControlError, ControlErrorCode, encodeResponse, parseRequest, defaultSocketPath } from '../../src/control/protocol.js';
+import { ControlError, ControlErrorCode, encodeResponse, parseRequest } from '../../src/control/protocol.js';
+import { defaultSocketPath } from '../../src/config/control-socket.js';
 
 const errorOf = (line: string) => {
   const r = parseRequest(line);

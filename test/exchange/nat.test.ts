@@ -9,7 +9,7 @@ import { Pair, describe } from './harness.js';
 import { IkeFlag, IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { ChildState } from '../../src/ike/sa/child-sa.js';
 import type { WireDatagram } from '../../src/ike/transport/memory.js';
-import type { Endpoint } from '../../src/ike/transport/types.js';
+import type { Endpoint } from '../../src/net/endpoint.js';
 
 const PUBLIC = '203.0.113.200';
 

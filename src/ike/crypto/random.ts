@@ -12,11 +12,6 @@ const POOL_SIZE = 4096;
 const pool = Buffer.alloc(POOL_SIZE);
 let offset = POOL_SIZE;
 
-/** `n` fresh random octets (CSPRNG), in a buffer of their own (safe to keep for an SA's life). */
-export function randomOctets(n: number): Buffer {
-  return randomFill(Buffer.from(new ArrayBuffer(n)), 0, n);
-}
-
 /**
  * `n` fresh random octets in a slice of Node's shared allocation pool: for values that are
  * copied or dropped soon (SPIs copied into the SA, IVs, nonces kept until IKE_AUTH completes),

@@ -9,7 +9,7 @@
  *
  * The cluster balancer implements this interface; the exchange code never changes for it.
  */
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import type { GatewayId } from './notify.js';
 
 export type RedirectTarget = GatewayId;

@@ -315,16 +315,10 @@ export class ChildSa implements TimerTarget {
     const ike = this.ike;
     const sch = ike.ctx.scheduler;
     if (kind === TIMER_REKEY && this.hardAt) this.lifeTimer = sch.schedule(Math.max(0, this.hardAt - sch.now()), this, TIMER_EXPIRE);
-    if (kind === TIMER_REKEY) void ike.run(() => childLifecycle.rekey(this));
-    else if (kind === TIMER_EXPIRE) void ike.run(() => childLifecycle.expire(this));
+    if (kind === TIMER_REKEY) void ike.run(() => ike.ctx.tasks.rekeyChild(this));
+    else if (kind === TIMER_EXPIRE) void ike.run(() => ike.ctx.tasks.expireChild(this));
   }
 }
-
-/** Set by lifecycle.ts (creating tasks from here would make an import cycle). */
-export const childLifecycle = {
-  rekey: async (_c: ChildSa): Promise<void> => {},
-  expire: async (_c: ChildSa): Promise<void> => {},
-};
 
 /** floor(log2(size of the selector's address range)). IPv4 in plain numbers: on every install and removal. */
 function hostBits(ts: TrafficSelector): number {

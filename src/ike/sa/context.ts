@@ -9,8 +9,10 @@ import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
 import type { RedirectProvider } from '../redirect/provider.js';
 import type { GatewayId } from '../redirect/notify.js';
 import type { Scheduler } from '../scheduler.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import type { Counters } from './counters.js';
+import type { IkeMessage } from '../codec/types.js';
+import type { Task } from '../tasks/task.js';
 import type { IkeSa } from './ike-sa.js';
 import type { ChildSa } from './child-sa.js';
 
@@ -26,7 +28,31 @@ export interface IkeEventSink {
   redirected?(sa: IkeSa, to: GatewayId): void;
 }
 
+/**
+ * The exchanges, handed in (strongSwan's task factory): the SA layer runs tasks through the task
+ * manager but never names one, so src/ike/sa imports nothing of src/ike/tasks except the task
+ * contract (tasks/task.ts). The daemon passes `ikeTasks` (tasks/index.ts).
+ */
+export interface SaTasks {
+  /** The responder tasks for a request, chosen by exchange type and payloads. */
+  forRequest(sa: IkeSa, msg: IkeMessage): Task[];
+  /** After the responder tasks processed a request, before they build the response (§2.8.1, §2.25). */
+  handleCollisions(tasks: readonly Task[], active: readonly Task[]): void;
+  /** Timer-driven actions (RFC 7296 §2.4 liveness, §2.8 and §2.18 rekeying, hard expiry). */
+  dpd(sa: IkeSa): Promise<void>;
+  /** The peer's address or port changed (RFC 7296 §2.23): the children's SAs and policies follow. */
+  peerMoved(sa: IkeSa, addressChanged: boolean): Promise<void>;
+  rekeyIke(sa: IkeSa): Promise<void>;
+  expireIke(sa: IkeSa): Promise<void>;
+  /** The rekeyed (old) SA's wait for the peer's delete is over. */
+  deleteRekeyed(sa: IkeSa): Promise<void>;
+  rekeyChild(child: ChildSa): Promise<void>;
+  expireChild(child: ChildSa): Promise<void>;
+}
+
 export interface SaContext {
+  /** The exchanges (responder tasks, timer-driven actions). */
+  readonly tasks: SaTasks;
   readonly kernel: KernelIpsec;
   readonly scheduler: Scheduler;
   readonly counters: Counters;

@@ -11,40 +11,19 @@ import { ExchangeType, IKE_NATT_PORT } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { IkeKeys, IkeSuite, SkTransform } from '../crypto/types.js';
 import { createSkTransform } from '../crypto/index.js';
-import { randomTransient } from '../crypto/random.js';
 import { jitteredRekey, type ResolvedConnection, type RetransmitConfig, DEFAULT_RETRANSMIT } from '../config.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import type { GatewayId } from '../redirect/notify.js';
 import type { Task } from '../tasks/task.js';
 import type { SaContext } from './context.js';
 import type { ChildSa } from './child-sa.js';
 import { TaskManager, headerFlags } from './task-manager.js';
 import { SaLog } from './sa-log.js';
+import { IkeFlag, IkeState } from './state.js';
 
-export const IkeState = {
-  /** Initiator: IKE_SA_INIT not answered yet. Responder: half-open until IKE_AUTH completes. */
-  CONNECTING: 'CONNECTING',
-  ESTABLISHED: 'ESTABLISHED',
-  /** Replaced by a rekeyed IKE SA; waits for (or sends) its delete. */
-  REKEYED: 'REKEYED',
-  DELETING: 'DELETING',
-  DESTROYED: 'DESTROYED',
-} as const;
-export type IkeState = (typeof IkeState)[keyof typeof IkeState];
-
-/** Peer capabilities and NAT state, as bits (one number instead of many booleans). */
-export const IkeFlag = {
-  PEER_FRAGMENTATION: 1 << 0,
-  PEER_REDIRECT: 1 << 1,
-  PEER_SIG_HASH: 1 << 2,
-  /** We are behind a NAT (the peer's NAT_DETECTION_DESTINATION_IP did not match). */
-  NAT_LOCAL: 1 << 3,
-  /** The peer is behind a NAT (no NAT_DETECTION_SOURCE_IP matched). */
-  NAT_REMOTE: 1 << 4,
-  /** The peer sent INITIAL_CONTACT. */
-  INITIAL_CONTACT: 1 << 5,
-} as const;
+// The SA's states and flags are part of its interface; they are declared in the leaf state.ts.
+export { IkeFlag, IkeState } from './state.js';
 
 /** What only IKE_SA_INIT -> IKE_AUTH needs; dropped once the peer is authenticated. */
 export interface AuthState {
@@ -73,16 +52,6 @@ export const NAT_KEEPALIVE_MS = 20_000;
 const REKEYED_DELETE_WAIT_MS = 10_000;
 /** Bounds the datagrams waiting while the SA is busy (a flood is dropped, not queued). */
 const MAX_PENDING = 16;
-
-/**
- * A copy in its own small ArrayBuffer. Buffers kept for an SA's lifetime must not be slices of
- * Node's shared 8 KiB allocation pool: one kept slice pins a whole pool slab.
- */
-export function own(b: Buffer): Buffer {
-  const out = Buffer.from(new ArrayBuffer(b.length));
-  b.copy(out);
-  return out;
-}
 
 export class IkeSa implements TimerTarget {
   state: IkeState = IkeState.CONNECTING;
@@ -208,7 +177,7 @@ export class IkeSa implements TimerTarget {
     return this.pending >= MAX_PENDING;
   }
 
-  /** A throw out of a task or handler is a bug (I/O failures never reach here: see transport/types). */
+  /** A throw out of a task or handler is a bug (I/O failures never reach here: see net/endpoint.ts). */
   private async bug(err: unknown): Promise<void> {
     this.log.error({ err }, 'bug while handling the IKE SA; deleting it');
     try {
@@ -315,10 +284,10 @@ export class IkeSa implements TimerTarget {
     const was = this.remote;
     this.remote = { ...from };
     this.local = { ...local };
-    // Once children exist, their ESP must follow too: in place, or by a rekey (lifecycle.ts).
+    // Once children exist, their ESP must follow too: in place, or by a rekey (the context's tasks).
     if (peerMoved && this.establishedAt > 0 && this.children.length > 0) {
       this.log.info({ from: `${was.address}:${was.port}`, to: `${from.address}:${from.port}` }, 'peer moved (NAT mapping changed)');
-      void this.run(() => this.lifecycle().peerMoved(from.address !== was.address));
+      void this.run(() => this.ctx.tasks.peerMoved(this, from.address !== was.address));
     }
   }
 
@@ -404,27 +373,23 @@ export class IkeSa implements TimerTarget {
         if (this.state === IkeState.CONNECTING) void this.run(() => this.destroy('half-open timeout'));
         return;
       case TIMER_DPD:
-        void this.run(() => this.lifecycle().dpd());
+        void this.run(() => this.ctx.tasks.dpd(this));
         return;
       case TIMER_REKEY:
         if (this.hardAt) this.lifeTimer = this.ctx.scheduler.schedule(Math.max(0, this.hardAt - this.ctx.scheduler.now()), this, TIMER_EXPIRE);
-        void this.run(() => this.lifecycle().rekey());
+        void this.run(() => this.ctx.tasks.rekeyIke(this));
         return;
       case TIMER_EXPIRE:
-        void this.run(() => this.lifecycle().expire());
+        void this.run(() => this.ctx.tasks.expireIke(this));
         return;
       case TIMER_KEEPALIVE:
         this.ctx.sendKeepalive(this.local, this.remote);
         this.armKeepalive();
         return;
       case TIMER_DELETE_WAIT:
-        void this.run(() => this.lifecycle().deleteRekeyed());
+        void this.run(() => this.ctx.tasks.deleteRekeyed(this));
         return;
     }
-  }
-
-  private lifecycle(): IkeLifecycle {
-    return ikeLifecycle(this);
   }
 
   addChild(child: ChildSa): void {
@@ -450,7 +415,7 @@ export class IkeSa implements TimerTarget {
     const wasUp = this.establishedAt > 0 && this.state !== IkeState.REKEYED;
     this.state = IkeState.DESTROYED;
     this.cancelTimers();
-    await this.tm.abort();
+    await this.tm.abort(`IKE SA destroyed: ${reason}`);
     this.tm.dropCaches();
     for (const child of [...this.children]) await child.remove(reason);
     this.auth = undefined;
@@ -462,38 +427,4 @@ export class IkeSa implements TimerTarget {
     if (this.initiator || this.establishedAt > 0) this.log.info({ reason }, 'IKE SA destroyed');
     else this.log.debug({ reason }, 'half-open IKE SA destroyed');
   }
-}
-
-export interface IkeLifecycle {
-  dpd(): Promise<void>;
-  /** The peer's address or port changed (RFC 7296 §2.23): the children's SAs and policies follow. */
-  peerMoved(addressChanged: boolean): Promise<void>;
-  rekey(): Promise<void>;
-  expire(): Promise<void>;
-  deleteRekeyed(): Promise<void>;
-}
-
-let ikeLifecycle: (sa: IkeSa) => IkeLifecycle = () => {
-  throw new Error('ike lifecycle not registered');
-};
-
-/** Registered once by lifecycle.ts. */
-export function registerIkeLifecycle(f: (sa: IkeSa) => IkeLifecycle): void {
-  ikeLifecycle = f;
-}
-
-/** Fresh random SPI / nonce material (RFC 7296 §2.6: SPIs are random, §2.10 nonces). */
-export function randomSpi(): Buffer {
-  let spi: Buffer;
-  do spi = randomTransient(8); // copied into the SA (see IkeSa's constructor)
-  while (spi.readUInt32BE(0) === 0 && spi.readUInt32BE(4) === 0);
-  return spi;
-}
-
-/**
- * A nonce (RFC 7296 §2.10: at least half the PRF key size, at least 128 bits; 32 octets cover
- * every PRF here). Kept only while the exchange needs it, in a slice of Node's pool.
- */
-export function newNonce(): Buffer {
-  return randomTransient(32);
 }

@@ -6,7 +6,7 @@
  */
 import { ExchangeType } from '../constants.js';
 import { CodecErrorCode, isResponse, type CodecError, type Decoded } from '../codec/index.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import { DropReason } from './counters.js';
 import type { IkeSa } from './ike-sa.js';
 import { checkRules, fragmentOf, openInbound } from './wire.js';

@@ -20,16 +20,19 @@ import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
 import type { RedirectProvider } from '../redirect/provider.js';
 import type { GatewayId } from '../redirect/notify.js';
 import type { Scheduler } from '../scheduler.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import type { ChildSa } from './child-sa.js';
-import type { IkeEventSink, SaContext } from './context.js';
+import type { IkeEventSink, SaContext, SaTasks } from './context.js';
 import { CookieJar } from './cookie.js';
 import { Counters, DropReason } from './counters.js';
-import { IkeSa, IkeState, randomSpi } from './ike-sa.js';
+import { IkeSa } from './ike-sa.js';
+import { randomSpi } from './state.js';
 import { handleInbound, reasonOf } from './inbound.js';
 import { checkRules } from './wire.js';
 
 export interface SaManagerOptions {
+  /** The exchanges (tasks/index.ts ikeTasks): the SA layer does not import them. */
+  tasks: SaTasks;
   kernel: KernelIpsec;
   scheduler: Scheduler;
   settings: IkeDaemonSettings;
@@ -76,6 +79,7 @@ export class SaManager implements SaContext {
   readonly redirect: RedirectProvider;
   readonly log: Logger;
   readonly events: IkeEventSink;
+  readonly tasks: SaTasks;
   private readonly ikeSas = new Map<bigint, IkeSa>();
   private readonly halfOpen = new Map<string, IkeSa>();
   /** Half-open SAs per source (halfOpenSourceKey). */
@@ -102,6 +106,7 @@ export class SaManager implements SaContext {
     this.redirect = o.redirect;
     this.log = o.log;
     this.events = o.events;
+    this.tasks = o.tasks;
     this.cookies = new CookieJar(o.scheduler.clock, o.settings.cookieSecretLifetimeMs);
     this.rl = new RateLimitedLog(o.log);
     this.unauthenticatedLog = new RateLimitedLog(o.log);
@@ -474,5 +479,3 @@ function halfOpenKey(addr: string, spiI: Buffer): string {
 function outKey(ref: SaRef): string {
   return `${ref.dst}|${ref.spi >>> 0}`;
 }
-
-export { IkeState };

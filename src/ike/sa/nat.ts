@@ -9,7 +9,7 @@ import { NotifyStatus } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import { writeIp } from '../../net/ip.js';
 import { digest } from '../crypto/digest.js';
-import type { Endpoint } from '../transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import { addNotify, notifies } from './payloads.js';
 
 export function natHash(spiI: Buffer, spiR: Buffer, ep: Endpoint): Buffer {

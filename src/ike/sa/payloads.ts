@@ -50,12 +50,6 @@ export function addNotify(msg: IkeMessage, notifyType: number, data?: Buffer, pr
   msg.payloads.push(notify(notifyType, data, protocol, spi));
 }
 
-export function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-}
-
 export function spi32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);

@@ -16,11 +16,11 @@
 import { ExchangeType, HeaderFlag, PayloadType, ProtocolId, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import type { TimerEntry, TimerTarget } from '../scheduler.js';
-import type { Endpoint } from '../transport/types.js';
-import { Status, TaskType, type Task } from '../tasks/task.js';
+import type { Endpoint } from '../../net/endpoint.js';
+import { Status, TaskType, endTask, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
-import { own, type IkeSa } from './ike-sa.js';
-import { createResponderTasks, handleCollisions } from './responder-tasks.js';
+import type { IkeSa } from './ike-sa.js';
+import { own } from './state.js';
 import { datagramDigest, encodeOutbound } from './wire.js';
 
 /** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
@@ -87,6 +87,7 @@ export class TaskManager implements TimerTarget {
   /** Drops queued (not active) tasks of a type, e.g. pending rekeys once a delete is queued. */
   unqueue(pred: (t: Task) => boolean): void {
     if (!this.queued) return;
+    for (const t of this.queued) if (pred(t)) endTask(t, { status: 'ABORTED', reason: 'superseded by a delete' });
     this.queued = this.queued.filter((t) => !pred(t));
     if (this.queued.length === 0) this.queued = undefined;
   }
@@ -111,10 +112,11 @@ export class TaskManager implements TimerTarget {
       const st = await t.build(msg);
       if (sa.isDead) return;
       if (st === Status.FAILED || st === Status.DESTROY) {
+        endTask(t, { status: st, reason: `${t.type} build ${st}` });
         await sa.destroy(`${t.type} build ${st}`);
         return;
       }
-      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      if (st === Status.SUCCESS) this.finished(tasks, t);
     }
     if (tasks.length === 0) {
       // Every task finished without needing an exchange.
@@ -170,9 +172,10 @@ export class TaskManager implements TimerTarget {
     for (const t of [...tasks]) {
       const st = await t.process(msg);
       if (sa.isDead) return;
-      if (st === Status.SUCCESS) tasks.splice(tasks.indexOf(t), 1);
+      if (st === Status.SUCCESS) this.finished(tasks, t);
       else if (st === Status.FAILED || st === Status.DESTROY) {
         // The unfinished tasks (e.g. the child of a failed IKE_AUTH) release their SPIs.
+        endTask(t, { status: st, reason: `${t.type} ${st === Status.FAILED ? 'failed' : 'done'}` });
         await sa.destroy(`${t.type} ${st === Status.FAILED ? 'failed' : 'done'}`);
         return;
       }
@@ -246,7 +249,7 @@ export class TaskManager implements TimerTarget {
   /** A decrypted, reassembled request with the expected message ID. */
   async processRequest(msg: IkeMessage): Promise<void> {
     const sa = this.sa;
-    const tasks = createResponderTasks(sa, msg);
+    const tasks = sa.ctx.tasks.forRequest(sa, msg);
     if (tasks.length === 0) {
       sa.ctx.counters.inc(DropReason.INVALID_SYNTAX);
       return;
@@ -263,7 +266,7 @@ export class TaskManager implements TimerTarget {
         return;
       }
     }
-    handleCollisions(tasks, this.activeTasks());
+    sa.ctx.tasks.handleCollisions(tasks, this.activeTasks());
     for (const t of [...tasks]) {
       const st = await t.build(resp);
       if (sa.isDead) return;
@@ -320,8 +323,14 @@ export class TaskManager implements TimerTarget {
     }
   }
 
+  /** A task returned SUCCESS: it leaves the exchange, and its watcher learns so. */
+  private finished(tasks: Task[], t: Task): void {
+    tasks.splice(tasks.indexOf(t), 1);
+    endTask(t, { status: Status.SUCCESS });
+  }
+
   /** SA teardown: cancel the timer and let unfinished tasks release what they hold. */
-  async abort(): Promise<void> {
+  async abort(reason = 'IKE SA destroyed'): Promise<void> {
     this.timer = this.sa.ctx.scheduler.cancel(this.timer);
     const tasks = [...this.activeTasks(), ...this.queuedTasks()];
     this.active = undefined;
@@ -333,6 +342,7 @@ export class TaskManager implements TimerTarget {
       } catch (err) {
         this.sa.log.error({ err, task: t.type }, 'task abort failed');
       }
+      endTask(t, { status: 'ABORTED', reason });
     }
   }
 

@@ -15,12 +15,13 @@ import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, createPrf, deriveChildKeys, isSupportedDhGroup } from '../crypto/index.js';
-import { answerKe } from './key-exchange.js';
+import { answerKe, requestedKeGroup } from './key-exchange.js';
 import type { ResolvedChild } from '../config.js';
 import { espSuiteOf, selectProposal, transformId, verifyChosen } from '../proposal.js';
 import { narrowTs, prefixCount, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
 import { ChildSa } from '../sa/child-sa.js';
-import { IkeState, newNonce, type IkeSa } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeState, newNonce } from '../sa/state.js';
 import { addNotify, errorNotify, payloadOf, readSpi32, spi32 } from '../sa/payloads.js';
 import { IkeDelete } from './ike-delete.js';
 import { Status, TaskType, type Task } from './task.js';
@@ -56,6 +57,11 @@ export class ChildCreate implements Task {
   private error: { type: number; data?: Buffer } | undefined;
   /** The child error the responder answered, when the initiator side failed. */
   failedWith: number | undefined;
+
+  /** The error notify the peer refused the child with (Task.peerError). */
+  get peerError(): number | undefined {
+    return this.failedWith;
+  }
   private readonly inAuth: boolean;
   private readonly rekeying: ChildSa | undefined;
 
@@ -164,8 +170,8 @@ export class ChildCreate implements Task {
   /** The responder refused the child; the IKE SA stays (unless it was about the KE group). */
   private async childRefused(type: number, data: Buffer): Promise<Status> {
     const sa = this.sa;
-    if (type === NotifyError.INVALID_KE_PAYLOAD && !this.inAuth && data.length === 2) {
-      const g = data.readUInt16BE(0);
+    const g = type === NotifyError.INVALID_KE_PAYLOAD && !this.inAuth ? requestedKeGroup(data) : undefined;
+    if (g !== undefined) {
       if (g !== this.group && isSupportedDhGroup(g) && this.cfg!.proposals.some((p) => transformId(p, TransformType.DH) === g)) {
         this.group = g;
         this.ke = undefined;

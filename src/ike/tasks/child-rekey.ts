@@ -49,6 +49,10 @@ export class ChildRekey implements Task {
   /** The peer's colliding rekey of the same child (set while our request is outstanding). */
   private collision: ChildRekey | undefined;
   private error: number | undefined;
+  /** Initiator, once done: the child that replaced `old` (ours, or the peer's after a collision we lost). */
+  successor: ChildSa | undefined;
+  /** Initiator, once done: the delete that finishes the rekey (of `old`, or of our redundant child). */
+  followUp: ChildDelete | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -76,6 +80,11 @@ export class ChildRekey implements Task {
 
   get newChild(): ChildSa | undefined {
     return this.inner?.child;
+  }
+
+  /** The error notify the peer refused our rekey with. */
+  get peerError(): number | undefined {
+    return this.inner?.peerError;
   }
 
   async build(msg: IkeMessage): Promise<Status> {
@@ -135,14 +144,14 @@ export class ChildRekey implements Task {
     const child = this.inner!.child;
     if (!child?.isInstalled) {
       if (old.state === ChildState.REKEYING) old.state = ChildState.INSTALLED;
-      if (this.inner!.failedWith === NotifyError.CHILD_SA_NOT_FOUND) queueDelete(sa, old, 'peer lost the child');
+      if (this.inner!.failedWith === NotifyError.CHILD_SA_NOT_FOUND) this.followUp = queueDelete(sa, old, 'peer lost the child');
       else if (old.state === ChildState.INSTALLED) old.retryRekey(REKEY_RETRY_MS);
       return Status.SUCCESS;
     }
     sa.ctx.events.childRekeyed?.(old, child);
     if (old.state === ChildState.DELETED) {
       // The peer deleted the old child while we rekeyed it (§2.25.1): the new one goes too.
-      queueDelete(sa, child, 'old child deleted during rekey');
+      this.followUp = queueDelete(sa, child, 'old child deleted during rekey');
       return Status.SUCCESS;
     }
     const ours: RekeyOutcome = { ni: this.inner!.ni!, nr: this.inner!.nr!, child, ours: true };
@@ -150,10 +159,12 @@ export class ChildRekey implements Task {
     old.state = ChildState.REKEYED;
     if (peer && holdsLowestNonce(ours, peer)) {
       sa.log.info('rekey collision: our new child is redundant, deleting it');
-      queueDelete(sa, child, 'redundant rekey');
+      this.successor = peer.child;
+      this.followUp = queueDelete(sa, child, 'redundant rekey');
       return Status.SUCCESS;
     }
-    queueDelete(sa, old, 'rekeyed');
+    this.successor = child;
+    this.followUp = queueDelete(sa, old, 'rekeyed');
     return Status.SUCCESS;
   }
 
@@ -162,11 +173,8 @@ export class ChildRekey implements Task {
   }
 }
 
-function queueDelete(sa: IkeSa, child: ChildSa, reason: string): void {
-  sa.queueTask(new ChildDelete(sa, true, [child], reason));
-}
-
-/** Whether a responder ChildRekey targets `child`. */
-export function rekeysChild(t: Task, child: ChildSa): boolean {
-  return t instanceof ChildRekey && t.old === child;
+function queueDelete(sa: IkeSa, child: ChildSa, reason: string): ChildDelete {
+  const t = new ChildDelete(sa, true, [child], reason);
+  sa.queueTask(t);
+  return t;
 }

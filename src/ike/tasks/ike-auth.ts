@@ -12,7 +12,7 @@
  * The responder picks the connection by the initiator's identity, asks the redirect provider
  * after authenticating the peer, and on INITIAL_CONTACT removes older SAs of that peer (§2.4).
  */
-import { AuthMethod, ExchangeType, IdType, NotifyError, NotifyStatus, NotifyType, PayloadType, nameOf } from '../constants.js';
+import { AuthMethod, ExchangeType, NotifyError, NotifyStatus, NotifyType, PayloadType, nameOf } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import { authSignedOctets, verifyPskAuthWithPadKey } from '../crypto/auth.js';
 import { createPrf } from '../crypto/prf.js';
@@ -20,7 +20,8 @@ import { signAuth, verifyAuth } from '../crypto/signature.js';
 import type { ResolvedConnection } from '../config.js';
 import { formatIdentity, identityEquals, identityFromPayload, parseIdentity, type Identity } from '../identity.js';
 import { decodeRedirect, encodeRedirect, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
-import { IkeFlag, IkeState, type IkeSa } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeFlag, IkeState } from '../sa/state.js';
 import { addNotify, errorNotify, hasNotify, notifyOf, payloadOf, payloadsOf } from '../sa/payloads.js';
 import { DropReason } from '../sa/counters.js';
 import { addCertReqs, addCerts, credentialsOf, peerPublicKey, pskPadKeyOf } from './certs.js';
@@ -59,6 +60,8 @@ export class IkeAuth implements Task {
   readonly exchange = ExchangeType.IKE_AUTH;
   private failure: number | undefined;
   private redirectTo: GatewayId | undefined;
+  /** Initiator: the error notify the responder refused IKE_AUTH with. */
+  peerError: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -157,6 +160,7 @@ export class IkeAuth implements Task {
     const idr = payloadOf(msg, PayloadType.IDr);
     if (!idr || !payloadOf(msg, PayloadType.AUTH)) {
       const err = errorNotify(msg);
+      this.peerError = err?.notifyType;
       sa.log.warn({ notify: err ? nameOf(NotifyType, err.notifyType) : 'none' }, 'IKE_AUTH failed at the responder');
       return Status.FAILED;
     }
@@ -256,9 +260,4 @@ export class IkeAuth implements Task {
     sa.establish();
     return Status.SUCCESS;
   }
-}
-
-/** For logs: the ID type name of our identity. */
-export function idTypeName(t: number): string {
-  return nameOf(IdType, t);
 }

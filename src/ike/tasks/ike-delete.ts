@@ -9,7 +9,8 @@
  */
 import { ExchangeType, PayloadType, ProtocolId } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
-import { IkeState, type IkeSa } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeState } from '../sa/state.js';
 import { Status, TaskType, type Task } from './task.js';
 
 export class IkeDelete implements Task {

@@ -22,9 +22,11 @@ import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup, respondKeyExchang
 import { encodeSignatureHashAlgorithms, parseSignatureHashAlgorithms } from '../crypto/signature.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, proposalToString, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
 import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, encodeRedirectedFrom, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
-import { IkeFlag, newNonce, type IkeSa } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeFlag, newNonce } from '../sa/state.js';
 import { addNatDetection, checkNatDetection } from '../sa/nat.js';
-import { addNotify, errorNotify, hasNotify, notifyOf, notifies, payloadOf, payloadsOf, u16 } from '../sa/payloads.js';
+import { addNotify, errorNotify, hasNotify, notifyOf, payloadOf, payloadsOf } from '../sa/payloads.js';
+import { invalidKeData, requestedKeGroup } from './key-exchange.js';
 import { DropReason } from '../sa/counters.js';
 import { addCertReqs } from './certs.js';
 import { Status, TaskType, type Task } from './task.js';
@@ -49,6 +51,8 @@ export class IkeInit implements Task {
   private secret: Buffer | undefined;
   private error: { type: number; data?: Buffer } | undefined;
   private redirectTo: GatewayId | undefined;
+  /** Initiator: the error notify the responder refused IKE_SA_INIT with. */
+  peerError: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -106,7 +110,7 @@ export class IkeInit implements Task {
     const err = errorNotify(msg);
     if (err?.notifyType === NotifyError.INVALID_KE_PAYLOAD) {
       return this.retryWith('INVALID_KE_PAYLOAD', () => {
-        const g = err.data.length === 2 ? err.data.readUInt16BE(0) : -1;
+        const g = requestedKeGroup(err.data) ?? -1;
         sa.log.info({ requested: nameOf(DhGroup, g) }, 'responder asks for another DH group');
         if (g === this.group || !offersDhGroup(sa.conn!.ikeProposals, g) || !isSupportedDhGroup(g)) return false;
         this.group = g;
@@ -115,6 +119,7 @@ export class IkeInit implements Task {
       });
     }
     if (err) {
+      this.peerError = err.notifyType;
       sa.log.warn({ notify: nameOf(NotifyType, err.notifyType) }, 'IKE_SA_INIT refused by the responder');
       return Status.FAILED;
     }
@@ -232,7 +237,7 @@ export class IkeInit implements Task {
     }
     const suite = ikeSuiteOf(this.chosen);
     if (suite.dh !== ke.group) {
-      this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: u16(suite.dh) };
+      this.error = { type: NotifyError.INVALID_KE_PAYLOAD, data: invalidKeData(suite.dh) };
       return Status.NEED_MORE;
     }
     this.group = suite.dh;
@@ -282,9 +287,4 @@ export class IkeInit implements Task {
     sa.setKeys(suite, keys, { ni, nr });
     return Status.SUCCESS;
   }
-}
-
-/** Peer's notify types in a message, for logs. */
-export function notifyNames(msg: IkeMessage): string[] {
-  return notifies(msg).map((n) => nameOf(NotifyType, n.notifyType));
 }

@@ -12,7 +12,8 @@
 import { ExchangeType, NotifyStatus } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
 import { decodeRedirect, encodeRedirect, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
-import { IkeFlag, IkeState, type IkeSa } from '../sa/ike-sa.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeFlag, IkeState } from '../sa/state.js';
 import { addNotify, notifyOf } from '../sa/payloads.js';
 import { IkeDelete } from './ike-delete.js';
 import { Status, TaskType, type Task } from './task.js';

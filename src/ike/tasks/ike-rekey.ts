@@ -16,14 +16,15 @@ import { DhGroup, ExchangeType, NotifyError, NotifyType, PayloadType, ProtocolId
 import type { IkeMessage, Proposal } from '../codec/types.js';
 import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, deriveRekeyedIkeKeys, isSupportedDhGroup } from '../crypto/index.js';
-import { answerKe } from './key-exchange.js';
+import { answerKe, requestedKeGroup } from './key-exchange.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
-import { IkeSa, IkeState, newNonce } from '../sa/ike-sa.js';
+import { IkeSa } from '../sa/ike-sa.js';
+import { IkeState, newNonce } from '../sa/state.js';
 import { addNotify, errorNotify, payloadOf } from '../sa/payloads.js';
 import { ChildRekey, holdsLowestNonce } from './child-rekey.js';
 import { ChildDelete } from './child-delete.js';
 import { IkeDelete } from './ike-delete.js';
-import { Status, TaskType, type Task } from './task.js';
+import { Status, TaskType, endTask, type Task } from './task.js';
 
 /** Retry delay after TEMPORARY_FAILURE (§2.25). */
 export const IKE_REKEY_RETRY_MS = 5_000;
@@ -44,6 +45,11 @@ export class IkeRekey implements Task {
   /** The new IKE SA this exchange made. */
   newSa: IkeSa | undefined;
   private collision: IkeRekey | undefined;
+  /** Initiator, once done: the IKE SA that replaced ours (our new one, or the peer's after a collision we lost). */
+  successor: IkeSa | undefined;
+  /** Initiator, once done: the delete that finishes the rekey (of the old SA, or of our redundant new one). */
+  followUp: IkeDelete | undefined;
+  peerError: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -117,19 +123,24 @@ export class IkeRekey implements Task {
       sa.armDeleteWait(); // the winner deletes the old SA; if it never does, we do
       sa.ctx.ikeAdopt(n);
       n.state = IkeState.ESTABLISHED;
-      n.queueTask(new IkeDelete(n, true));
+      this.successor = this.collision!.newSa;
+      this.followUp = new IkeDelete(n, true);
+      n.queueTask(this.followUp);
       void n.initiate();
       return Status.SUCCESS;
     }
     this.switchTo(n);
-    sa.queueTask(new IkeDelete(sa, true));
+    this.successor = n;
+    this.followUp = new IkeDelete(sa, true);
+    sa.queueTask(this.followUp);
     return Status.SUCCESS;
   }
 
   private refused(type: number, data: Buffer): Status {
     const sa = this.sa;
-    if (type === NotifyError.INVALID_KE_PAYLOAD && data.length === 2) {
-      const g = data.readUInt16BE(0);
+    this.peerError = type;
+    const g = type === NotifyError.INVALID_KE_PAYLOAD ? requestedKeGroup(data) : undefined;
+    if (g !== undefined) {
       if (g !== this.group && isSupportedDhGroup(g) && offersDhGroup(sa.conn!.ikeProposals, g)) {
         this.group = g;
         this.ke = undefined;
@@ -177,7 +188,13 @@ export class IkeRekey implements Task {
     }
     for (const t of old.tm.takeQueued()) {
       const moved = rebind(t, n);
-      if (moved) n.queueTask(moved);
+      if (!moved) {
+        endTask(t, { status: 'ABORTED', reason: 'the IKE SA was rekeyed before this ran' });
+        continue;
+      }
+      moved.onEnd = t.onEnd;
+      t.onEnd = undefined;
+      n.queueTask(moved);
     }
     old.state = IkeState.REKEYED;
     n.establishedAt = old.ctx.scheduler.now();

@@ -35,6 +35,14 @@ export const TaskType = {
 } as const;
 export type TaskType = (typeof TaskType)[keyof typeof TaskType];
 
+/**
+ * How a task left its task manager: the final status it returned, or ABORTED when its IKE SA
+ * went away (or the task was dropped) before it finished. `reason` says why it did not succeed.
+ */
+export type TaskEnd =
+  | { status: typeof Status.SUCCESS }
+  | { status: typeof Status.FAILED | typeof Status.DESTROY | 'ABORTED'; reason: string };
+
 export interface Task {
   readonly type: TaskType;
   /** The exchange this task runs in (ExchangeType). */
@@ -49,4 +57,25 @@ export interface Task {
   abort?(): Promise<void>;
   /** Why the IKE SA goes, for the log, when the task returned DESTROY for a reason of its own. */
   readonly destroyReason?: string;
+  /**
+   * Told once how the task ended (TaskEnd), by the task manager; set by whoever queued the task
+   * and wants the outcome (the daemon's actions, see ike/outcome.ts). Moves with the task when an
+   * IKE rekey moves it to the new SA.
+   */
+  onEnd?: (end: TaskEnd) => void;
+  /**
+   * A task this one queued to finish its work (the delete of what a rekey replaced): an action's
+   * outcome is settled once that one ended too.
+   */
+  readonly followUp?: Task;
+  /** The error notify (type) the peer answered with, when that is why the task failed. */
+  readonly peerError?: number;
+}
+
+/** Tells the task's watcher, if any, how it ended; later calls for the same task do nothing. */
+export function endTask(task: Task, end: TaskEnd): void {
+  const f = task.onEnd;
+  if (!f) return;
+  task.onEnd = undefined;
+  f(end);
 }

@@ -3,7 +3,7 @@
  * queues every datagram instead of delivering it, so a test can step the exchange message by
  * message, drop, duplicate, reorder or rewrite datagrams, and read them as the RFC does.
  */
-import type { Endpoint, IkeDatagramSocket, IkeReceiver } from './types.js';
+import type { Endpoint, IkeDatagramSocket, IkeReceiver } from '../../net/endpoint.js';
 
 export interface WireDatagram {
   from: Endpoint;

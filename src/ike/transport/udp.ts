@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { IKE_NATT_PORT, NON_ESP_MARKER } from '../constants.js';
-import type { Endpoint, IkeDatagramSocket, IkeReceiver, SendErrorHandler } from './types.js';
+import type { Endpoint, IkeDatagramSocket, IkeReceiver, SendErrorHandler } from '../../net/endpoint.js';
 
 export interface UdpSocketOptions {
   address: string;

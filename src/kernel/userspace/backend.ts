@@ -14,7 +14,7 @@
  * its SA's own traffic selectors (RFC 4301 §5.2), which is what those policies express.
  */
 import { randomInt } from 'node:crypto';
-import type { Endpoint } from '../../ike/transport/types.js';
+import type { Endpoint } from '../../net/endpoint.js';
 import { logger } from '../../log/index.js';
 import type {
   KernelIpsec,
@@ -27,7 +27,7 @@ import type {
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
 import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine, type NativePath } from './native.js';
-import { selectorPrefixes, toNativeSelector } from './selectors.js';
+import { selectorPrefixes } from './selectors.js';
 
 const log = logger('esp');
 
@@ -143,8 +143,8 @@ export class UserspaceIpsec implements KernelIpsec {
         replayWindow: sa.replayWindow,
         reqid: sa.reqid,
         lifetime: sa.lifetime,
-        localTs: sa.localTs.map(toNativeSelector),
-        remoteTs: sa.remoteTs.map(toNativeSelector),
+        localTs: sa.localTs,
+        remoteTs: sa.remoteTs,
         path: nativePath(sa.src, sa.dst, sa.encap),
       }),
     );
@@ -212,8 +212,8 @@ export class UserspaceIpsec implements KernelIpsec {
     if (p.direction === 'out') {
       id = this.call(() =>
         this.engine.addPolicy({
-          src: toNativeSelector(p.src),
-          dst: toNativeSelector(p.dst),
+          src: p.src,
+          dst: p.dst,
           priority: p.priority,
           reqid: p.reqid,
           prefixes: selectorPrefixes(p.dst),

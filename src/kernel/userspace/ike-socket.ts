@@ -2,7 +2,7 @@
  * IKE on the engine's UDP-encapsulation socket (RFC 3948, port 4500): the engine keeps ESP and
  * hands over datagrams that begin with the non-ESP marker, stripped; `send` adds the marker.
  */
-import type { Endpoint, IkeDatagramSocket, IkeReceiver, SendErrorHandler } from '../../ike/transport/types.js';
+import type { Endpoint, IkeDatagramSocket, IkeReceiver, SendErrorHandler } from '../../net/endpoint.js';
 import type { NativeEspEngine } from './native.js';
 
 export class EngineIkeSocket implements IkeDatagramSocket {

@@ -5,22 +5,13 @@
  */
 import { loadAddon } from '../../native/addon.js';
 import { NativeAddonError } from '../../errors.js';
-import type { EspEncryption, EspIntegrity, IpFamily } from '../types.js';
+import type { EspEncryption, EspIntegrity, TrafficSelector } from '../types.js';
 
 /** Why the engine dropped (or passed, 'ok') a packet; counted per verdict in `stats()`. */
 export type EspVerdict =
   | 'ok' | 'dummy' | 'no-sa' | 'replay' | 'integrity' | 'truncated' | 'malformed' | 'bad-padding'
   | 'bad-next-header' | 'bad-inner' | 'policy-mismatch' | 'sa-dead' | 'seq-overflow' | 'no-policy'
   | 'too-big' | 'crypto-error';
-
-export interface NativeSelector {
-  family: IpFamily;
-  protocol: number;
-  startAddr: string;
-  endAddr: string;
-  startPort: number;
-  endPort: number;
-}
 
 export interface NativePath {
   src: string;
@@ -44,16 +35,17 @@ export interface NativeSa {
   replayWindow: number;
   reqid: number;
   lifetime?: { softBytes: bigint; hardBytes: bigint; softPackets: bigint; hardPackets: bigint };
-  localTs: NativeSelector[];
-  remoteTs: NativeSelector[];
+  /** The kernel interface's selectors as they are (the engine reads these fields by name). */
+  localTs: TrafficSelector[];
+  remoteTs: TrafficSelector[];
   path: NativePath;
   /** Outbound: the last sequence number used; inbound: the replay window's top. Default 0. */
   seq?: bigint;
 }
 
 export interface NativePolicy {
-  src: NativeSelector;
-  dst: NativeSelector;
+  src: TrafficSelector;
+  dst: TrafficSelector;
   priority: number;
   reqid: number;
   /** The destination range as prefixes (selectors.ts selectorPrefixes). */

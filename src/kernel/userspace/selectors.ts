@@ -1,21 +1,10 @@
 /**
  * Traffic selectors for the engine: address ranges split into the prefixes its policy table
- * indexes (a range is covered by at most 2 x address-bits prefixes).
+ * indexes (a range is covered by at most 2 x address-bits prefixes). The selectors themselves
+ * go to the engine as the kernel interface declares them (TrafficSelector).
  */
 import { rangeToPrefixes } from '../../net/ip.js';
 import type { TrafficSelector } from '../types.js';
-import type { NativeSelector } from './native.js';
-
-export function toNativeSelector(ts: TrafficSelector): NativeSelector {
-  return {
-    family: ts.family,
-    protocol: ts.protocol,
-    startAddr: ts.startAddr,
-    endAddr: ts.endAddr,
-    startPort: ts.startPort,
-    endPort: ts.endPort,
-  };
-}
 
 /** The prefixes the engine's policy table indexes for a selector's address range. */
 export function selectorPrefixes(ts: TrafficSelector): { address: string; length: number }[] {

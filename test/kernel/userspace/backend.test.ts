@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import type { SaRef } from '../../../src/kernel/types.js';
-import type { Endpoint } from '../../../src/ike/transport/types.js';
+import type { Endpoint } from '../../../src/net/endpoint.js';
 import { saParams, segwTunnel } from '../../support/esp-tunnel.js';
 
 test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the non-ESP marker', { timeout: 60_000 }, async () => {

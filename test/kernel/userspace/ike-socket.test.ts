@@ -7,7 +7,7 @@ import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import { EngineIkeSocket } from '../../../src/kernel/userspace/ike-socket.js';
 import type { NativeEspEngine } from '../../../src/kernel/userspace/native.js';
-import type { Endpoint } from '../../../src/ike/transport/types.js';
+import type { Endpoint } from '../../../src/net/endpoint.js';
 
 test('engine socket: a throwing sendIke is reported with the peer, not thrown', () => {
   let calls = 0;

@@ -1,8 +1,11 @@
 /**
- * The datagram port IKE messages travel through (RFC 7296 §2.11, §2.23). Implementations: a
- * node:dgram socket (port 500, and 4500 when nothing else owns it), and the native ESP engine's
- * UDP-encapsulation socket (port 4500 shared with ESP-in-UDP, RFC 3948: the engine keeps ESP
- * packets and hands over only those that start with the non-ESP marker).
+ * A UDP endpoint, and the datagram port IKE messages travel through (RFC 7296 §2.11, §2.23).
+ * In src/net, a leaf, because both sides of the kernel interface need them: the IKE daemon sends
+ * and receives through an IkeDatagramSocket, and the userspace kernel backend provides one.
+ * Implementations: a node:dgram socket (ike/transport/udp.ts: port 500, and 4500 when nothing
+ * else owns it), and the native ESP engine's UDP-encapsulation socket (port 4500 shared with
+ * ESP-in-UDP, RFC 3948: the engine keeps ESP packets and hands over only those that start with
+ * the non-ESP marker).
  */
 export interface Endpoint {
   address: string;

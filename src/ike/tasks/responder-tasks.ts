@@ -5,19 +5,20 @@
  */
 import { ExchangeType, NotifyError, NotifyStatus, PayloadType, ProtocolId } from '../constants.js';
 import type { IkeMessage } from '../codec/types.js';
-import { ChildCreate } from '../tasks/child-create.js';
-import { ChildDelete } from '../tasks/child-delete.js';
-import { ChildRekey } from '../tasks/child-rekey.js';
-import { IkeAuth } from '../tasks/ike-auth.js';
-import { IkeDelete } from '../tasks/ike-delete.js';
-import { IkeDpd } from '../tasks/ike-dpd.js';
-import { IkeInit } from '../tasks/ike-init.js';
-import { IkeRekey } from '../tasks/ike-rekey.js';
-import { IkeRedirect } from '../tasks/ike-redirect.js';
-import { IkePeerError } from '../tasks/ike-peer-error.js';
-import type { Task } from '../tasks/task.js';
-import { IkeState, type IkeSa } from './ike-sa.js';
-import { errorNotify, hasNotify, payloadOf, payloadsOf } from './payloads.js';
+import { ChildCreate } from './child-create.js';
+import { ChildDelete } from './child-delete.js';
+import { ChildRekey } from './child-rekey.js';
+import { IkeAuth } from './ike-auth.js';
+import { IkeDelete } from './ike-delete.js';
+import { IkeDpd } from './ike-dpd.js';
+import { IkeInit } from './ike-init.js';
+import { IkeRekey } from './ike-rekey.js';
+import { IkeRedirect } from './ike-redirect.js';
+import { IkePeerError } from './ike-peer-error.js';
+import type { Task } from './task.js';
+import type { IkeSa } from '../sa/ike-sa.js';
+import { IkeState } from '../sa/state.js';
+import { errorNotify, hasNotify, payloadOf, payloadsOf } from '../sa/payloads.js';
 
 export function createResponderTasks(sa: IkeSa, msg: IkeMessage): Task[] {
   const established = sa.state === IkeState.ESTABLISHED || sa.state === IkeState.REKEYED || sa.state === IkeState.DELETING;
