@@ -1,0 +1,132 @@
+/**
+ * Three members on loopback UDP (127.0.0.11-13): they converge to the same table (loads, roles,
+ * draining as each member reports them); a stopped member goes stale on the others and a
+ * restarted one (new epoch, sequence from 1) is re-admitted; bad datagrams on the wire are
+ * dropped and counted by reason while the exchange carries on.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { ClusterKey } from '../../src/cluster/key.js';
+import { ClusterMember, type MemberSettings } from '../../src/cluster/member.js';
+import type { MemberRoleName, MemberLoad } from '../../src/cluster/report.js';
+import { encodeReport } from '../../src/cluster/report.js';
+import type { MembersView } from '../../src/cluster/view.js';
+import { eventually } from '../support/eventually.js';
+import { sample } from './fixtures.js';
+
+const KEY = new ClusterKey(Buffer.alloc(32, 0x42));
+const PORT = 21_000 + Math.floor(Math.random() * 20_000);
+const IDS = ['gw1', 'gw2', 'gw3'] as const;
+const addr = (i: number) => `127.0.0.${11 + i}`;
+
+function settings(i: number): MemberSettings {
+  return {
+    nodeId: IDS[i]!,
+    address: `198.51.100.${11 + i}`,
+    capacity: { maxTunnels: 1000 * (i + 1), bandwidthBps: 1e9 },
+    weights: { tunnels: 1, bandwidth: 1, cpu: 1 },
+    ceiling: 0.8,
+    reportIntervalMs: 50,
+    staleAfter: 3,
+    listen: { address: addr(i), port: PORT },
+    peers: [0, 1, 2].filter((j) => j !== i).map((j) => ({ address: addr(j), port: PORT })),
+    key: KEY,
+  };
+}
+
+const loads: MemberLoad[] = IDS.map((_, i) => ({ tunnels: 10 * (i + 1), childSas: 20 * (i + 1), bytesPerSec: 1000 * (i + 1), cpu: 0.1 * (i + 1) }));
+const roles: MemberRoleName[] = ['master', 'backup', 'backup'];
+const members: (ClusterMember | undefined)[] = [];
+
+async function startMember(i: number): Promise<ClusterMember> {
+  const m = await ClusterMember.start({ cfg: settings(i), load: { sample: () => ({ ...loads[i]! }) }, role: { role: () => roles[i]! } });
+  members[i] = m;
+  return m;
+}
+
+after(async () => {
+  for (const m of members) await m?.stop();
+});
+
+/** What must agree across members: everything each member reports about itself. */
+const agreed = (v: MembersView) =>
+  v.members.map((m) => ({ id: m.id, address: m.address, role: m.role, draining: m.draining, load: m.load, capacity: m.capacity, epoch: m.epoch, utilization: m.utilization }));
+const row = (m: ClusterMember, id: string) => m.members().members.find((r) => r.id === id);
+
+test('three members on loopback converge to the same table; stale when stopped, re-admitted when restarted', async () => {
+  for (const i of [0, 1, 2]) await startMember(i);
+  const [gw1, gw2] = members as ClusterMember[];
+
+  await eventually(() => {
+    const views = members.map((m) => agreed(m!.members()));
+    return views.every((v) => v.length === 3 && v.every((r) => r.load.tunnels > 0)) && JSON.stringify(views[0]) === JSON.stringify(views[1]) && JSON.stringify(views[1]) === JSON.stringify(views[2]);
+  }, 'the three tables to agree');
+  const v = gw2!.members();
+  assert.deepEqual(v.members.map((r) => [r.id, r.self, r.role, r.load.tunnels, r.capacity.maxTunnels, r.stale]), [
+    ['gw1', false, 'master', 10, 1000, false],
+    ['gw2', true, 'backup', 20, 2000, false],
+    ['gw3', false, 'backup', 30, 3000, false],
+  ]);
+  assert.equal(row(gw2!, 'gw1')!.from, '127.0.0.11');
+  assert.equal(row(gw2!, 'gw1')!.address, '198.51.100.11');
+
+  // A load change and a drain reach the others with the next report.
+  loads[2] = { ...loads[2]!, tunnels: 777 };
+  members[2]!.setDraining(true);
+  await eventually(() => [gw1, gw2].every((m) => row(m!, 'gw3')?.load.tunnels === 777 && row(m!, 'gw3')?.state === 'draining'), 'gw3 draining with 777 tunnels');
+
+  // gw3 stops: stale on both others, and no longer eligible.
+  const oldEpoch = BigInt(row(gw1!, 'gw3')!.epoch);
+  await members[2]!.stop();
+  members[2] = undefined;
+  await eventually(() => [gw1, gw2].every((m) => row(m!, 'gw3')?.stale === true), 'gw3 stale on gw1 and gw2');
+  assert.equal(row(gw1!, 'gw3')!.eligible, false);
+  assert.equal(row(gw1!, 'gw2')!.stale, false);
+
+  // gw3 restarts: a new epoch, its sequence from 1 again; re-admitted on both.
+  loads[2] = { ...loads[2]!, tunnels: 5 };
+  await startMember(2);
+  await eventually(() => [gw1, gw2].every((m) => row(m!, 'gw3')?.stale === false && BigInt(row(m!, 'gw3')!.epoch) > oldEpoch), 'gw3 re-admitted');
+  assert.equal(row(gw1!, 'gw3')!.load.tunnels, 5);
+  assert.equal(row(gw1!, 'gw3')!.draining, false);
+  assert.equal(row(gw1!, 'gw3')!.eligible, true);
+  for (const m of [gw1, gw2]) assert.equal(m!.members().reports.rejected['old-epoch'], 0);
+});
+
+test('forged, replayed, truncated and wrong-key datagrams on the wire are dropped by reason; the table carries on', async () => {
+  const gw1 = members[0] ?? (await startMember(0));
+  members[1] ?? (await startMember(1));
+  await eventually(() => row(gw1, 'gw2') && !row(gw1, 'gw2')!.stale, 'gw2 live on gw1');
+  const before = { ...gw1.members().reports.rejected };
+  const gw2Epoch = BigInt(row(gw1, 'gw2')!.epoch);
+  // A stray sender bound to gw2's address (a peer's address is all the source check knows).
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: addr(1), port: 0 }, () => r()));
+  try {
+    const send = (b: Buffer) => new Promise<void>((r, j) => sock.send(b, PORT, addr(0), (e) => (e ? j(e) : r())));
+    const forged = Buffer.from(encodeReport(sample({ nodeId: 'gw2', epoch: gw2Epoch, sequence: 10n ** 9n }), KEY));
+    forged.writeUInt32BE(0, 29);
+    await send(forged);
+    await send(encodeReport(sample({ nodeId: 'gw2', epoch: gw2Epoch, sequence: 1n }), KEY)); // replay: gw2 is past 1
+    await send(encodeReport(sample({ nodeId: 'gw2', epoch: gw2Epoch - 1n, sequence: 10n ** 9n }), KEY)); // older epoch
+    await send(encodeReport(sample({ nodeId: 'gw2', epoch: gw2Epoch, sequence: 10n ** 9n }), KEY).subarray(0, 70));
+    await send(encodeReport(sample({ nodeId: 'gw2', epoch: gw2Epoch, sequence: 10n ** 9n }), new ClusterKey(Buffer.alloc(32, 1))));
+    const delta = () => {
+      const now = gw1.members().reports.rejected;
+      return Object.fromEntries(Object.entries(now).map(([k, n]) => [k, n - before[k as keyof typeof before]]).filter(([, n]) => n !== 0));
+    };
+    await eventually(() => JSON.stringify(delta()) === JSON.stringify({ truncated: 1, 'bad-mac': 2, replay: 1, 'old-epoch': 1 }) || undefined, {
+      what: 'five drops by reason',
+      timeoutMs: 5000,
+    });
+    // None of them took: gw2's row is still gw2's own (its real load, its real sequence, still live).
+    const r = row(gw1, 'gw2')!;
+    assert.equal(r.load.tunnels, 20);
+    assert.ok(BigInt(r.sequence) < 10n ** 9n);
+    const seq = BigInt(r.sequence);
+    await eventually(() => BigInt(row(gw1, 'gw2')!.sequence) > seq, 'gw2 reports still accepted');
+  } finally {
+    sock.close();
+  }
+});
