@@ -200,7 +200,9 @@ export class ClusterMember {
     }
   }
 
-  private onDatagram(msg: Buffer, from: string): void {
+  private onDatagram(msg: Buffer, source: string): void {
+    // The configured peers are in canonical text; so is the source (a zone index dropped).
+    const from = source.includes(':') ? canonical(source) : source;
     const r: ReceiveResult = this.table.receive(msg, from, this.now());
     if (r.accepted) {
       if (r.event !== 'updated') this.log.info({ member: r.member, from, event: r.event }, `member ${r.event}`);

@@ -130,3 +130,21 @@ test('forged, replayed, truncated and wrong-key datagrams on the wire are droppe
     sock.close();
   }
 });
+
+test('IPv6: two members on ::1 (their own ports) exchange reports', async () => {
+  const port6 = PORT + 1;
+  const cfg = (i: number): MemberSettings => ({
+    ...settings(i),
+    listen: { address: '::1', port: port6 + i },
+    peers: [{ address: '0:0:0:0:0:0:0:1', port: port6 + (1 - i) }],
+  });
+  const pair: ClusterMember[] = [];
+  try {
+    for (const i of [0, 1]) pair.push(await ClusterMember.start({ cfg: cfg(i), load: { sample: () => ({ ...loads[i]! }) } }));
+    await eventually(() => pair.every((m) => m.members().members.length === 2 && m.members().members.every((r) => !r.stale)), 'both members on ::1');
+    assert.equal(row(pair[0]!, 'gw2')!.from, '::1');
+    assert.equal(row(pair[0]!, 'gw2')!.role, 'unknown');
+  } finally {
+    for (const m of pair) await m.stop();
+  }
+});
