@@ -75,7 +75,10 @@ export class ClusterMember {
   private draining = false;
   private lastLoad: MemberLoad = IDLE;
   private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
+  /** The load sample in progress (one at a time; reports never wait for it). */
+  private sampling: Promise<void> | undefined;
+  /** When the next report is due (a fixed cadence: sampling time does not delay reports). */
+  private nextAt = 0;
   private stopped = false;
   private readonly peers: { address: string; port: number }[];
   private readonly faults: RateLimitedLog;
@@ -118,7 +121,10 @@ export class ClusterMember {
     const m = new ClusterMember(opts, socket, log);
     socket.on('message', (msg, rinfo) => m.onDatagram(msg, rinfo.address));
     socket.on('error', (err) => m.faults.warn('socket', { err: err.message }, 'cluster report socket error'));
-    await m.tick();
+    m.sample();
+    await m.sampling;
+    m.nextAt = m.now();
+    m.tick();
     m.schedule();
     log.info({ listen: `${listen.address}:${listen.port}`, peers: m.peers.length, epoch: m.epoch.toString(), intervalMs: opts.cfg.reportIntervalMs }, 'cluster membership started');
     return m;
@@ -147,28 +153,45 @@ export class ClusterMember {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.ticking;
+    await this.sampling;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     this.log.info('cluster membership stopped');
   }
 
   private schedule(): void {
     if (this.stopped) return;
+    const interval = this.opts.cfg.reportIntervalMs;
+    const now = this.now();
+    this.nextAt += interval;
+    // Far behind (the event loop was blocked): start the cadence again rather than send a burst.
+    if (this.nextAt < now - interval) this.nextAt = now;
     this.timer = setTimeout(() => {
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule();
-      });
-    }, this.opts.cfg.reportIntervalMs);
+      this.tick();
+      this.schedule();
+    }, Math.max(0, this.nextAt - now));
   }
 
-  /** One interval: sample, record our own row, send to every peer, mark silent members stale. */
-  private async tick(): Promise<void> {
-    try {
-      this.lastLoad = await this.opts.load.sample();
-    } catch (err) {
-      this.faults.warn('load', { err: (err as Error).message }, 'load sample failed; reporting the previous one');
-    }
+  /** Starts a load sample unless one is running; its result goes into the next report. */
+  private sample(): void {
+    if (this.sampling) return;
+    this.sampling = Promise.resolve()
+      .then(() => this.opts.load.sample())
+      .then(
+        (load) => {
+          this.lastLoad = load;
+        },
+        (err: unknown) => this.faults.warn('load', { err: (err as Error).message }, 'load sample failed; reporting the previous one'),
+      )
+      .finally(() => {
+        this.sampling = undefined;
+      });
+  }
+
+  /**
+   * One interval: our own row and a report to every peer with the newest finished load sample,
+   * the next sample started, silent members marked stale.
+   */
+  private tick(): void {
     if (this.stopped) return;
     const c = this.opts.cfg;
     const report: LoadReport = {
@@ -195,6 +218,7 @@ export class ClusterMember {
         this.faults.warn(`send ${p.address}`, { peer: `${p.address}:${p.port}`, err: err.message }, 'cannot send load report');
       });
     }
+    this.sample();
     for (const id of this.table.sweep(now)) {
       this.log.warn({ member: id, staleAfter: c.staleAfter }, 'member stale: no load report for K intervals; it gets no new base stations');
     }

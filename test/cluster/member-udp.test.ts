@@ -148,3 +148,36 @@ test('IPv6: two members on ::1 (their own ports) exchange reports', async () => 
     for (const m of pair) await m.stop();
   }
 });
+
+test('a load sample that hangs delays no report: the member keeps reporting its last load and stays live', async () => {
+  const port = PORT + 5;
+  const cfg = (i: number): MemberSettings => ({
+    ...settings(i),
+    listen: { address: addr(i), port },
+    peers: [{ address: addr(1 - i), port }],
+  });
+  let release: () => void = () => {};
+  let calls = 0;
+  const hanging = {
+    sample: () => {
+      if (++calls === 1) return { tunnels: 42, childSas: 42, bytesPerSec: 0, cpu: 0 };
+      return new Promise<MemberLoad>((r) => (release = () => r({ tunnels: 43, childSas: 43, bytesPerSec: 0, cpu: 0 })));
+    },
+  };
+  const pair: ClusterMember[] = [];
+  try {
+    pair.push(await ClusterMember.start({ cfg: cfg(0), load: hanging }));
+    pair.push(await ClusterMember.start({ cfg: cfg(1), load: { sample: () => ({ ...loads[1]! }) } }));
+    const seen = await eventually(() => row(pair[1]!, 'gw1'), 'gw1 on gw2');
+    const first = BigInt(seen.sequence);
+    await eventually(() => BigInt(row(pair[1]!, 'gw1')!.sequence) >= first + 5n, 'five more reports while the sample hangs');
+    assert.equal(calls, 2, 'one sample at a time');
+    assert.equal(row(pair[1]!, 'gw1')!.load.tunnels, 42);
+    assert.equal(row(pair[1]!, 'gw1')!.stale, false);
+    release();
+    await eventually(() => row(pair[1]!, 'gw1')!.load.tunnels === 43, 'the late sample reported');
+  } finally {
+    release();
+    for (const m of pair) await m.stop();
+  }
+});
