@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { inspect } from 'node:util';
 import { loadGatewayConfig, parseGatewayConfig } from '../../src/config/gateway.js';
+import { describeGateway } from '../../src/cli/gateway.js';
 import { ConfigError } from '../../src/errors.js';
 import { setRootLogger, createRootLogger } from '../../src/log/index.js';
 import { captureLog } from '../support/log-capture.js';
@@ -255,4 +256,11 @@ test('a key file readable by group or others is accepted with a warning naming t
   } finally {
     setRootLogger(createRootLogger({ level: 'silent' }));
   }
+});
+
+test('segw gateway --check describes the cluster member', () => {
+  const text = describeGateway(loadGatewayConfig(join(EXAMPLES, 'cluster-member.yaml')));
+  assert.match(text, /\n  cluster: member gw1 at 198\.51\.100\.11, VIPs 203\.0\.113\.10\/24 \(VRRP vrid 51 on eth1, priority 150\), redirect init\n/);
+  assert.match(text, /\n    load reports: 192\.0\.2\.11:7405 -> 192\.0\.2\.12:7405, 192\.0\.2\.13:7405 every 1000 ms, stale after 3\n/);
+  assert.ok(!text.includes('5e6c1a0f'), 'no key material');
 });
