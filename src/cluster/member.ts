@@ -5,6 +5,7 @@
  *                   ├─> table.setSelf
  *                   ├─> encodeReport (HMAC) ─> UDP to every configured peer
  *                   └─> table.sweep ─> "member stale" log lines
+ *   stop:           one last report with LEAVING ─> the others mark this member stale at once
  *   UDP datagram ─────> table.receive(octets, source address, now) ─> accepted | dropped(reason)
  *
  * One UDP socket (node:dgram) on `reports.listen:port` sends and receives, so a member's
@@ -154,6 +155,8 @@ export class ClusterMember {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.sampling;
+    // The last report says LEAVING, so the others stop counting on this member at once.
+    await this.sendAll(encodeReport(this.ownReport(true), this.opts.cfg.key));
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
     this.log.info('cluster membership stopped');
   }
@@ -193,8 +196,19 @@ export class ClusterMember {
    */
   private tick(): void {
     if (this.stopped) return;
+    const now = this.now();
+    const report = this.ownReport(false);
+    this.table.setSelf(report, now);
+    void this.sendAll(encodeReport(report, this.opts.cfg.key));
+    this.sample();
+    for (const id of this.table.sweep(now)) {
+      this.log.warn({ member: id, staleAfter: this.opts.cfg.staleAfter }, 'member stale: no load report for K intervals; it gets no new base stations');
+    }
+  }
+
+  private ownReport(leaving: boolean): LoadReport {
     const c = this.opts.cfg;
-    const report: LoadReport = {
+    return {
       nodeId: c.nodeId,
       address: c.address,
       epoch: this.epoch,
@@ -202,26 +216,28 @@ export class ClusterMember {
       intervalMs: c.reportIntervalMs,
       role: this.role.role(),
       draining: this.draining,
+      leaving,
       load: this.lastLoad,
       capacity: { maxTunnels: c.capacity.maxTunnels, bandwidthBps: c.capacity.bandwidthBps },
     };
-    const now = this.now();
-    this.table.setSelf(report, now);
-    const datagram = encodeReport(report, c.key);
-    for (const p of this.peers) {
-      this.socket.send(datagram, p.port, p.address, (err) => {
-        if (!err) {
-          this.stats.sent++;
-          return;
-        }
-        this.stats.sendErrors++;
-        this.faults.warn(`send ${p.address}`, { peer: `${p.address}:${p.port}`, err: err.message }, 'cannot send load report');
-      });
-    }
-    this.sample();
-    for (const id of this.table.sweep(now)) {
-      this.log.warn({ member: id, staleAfter: c.staleAfter }, 'member stale: no load report for K intervals; it gets no new base stations');
-    }
+  }
+
+  /** Sends to every peer; resolves when each send finished (failures counted and logged). */
+  private sendAll(datagram: Buffer): Promise<void> {
+    const sends = this.peers.map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          this.socket.send(datagram, p.port, p.address, (err) => {
+            if (!err) this.stats.sent++;
+            else {
+              this.stats.sendErrors++;
+              this.faults.warn(`send ${p.address}`, { peer: `${p.address}:${p.port}`, err: err.message }, 'cannot send load report');
+            }
+            resolve();
+          });
+        }),
+    );
+    return Promise.all(sends).then(() => undefined);
   }
 
   private onDatagram(msg: Buffer, source: string): void {

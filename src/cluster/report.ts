@@ -21,7 +21,8 @@
  *        .   1 + m  Address: length, then the redirect target as text (IPv4, IPv6 or FQDN)
  *        .      32  HMAC-SHA256 under the cluster key over every octet before it
  *
- * Flags: bit 0 (0x01) DRAINING; the others are reserved, sent as zero and ignored on receipt.
+ * Flags: bit 0 (0x01) DRAINING: the sender takes no new base stations; bit 1 (0x02) LEAVING:
+ * the sender's last report, it is stopping. The others are reserved, sent as zero, ignored.
  * Role: the sender's VRRP role (MemberRole). The fields are declared once below (HEADER, BODY)
  * and read and written only by the generic codec of ./wire.ts. A receiver checks, in order:
  * length, magic, version, the Length field, the MAC (in constant time), and only then reads the
@@ -34,6 +35,7 @@ import { decodeFields, encodeFields, fieldsSize, text8, u16, u32, u64, u8 } from
 export const REPORT_MAGIC = 0x53474c52; // "SGLR"
 export const REPORT_VERSION = 1;
 export const FLAG_DRAINING = 0x01;
+export const FLAG_LEAVING = 0x02;
 
 /** The sender's VRRP role, as src/vrrp reports it. */
 export const MemberRole = { unknown: 0, init: 1, backup: 2, master: 3 } as const;
@@ -81,6 +83,8 @@ export interface LoadReport {
   intervalMs: number;
   role: MemberRoleName;
   draining: boolean;
+  /** The sender's last report: it is stopping (graceful), so it is stale at once. */
+  leaving: boolean;
   load: MemberLoad;
   capacity: { maxTunnels: number; bandwidthBps: number };
 }
@@ -111,7 +115,7 @@ export function encodeReport(r: LoadReport, key: ClusterKey): Buffer {
     address: r.address,
   });
   const length = HEADER_OCTETS + body.length + MAC_OCTETS;
-  const header = encodeFields(HEADER, { magic: REPORT_MAGIC, version: REPORT_VERSION, flags: r.draining ? FLAG_DRAINING : 0, length });
+  const header = encodeFields(HEADER, { magic: REPORT_MAGIC, version: REPORT_VERSION, flags: (r.draining ? FLAG_DRAINING : 0) | (r.leaving ? FLAG_LEAVING : 0), length });
   const signed = Buffer.concat([header, body]);
   return Buffer.concat([signed, key.mac(signed)]);
 }
@@ -155,6 +159,7 @@ export function decodeReport(buf: Buffer, key: ClusterKey): DecodeResult {
       intervalMs: b.intervalMs,
       role,
       draining: (h.flags & FLAG_DRAINING) !== 0,
+      leaving: (h.flags & FLAG_LEAVING) !== 0,
       load: { tunnels: b.tunnels, childSas: b.childSas, bytesPerSec: Number(b.bytesPerSec), cpu: b.cpuPermille / 1000 },
       capacity: { maxTunnels: b.maxTunnels, bandwidthBps: Number(b.bandwidthBps) },
     },

@@ -28,7 +28,8 @@
  *
  * Liveness. A member whose reports stop for K of its own report intervals (K = staleAfter; the
  * interval is the one it announces) is stale: listed, but excluded from the candidates for new
- * base stations. Any accepted report makes it live again (re-admitted).
+ * base stations. A member that stops gracefully says so in its last report (LEAVING) and is
+ * stale at once. Any later accepted report makes it live again (re-admitted).
  */
 import type { ClusterKey } from './key.js';
 import { decodeReport, type LoadReport, type ReportDefect } from './report.js';
@@ -48,7 +49,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
 ];
 
 /** What an accepted report did to its member's entry. */
-export type AcceptEvent = 'admitted' | 'updated' | 'restarted' | 'readmitted';
+export type AcceptEvent = 'admitted' | 'updated' | 'restarted' | 'readmitted' | 'left';
 
 export type ReceiveResult = { accepted: true; member: string; event: AcceptEvent } | { accepted: false; reason: RejectReason; member?: string };
 
@@ -145,8 +146,8 @@ export class MembershipTable {
       if (known.stale || this.isStale(known, now)) event = 'readmitted';
       else event = r.epoch > k.epoch ? 'restarted' : 'updated';
     }
-    this.members.set(member, { report: r, from, lastAt: now, stale: false, self: false });
-    return { accepted: true, member, event };
+    this.members.set(member, { report: r, from, lastAt: now, stale: r.leaving, self: false });
+    return { accepted: true, member, event: r.leaving ? 'left' : event };
   }
 
   private isStale(e: MemberEntry, now: number): boolean {

@@ -17,6 +17,8 @@ export interface MemberView {
   state: 'live' | 'stale' | 'draining';
   stale: boolean;
   draining: boolean;
+  /** Its last report said it was stopping (a graceful stop). */
+  left: boolean;
   /** Milliseconds since its newest accepted report. */
   lastReportAgeMs: number;
   /** The address its reports come from (null for this member). */
@@ -52,6 +54,7 @@ export function memberView(e: MemberEntry, now: number, weights: Weights, ceilin
     state: e.stale ? 'stale' : r.draining ? 'draining' : 'live',
     stale: e.stale,
     draining: r.draining,
+    left: r.leaving,
     lastReportAgeMs: Math.max(0, Math.round(now - e.lastAt)),
     from: e.from ?? null,
     reportIntervalMs: r.intervalMs,

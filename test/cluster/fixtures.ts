@@ -9,6 +9,7 @@ export const sample = (over: Partial<LoadReport> = {}): LoadReport => ({
   intervalMs: 1000,
   role: 'backup',
   draining: false,
+  leaving: false,
   load: { tunnels: 1234, childSas: 2468, bytesPerSec: 12_500_000, cpu: 0.375 },
   capacity: { maxTunnels: 20000, bandwidthBps: 2e9 },
   ...over,

@@ -181,3 +181,27 @@ test('a load sample that hangs delays no report: the member keeps reporting its 
     for (const m of pair) await m.stop();
   }
 });
+
+test('a member that stops says so: the others mark it stale (left) at once, long before K intervals', async () => {
+  const port = PORT + 7;
+  const cfg = (i: number): MemberSettings => ({
+    ...settings(i),
+    reportIntervalMs: 60_000, // stale by silence only after 3.5 minutes
+    listen: { address: addr(i), port },
+    peers: [{ address: addr(1 - i), port }],
+  });
+  const pair: ClusterMember[] = [];
+  try {
+    // gw1 first, so gw2's first report (sent at its start) finds gw1 listening.
+    pair.push(await ClusterMember.start({ cfg: cfg(0), load: { sample: () => ({ ...loads[0]! }) } }));
+    pair.push(await ClusterMember.start({ cfg: cfg(1), load: { sample: () => ({ ...loads[1]! }) } }));
+    await eventually(() => row(pair[0]!, 'gw2')?.stale === false, 'gw2 live on gw1');
+    await pair.pop()!.stop();
+    const r = await eventually(() => (row(pair[0]!, 'gw2')?.stale ? row(pair[0]!, 'gw2') : undefined), { what: 'gw2 stale on gw1', timeoutMs: 5000 });
+    assert.equal(r.left, true);
+    assert.equal(r.state, 'stale');
+    assert.equal(r.eligible, false);
+  } finally {
+    for (const m of pair) await m.stop();
+  }
+});

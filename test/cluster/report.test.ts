@@ -15,12 +15,12 @@ const OTHER_KEY = new ClusterKey(Buffer.alloc(32, 0xa5));
 
 
 test('a report round-trips; the fields sit at the declared offsets; the MAC is HMAC-SHA256 over the rest', () => {
-  const r = sample({ draining: true, role: 'master', address: 'gw2.segw.example' });
+  const r = sample({ draining: true, leaving: true, role: 'master', address: 'gw2.segw.example' });
   const b = encodeReport(r, KEY);
   assert.equal(b.length, 59 + 1 + 3 + 1 + 16 + 32);
   assert.equal(b.toString('ascii', 0, 4), 'SGLR');
   assert.equal(b[4], 1); // version
-  assert.equal(b[5], 0x01); // DRAINING
+  assert.equal(b[5], 0x03); // DRAINING | LEAVING
   assert.equal(b.readUInt16BE(6), b.length);
   assert.equal(b.readBigUInt64BE(8), r.epoch);
   assert.equal(b.readBigUInt64BE(16), 7n);

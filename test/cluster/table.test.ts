@@ -115,6 +115,22 @@ test('a member silent for K intervals goes stale and is excluded; its next repor
   assert.equal(t.entries(20_001).find((e) => e.report.nodeId === 'gw2')!.stale, false);
 });
 
+test('a LEAVING report (graceful stop) makes its member stale at once; a restart re-admits it', () => {
+  const t = table();
+  t.receive(rep(5n, 1n), GW2, 0);
+  const leave = rep(5n, 2n, { leaving: true });
+  assert.deepEqual(t.receive(leave, GW2, 10), { accepted: true, member: 'gw2', event: 'left' });
+  const gw2 = () => t.entries(11).find((e) => e.report.nodeId === 'gw2')!;
+  assert.equal(gw2().stale, true);
+  assert.deepEqual(t.sweep(11), [], 'already stale: no second "stale" event');
+  assert.deepEqual(t.candidates(11, { tunnels: 1, bandwidth: 1, cpu: 1 }, 1).map((e) => e.report.nodeId), ['gw1']);
+  assert.deepEqual(t.receive(rep(6n, 1n), GW2, 20), { accepted: true, member: 'gw2', event: 'readmitted' });
+  assert.equal(gw2().stale, false);
+  // The recorded LEAVING report cannot take it out again.
+  assert.deepEqual(t.receive(leave, GW2, 30), { accepted: false, reason: 'old-epoch', member: 'gw2' });
+  assert.equal(gw2().stale, false);
+});
+
 test('staleness follows the interval the member announces; this member is never stale', () => {
   const t = table();
   t.receive(rep(1n, 1n, { intervalMs: 100 }), GW2, 0);
