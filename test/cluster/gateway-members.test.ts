@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -152,4 +153,29 @@ test('a gateway without a cluster: section answers members with NOT_FOUND', asyn
   } finally {
     await solo.stop({ notifyPeers: false });
   }
+});
+
+test('a report port in use stops the gateway start with SEGW_CLUSTER, and leaves nothing bound', async () => {
+  const blocker = createSocket('udp4');
+  await new Promise<void>((r) => blocker.bind({ address: '127.0.0.33', port: REPORT_PORT + 1 }, () => r()));
+  const cfg = config(0, true);
+  const blocked = {
+    ...cfg,
+    node: { name: 'gw-blocked' },
+    control: { enabled: true, socket: join(dir, 'blocked.sock') },
+    ike: { ...cfg.ike, listen: ['127.0.0.33'], port: base + 8, nattPort: base + 9 },
+    cluster: { ...cfg.cluster!, listen: { address: '127.0.0.33', port: REPORT_PORT + 1 } },
+  };
+  try {
+    await assert.rejects(Gateway.start(blocked), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, 'SEGW_CLUSTER');
+      assert.match((err as Error).message, /cannot bind the cluster report socket 127\.0\.0\.33:\d+ .*no other member using the port/);
+      return true;
+    });
+  } finally {
+    blocker.close();
+  }
+  // The failed start released its IKE ports: the same config starts now.
+  const gw = await Gateway.start(blocked);
+  await gw.stop({ notifyPeers: false });
 });
