@@ -53,7 +53,7 @@ function config(i: number, cluster: boolean) {
           vips: ['203.0.113.10/24'],
           keyFile: 'cluster.key',
           capacity: { maxTunnels: 100, bandwidth: '1G' },
-          reports: { listen: me, port: REPORT_PORT, interval: '50ms', staleAfter: 3, peers: [other] },
+          reports: { listen: me, port: REPORT_PORT, interval: '100ms', staleAfter: 5, peers: [other] },
           vrrp: { interface: 'lo', vrid: 9 },
         },
       }),

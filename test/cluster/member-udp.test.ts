@@ -27,8 +27,10 @@ function settings(i: number): MemberSettings {
     capacity: { maxTunnels: 1000 * (i + 1), bandwidthBps: 1e9 },
     weights: { tunnels: 1, bandwidth: 1, cpu: 1 },
     ceiling: 0.8,
-    reportIntervalMs: 50,
-    staleAfter: 3,
+    // Stale after 5.5 intervals (550 ms) of silence: wide enough that a loaded machine's pauses
+    // do not make a live member look stale mid-test.
+    reportIntervalMs: 100,
+    staleAfter: 5,
     listen: { address: addr(i), port: PORT },
     peers: [0, 1, 2].filter((j) => j !== i).map((j) => ({ address: addr(j), port: PORT })),
     key: KEY,
@@ -203,5 +205,38 @@ test('a member that stops says so: the others mark it stale (left) at once, long
     assert.equal(r.eligible, false);
   } finally {
     for (const m of pair) await m.stop();
+  }
+});
+
+test('a member that crashes (reports just stop) goes stale after K intervals; its next report re-admits it', async () => {
+  const port = PORT + 9;
+  const cfg: MemberSettings = { ...settings(0), listen: { address: addr(0), port }, peers: [{ address: addr(1), port }] };
+  const gw1 = await ClusterMember.start({ cfg, load: { sample: () => ({ ...loads[0]! }) } });
+  // "gw2" is a bare socket with the key: it sends authentic reports, then falls silent as a crash would.
+  const sock = createSocket('udp4');
+  await new Promise<void>((r) => sock.bind({ address: addr(1), port }, () => r()));
+  const send = (sequence: bigint, epoch: bigint, intervalMs: number) =>
+    new Promise<void>((r, j) => sock.send(encodeReport(sample({ nodeId: 'gw2', epoch, sequence, intervalMs }), KEY), port, addr(0), (e) => (e ? j(e) : r())));
+  const accepted = (n: number) => () => gw1.members().reports.accepted === n;
+  try {
+    // Announcing 50 ms intervals, gw2 is stale 275 ms (K = 5) after its last report.
+    await send(1n, 77n, 50);
+    await eventually(accepted(1), 'the first report accepted');
+    await eventually(() => row(gw1, 'gw2')?.stale === true, 'gw2 stale once its reports stop');
+    assert.equal(row(gw1, 'gw2')!.left, false);
+    assert.equal(row(gw1, 'gw2')!.eligible, false);
+    // Restarted (new epoch, sequence from 1): accepted although its sequence went back.
+    await send(1n, 78n, 50);
+    await eventually(accepted(2), 'the restarted member accepted');
+    assert.equal(row(gw1, 'gw2')!.epoch, '78');
+    await eventually(() => row(gw1, 'gw2')?.stale === true, 'stale again');
+    // Back, now announcing a 60 s interval: live (and eligible) for minutes, so this is no race.
+    await send(2n, 78n, 60_000);
+    await eventually(accepted(3), 'its next report accepted');
+    const r = row(gw1, 'gw2')!;
+    assert.deepEqual([r.stale, r.eligible, r.sequence, r.reportIntervalMs], [false, true, '2', 60_000]);
+  } finally {
+    sock.close();
+    await gw1.stop();
   }
 });
