@@ -14,6 +14,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SegwError } from '../errors.js';
 import { logger, RateLimitedLog, type Logger } from '../log/index.js';
 import { bytesToIp, ipToBytes } from '../net/ip.js';
@@ -122,8 +123,9 @@ export class ClusterMember {
     const m = new ClusterMember(opts, socket, log);
     socket.on('message', (msg, rinfo) => m.onDatagram(msg, rinfo.address));
     socket.on('error', (err) => m.faults.warn('socket', { err: err.message }, 'cluster report socket error'));
+    // The first report carries a real sample, unless sampling takes longer than an interval.
     m.sample();
-    await m.sampling;
+    await Promise.race([m.sampling, sleep(opts.cfg.reportIntervalMs, undefined, { ref: false })]);
     m.nextAt = m.now();
     m.tick();
     m.schedule();
@@ -154,7 +156,7 @@ export class ClusterMember {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.sampling;
+    // A sample still running is not waited for (a hung kernel query must not hang a shutdown).
     // The last report says LEAVING, so the others stop counting on this member at once.
     await this.sendAll(encodeReport(this.ownReport(true), this.opts.cfg.key));
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));

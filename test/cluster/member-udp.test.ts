@@ -151,7 +151,7 @@ test('IPv6: two members on ::1 (their own ports) exchange reports', async () => 
   }
 });
 
-test('a load sample that hangs delays no report: the member keeps reporting its last load and stays live', async () => {
+test('a load sample that hangs delays no report (the member keeps reporting its last load, stays live) and no stop', async () => {
   const port = PORT + 5;
   const cfg = (i: number): MemberSettings => ({
     ...settings(i),
@@ -178,6 +178,11 @@ test('a load sample that hangs delays no report: the member keeps reporting its 
     assert.equal(row(pair[1]!, 'gw1')!.stale, false);
     release();
     await eventually(() => row(pair[1]!, 'gw1')!.load.tunnels === 43, 'the late sample reported');
+    // The next sample hangs again: stopping does not wait for it.
+    await eventually(() => calls >= 3, 'a third sample running');
+    let stopped = false;
+    void pair[0]!.stop().then(() => (stopped = true));
+    await eventually(() => stopped, { what: 'stop with a sample hanging', timeoutMs: 5000 });
   } finally {
     release();
     for (const m of pair) await m.stop();
