@@ -9,6 +9,13 @@ export function describeGateway(cfg: GatewayConfig): string {
     `  control: ${cfg.control?.enabled ? cfg.control.socket : 'off'}`,
     `  kernel: ipsec ${cfg.kernel.ipsec}, route injection ${cfg.kernel.routes.enabled ? `on (table ${cfg.kernel.routes.table}, metric ${cfg.kernel.routes.metric})` : 'off'}`,
   ];
+  const cl = cfg.cluster;
+  if (cl) {
+    lines.push(
+      `  cluster: member ${cl.nodeId} at ${cl.address}, VIPs ${cl.vips.join(', ')} (VRRP vrid ${cl.vrrp.vrid} on ${cl.vrrp.interface}, priority ${cl.vrrp.priority}), redirect ${cl.redirect}`,
+      `    load reports: ${cl.listen.address}:${cl.listen.port} -> ${cl.peers.map((p) => `${p.address}:${p.port}`).join(', ')} every ${cl.reportIntervalMs} ms, stale after ${cl.staleAfter}`,
+    );
+  }
   for (const c of cfg.connections) {
     lines.push(`  connection ${c.name}: ${c.local.auth.method} ${c.local.id ?? '(address)'} <-> ${c.remote.id ?? '%any'}, ike ${c.ikeProposals.join(' ')}`);
     for (const ch of c.children) {

@@ -10,6 +10,7 @@ import { connectionsField, toConnectionConfig } from './connection.js';
 import { readYaml } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from './control-socket.js';
+import { clusterField, toClusterConfig, type ClusterConfig, type RawCluster } from './cluster.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -48,6 +49,8 @@ export interface GatewayConfig {
   connections: ConnectionConfig[];
   /** The operator control socket (src/control); absent or disabled: none is opened. */
   control?: { enabled: boolean; socket: string };
+  /** Cluster membership, VRRP and load reports (src/config/cluster.ts); absent: a standalone gateway. */
+  cluster?: ClusterConfig;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -98,7 +101,7 @@ export const nodeShape = {
   ),
 };
 
-const gatewayField = obj(nodeShape);
+const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField) });
 
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
@@ -110,7 +113,7 @@ export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {
   return toGatewayConfig(gatewayField.parse(data, ''), file);
 }
 
-export function toGatewayConfig(raw: ReturnType<typeof gatewayField.parse>, file: string): GatewayConfig {
+export function toGatewayConfig(raw: Omit<ReturnType<typeof gatewayField.parse>, 'cluster'> & { cluster?: RawCluster }, file: string): GatewayConfig {
   const baseDir = dirname(file);
   if (raw.connections.size === 0) configFail('connections', 'at least one connection is needed');
   const connections = [...raw.connections].map(([name, c]) => toConnectionConfig(name, c, baseDir, `connections.${name}`));
@@ -154,6 +157,7 @@ export function toGatewayConfig(raw: ReturnType<typeof gatewayField.parse>, file
       enabled: raw.control?.enabled ?? true,
       socket: raw.control?.socket ?? defaultSocketPath(raw.node.name),
     },
+    ...(raw.cluster && { cluster: toClusterConfig(raw.cluster, raw.node.name, baseDir) }),
   };
 }
 

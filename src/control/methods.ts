@@ -16,11 +16,14 @@ import { ChildState, type ChildSa } from '../ike/sa/child-sa.js';
 import { OutcomeError, type Outcome, type Started } from '../ike/outcome.js';
 import { ControlError, ControlErrorCode, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from './protocol.js';
 import { childSaView, ikeSaView, type ChildSaView, type IkeSaView } from './views.js';
+import type { MembersView } from '../cluster/view.js';
 
 /** What the control socket drives: a Gateway (gateway or base-station node), or a test double. */
 export interface ControlTarget {
   readonly daemon: IkeDaemon;
   status(): unknown;
+  /** Set on a cluster member (config `cluster:`): the membership table. */
+  readonly cluster?: { members(): MembersView };
 }
 
 type Params = Record<string, unknown>;
@@ -280,5 +283,13 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     description: 'a liveness check (empty INFORMATIONAL) now; answers when the peer answers',
     params: '{ike, timeoutMs?}',
     run: (t, p) => dpd(t.daemon, p),
+  },
+  members: {
+    description: 'cluster members: id, address, VRRP role, load, age of the last report, stale or draining',
+    params: '{}',
+    run: async (t) => {
+      if (!t.cluster) throw new ControlError(ControlErrorCode.NOT_FOUND, 'this node is not a cluster member (its config has no cluster: section)');
+      return t.cluster.members();
+    },
   },
 };

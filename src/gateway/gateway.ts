@@ -25,6 +25,8 @@ import { RouteInjector } from '../kernel/route-injection.js';
 import { ConfigError, SegwError } from '../errors.js';
 import { openDataPlane, type DataPlane } from './data-plane.js';
 import { ControlServer } from '../control/server.js';
+import { ClusterMember } from '../cluster/member.js';
+import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -36,6 +38,9 @@ export interface GatewayOptions {
   log?: Logger;
   /** The cluster's balancer plugs in here (RFC 5685 onInit/onAuth). */
   redirect?: RedirectProvider;
+  /** With `cluster:` in the config: this member's VRRP role (src/vrrp), and its load (default: the SA tables). */
+  role?: RoleSource;
+  load?: LoadSource;
 }
 
 export interface GatewayStatus {
@@ -58,6 +63,8 @@ export class Gateway {
   private stopping = false;
   /** The operator control socket (config `control`), if enabled. */
   control: ControlServer | undefined;
+  /** Load reports with the other cluster members (config `cluster`), if set. */
+  cluster: ClusterMember | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -105,6 +112,14 @@ export class Gateway {
       throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
+    if (cfg.cluster) {
+      const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
+      const clusterLog = logger('cluster', { node: cfg.node.name });
+      gw.cluster = await ClusterMember.start({ cfg: cfg.cluster, load, role: opts.role, log: clusterLog }).catch(async (err) => {
+        await gw.stop({ notifyPeers: false });
+        throw err;
+      });
+    }
     if (cfg.control?.enabled) {
       try {
         gw.control = await ControlServer.listen({ path: cfg.control.socket, target: gw, log: logger('control', { node: cfg.node.name }) });
@@ -141,6 +156,7 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     await this.control?.close();
+    await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
       const grace = opts.graceMs ?? 3000;

@@ -88,7 +88,7 @@ test('methods, status and list-sas answer; ids are echoed; responses match calls
     ]);
     assert.deepEqual(
       m.methods.map((x) => x.name),
-      ['methods', 'status', 'list-sas', 'initiate', 'terminate-ike', 'terminate-child', 'rekey-ike', 'rekey-child', 'dpd'],
+      ['methods', 'status', 'list-sas', 'initiate', 'terminate-ike', 'terminate-child', 'rekey-ike', 'rekey-child', 'dpd', 'members'],
     );
     assert.deepEqual(st, { node: 'gw-test', ikeSas: 0 });
     assert.deepEqual(l, { ikeSas: [] });

@@ -1,0 +1,46 @@
+/**
+ * DaemonLoadSource: tunnels and child SAs from the SA tables, bytes per second from the growth
+ * of the installed SAs' counters (a new SA from zero, a deleted one not at all), on a manual clock.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DaemonLoadSource } from '../../src/cluster/load.js';
+import type { ChildSa } from '../../src/ike/sa/child-sa.js';
+import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
+import type { SaCounters, SaRef } from '../../src/kernel/types.js';
+
+const ref = (spi: number): SaRef => ({ dst: '192.0.2.2', spi, protocol: 'esp' });
+const child = (spiIn: number, spiOut: number, installed = true) => ({ inRef: ref(spiIn), outRef: ref(spiOut), isInstalled: installed }) as unknown as ChildSa;
+const ike = (established: boolean, dead = false) => ({ established, isDead: dead }) as unknown as IkeSa;
+
+test('tunnels, installed child SAs and the byte rate across SAs that come and go', async () => {
+  let clock = 0;
+  const bytes = new Map<number, bigint>();
+  let sas: IkeSa[] = [ike(true), ike(true), ike(false), ike(true, true)];
+  let children: ChildSa[] = [child(1, 2), child(3, 4), child(5, 6, false)];
+  const src = new DaemonLoadSource(
+    { manager: { ikeSaList: () => sas, liveChildren: () => children } },
+    { querySa: async (r: SaRef) => ({ bytes: bytes.get(r.spi) ?? 0n }) as SaCounters },
+    () => clock,
+  );
+  bytes.set(1, 1000n).set(2, 500n).set(3, 0n).set(4, 0n);
+  const first = await src.sample();
+  assert.equal(first.tunnels, 2);
+  assert.equal(first.childSas, 2);
+  assert.equal(first.bytesPerSec, 0, 'no rate before a second sample');
+
+  clock += 2000;
+  bytes.set(1, 3000n).set(2, 1500n).set(3, 1000n);
+  const second = await src.sample();
+  assert.equal(second.bytesPerSec, (2000 + 1000 + 1000) / 2);
+  assert.ok(second.cpu >= 0 && second.cpu <= 1);
+
+  // Child 1/2 deleted, child 7/8 new with 4000 octets already: the new one counts from zero,
+  // the deleted one's vanished counters are not a negative rate.
+  children = [child(3, 4), child(7, 8)];
+  sas = [ike(true)];
+  clock += 1000;
+  bytes.set(3, 1500n).set(7, 4000n);
+  const third = await src.sample();
+  assert.deepEqual([third.tunnels, third.childSas, third.bytesPerSec], [1, 2, 500 + 4000]);
+});
