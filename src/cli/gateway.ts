@@ -9,7 +9,7 @@ export function describeGateway(cfg: GatewayConfig): string {
     `  control: ${cfg.control?.enabled ? cfg.control.socket : 'off'}`,
     `  kernel: ipsec ${cfg.kernel.ipsec}, route injection ${cfg.kernel.routes.enabled ? `on (table ${cfg.kernel.routes.table}, metric ${cfg.kernel.routes.metric})` : 'off'}`,
   ];
-  for (const c of cfg.connections) {
+  for (const { cfg: c } of cfg.connections) {
     lines.push(`  connection ${c.name}: ${c.local.auth.method} ${c.local.id ?? '(address)'} <-> ${c.remote.id ?? '%any'}, ike ${c.ikeProposals.join(' ')}`);
     for (const ch of c.children) {
       lines.push(`    child ${ch.name}: ${ch.localTs.join(',')} === ${ch.remoteTs.join(',')}, esp ${ch.espProposals.join(' ')}`);

@@ -1,26 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadGatewayConfig } from '../../src/config/gateway.js';
-import { resolveConnection } from '../../src/ike/config.js';
 import { TestPki } from '../ike/crypto/pki.js';
 
 const EXAMPLES = new URL('../../examples/', import.meta.url).pathname;
 
-test('the commented example loads into the IKE model', () => {
+test('the commented example loads into the resolved IKE model (units converted once)', () => {
   const cfg = loadGatewayConfig(join(EXAMPLES, 'gateway-psk.yaml'));
   assert.equal(cfg.node.name, 'gw1');
   assert.deepEqual(cfg.ike.listen, ['198.51.100.2']);
   assert.equal(cfg.kernel.ipsec, 'auto');
-  const conn = cfg.connections[0];
-  assert.equal(conn.name, 'basestations');
-  assert.deepEqual(conn.local.auth, { method: 'psk', secret: 'example-psk-change-me-0123' });
-  assert.equal(conn.dpdDelay, 30);
-  assert.equal(conn.ikeLifetime?.rekeyTime, 4 * 3600);
-  assert.equal(conn.ikeLifetime?.randTime, 20 * 60);
-  const r = resolveConnection(conn);
+  const r = cfg.connections[0];
+  assert.equal(r.name, 'basestations');
+  assert.deepEqual(r.cfg.local.auth, { method: 'psk', secret: 'example-psk-change-me-0123' });
+  assert.equal(r.dpdMs, 30_000);
+  assert.deepEqual(r.ikeLifetime, { rekeyMs: 4 * 3600_000, randMs: 20 * 60_000, lifeMs: 4 * 3600_000 * 1.1 });
   assert.equal(r.children[0].name, 's1');
   assert.equal(r.children[0].replayWindow, 1024);
   assert.equal(r.ikeProposals.length, 2);
@@ -51,17 +48,18 @@ test('a minimal config gets defaults; a single value is accepted where a list is
   assert.equal(cfg.ike.port, 500);
   assert.equal(cfg.ike.nattPort, 4500);
   assert.equal(cfg.kernel.routes.enabled, true);
-  assert.deepEqual(cfg.connections[0].ikeProposals, ['aes128gcm16-prfsha256-ecp256']);
+  assert.deepEqual(cfg.connections[0].cfg.ikeProposals, ['aes128gcm16-prfsha256-ecp256']);
+  assert.equal(cfg.connections[0].ikeProposals.length, 1);
 });
 
 test('bad configs fail with the exact path and what to do', () => {
   const cases: [string, RegExp][] = [
     [MINIMAL.replace('ike: {', 'ikee: {'), /ikee: unknown key \(did you mean "ike"\?\)/],
     [MINIMAL.replace('listen: [198.51.100.2]', 'listen: [198.51.100.300]'), /ike\.listen\[0\]: expected an IP address/],
-    [MINIMAL.replace('aes128gcm16-prfsha256-ecp256', 'aes128gcm16-prfsha256-ecp999'), /connections\.bs: .*ecp999/],
-    [MINIMAL.replace('espProposals: aes128gcm16', 'espProposals: rot13'), /connections\.bs: .*rot13/],
+    [MINIMAL.replace('aes128gcm16-prfsha256-ecp256', 'aes128gcm16-prfsha256-ecp999'), /connections\.bs\.ikeProposals: .*ecp999/],
+    [MINIMAL.replace('espProposals: aes128gcm16', 'espProposals: rot13'), /connections\.bs\.children\.s1\.espProposals: .*rot13/],
     [MINIMAL.replace('psk: secret-0123456789', ''), /connections\.bs: local\.auth is psk: set psk or pskFile/],
-    [MINIMAL.replace('remoteTs: dynamic', 'remoteTs: 192.0.2.0/33'), /connections\.bs/],
+    [MINIMAL.replace('remoteTs: dynamic', 'remoteTs: 192.0.2.0/33'), /connections\.bs\.children\.s1\.remoteTs\[0\]: .*prefix length/],
     [MINIMAL.replace('node: { name: gw1 }', ''), /node: is required/],
     [MINIMAL + '\n  bs2: 7\n', /connections\.bs2: expected a mapping/],
     ['node: [', /gw\.yaml:\d+:\d+/],
@@ -80,8 +78,8 @@ test('pubkey auth reads certificate and key files relative to the config; missin
     .replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem }')
     .replace('psk: secret-0123456789', '');
   const cfg = loadText(yaml, { 'gw.pem': 'CERT', 'gw.key': 'KEY', 'ca.pem': 'CA' });
-  assert.deepEqual(cfg.connections[0].local.auth, { method: 'pubkey', certs: ['CERT'], privateKey: 'KEY' });
-  assert.deepEqual(cfg.connections[0].remote.auth, { method: 'pubkey', cacerts: ['CA'] });
+  assert.deepEqual(cfg.connections[0].cfg.local.auth, { method: 'pubkey', certs: ['CERT'], privateKey: 'KEY' });
+  assert.deepEqual(cfg.connections[0].cfg.remote.auth, { method: 'pubkey', cacerts: ['CA'] });
   assert.throws(() => loadText(yaml, { 'gw.pem': 'CERT', 'ca.pem': 'CA' }), /connections\.bs\.local\.privateKey: cannot read .*gw\.key/);
 });
 
@@ -97,7 +95,7 @@ test('remote CRL files: resolved next to the config and loaded at start; a bad o
     writeFileSync(join(dir, 'ca.crl'), pki.crl(ca, ['01'], [], 'der'));
     for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
     writeFileSync(join(dir, 'gw.yaml'), yaml);
-    const auth = loadGatewayConfig(join(dir, 'gw.yaml')).connections[0].remote.auth;
+    const auth = loadGatewayConfig(join(dir, 'gw.yaml')).connections[0].cfg.remote.auth;
     assert.deepEqual(auth, { method: 'pubkey', cacerts: ['CA'], crlFiles: [join(dir, 'ca.crl')] });
     writeFileSync(join(dir, 'ca.crl'), 'not a CRL');
     assert.throws(() => loadGatewayConfig(join(dir, 'gw.yaml')), /connections\.bs\.remote\.crls: .*ca\.crl: not a DER X\.509 CRL/);
@@ -107,4 +105,70 @@ test('remote CRL files: resolved next to the config and loaded at start; a bad o
   } finally {
     pki.cleanup();
   }
+});
+
+const withChildLifetime = (l: string) => MINIMAL.replace('espProposals: aes128gcm16 }', `espProposals: aes128gcm16, lifetime: ${l} }`);
+
+test('lifetimes: errors name the config keys (children.s1.lifetime.jitter), never internal names', () => {
+  const cases: [string, RegExp][] = [
+    [withChildLifetime('{ rekey: 1h, jitter: 1h }'), /^connections\.bs\.children\.s1\.lifetime\.jitter: 3600 s must be below rekey \(3600 s\)$/],
+    [withChildLifetime('{ rekey: 1h, life: 30m }'), /^connections\.bs\.children\.s1\.lifetime\.life: 1800 s must be above rekey \(3600 s\)$/],
+    [withChildLifetime('{ rekey: 0s, jitter: 5m }'), /^connections\.bs\.children\.s1\.lifetime\.jitter: has no meaning with rekey 0 \(never rekey\)/],
+    [MINIMAL.replace('ikeProposals:', 'ikeLifetime: { rekey: 4h, jitter: 5h }\n    ikeProposals:'), /^connections\.bs\.ikeLifetime\.jitter: /],
+    [MINIMAL.replace('ikeProposals:', 'retransmit: { timeout: 10s, maxInterval: 5s }\n    ikeProposals:'), /^connections\.bs\.retransmit\.maxInterval: must not be below timeout$/],
+  ];
+  for (const [yaml, re] of cases) {
+    assert.throws(() => loadText(yaml), (err: Error) => {
+      assert.match(err.message, re);
+      assert.doesNotMatch(err.message, /randTime|rekeyTime|lifeTime|Ms\b/);
+      return true;
+    });
+  }
+});
+
+test('rekey: 0s is defined: never rekey, and no hard expiry unless life is set', () => {
+  const never = loadText(withChildLifetime('{ rekey: 0s }')).connections[0].children[0].lifetime;
+  assert.deepEqual(never, { rekeyMs: 0, randMs: 0, lifeMs: 0 });
+  const expiring = loadText(withChildLifetime('{ rekey: 0, life: 8h }')).connections[0].children[0].lifetime;
+  assert.deepEqual(expiring, { rekeyMs: 0, randMs: 0, lifeMs: 8 * 3600_000 });
+});
+
+test('log.file: a missing directory, a directory, or a /proc file fail at load (--check) naming log.file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
+  const withLog = (f: string) => MINIMAL.replace('node: { name: gw1 }', `node: { name: gw1 }\nlog: { file: ${JSON.stringify(f)} }`);
+  const cases: [string, RegExp][] = [
+    [join(dir, 'nope', 'gw.log'), /^log\.file: cannot use .*nope\/gw\.log: the directory .*nope does not exist \(create it\)$/],
+    [dir, /^log\.file: .* is a directory: name a file in it$/],
+    ['/proc/version', /^log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
+  ];
+  for (const [f, re] of cases) assert.throws(() => loadText(withLog(f)), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'SEGW_CONFIG');
+    assert.match(err.message, re);
+    return true;
+  });
+  const ok = loadText(withLog('gw.log'));
+  assert.match(ok.log.file!, /^\/.*\/gw\.log$/, 'a relative log.file is taken from the config directory');
+});
+
+test('control.socket: under a file, or on a path that is not a socket, fails at load naming control.socket', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
+  writeFileSync(join(dir, 'plain'), 'x');
+  const withSock = (s: string) => `${MINIMAL}\ncontrol: { socket: ${JSON.stringify(s)} }\n`;
+  assert.throws(() => loadText(withSock('/dev/null/x.sock')), /control\.socket: cannot use \/dev\/null\/x\.sock: \/dev\/null is not a directory$/);
+  assert.throws(() => loadText(withSock(join(dir, 'plain'))), /control\.socket: .*plain exists and is not a socket/);
+  assert.equal(loadText(withSock(join(dir, 'new', 'gw.sock'))).control?.socket, join(dir, 'new', 'gw.sock'), 'a missing directory is created at start');
+});
+
+test('a pskFile or privateKey readable by others is a warning (not an error)', () => {
+  const yaml = MINIMAL.replace('psk: secret-0123456789', 'pskFile: psk.txt');
+  const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
+  writeFileSync(join(dir, 'gw.yaml'), yaml);
+  writeFileSync(join(dir, 'psk.txt'), 'secret-0123456789\n', { mode: 0o644 });
+  chmodSync(join(dir, 'psk.txt'), 0o644);
+  const open = loadGatewayConfig(join(dir, 'gw.yaml'));
+  assert.equal(open.connections[0].cfg.local.auth.method === 'psk' && open.connections[0].cfg.local.auth.secret, 'secret-0123456789');
+  assert.equal(open.warnings.length, 1);
+  assert.match(open.warnings[0]!, /^connections\.bs\.pskFile: .*psk\.txt is mode 0644, readable by others than its owner: chmod 600 /);
+  chmodSync(join(dir, 'psk.txt'), 0o600);
+  assert.deepEqual(loadGatewayConfig(join(dir, 'gw.yaml')).warnings, []);
 });
