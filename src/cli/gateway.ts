@@ -21,6 +21,7 @@ export function describeGateway(cfg: GatewayConfig): string {
 export async function runGateway(path: string, opts: { check: boolean }): Promise<number> {
   const cfg = loadGatewayConfig(path);
   if (opts.check) {
+    for (const w of cfg.warnings) console.error(`segw: warning: ${w}`);
     console.log(`${describeGateway(cfg)}\nconfiguration OK`);
     return EXIT_OK;
   }
