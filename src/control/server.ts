@@ -107,7 +107,12 @@ export class ControlServer {
     } finally {
       process.umask(oldMask);
     }
-    chmodSync(path, 0o600);
+    try {
+      chmodSync(path, 0o600);
+    } catch (err) {
+      server.close();
+      throw new ControlSocketError(`control.socket: cannot make ${path} mode 0600 (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    }
     server.on('error', (err) => log.error({ err }, 'control socket error'));
     log.info({ socket: path }, 'control socket listening');
     return cs;
