@@ -6,6 +6,7 @@
  * traffic selectors, lifetimes and identities are checked at load time, so a bad config fails
  * before the daemon starts, with the path of the key.
  */
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AuthConfig, ChildConfig, ConnectionConfig, ResolvedConnection } from '../ike/config.js';
@@ -14,6 +15,7 @@ import { parseIdentity } from '../ike/identity.js';
 import { ConfigError } from '../errors.js';
 import { secretFileWarning } from './paths.js';
 import { CrlFiles } from '../ike/crypto/crl.js';
+import { loadCertificates } from '../ike/crypto/x509.js';
 import { bool, configFail, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
 
 /**
@@ -30,6 +32,13 @@ export function readConfigFile(baseDir: string, name: string, path: string, secr
   }
   const warning = secret && secretFileWarning(path, p);
   if (warning) secret.warnings.push(warning);
+  return text;
+}
+
+/** A certificate file, read and parsed at load (errors name the key). */
+function readCertificates(baseDir: string, name: string, path: string): string {
+  const text = readConfigFile(baseDir, name, path);
+  loadCertificates(text, `${path}: ${resolve(baseDir, name)}`);
   return text;
 }
 
@@ -115,14 +124,16 @@ function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, ba
   }
   if (side === 'local') {
     if (!e.certs?.length || !e.privateKey) configFail(`${path}.local`, 'auth pubkey needs certs and privateKey files');
-    return {
-      method: 'pubkey',
-      certs: e.certs.map((f, i) => readConfigFile(baseDir, f, `${path}.local.certs[${i}]`)),
-      privateKey: readConfigFile(baseDir, e.privateKey, `${path}.local.privateKey`, { warnings }),
-    };
+    const privateKey = readConfigFile(baseDir, e.privateKey, `${path}.local.privateKey`, { warnings });
+    try {
+      createPrivateKey(privateKey); // parsed here too, so a bad key stops --check, not an IKE_AUTH
+    } catch (err) {
+      configFail(`${path}.local.privateKey`, `${resolve(baseDir, e.privateKey)} is not a private key in PEM (${(err as Error).message})`);
+    }
+    return { method: 'pubkey', certs: e.certs.map((f, i) => readCertificates(baseDir, f, `${path}.local.certs[${i}]`)), privateKey };
   }
   if (!e.cacerts?.length) configFail(`${path}.remote`, 'auth pubkey needs cacerts (the CAs that anchor the peer)');
-  const cacerts = e.cacerts.map((f, i) => readConfigFile(baseDir, f, `${path}.remote.cacerts[${i}]`));
+  const cacerts = e.cacerts.map((f, i) => readCertificates(baseDir, f, `${path}.remote.cacerts[${i}]`));
   const crlFiles = e.crls?.map((f) => resolve(baseDir, f));
   if (crlFiles) {
     try {

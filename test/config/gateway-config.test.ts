@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { loadGatewayConfig } from '../../src/config/gateway.js';
@@ -73,30 +73,47 @@ test('bad configs fail with the exact path and what to do', () => {
   }
 });
 
-test('pubkey auth reads certificate and key files relative to the config; missing files are named', () => {
-  const yaml = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: pubkey, certs: [gw.pem], privateKey: gw.key }')
-    .replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem }')
-    .replace('psk: secret-0123456789', '');
-  const cfg = loadText(yaml, { 'gw.pem': 'CERT', 'gw.key': 'KEY', 'ca.pem': 'CA' });
-  assert.deepEqual(cfg.connections[0].cfg.local.auth, { method: 'pubkey', certs: ['CERT'], privateKey: 'KEY' });
-  assert.deepEqual(cfg.connections[0].cfg.remote.auth, { method: 'pubkey', cacerts: ['CA'] });
-  assert.throws(() => loadText(yaml, { 'gw.pem': 'CERT', 'ca.pem': 'CA' }), /connections\.bs\.local\.privateKey: cannot read .*gw\.key/);
+/** Real certificate files (pki): the loader parses them, so placeholders would be refused. */
+function pkiFiles(pki: TestPki) {
+  const ca = pki.selfSigned('C=CH, O=segw test, CN=Config CA', 'ecdsa', 256);
+  const gw = pki.issue(ca, 'C=CH, O=segw test, CN=gw.example', 'ecdsa', 256);
+  const read = (f: string) => readFileSync(f, 'utf8');
+  return { ca, files: { 'gw.pem': read(gw.certFile), 'gw.key': read(gw.keyFile), 'ca.pem': read(ca.certFile) } };
+}
+
+const PUBKEY = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: pubkey, certs: [gw.pem], privateKey: gw.key }')
+  .replace('psk: secret-0123456789', '');
+
+test('pubkey auth reads and parses certificate and key files relative to the config; missing or bad files are named', () => {
+  const pki = new TestPki();
+  try {
+    const { files } = pkiFiles(pki);
+    const yaml = PUBKEY.replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem }');
+    const cfg = loadText(yaml, files);
+    assert.deepEqual(cfg.connections[0].cfg.local.auth, { method: 'pubkey', certs: [files['gw.pem']], privateKey: files['gw.key'] });
+    assert.deepEqual(cfg.connections[0].cfg.remote.auth, { method: 'pubkey', cacerts: [files['ca.pem']] });
+    const { 'gw.key': _key, ...noKey } = files;
+    assert.throws(() => loadText(yaml, noKey), /connections\.bs\.local\.privateKey: cannot read .*gw\.key/);
+    // Placeholders pass no more: --check parses what IKE_AUTH would.
+    assert.throws(() => loadText(yaml, { ...files, 'gw.key': 'KEY' }), /connections\.bs\.local\.privateKey: .*gw\.key is not a private key in PEM/);
+    assert.throws(() => loadText(yaml, { ...files, 'gw.pem': 'CERT' }), /connections\.bs\.local\.certs\[0\]: .*gw\.pem: not a PEM or DER X\.509 certificate/);
+    assert.throws(() => loadText(yaml, { ...files, 'ca.pem': 'CA' }), /connections\.bs\.remote\.cacerts\[0\]: .*ca\.pem: not a PEM or DER X\.509 certificate/);
+  } finally {
+    pki.cleanup();
+  }
 });
 
 test('remote CRL files: resolved next to the config and loaded at start; a bad or misplaced one is named', () => {
   const pki = new TestPki();
   try {
-    const ca = pki.selfSigned('C=CH, O=segw test, CN=Config CA', 'ecdsa', 256);
-    const yaml = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: pubkey, certs: [gw.pem], privateKey: gw.key }')
-      .replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem, crls: [ca.crl] }')
-      .replace('psk: secret-0123456789', '');
-    const files = { 'gw.pem': 'CERT', 'gw.key': 'KEY', 'ca.pem': 'CA' };
+    const { ca, files } = pkiFiles(pki);
+    const yaml = PUBKEY.replace('remote: { auth: psk }', 'remote: { auth: pubkey, cacerts: ca.pem, crls: [ca.crl] }');
     const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
     writeFileSync(join(dir, 'ca.crl'), pki.crl(ca, ['01'], [], 'der'));
     for (const [n, c] of Object.entries(files)) writeFileSync(join(dir, n), c);
     writeFileSync(join(dir, 'gw.yaml'), yaml);
     const auth = loadGatewayConfig(join(dir, 'gw.yaml')).connections[0].cfg.remote.auth;
-    assert.deepEqual(auth, { method: 'pubkey', cacerts: ['CA'], crlFiles: [join(dir, 'ca.crl')] });
+    assert.deepEqual(auth, { method: 'pubkey', cacerts: [files['ca.pem']], crlFiles: [join(dir, 'ca.crl')] });
     writeFileSync(join(dir, 'ca.crl'), 'not a CRL');
     assert.throws(() => loadGatewayConfig(join(dir, 'gw.yaml')), /connections\.bs\.remote\.crls: .*ca\.crl: not a DER X\.509 CRL/);
     assert.throws(() => loadText(yaml, files), /connections\.bs\.remote\.crls: .*ca\.crl: cannot read the CRL file/);
