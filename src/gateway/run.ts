@@ -77,18 +77,29 @@ export async function runGatewayDaemon(cfg: GatewayConfig): Promise<number> {
   });
 }
 
+/** Reopens the log file (log rotation) with the running config's settings; a failure is logged. */
+function reopenLog(cfg: GatewayConfig, log: Logger): void {
+  try {
+    startLogging(cfg);
+  } catch (err) {
+    log.error({ error: (err as Error).message }, 'cannot reopen the log file; logging continues to the open one');
+  }
+}
+
 /** One SIGHUP: returns the config now in force (the new one, or `current` when refused). */
 export function reload(gw: Gateway, current: GatewayConfig, log: Logger): GatewayConfig {
   let next: GatewayConfig;
   try {
     next = loadGatewayConfig(current.file);
   } catch (err) {
+    reopenLog(current, log);
     if (err instanceof SegwError) log.error({ config: current.file, error: err.message }, 'reload refused: the config file is not valid; still running on the previous one');
     else log.error({ err, config: current.file }, 'reload failed (a bug; please report it); still running on the previous config');
     return current;
   }
   const plan = planReload(current.document, next.document);
   if (!plan.ok) {
+    reopenLog(current, log);
     log.error(
       { config: current.file, restartOnly: plan.restartOnly },
       `reload refused: ${plan.restartOnly.join(', ')} cannot change while running (restart the gateway, or restore the old value); still running on the previous config`,

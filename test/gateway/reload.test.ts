@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../src/control/client.js';
@@ -115,11 +115,13 @@ test('SIGHUP reloads connections, PSKs and log.level without dropping the establ
     const fresh = await baseStation(port, PSK_B, 'bs2.example.net', daemons);
     assert.equal(fresh.state, IkeState.ESTABLISHED);
 
-    // A restart-only key: refused by name, nothing applied, the daemon keeps answering.
+    // A restart-only key: refused by name, nothing applied, the daemon keeps answering. The log
+    // was rotated meanwhile (as logrotate does): SIGHUP reopens it, refused reload or not.
+    renameSync(join(dir, 'gw.log'), join(dir, 'gw.log.1'));
     writeConfig(gw.configFile, { ...config, ike: { ...(config.ike as object), port: port + 1 }, connections: { bs1: gwConnection('bs1.example.net') } });
-    const n = gw.logLines().length;
     gw.kill('SIGHUP');
-    const refused = await gw.waitForLog(/^reload refused: ike\.port cannot change while running/, 'reload refused: ike.port', n);
+    const refused = await gw.waitForLog(/^reload refused: ike\.port cannot change while running/, 'reload refused: ike.port, in a new gw.log');
+    assert.equal(statSync(join(dir, 'gw.log')).mode & 0o777, 0o600);
     assert.deepEqual(refused.restartOnly, ['ike.port']);
     const status = await ctl<{ ikeSas: number }>(socket, 'status');
     assert.equal(status.ikeSas, 2, 'still running with the bs1 SA and the bs2 SA (bs2 not removed)');
