@@ -6,6 +6,7 @@ export function describeGateway(cfg: GatewayConfig): string {
   const lines = [
     `gateway ${cfg.node.name} (${cfg.file})`,
     `  ike: listen ${cfg.ike.listen.join(', ')} ports ${cfg.ike.port}/${cfg.ike.nattPort}, cookies above ${cfg.ike.settings.cookieThreshold} half-open`,
+    `  log: ${cfg.log.level} to ${cfg.log.file ?? 'standard output'}`,
     `  control: ${cfg.control?.enabled ? cfg.control.socket : 'off'}`,
     `  kernel: ipsec ${cfg.kernel.ipsec}, route injection ${cfg.kernel.routes.enabled ? `on (table ${cfg.kernel.routes.table}, metric ${cfg.kernel.routes.metric})` : 'off'}`,
   ];
