@@ -64,6 +64,8 @@ interface Conn {
   inflight: number;
   /** When it last sent or was answered (ms, monotonic enough: Date.now()). */
   lastActive: number;
+  /** Closed by the server (idle): nothing more is read or answered on it. */
+  closed: boolean;
 }
 
 export class ControlServer {
@@ -157,6 +159,7 @@ export class ControlServer {
   private closeIdle(c: Conn, why: string): void {
     this.stats.idleClosed++;
     this.conns.delete(c);
+    c.closed = true;
     this.log.debug({ why }, 'control connection closed: idle');
     this.refuse(c.socket, ControlErrorCode.IDLE_CLOSED, `connection closed: ${why}; connect again`);
   }
@@ -171,12 +174,12 @@ export class ControlServer {
       this.refuse(s, ControlErrorCode.BUSY, `all ${this.opts.maxConnections ?? MAX_CONNECTIONS} control connections have requests in flight; try again`);
       return;
     }
-    const conn: Conn = { socket: s, inflight: 0, lastActive: Date.now() };
+    const conn: Conn = { socket: s, inflight: 0, lastActive: Date.now(), closed: false };
     this.conns.add(conn);
     let buf = '';
     let dead = false;
     const send = (r: ControlResponse) => {
-      if (dead || s.destroyed) return;
+      if (dead || conn.closed || s.destroyed) return;
       if ('error' in r) this.stats.errors[r.error.code] = (this.stats.errors[r.error.code] ?? 0) + 1;
       this.stats.requests++;
       conn.lastActive = Date.now();
@@ -188,7 +191,7 @@ export class ControlServer {
       if (conn.inflight === 0 && this.conns.has(conn)) this.closeIdle(conn, `no request for ${this.opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS} ms`);
     });
     s.on('data', (chunk: string) => {
-      if (dead) return;
+      if (dead || conn.closed) return;
       conn.lastActive = Date.now();
       buf += chunk;
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
