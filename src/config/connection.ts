@@ -151,6 +151,7 @@ function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, ba
  */
 export function toConnection(name: string, c: RawConnection, baseDir: string, path: string, warnings: string[]): ResolvedConnection {
   if (c.psk !== undefined && c.pskFile !== undefined) configFail(path, 'set psk or pskFile, not both');
+  if (c.local.port !== undefined) configFail(`${path}.local.port`, 'IKE listens on ike.port and ike.nattPort: set those instead');
   const psk = c.pskFile !== undefined ? readConfigFile(baseDir, c.pskFile, `${path}.pskFile`, { warnings }).trim() : c.psk;
   const children: ChildConfig[] = [...c.children].map(([cn, ch]) => ({
     name: cn,
@@ -163,8 +164,10 @@ export function toConnection(name: string, c: RawConnection, baseDir: string, pa
   }));
   const conn: ConnectionConfig = {
     name,
-    local: { id: c.local.id, addrs: c.local.addrs, port: c.local.port, auth: toAuth('local', c.local, psk, baseDir, path, warnings) },
-    remote: { id: c.remote.id, addrs: c.remote.addrs, port: c.remote.port, auth: toAuth('remote', c.remote, psk, baseDir, path, warnings) },
+    local: { id: c.local.id, addrs: c.local.addrs, auth: toAuth('local', c.local, psk, baseDir, path, warnings) },
+    remote: { id: c.remote.id, addrs: c.remote.addrs, auth: toAuth('remote', c.remote, psk, baseDir, path, warnings) },
+    // The peer's IKE port when we initiate (RFC 7296 §2: 500 unless configured).
+    ...(c.remote.port !== undefined ? { remotePort: c.remote.port } : {}),
     ikeProposals: c.ikeProposals,
     children,
     ikeLifetime: c.ikeLifetime,

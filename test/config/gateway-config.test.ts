@@ -189,3 +189,11 @@ test('a pskFile or privateKey readable by others is a warning (not an error)', (
   chmodSync(join(dir, 'psk.txt'), 0o600);
   assert.deepEqual(loadGatewayConfig(join(dir, 'gw.yaml')).warnings, []);
 });
+
+test('remote.port is the port an initiator sends to; local.port is refused (ike.port is where IKE listens)', () => {
+  const withRemotePort = MINIMAL.replace('remote: { auth: psk }', 'remote: { auth: psk, addrs: [192.0.2.7], port: 4501 }');
+  assert.equal(loadText(withRemotePort).connections[0].cfg.remotePort, 4501);
+  assert.equal(loadText(MINIMAL).connections[0].cfg.remotePort, undefined);
+  const withLocalPort = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: psk, port: 4500 }');
+  assert.throws(() => loadText(withLocalPort), /connections\.bs\.local\.port: IKE listens on ike\.port and ike\.nattPort/);
+});

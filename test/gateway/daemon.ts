@@ -54,11 +54,11 @@ export class GatewayProcess {
     );
   }
 
-  /** Writes the config and starts `segw gateway --config` (not waiting for anything). */
-  static spawn(dir: string, config: Record<string, unknown>, args: string[] = []): GatewayProcess {
+  /** Writes the config and starts `segw gateway --config` (or `segw basestation`), not waiting for anything. */
+  static spawn(dir: string, config: Record<string, unknown>, args: string[] = [], role: 'gateway' | 'basestation' = 'gateway'): GatewayProcess {
     const configFile = join(dir, 'gw.yaml');
     writeConfig(configFile, config);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'gateway', '--config', configFile, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), role, '--config', configFile, ...args], {
       cwd: REPO,
       env: { ...process.env, NODE_TEST_CONTEXT: undefined, SEGW_LOG_LEVEL: undefined },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -143,3 +143,28 @@ test('SIGHUP reloads connections, PSKs and log.level without dropping the establ
     await gw.destroy();
   }
 });
+
+test('SIGHUP to a base station is logged and ignored: it keeps running and stops cleanly', async () => {
+  const sub = mkdtempSync(join(dir, 'bs-'));
+  const [port, nattPort] = await freePorts();
+  const [gwPort] = await freePorts();
+  const bs = {
+    local: { id: 'bs1.example.net', auth: 'psk' },
+    remote: { id: 'gw.example.net', addrs: ['127.0.0.1'], port: gwPort, auth: 'psk' },
+    psk: PSK_A,
+    ikeProposals: 'aes128gcm16-prfsha256-ecp256',
+    children: { lte: { localTs: '198.51.100.0/24', remoteTs: '203.0.113.0/24', espProposals: 'aes128gcm16' } },
+  };
+  const node = GatewayProcess.spawn(sub, loopbackConfig(sub, port, nattPort, { connections: { bs } }), [], 'basestation');
+  try {
+    await node.waitForLog(/^gateway started$/);
+    node.kill('SIGHUP');
+    await node.waitForLog(/^SIGHUP: a base station does not reload its config/);
+    assert.ok(node.running);
+    node.kill('SIGTERM');
+    await node.exited;
+    assert.equal(node.exitCode, 0, node.stderr);
+  } finally {
+    await node.destroy();
+  }
+});
