@@ -118,6 +118,13 @@ function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, ba
   if (e.crls && (side === 'local' || e.auth !== 'pubkey')) {
     configFail(`${path}.${side}.crls`, "CRLs check the peer's certificates: set them on the remote end, with auth pubkey");
   }
+  // A key on the wrong end would be read by nobody: refuse it rather than ignore it.
+  const misplaced: [keyof RawEnd, boolean, string][] = [
+    ['certs', side === 'remote' || e.auth !== 'pubkey', 'our certificate goes on the local end, with auth pubkey'],
+    ['privateKey', side === 'remote' || e.auth !== 'pubkey', 'our private key goes on the local end, with auth pubkey'],
+    ['cacerts', side === 'local' || e.auth !== 'pubkey', "the CAs that anchor the peer's chain go on the remote end, with auth pubkey"],
+  ];
+  for (const [key, wrong, fix] of misplaced) if (wrong && e[key] !== undefined) configFail(`${path}.${side}.${key}`, fix);
   if (e.auth === 'psk') {
     if (psk === undefined) configFail(path, `${side}.auth is psk: set psk or pskFile`);
     return { method: 'psk', secret: psk };

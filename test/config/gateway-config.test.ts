@@ -197,3 +197,12 @@ test('remote.port is the port an initiator sends to; local.port is refused (ike.
   const withLocalPort = MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: psk, port: 4500 }');
   assert.throws(() => loadText(withLocalPort), /connections\.bs\.local\.port: IKE listens on ike\.port and ike\.nattPort/);
 });
+
+test('a certificate key on the wrong end (or with psk) is refused, not ignored', () => {
+  const cases: [string, RegExp][] = [
+    [MINIMAL.replace('remote: { auth: psk }', 'remote: { auth: psk, certs: [bs.pem] }'), /connections\.bs\.remote\.certs: our certificate goes on the local end/],
+    [MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: psk, cacerts: [ca.pem] }'), /connections\.bs\.local\.cacerts: the CAs that anchor/],
+    [MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: psk, privateKey: gw.key }'), /connections\.bs\.local\.privateKey: our private key goes on the local end, with auth pubkey/],
+  ];
+  for (const [yaml, re] of cases) assert.throws(() => loadText(yaml), re);
+});
