@@ -7,7 +7,7 @@
  */
 import { loadGatewayConfig, type GatewayConfig } from '../config/gateway.js';
 import { ConfigError, SegwError } from '../errors.js';
-import { closeRootLogger, createRootLogger, logger, LogFileError, setRootLogger, type Logger } from '../log/index.js';
+import { closeRootLogger, createRootLogger, logger, LogFileError, rootLogger, setRootLogger, type Logger } from '../log/index.js';
 import { Gateway } from './gateway.js';
 import { applyReload, planReload } from './reload.js';
 
@@ -23,6 +23,7 @@ export function startLogging(cfg: Pick<GatewayConfig, 'log'>): void {
       level,
       destination: file,
       onWriteError: (err) => {
+        if (rootLogger() !== root) return; // a log replaced by a reload failed while closing
         process.stderr.write(`segw: log.file ${file}: write failed (${err.code ?? err.message}); logging to standard error from now on\n`);
         setRootLogger(createRootLogger({ level, destination: 2 }));
       },

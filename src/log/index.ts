@@ -45,6 +45,11 @@ export function setRootLogger(logger: Logger): Logger {
   return old;
 }
 
+/** The current root logger (to tell whether a logger made earlier is still the one in use). */
+export function rootLogger(): Logger {
+  return root;
+}
+
 /** Flushes and closes a root logger's destination (one createRootLogger made) after it was replaced. */
 export function closeRootLogger(logger: Logger): void {
   const dest = destinations.get(logger);
