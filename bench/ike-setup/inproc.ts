@@ -41,8 +41,8 @@ const { wire, population: pop, initiators, responder } = await inprocPair({
   proposal: a.proposal!,
   scheduler,
   kernel: new StubKernelIpsec({ recordOps: false, lean: true }),
-  initiator: { initialContact: true, ikeLifetime: { rekeyTime: 0, lifeTime: 0 } },
-  initiatorChild: { lifetime: { rekeyTime: 0, lifeTime: 0 } },
+  initiator: { initialContact: true, ikeLifetime: { rekey: 0, life: 0 } },
+  initiatorChild: { lifetime: { rekey: 0, life: 0 } },
 });
 
 const cpuUs = () => {

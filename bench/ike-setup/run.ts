@@ -107,7 +107,7 @@ function generatorOptions(proposal: string, count: number): RemoteGeneratorOptio
     espProposals: ['aes128gcm16'],
     remoteTs: [CORE_TS],
     // strongSwan's retransmission schedule (4 s, x1.8, 5 tries).
-    retransmit: { timeoutMs: 4000, base: 1.8, tries: 5 },
+    retransmit: { timeout: 4, base: 1.8, tries: 5 },
     recvBufferSize: 4 << 20,
   };
 }

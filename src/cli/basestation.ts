@@ -1,6 +1,6 @@
 /** `segw basestation --config FILE.yaml [--check]`: brings up the configured connections and keeps them up. */
 import { loadBasestationConfig } from '../config/basestation.js';
-import { createRootLogger, logger, setRootLogger } from '../log/index.js';
+import { logger } from '../log/index.js';
 import { Gateway } from '../gateway/gateway.js';
 import { describeGateway } from './gateway.js';
 import { EXIT_OK } from './exit.js';
@@ -8,11 +8,16 @@ import { EXIT_OK } from './exit.js';
 export async function runBasestation(path: string, opts: { check: boolean }): Promise<number> {
   const cfg = loadBasestationConfig(path);
   if (opts.check) {
+    for (const w of cfg.warnings) console.error(`segw: warning: ${w}`);
     console.log(`${describeGateway(cfg).replace(/^gateway/, 'basestation')}\n  initiate: ${cfg.initiate.join(', ')}\nconfiguration OK`);
     return EXIT_OK;
   }
-  setRootLogger(createRootLogger({ level: cfg.log.level, destination: cfg.log.file }));
+  const { startLogging } = await import('../gateway/run.js');
+  startLogging(cfg);
   const log = logger('basestation', { node: cfg.node.name });
+  for (const w of cfg.warnings) log.warn({ config: cfg.file }, w);
+  // Reload is a gateway feature; SIGHUP's default action (exit, nothing cleaned up) must not happen.
+  process.on('SIGHUP', () => log.warn('SIGHUP: a base station does not reload its config (restart it to apply changes); ignored'));
   // The IKE node is the same machinery as a gateway's; a base station initiates.
   const node = await Gateway.start(cfg, { log });
   for (const name of cfg.initiate) {

@@ -15,20 +15,27 @@ import { defaultSocketPath } from '../config/control-socket.js';
 import { ControlError } from '../control/protocol.js';
 import { SegwError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
-
-export const CTL_USAGE = 'segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] METHOD [JSON-PARAMS]';
+import { commandUsage } from './help.js';
 
 export async function runCtl(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      socket: { type: 'string', short: 's' },
-      node: { type: 'string', short: 'n' },
-      timeout: { type: 'string', short: 't' },
-      compact: { type: 'boolean' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        socket: { type: 'string', short: 's' },
+        node: { type: 'string', short: 'n' },
+        timeout: { type: 'string', short: 't' },
+        compact: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    if (!String((err as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw err;
+    return usage((err as Error).message.split('\n')[0]!);
+  }
+  const { values, positionals } = parsed;
   const [method, json, ...extra] = positionals;
   if (!method || extra.length > 0) return usage('give one METHOD and at most one JSON object of params');
   if (values.socket && values.node) return usage('--socket and --node are alternatives');
@@ -70,6 +77,6 @@ export async function runCtl(args: string[]): Promise<number> {
 }
 
 function usage(why: string): number {
-  console.error(`segw ctl: ${why}\nusage: ${CTL_USAGE}`);
+  console.error(`segw ctl: ${why}\n${commandUsage('ctl')}`);
   return EXIT_USAGE;
 }

@@ -4,7 +4,7 @@
  * gateway injects the base station's subnet as a `proto segw` route. The cluster demo (VRRP,
  * redirect to the least-loaded gateway) replaces this when those issues land.
  */
-export async function runDemo(args: string[]): Promise<number> {
+export async function runDemo(opts: { keep: boolean }): Promise<number> {
   const { demoSingleGateway } = await import('../lab/demo.js');
-  return demoSingleGateway({ keep: args.includes('--keep') });
+  return demoSingleGateway({ keep: opts.keep });
 }

@@ -6,6 +6,7 @@ export function describeGateway(cfg: GatewayConfig): string {
   const lines = [
     `gateway ${cfg.node.name} (${cfg.file})`,
     `  ike: listen ${cfg.ike.listen.join(', ')} ports ${cfg.ike.port}/${cfg.ike.nattPort}, cookies above ${cfg.ike.settings.cookieThreshold} half-open`,
+    `  log: ${cfg.log.level} to ${cfg.log.file ?? 'standard output'}`,
     `  control: ${cfg.control?.enabled ? cfg.control.socket : 'off'}`,
     `  kernel: ipsec ${cfg.kernel.ipsec}, route injection ${cfg.kernel.routes.enabled ? `on (table ${cfg.kernel.routes.table}, metric ${cfg.kernel.routes.metric})` : 'off'}`,
   ];
@@ -16,7 +17,7 @@ export function describeGateway(cfg: GatewayConfig): string {
       `    load reports: ${cl.listen.address}:${cl.listen.port} -> ${cl.peers.map((p) => `${p.address}:${p.port}`).join(', ')} every ${cl.reportIntervalMs} ms, stale after ${cl.staleAfter}`,
     );
   }
-  for (const c of cfg.connections) {
+  for (const { cfg: c } of cfg.connections) {
     lines.push(`  connection ${c.name}: ${c.local.auth.method} ${c.local.id ?? '(address)'} <-> ${c.remote.id ?? '%any'}, ike ${c.ikeProposals.join(' ')}`);
     for (const ch of c.children) {
       lines.push(`    child ${ch.name}: ${ch.localTs.join(',')} === ${ch.remoteTs.join(',')}, esp ${ch.espProposals.join(' ')}`);
@@ -28,6 +29,7 @@ export function describeGateway(cfg: GatewayConfig): string {
 export async function runGateway(path: string, opts: { check: boolean }): Promise<number> {
   const cfg = loadGatewayConfig(path);
   if (opts.check) {
+    for (const w of cfg.warnings) console.error(`segw: warning: ${w}`);
     console.log(`${describeGateway(cfg)}\nconfiguration OK`);
     return EXIT_OK;
   }

@@ -4,45 +4,57 @@
  *   segw gateway --config FILE.yaml [--check]      run a gateway daemon (or only validate)
  *   segw basestation --config FILE.yaml [--check]  run a base-station initiator
  *   segw ctl [--socket PATH | --node NAME] METHOD [JSON]   ask a running daemon (control socket)
- *   segw demo                                       a demo in network namespaces (root)
+ *   segw demo [--keep]                              a demo in network namespaces (root)
  *   segw version
  *
- * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ * Every command takes -h/--help (usage on stdout, exit 0) and --version. A usage mistake (an
+ * unknown option or command, a missing argument) prints the reason and the usage on stderr and
+ * exits 2. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
-import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { SegwError, ConfigError } from '../errors.js';
-
-const USAGE = `usage:
-  segw gateway --config FILE.yaml [--check]
-  segw basestation --config FILE.yaml [--check]
-  segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] METHOD [JSON-PARAMS]
-  segw demo
-  segw version`;
-
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { commandHelp, commandUsage, HELP, mainHelp, mainUsage, versionText } from './help.js';
 
 type Command = (args: string[]) => Promise<number>;
 
+class UsageError extends SegwError {
+  constructor(message: string) {
+    super('SEGW_USAGE', message);
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs, strict: an unknown option or a stray argument is a UsageError. */
+function parse<O extends Options>(args: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
+  } catch (err) {
+    if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS')) {
+      throw new UsageError((err as Error).message.split('\n')[0]!);
+    }
+    throw err;
+  }
+}
+
+const CONFIG_OPTIONS = { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } } as const;
+
 const COMMANDS: Record<string, Command> = {
-  async version() {
-    console.log(`segw ${version()} (node ${process.version}, openssl ${process.versions.openssl})`);
+  async version(args) {
+    parse(args, {});
+    console.log(versionText());
     return EXIT_OK;
   },
   async gateway(args) {
-    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } } });
-    if (!values.config) throw new UsageError('segw gateway needs --config FILE.yaml');
+    const { values } = parse(args, CONFIG_OPTIONS);
+    if (!values.config) throw new UsageError('--config FILE.yaml is needed');
     const { runGateway } = await import('./gateway.js');
     return runGateway(values.config, { check: values.check ?? false });
   },
   async basestation(args) {
-    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } } });
-    if (!values.config) throw new UsageError('segw basestation needs --config FILE.yaml');
+    const { values } = parse(args, CONFIG_OPTIONS);
+    if (!values.config) throw new UsageError('--config FILE.yaml is needed');
     const { runBasestation } = await import('./basestation.js');
     return runBasestation(values.config, { check: values.check ?? false });
   },
@@ -51,45 +63,77 @@ const COMMANDS: Record<string, Command> = {
     return runCtl(args);
   },
   async demo(args) {
+    const { values } = parse(args, { keep: { type: 'boolean' } });
     const { runDemo } = await import('./demo.js');
-    return runDemo(args);
+    return runDemo({ keep: values.keep ?? false });
   },
 };
 
-class UsageError extends SegwError {
-  constructor(message: string) {
-    super('SEGW_USAGE', message);
+/** -h/--help or --version among a command's options (before a `--`), if any. */
+function infoFlag(args: string[]): 'help' | 'version' | undefined {
+  for (const a of args) {
+    if (a === '--') return undefined;
+    if (a === '--help' || a === '-h') return 'help';
+    if (a === '--version') return 'version';
+  }
+  return undefined;
+}
+
+/** Runs one command; returns its exit code. Never throws for user mistakes. */
+async function run(name: string, args: string[]): Promise<number> {
+  const info = infoFlag(args);
+  if (info === 'help') {
+    console.log(commandHelp(name));
+    return EXIT_OK;
+  }
+  if (info === 'version') {
+    console.log(versionText());
+    return EXIT_OK;
+  }
+  try {
+    return await COMMANDS[name]!(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`segw ${name}: ${err.message}\n${commandUsage(name)}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      console.error(`segw: ${err.message}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof SegwError) {
+      console.error(`segw: ${err.message} [${err.code}]`);
+      return EXIT_FAILURE;
+    }
+    console.error('segw: unexpected failure (a bug; please report it):', err);
+    return EXIT_FAILURE;
   }
 }
 
 /** Runs the CLI; sets process.exitCode (never calls process.exit while work is pending). */
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    console.log(USAGE);
-    process.exitCode = cmd ? EXIT_OK : EXIT_USAGE;
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(rest[0] && rest[0] in HELP ? commandHelp(rest[0]) : mainHelp());
+    process.exitCode = EXIT_OK;
     return;
   }
-  const command = COMMANDS[cmd];
-  if (!command) {
-    console.error(`segw: unknown command "${cmd}"\n${USAGE}`);
+  if (cmd === '--version') {
+    console.log(versionText());
+    process.exitCode = EXIT_OK;
+    return;
+  }
+  if (!cmd) {
+    console.error(`segw: a command is needed\n${mainUsage()}`);
     process.exitCode = EXIT_USAGE;
     return;
   }
-  try {
-    process.exitCode = await command(rest);
-  } catch (err) {
-    if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`segw: ${(err as Error).message}`);
-      process.exitCode = EXIT_USAGE;
-    } else if (err instanceof SegwError) {
-      console.error(`segw: ${err.message} [${err.code}]`);
-      process.exitCode = EXIT_FAILURE;
-    } else {
-      console.error('segw: unexpected failure (a bug; please report it):', err);
-      process.exitCode = EXIT_FAILURE;
-    }
+  if (!Object.hasOwn(COMMANDS, cmd)) {
+    console.error(`segw: ${cmd.startsWith('-') ? `unknown option "${cmd}"` : `unknown command "${cmd}"`}\n${mainUsage()}`);
+    process.exitCode = EXIT_USAGE;
+    return;
   }
+  process.exitCode = await run(cmd, rest);
 }
 
 // Run when executed directly (node src/cli/main.ts / dist/cli/main.js).

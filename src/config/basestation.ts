@@ -20,11 +20,11 @@ export function loadBasestationConfig(path: string): BasestationConfig {
   const { initiate, ...rest } = raw;
   const cfg = toGatewayConfig(rest, file);
   const names = cfg.connections.map((c) => c.name);
-  const chosen = initiate ?? cfg.connections.filter((c) => c.remote.addrs?.some((a) => a !== '%any')).map((c) => c.name);
+  const chosen = initiate ?? cfg.connections.filter((c) => c.cfg.remote.addrs?.some((a) => a !== '%any')).map((c) => c.name);
   for (const [i, n] of chosen.entries()) {
     if (!names.includes(n)) configFail(`initiate[${i}]`, `no connection named "${n}" (have: ${names.join(', ')})`);
     const c = cfg.connections.find((x) => x.name === n)!;
-    if (!c.remote.addrs?.some((a) => a !== '%any')) configFail(`connections.${n}.remote.addrs`, 'an initiator needs the peer address');
+    if (!c.cfg.remote.addrs?.some((a) => a !== '%any')) configFail(`connections.${n}.remote.addrs`, 'an initiator needs the peer address');
   }
   if (chosen.length === 0) configFail('initiate', 'no connection to initiate: set remote.addrs on a connection');
   return { ...cfg, initiate: chosen };

@@ -1,25 +1,45 @@
 /**
  * The `connections:` section shared by gateway and base-station configs, parsed into the IKE
- * configuration model (src/ike/config.ts). Proposal strings, traffic selectors and identities
- * are checked here, at load time, so a bad config fails before the daemon starts.
+ * configuration model (src/ike/config.ts) and resolved there once: the loader checks the
+ * file's shape, reads the files it names (keys, certificates, CRLs) and hands the result to
+ * `resolveConnection`, whose ResolvedConnection the daemon uses as is. Proposal strings,
+ * traffic selectors, lifetimes and identities are checked at load time, so a bad config fails
+ * before the daemon starts, with the path of the key.
  */
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AuthConfig, ChildConfig, ConnectionConfig, LifetimeConfig } from '../ike/config.js';
+import type { AuthConfig, ChildConfig, ConnectionConfig, ResolvedConnection } from '../ike/config.js';
 import { resolveConnection } from '../ike/config.js';
 import { parseIdentity } from '../ike/identity.js';
 import { ConfigError } from '../errors.js';
+import { secretFileWarning } from './paths.js';
 import { CrlFiles } from '../ike/crypto/crl.js';
+import { loadCertificates } from '../ike/crypto/x509.js';
 import { bool, configFail, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
 
-/** Reads a file named in the config, relative to the config file's directory. */
-export function readConfigFile(baseDir: string, name: string, path: string): string {
+/**
+ * Reads a file named in the config, relative to the config file's directory. A secret (a key)
+ * readable by others than its owner adds a warning to `warnings`.
+ */
+export function readConfigFile(baseDir: string, name: string, path: string, secret?: { warnings: string[] }): string {
   const p = resolve(baseDir, name);
+  let text: string;
   try {
-    return readFileSync(p, 'utf8');
+    text = readFileSync(p, 'utf8');
   } catch (err) {
     throw new ConfigError(`${path}: cannot read ${p}: ${(err as Error).message}`, { cause: err });
   }
+  const warning = secret && secretFileWarning(path, p);
+  if (warning) secret.warnings.push(warning);
+  return text;
+}
+
+/** A certificate file, read and parsed at load (errors name the key). */
+function readCertificates(baseDir: string, name: string, path: string): string {
+  const text = readConfigFile(baseDir, name, path);
+  loadCertificates(text, `${path}: ${resolve(baseDir, name)}`);
+  return text;
 }
 
 const identity = map(str({ hint: 'an identity (FQDN, address, user@domain, DN, or %any)' }), (s, path) => {
@@ -94,28 +114,33 @@ export const connectionsField = dict(connectionField, { keyPattern: /^[A-Za-z0-9
 type RawConnection = ReturnType<typeof connectionField.parse>;
 type RawEnd = RawConnection['local'];
 
-function toLifetime(l: { rekey: number; jitter?: number; life?: number } | undefined): LifetimeConfig | undefined {
-  return l && { rekeyTime: l.rekey, randTime: l.jitter, lifeTime: l.life };
-}
-
-function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, baseDir: string, path: string): AuthConfig {
+function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, baseDir: string, path: string, warnings: string[]): AuthConfig {
   if (e.crls && (side === 'local' || e.auth !== 'pubkey')) {
     configFail(`${path}.${side}.crls`, "CRLs check the peer's certificates: set them on the remote end, with auth pubkey");
   }
+  // A key on the wrong end would be read by nobody: refuse it rather than ignore it.
+  const misplaced: [keyof RawEnd, boolean, string][] = [
+    ['certs', side === 'remote' || e.auth !== 'pubkey', 'our certificate goes on the local end, with auth pubkey'],
+    ['privateKey', side === 'remote' || e.auth !== 'pubkey', 'our private key goes on the local end, with auth pubkey'],
+    ['cacerts', side === 'local' || e.auth !== 'pubkey', "the CAs that anchor the peer's chain go on the remote end, with auth pubkey"],
+  ];
+  for (const [key, wrong, fix] of misplaced) if (wrong && e[key] !== undefined) configFail(`${path}.${side}.${key}`, fix);
   if (e.auth === 'psk') {
     if (psk === undefined) configFail(path, `${side}.auth is psk: set psk or pskFile`);
     return { method: 'psk', secret: psk };
   }
   if (side === 'local') {
     if (!e.certs?.length || !e.privateKey) configFail(`${path}.local`, 'auth pubkey needs certs and privateKey files');
-    return {
-      method: 'pubkey',
-      certs: e.certs.map((f, i) => readConfigFile(baseDir, f, `${path}.local.certs[${i}]`)),
-      privateKey: readConfigFile(baseDir, e.privateKey, `${path}.local.privateKey`),
-    };
+    const privateKey = readConfigFile(baseDir, e.privateKey, `${path}.local.privateKey`, { warnings });
+    try {
+      createPrivateKey(privateKey); // parsed here too, so a bad key stops --check, not an IKE_AUTH
+    } catch (err) {
+      configFail(`${path}.local.privateKey`, `${resolve(baseDir, e.privateKey)} is not a private key in PEM (${(err as Error).message})`);
+    }
+    return { method: 'pubkey', certs: e.certs.map((f, i) => readCertificates(baseDir, f, `${path}.local.certs[${i}]`)), privateKey };
   }
   if (!e.cacerts?.length) configFail(`${path}.remote`, 'auth pubkey needs cacerts (the CAs that anchor the peer)');
-  const cacerts = e.cacerts.map((f, i) => readConfigFile(baseDir, f, `${path}.remote.cacerts[${i}]`));
+  const cacerts = e.cacerts.map((f, i) => readCertificates(baseDir, f, `${path}.remote.cacerts[${i}]`));
   const crlFiles = e.crls?.map((f) => resolve(baseDir, f));
   if (crlFiles) {
     try {
@@ -127,46 +152,39 @@ function toAuth(side: 'local' | 'remote', e: RawEnd, psk: string | undefined, ba
   return { method: 'pubkey', cacerts, ...(crlFiles ? { crlFiles } : {}) };
 }
 
-/** Turns one parsed `connections.<name>` entry into the IKE model, and validates it there. */
-export function toConnectionConfig(name: string, c: RawConnection, baseDir: string, path: string): ConnectionConfig {
+/**
+ * Turns one parsed `connections.<name>` entry into the IKE model and resolves it (once); doubts
+ * about the files it reads (a key others can read) go to `warnings`.
+ */
+export function toConnection(name: string, c: RawConnection, baseDir: string, path: string, warnings: string[]): ResolvedConnection {
   if (c.psk !== undefined && c.pskFile !== undefined) configFail(path, 'set psk or pskFile, not both');
-  const psk = c.pskFile !== undefined ? readConfigFile(baseDir, c.pskFile, `${path}.pskFile`).trim() : c.psk;
+  if (c.local.port !== undefined) configFail(`${path}.local.port`, 'IKE listens on ike.port and ike.nattPort: set those instead');
+  const psk = c.pskFile !== undefined ? readConfigFile(baseDir, c.pskFile, `${path}.pskFile`, { warnings }).trim() : c.psk;
   const children: ChildConfig[] = [...c.children].map(([cn, ch]) => ({
     name: cn,
     localTs: ch.localTs,
     remoteTs: ch.remoteTs,
     espProposals: ch.espProposals,
     mode: ch.mode,
-    lifetime: toLifetime(ch.lifetime),
+    lifetime: ch.lifetime,
     replayWindow: ch.replayWindow,
   }));
   const conn: ConnectionConfig = {
     name,
-    local: { id: c.local.id, addrs: c.local.addrs, port: c.local.port, auth: toAuth('local', c.local, psk, baseDir, path) },
-    remote: { id: c.remote.id, addrs: c.remote.addrs, port: c.remote.port, auth: toAuth('remote', c.remote, psk, baseDir, path) },
+    local: { id: c.local.id, addrs: c.local.addrs, auth: toAuth('local', c.local, psk, baseDir, path, warnings) },
+    remote: { id: c.remote.id, addrs: c.remote.addrs, auth: toAuth('remote', c.remote, psk, baseDir, path, warnings) },
+    // The peer's IKE port when we initiate (RFC 7296 §2: 500 unless configured).
+    ...(c.remote.port !== undefined ? { remotePort: c.remote.port } : {}),
     ikeProposals: c.ikeProposals,
     children,
-    ikeLifetime: toLifetime(c.ikeLifetime),
+    ikeLifetime: c.ikeLifetime,
     dpdDelay: c.dpd,
     fragmentation: c.fragmentation,
     fragmentSize: c.fragmentSize,
-    retransmit: c.retransmit && {
-      timeoutMs: c.retransmit.timeout === undefined ? undefined : c.retransmit.timeout * 1000,
-      base: c.retransmit.base,
-      tries: c.retransmit.tries,
-      maxIntervalMs: c.retransmit.maxInterval === undefined ? undefined : c.retransmit.maxInterval * 1000,
-    } as ConnectionConfig['retransmit'],
+    retransmit: c.retransmit,
     sendCertReq: c.sendCertReq,
     followRedirects: c.followRedirects,
     initialContact: c.initialContact,
   };
-  // Strip undefined retransmit members so defaults apply.
-  if (conn.retransmit) for (const k of Object.keys(conn.retransmit) as (keyof typeof conn.retransmit)[]) if (conn.retransmit[k] === undefined) delete conn.retransmit[k];
-  try {
-    resolveConnection(conn); // proposal strings, TS, lifetimes: fail now, with the path
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`${path}: ${err.message}`, { cause: err });
-    throw err;
-  }
-  return conn;
+  return resolveConnection(conn, path);
 }

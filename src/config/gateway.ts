@@ -3,10 +3,11 @@
  * commented file for each scenario; every key is documented there.
  */
 import { dirname, resolve } from 'node:path';
-import type { ConnectionConfig, IkeDaemonSettings } from '../ike/config.js';
+import type { IkeDaemonSettings, ResolvedConnection } from '../ike/config.js';
 import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
-import { connectionsField, toConnectionConfig } from './connection.js';
+import { connectionsField, toConnection } from './connection.js';
+import { checkLogFile, checkSocketPath } from './paths.js';
 import { readYaml } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from './control-socket.js';
@@ -30,7 +31,12 @@ export interface RouteInjectionConfig {
 export interface GatewayConfig {
   /** The file this came from (for messages). */
   file: string;
+  /** The file's content as validated, before defaults and units (reload compares these). */
+  document: GatewayDocument;
+  /** Doubts that do not stop the start (a key file others can read): shown by --check, logged at start. */
+  warnings: string[];
   node: { name: string };
+  /** `file`: absolute (a relative name is taken from the config file's directory). */
   log: { level: LogLevel; file?: string };
   ike: {
     /** Local addresses IKE listens on (ports 500 and 4500 on each). */
@@ -46,7 +52,8 @@ export interface GatewayConfig {
   };
   /** Addresses the gateway adds to interfaces at start (e.g. a VIP outside VRRP, lab use). */
   addresses: { address: string; dev: string }[];
-  connections: ConnectionConfig[];
+  /** Resolved once, here; the IKE daemon uses them as they are. */
+  connections: ResolvedConnection[];
   /** The operator control socket (src/control); absent or disabled: none is opened. */
   control?: { enabled: boolean; socket: string };
   /** Cluster membership, VRRP and load reports (src/config/cluster.ts); absent: a standalone gateway. */
@@ -103,6 +110,9 @@ export const nodeShape = {
 
 const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField) });
 
+/** A validated gateway file, before defaults, units and the files it names. */
+export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'cluster'> & { cluster?: RawCluster };
+
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
   const file = resolve(path);
@@ -113,16 +123,26 @@ export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {
   return toGatewayConfig(gatewayField.parse(data, ''), file);
 }
 
-export function toGatewayConfig(raw: Omit<ReturnType<typeof gatewayField.parse>, 'cluster'> & { cluster?: RawCluster }, file: string): GatewayConfig {
+export function toGatewayConfig(raw: GatewayDocument, file: string): GatewayConfig {
   const baseDir = dirname(file);
   if (raw.connections.size === 0) configFail('connections', 'at least one connection is needed');
-  const connections = [...raw.connections].map(([name, c]) => toConnectionConfig(name, c, baseDir, `connections.${name}`));
+  const warnings: string[] = [];
+  const connections = [...raw.connections].map(([name, c]) => toConnection(name, c, baseDir, `connections.${name}`, warnings));
+  const logFile = raw.log.file === undefined ? undefined : resolve(baseDir, raw.log.file);
+  if (logFile) checkLogFile('log.file', logFile);
+  const control = {
+    enabled: raw.control?.enabled ?? true,
+    socket: raw.control?.socket ?? defaultSocketPath(raw.node.name),
+  };
+  if (control.enabled) checkSocketPath('control.socket', control.socket);
   const k = raw.kernel;
   const routes = k?.routes;
   return {
     file,
+    document: raw,
+    warnings,
     node: raw.node,
-    log: { level: raw.log.level ?? 'info', file: raw.log.file },
+    log: { level: raw.log.level ?? 'info', file: logFile },
     ike: {
       listen: raw.ike.listen,
       port: raw.ike.port,
@@ -153,10 +173,7 @@ export function toGatewayConfig(raw: Omit<ReturnType<typeof gatewayField.parse>,
     },
     addresses: raw.addresses,
     connections,
-    control: {
-      enabled: raw.control?.enabled ?? true,
-      socket: raw.control?.socket ?? defaultSocketPath(raw.node.name),
-    },
+    control,
     ...(raw.cluster && { cluster: toClusterConfig(raw.cluster, raw.node.name, baseDir) }),
   };
 }

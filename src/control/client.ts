@@ -27,6 +27,8 @@ export class ControlClient {
   private readonly pending = new Map<number, Pending>();
   private buf = '';
   private closedErr: Error | undefined;
+  /** A connection-level error the daemon sent (id null) before closing: why it closed. */
+  private connErr: ControlError | undefined;
 
   private constructor(
     readonly path: string,
@@ -35,7 +37,7 @@ export class ControlClient {
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => this.onData(d));
     sock.on('error', (err) => this.fail(new ControlConnectError(`control socket ${path}: ${err.message}`, { cause: err })));
-    sock.on('close', () => this.fail(new ControlConnectError(`control socket ${path} closed by the daemon`)));
+    sock.on('close', () => this.fail(this.connErr ?? new ControlConnectError(`control socket ${path} closed by the daemon`)));
   }
 
   static connect(path: string, opts: { timeoutMs?: number } = {}): Promise<ControlClient> {
@@ -95,6 +97,7 @@ export class ControlClient {
       }
       const p = typeof msg.id === 'number' ? this.pending.get(msg.id) : undefined;
       if (!p) {
+        if (msg.id === null && msg.error) this.connErr = new ControlError(msg.error.code, msg.error.message);
         this.rawResponses.push(msg as Record<string, unknown>);
         continue;
       }

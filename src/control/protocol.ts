@@ -54,6 +54,16 @@ export const ControlErrorCode = {
   TIMEOUT: 'TIMEOUT',
   /** Too many requests in flight on this connection, or the daemon is stopping. */
   BUSY: 'BUSY',
+  /**
+   * The connecting process is neither root nor the daemon's user (SO_PEERCRED); sent with id
+   * null, then the connection is closed.
+   */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /**
+   * Sent with id null before the daemon closes an idle connection: it was idle for
+   * IDLE_TIMEOUT_MS, or it was the longest idle when every slot was taken and a new client came.
+   */
+  IDLE_CLOSED: 'IDLE_CLOSED',
   /** A bug in segw; the daemon keeps running. Please report it with the log. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -63,8 +73,13 @@ export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErr
 export const MAX_REQUEST_BYTES = 64 * 1024;
 /** Requests one connection may have running at once; more are answered BUSY. */
 export const MAX_INFLIGHT_PER_CONNECTION = 16;
-/** Client connections at once; more are closed at accept. */
+/**
+ * Client connections at once. A new client when all are taken closes the longest idle one (no
+ * request in flight); only when every connection is busy is the new one refused (BUSY).
+ */
 export const MAX_CONNECTIONS = 64;
+/** A connection with no request in flight and no traffic for this long is closed. */
+export const IDLE_TIMEOUT_MS = 60_000;
 /** Default and upper bound of a request's `timeoutMs` (operations that wait for an exchange). */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_TIMEOUT_MS = 300_000;

@@ -1,16 +1,55 @@
 /**
  * `segw gateway` in the foreground: starts the gateway, logs where it listens, and stops it
  * gracefully on SIGTERM/SIGINT (peers told, routes withdrawn). A second signal stops at once.
- * SIGUSR1 logs the status.
+ * SIGUSR1 logs the status. SIGHUP reloads the config file (./reload.ts): what can change
+ * without dropping an established SA is applied, anything else is refused with the key's name,
+ * and a bad file leaves the running config as it was.
  */
-import type { GatewayConfig } from '../config/gateway.js';
-import { createRootLogger, logger, setRootLogger } from '../log/index.js';
+import { loadGatewayConfig, type GatewayConfig } from '../config/gateway.js';
+import { ConfigError, SegwError } from '../errors.js';
+import { closeRootLogger, createRootLogger, logger, LogFileError, rootLogger, setRootLogger, type Logger } from '../log/index.js';
 import { Gateway } from './gateway.js';
+import { applyReload, planReload } from './reload.js';
+
+/**
+ * Points the process's logging at the config's `log` (file created 0600, or stdout). A write
+ * failure later (EIO, a full disk) is reported in one line on stderr and logging moves there.
+ */
+export function startLogging(cfg: Pick<GatewayConfig, 'log'>): void {
+  const { level, file } = cfg.log;
+  let root: Logger;
+  try {
+    root = createRootLogger({
+      level,
+      destination: file,
+      onWriteError: (err) => {
+        if (rootLogger() !== root) return; // a log replaced by a reload failed while closing
+        process.stderr.write(`segw: log.file ${file}: write failed (${err.code ?? err.message}); logging to standard error from now on\n`);
+        setRootLogger(createRootLogger({ level, destination: 2 }));
+      },
+    });
+  } catch (err) {
+    if (err instanceof LogFileError) throw new ConfigError(`log.file: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const old = setRootLogger(root);
+  if (old) closeRootLogger(old);
+}
 
 export async function runGatewayDaemon(cfg: GatewayConfig): Promise<number> {
-  setRootLogger(createRootLogger({ level: cfg.log.level, destination: cfg.log.file }));
+  startLogging(cfg);
   const log = logger('gateway', { node: cfg.node.name });
-  const gw = await Gateway.start(cfg, { log });
+  // A SIGHUP while starting must not kill the process (its default action).
+  const early = () => log.warn('SIGHUP while starting: ignored (send it again once the gateway started)');
+  process.on('SIGHUP', early);
+  for (const w of cfg.warnings) log.warn({ config: cfg.file }, w);
+  let gw: Gateway;
+  try {
+    gw = await Gateway.start(cfg, { log });
+  } finally {
+    process.off('SIGHUP', early);
+  }
+  let current = cfg;
   return new Promise<number>((resolve) => {
     let signals = 0;
     const stop = (sig: NodeJS.Signals) => {
@@ -32,5 +71,53 @@ export async function runGatewayDaemon(cfg: GatewayConfig): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
     process.on('SIGUSR1', () => log.info({ status: gw.status() }, 'status'));
+    process.on('SIGHUP', () => {
+      if (signals > 0) return;
+      current = reload(gw, current, log);
+    });
   });
+}
+
+/** Reopens the log file (log rotation) with the running config's settings; a failure is logged. */
+function reopenLog(cfg: GatewayConfig, log: Logger): void {
+  try {
+    startLogging(cfg);
+  } catch (err) {
+    log.error({ error: (err as Error).message }, 'cannot reopen the log file; logging continues to the open one');
+  }
+}
+
+/** One SIGHUP: returns the config now in force (the new one, or `current` when refused). */
+export function reload(gw: Gateway, current: GatewayConfig, log: Logger): GatewayConfig {
+  let next: GatewayConfig;
+  try {
+    next = loadGatewayConfig(current.file);
+  } catch (err) {
+    reopenLog(current, log);
+    if (err instanceof SegwError) log.error({ config: current.file, error: err.message }, 'reload refused: the config file is not valid; still running on the previous one');
+    else log.error({ err, config: current.file }, 'reload failed (a bug; please report it); still running on the previous config');
+    return current;
+  }
+  const plan = planReload(current.document, next.document);
+  if (!plan.ok) {
+    reopenLog(current, log);
+    log.error(
+      { config: current.file, restartOnly: plan.restartOnly },
+      `reload refused: ${plan.restartOnly.join(', ')} cannot change while running (restart the gateway, or restore the old value); still running on the previous config`,
+    );
+    return current;
+  }
+  try {
+    startLogging(next); // reopens log.file (rotation) with the new log.level
+  } catch (err) {
+    log.error({ config: current.file, error: (err as Error).message }, 'reload: cannot reopen the log; still running on the previous config');
+    return current;
+  }
+  applyReload(gw, next);
+  for (const w of next.warnings) log.warn({ config: next.file }, w);
+  log.info(
+    { config: next.file, added: plan.added, removed: plan.removed, reloaded: plan.kept, ...(plan.logLevel && { logLevel: plan.logLevel }) },
+    'config reloaded (established SAs keep the settings they were made with until they end)',
+  );
+  return next;
 }

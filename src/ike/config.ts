@@ -1,8 +1,16 @@
 /**
  * The IKE configuration model: connections (peers) with their children, as TypeScript types.
- * A config file loader (YAML) produces these objects; the daemon and the exchange code read
- * only these. `resolveConnection` fills defaults and parses proposal strings once, so the
- * per-SA objects share one resolved connection (no per-SA copies).
+ *
+ *   ConnectionConfig   the declarative form, with the config file's key names and units
+ *                      (seconds), built by the YAML loader (src/config) or by code (tests,
+ *                      the load generator)
+ *        │ resolveConnection(c, path)   once: defaults, proposal strings, traffic selectors,
+ *        ▼                              lifetimes and every unit conversion (s -> ms)
+ *   ResolvedConnection what the daemon and the exchange code read, as is; the per-SA objects
+ *                      share it (no per-SA copies)
+ *
+ * Errors name the config file's path (`connections.bs.children.s1.lifetime.jitter`), so the
+ * loader passes them through unchanged.
  */
 import { ProtocolId } from './constants.js';
 import type { Proposal } from './codec/types.js';
@@ -45,13 +53,14 @@ export interface EndConfig {
   auth: AuthConfig;
 }
 
+/** A lifetime as the config file's `lifetime:` / `ikeLifetime:` keys give it, in seconds. */
 export interface LifetimeConfig {
-  /** Seconds until rekey starts. 0: never rekey. */
-  rekeyTime: number;
-  /** Seconds of random jitter subtracted from rekeyTime (strongSwan's rand_time). */
-  randTime?: number;
-  /** Seconds until hard expiry (default rekeyTime * 1.1). */
-  lifeTime?: number;
+  /** Seconds until rekey starts. 0: never rekey (strongSwan's rekey_time = 0). */
+  rekey: number;
+  /** Seconds of random jitter subtracted from rekey (strongSwan's rand_time); needs rekey > 0. */
+  jitter?: number;
+  /** Seconds until hard expiry (default rekey * 1.1; with rekey 0, default none). */
+  life?: number;
 }
 
 export interface ChildConfig {
@@ -65,6 +74,15 @@ export interface ChildConfig {
   replayWindow?: number;
 }
 
+/** The `retransmit:` keys of a connection, in seconds (resolved into RetransmitConfig). */
+export interface RetransmitSettings {
+  timeout?: number;
+  base?: number;
+  tries?: number;
+  maxInterval?: number;
+}
+
+/** Resolved retransmission schedule (ms). */
 export interface RetransmitConfig {
   /** First retransmission after this many ms (strongSwan retransmit_timeout 4 s). */
   timeoutMs: number;
@@ -89,7 +107,7 @@ export interface ConnectionConfig {
   /** RFC 7383: offer fragmentation and fragment messages above `fragmentSize` octets of IP packet. */
   fragmentation?: boolean;
   fragmentSize?: number;
-  retransmit?: Partial<RetransmitConfig>;
+  retransmit?: RetransmitSettings;
   /** Send CERTREQ for our CAs (cert auth). */
   sendCertReq?: boolean;
   /** Initiator: follow RFC 5685 redirects (bounded, §9). */
@@ -131,32 +149,49 @@ export interface ResolvedConnection {
 
 export const DEFAULT_RETRANSMIT: RetransmitConfig = { timeoutMs: 4000, base: 1.8, tries: 5, maxIntervalMs: 60_000 };
 /** strongSwan defaults: IKE rekey 4 h, child rekey 1 h, 10 % jitter. */
-const DEFAULT_IKE_LIFETIME: LifetimeConfig = { rekeyTime: 4 * 3600, randTime: 4 * 360 };
-const DEFAULT_CHILD_LIFETIME: LifetimeConfig = { rekeyTime: 3600, randTime: 360 };
+const DEFAULT_IKE_LIFETIME: LifetimeConfig = { rekey: 4 * 3600, jitter: 4 * 360 };
+const DEFAULT_CHILD_LIFETIME: LifetimeConfig = { rekey: 3600, jitter: 360 };
 /** RFC 7383 §2.5.1: 1280 for IPv6, 576 for IPv4 is the safe minimum; strongSwan uses 1280. */
 export const DEFAULT_FRAGMENT_SIZE = 1280;
 
-function resolveLifetime(l: LifetimeConfig | undefined, dflt: LifetimeConfig, what: string): ResolvedLifetime {
-  const v = l ?? dflt;
-  if (!(v.rekeyTime >= 0)) throw new ConfigError(`${what}: rekeyTime must be >= 0 seconds`);
-  const rand = v.randTime ?? (l ? 0 : dflt.randTime ?? 0);
-  if (rand < 0 || (v.rekeyTime > 0 && rand >= v.rekeyTime)) {
-    throw new ConfigError(`${what}: randTime must be >= 0 and below rekeyTime`);
-  }
-  const life = v.lifeTime ?? (v.rekeyTime > 0 ? v.rekeyTime * 1.1 : 0);
-  if (life > 0 && v.rekeyTime > 0 && life <= v.rekeyTime) {
-    throw new ConfigError(`${what}: lifeTime must be above rekeyTime`);
-  }
-  return { rekeyMs: v.rekeyTime * 1000, randMs: rand * 1000, lifeMs: life * 1000 };
+function fail(path: string, msg: string): never {
+  throw new ConfigError(`${path}: ${msg}`);
 }
 
-function checkTs(list: string[], what: string): void {
-  if (list.length === 0) throw new ConfigError(`${what}: at least one traffic selector is needed`);
-  for (const t of list) if (!isDynamic(t)) parseTs(t);
+/** Checks one lifetime against the config file's rules; `path` is where it sits (`...lifetime`). */
+function resolveLifetime(l: LifetimeConfig | undefined, dflt: LifetimeConfig, path: string): ResolvedLifetime {
+  const v = l ?? dflt;
+  const secs = (x: number) => `${x} s`;
+  if (!(v.rekey >= 0)) fail(`${path}.rekey`, `must be 0 (never rekey) or more seconds, got ${v.rekey}`);
+  const jitter = v.jitter ?? (l ? 0 : dflt.jitter ?? 0);
+  if (!(jitter >= 0)) fail(`${path}.jitter`, `must be 0 or more seconds, got ${jitter}`);
+  if (v.rekey === 0 && jitter > 0) fail(`${path}.jitter`, 'has no meaning with rekey 0 (never rekey): remove it, or set rekey');
+  if (v.rekey > 0 && jitter >= v.rekey) fail(`${path}.jitter`, `${secs(jitter)} must be below rekey (${secs(v.rekey)})`);
+  const life = v.life ?? (v.rekey > 0 ? v.rekey * 1.1 : 0);
+  if (!(life >= 0)) fail(`${path}.life`, `must be 0 or more seconds, got ${life}`);
+  if (life > 0 && v.rekey > 0 && life <= v.rekey) fail(`${path}.life`, `${secs(life)} must be above rekey (${secs(v.rekey)})`);
+  return { rekeyMs: v.rekey * 1000, randMs: jitter * 1000, lifeMs: life * 1000 };
+}
+
+/** Runs `fn`; a ConfigError from it (a proposal or selector parser) is prefixed with `path`. */
+function at<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function checkTs(list: string[], path: string): void {
+  if (list.length === 0) fail(path, 'at least one traffic selector is needed');
+  list.forEach((t, i) => {
+    if (!isDynamic(t)) at(`${path}[${i}]`, () => parseTs(t));
+  });
 }
 
 /** Every algorithm of an IKE proposal must be one the crypto module implements. */
-function checkIkeSupported(ps: Proposal[], what: string): Proposal[] {
+function checkIkeSupported(ps: Proposal[], path: string): Proposal[] {
   for (const p of ps) {
     for (const t of p.transforms) {
       const ok =
@@ -164,63 +199,87 @@ function checkIkeSupported(ps: Proposal[], what: string): Proposal[] {
         (t.type === TransformType.PRF && PRF_ALGORITHMS.has(t.id)) ||
         (t.type === TransformType.INTEG && INTEG_ALGORITHMS.has(t.id)) ||
         (t.type === TransformType.DH && isSupportedDhGroup(t.id));
-      if (!ok) throw new ConfigError(`${what}: "${proposalToString(p)}" uses an algorithm segw does not implement`);
+      if (!ok) fail(path, `"${proposalToString(p)}" uses an algorithm segw does not implement`);
     }
   }
   return ps;
 }
 
 /** ESP proposals must be ones the data planes implement (AES-GCM-16, AES-CBC + HMAC-SHA2). */
-function checkEspSupported(ps: Proposal[], what: string): Proposal[] {
+function checkEspSupported(ps: Proposal[], path: string): Proposal[] {
   for (const p of ps) {
     const s = espSuiteOf(p);
     if (!s || (s.dh !== 0 && !isSupportedDhGroup(s.dh))) {
-      throw new ConfigError(`${what}: ESP "${proposalToString(p)}" is not supported (use aes128gcm16, aes256gcm16, or aesNNN-sha256/384/512)`);
+      fail(path, `ESP "${proposalToString(p)}" is not supported (use aes128gcm16, aes256gcm16, or aesNNN-sha256/384/512)`);
     }
   }
   return ps;
 }
 
-export function resolveChild(c: ChildConfig, conn: string): ResolvedChild {
-  const what = `connection ${conn} child ${c.name}`;
-  checkTs(c.localTs, `${what} localTs`);
-  checkTs(c.remoteTs, `${what} remoteTs`);
+function resolveRetransmit(r: RetransmitSettings | undefined, path: string): RetransmitConfig {
+  const out = { ...DEFAULT_RETRANSMIT };
+  if (r?.timeout !== undefined) out.timeoutMs = r.timeout * 1000;
+  if (r?.maxInterval !== undefined) out.maxIntervalMs = r.maxInterval * 1000;
+  if (r?.base !== undefined) out.base = r.base;
+  if (r?.tries !== undefined) out.tries = r.tries;
+  if (!(out.timeoutMs > 0)) fail(`${path}.timeout`, 'must be above 0 seconds');
+  if (!(out.maxIntervalMs >= out.timeoutMs)) fail(`${path}.maxInterval`, 'must not be below timeout');
+  if (!(out.base >= 1)) fail(`${path}.base`, 'must be 1 or more');
+  if (!(Number.isInteger(out.tries) && out.tries >= 0)) fail(`${path}.tries`, 'must be a whole number, 0 or more');
+  return out;
+}
+
+/** `path` is where the child sits in the config file: `connections.<conn>.children.<name>`. */
+export function resolveChild(c: ChildConfig, path: string): ResolvedChild {
+  checkTs(c.localTs, `${path}.localTs`);
+  checkTs(c.remoteTs, `${path}.remoteTs`);
   return {
     cfg: c,
     name: c.name,
-    proposals: checkEspSupported(parseProposals(c.espProposals, ProtocolId.ESP), what),
+    proposals: checkEspSupported(at(`${path}.espProposals`, () => parseProposals(c.espProposals, ProtocolId.ESP)), `${path}.espProposals`),
     mode: c.mode ?? 'tunnel',
-    lifetime: resolveLifetime(c.lifetime, DEFAULT_CHILD_LIFETIME, what),
+    lifetime: resolveLifetime(c.lifetime, DEFAULT_CHILD_LIFETIME, `${path}.lifetime`),
     replayWindow: c.replayWindow ?? 32,
   };
 }
 
-/** Validates a connection and resolves its defaults; throws ConfigError naming the problem. */
-export function resolveConnection(c: ConnectionConfig): ResolvedConnection {
-  if (!c.name) throw new ConfigError('connection: a name is needed');
+/**
+ * Validates a connection and resolves its defaults and units, once; throws ConfigError naming
+ * the config file's path (`path`, default `connections.<name>`).
+ */
+export function resolveConnection(c: ConnectionConfig, path = `connections.${c.name}`): ResolvedConnection {
+  if (!c.name) throw new ConfigError('connections: a connection needs a name');
   for (const [side, end] of [['local', c.local], ['remote', c.remote]] as const) {
-    if (!end?.auth) throw new ConfigError(`connection ${c.name}: ${side}.auth is needed (psk or pubkey)`);
-    if (end.auth.method === 'psk' && !end.auth.secret) {
-      throw new ConfigError(`connection ${c.name}: ${side}.auth psk needs a secret`);
-    }
+    if (!end?.auth) fail(`${path}.${side}.auth`, 'is needed (psk or pubkey)');
+    if (end.auth.method === 'psk' && !end.auth.secret) fail(path, `${side}.auth is psk: set psk or pskFile`);
   }
   const fragmentSize = c.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
-  if (fragmentSize < 576 || fragmentSize > 65535) {
-    throw new ConfigError(`connection ${c.name}: fragmentSize must be 576..65535 octets`);
+  if (!(fragmentSize >= 576 && fragmentSize <= 65535)) fail(`${path}.fragmentSize`, 'must be 576..65535 octets');
+  if (!(c.dpdDelay === undefined || c.dpdDelay >= 0)) fail(`${path}.dpd`, 'must be 0 (off) or more seconds');
+  const names = new Set<string>();
+  for (const ch of c.children) {
+    if (names.has(ch.name)) fail(`${path}.children.${ch.name}`, 'is defined twice');
+    names.add(ch.name);
   }
+  const ikePath = `${path}.ikeProposals`;
   return {
     cfg: c,
     name: c.name,
-    ikeProposals: checkIkeSupported(parseProposals(c.ikeProposals, ProtocolId.IKE), `connection ${c.name}`),
-    children: c.children.map((ch) => resolveChild(ch, c.name)),
-    ikeLifetime: resolveLifetime(c.ikeLifetime, DEFAULT_IKE_LIFETIME, `connection ${c.name} ikeLifetime`),
+    ikeProposals: checkIkeSupported(at(ikePath, () => parseProposals(c.ikeProposals, ProtocolId.IKE)), ikePath),
+    children: c.children.map((ch) => resolveChild(ch, `${path}.children.${ch.name}`)),
+    ikeLifetime: resolveLifetime(c.ikeLifetime, DEFAULT_IKE_LIFETIME, `${path}.ikeLifetime`),
     dpdMs: (c.dpdDelay ?? 0) * 1000,
     fragmentation: c.fragmentation ?? true,
     fragmentSize,
-    retransmit: { ...DEFAULT_RETRANSMIT, ...c.retransmit },
+    retransmit: resolveRetransmit(c.retransmit, `${path}.retransmit`),
     followRedirects: c.followRedirects ?? true,
     initialContact: c.initialContact ?? true,
   };
+}
+
+/** A connection handed to the daemon: resolved already (the config loader's) or declarative. */
+export function asResolved(c: ConnectionConfig | ResolvedConnection): ResolvedConnection {
+  return 'cfg' in c ? c : resolveConnection(c);
 }
 
 /** Rekey delay with jitter: rekey - random(0..rand) (strongSwan's model). */

@@ -16,7 +16,7 @@ import type { KernelIpsec } from '../kernel/types.js';
 import { IKE_NATT_PORT, IKE_PORT } from './constants.js';
 import {
   DEFAULT_SETTINGS,
-  resolveConnection,
+  asResolved,
   type ConnectionConfig,
   type IkeDaemonSettings,
   type ResolvedConnection,
@@ -46,7 +46,8 @@ import { Status, TaskType, endTask, type Task, type TaskEnd } from './tasks/task
 import { failed, refusedNow, succeeded, watch, whyNot, type Outcome, type Started } from './outcome.js';
 
 export interface IkeDaemonOptions {
-  connections: ConnectionConfig[];
+  /** Resolved connections (the config loader's) are used as is; declarative ones are resolved here. */
+  connections: readonly (ConnectionConfig | ResolvedConnection)[];
   kernel: KernelIpsec;
   /** Addresses to bind (ports 500 and 4500 unless given). Ignored for sockets handed in. */
   listen?: { address: string; port?: number; natTPort?: number }[];
@@ -81,9 +82,9 @@ export class IkeDaemon {
   readonly manager: SaManager;
   readonly scheduler: Scheduler;
   readonly log: Logger;
-  private readonly conns: ResolvedConnection[];
+  private conns: readonly ResolvedConnection[] = [];
   /** By name: initiate() looks connections up per SA, and an initiator may hold 100k of them. */
-  private readonly connsByName = new Map<string, ResolvedConnection>();
+  private connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
   private readonly redirectHistory = new Map<string, number[]>();
   /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
@@ -93,11 +94,7 @@ export class IkeDaemon {
   constructor(private readonly opts: IkeDaemonOptions) {
     this.log = opts.log ?? logger('ike');
     this.scheduler = opts.scheduler ?? new Scheduler(opts.clock ?? systemClock);
-    this.conns = opts.connections.map(resolveConnection);
-    for (const c of this.conns) {
-      if (this.connsByName.has(c.name)) throw new ConfigError(`connection name "${c.name}" is used twice`);
-      this.connsByName.set(c.name, c);
-    }
+    this.setConnections(opts.connections);
     this.manager = new SaManager({
       tasks: ikeTasks,
       kernel: opts.kernel,
@@ -128,6 +125,21 @@ export class IkeDaemon {
 
   connection(name: string): ResolvedConnection | undefined {
     return this.connsByName.get(name);
+  }
+
+  /**
+   * Replaces the connections (config reload). New IKE SAs use the new ones; established SAs keep
+   * the connection they were made with until they end, so nothing established is dropped.
+   */
+  setConnections(connections: readonly (ConnectionConfig | ResolvedConnection)[]): void {
+    const conns = connections.map(asResolved);
+    const byName = new Map<string, ResolvedConnection>();
+    for (const c of conns) {
+      if (byName.has(c.name)) throw new ConfigError(`connection name "${c.name}" is used twice`);
+      byName.set(c.name, c);
+    }
+    this.conns = conns;
+    this.connsByName = byName;
   }
 
   /** Binds the configured sockets and starts receiving. */

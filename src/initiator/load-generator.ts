@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/index.js';
 import { logger } from '../log/index.js';
 import { IkeDaemon } from '../ike/daemon.js';
-import type { ConnectionConfig, IkeDaemonSettings, LifetimeConfig, RetransmitConfig } from '../ike/config.js';
+import type { ConnectionConfig, IkeDaemonSettings, LifetimeConfig, RetransmitSettings } from '../ike/config.js';
 import { Scheduler } from '../ike/scheduler.js';
 import type { IkeSa } from '../ike/sa/ike-sa.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
@@ -76,7 +76,8 @@ export interface LoadGeneratorOptions {
   espProposals?: string[];
   /** The core-side selectors (the child's remote TS), e.g. ['203.0.113.0/24']. */
   remoteTs: string[];
-  retransmit?: Partial<RetransmitConfig>;
+  /** Seconds, as a config file's `retransmit:`. */
+  retransmit?: RetransmitSettings;
   /** Default true, as a base station that boots (RFC 7296 §2.4). */
   initialContact?: boolean;
   followRedirects?: boolean;
@@ -150,7 +151,7 @@ interface Pending {
 
 /** How often SAs in flight are checked for a silent death or a timeout. */
 const SWEEP_MS = 10;
-const NO_REKEY: LifetimeConfig = { rekeyTime: 0, lifeTime: 0 };
+const NO_REKEY: LifetimeConfig = { rekey: 0, life: 0 };
 
 export class LoadGenerator {
   readonly population: Population;

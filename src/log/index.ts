@@ -4,8 +4,10 @@
  * logged: callers pass SPIs and names, never keys; `redact` is a second line of defence.
  * Per-packet faults go through `rateLimited` so a flood cannot flood the log.
  */
+import { openSync } from 'node:fs';
 import pino from 'pino';
 import type { Logger, LevelWithSilent } from 'pino';
+import { SegwError } from '../errors.js';
 
 export type { Logger };
 
@@ -29,21 +31,77 @@ let root: Logger = pino({ level: defaultLevel(), ...BASE_OPTIONS });
 
 let generation = 0;
 
+/** The destinations createRootLogger opened, so a replaced logger's file can be closed. */
+const destinations = new WeakMap<Logger, ReturnType<typeof pino.destination>>();
+
 /**
  * Replace the process-wide root logger (the CLI does this once, from the config). Loggers made
  * earlier by `logger()` (module-level ones) follow the new root: they re-bind on next use.
  */
-export function setRootLogger(logger: Logger): void {
+export function setRootLogger(logger: Logger): Logger {
+  const old = root;
   root = logger;
   generation++;
+  return old;
 }
 
-export function createRootLogger(opts: { level?: LevelWithSilent; destination?: string | number }): Logger {
-  const dest = opts.destination === undefined ? 1 : opts.destination;
-  return pino(
-    { level: opts.level ?? defaultLevel(), ...BASE_OPTIONS },
-    pino.destination({ dest, sync: false }),
-  );
+/** The current root logger (to tell whether a logger made earlier is still the one in use). */
+export function rootLogger(): Logger {
+  return root;
+}
+
+/** Flushes and closes a root logger's destination (one createRootLogger made) after it was replaced. */
+export function closeRootLogger(logger: Logger): void {
+  const dest = destinations.get(logger);
+  if (!dest) return;
+  destinations.delete(logger);
+  dest.end();
+}
+
+/** The log file cannot be opened (the message names the file and the errno). */
+export class LogFileError extends SegwError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SEGW_LOG_FILE', message, options);
+  }
+}
+
+export interface RootLoggerOptions {
+  level?: LevelWithSilent;
+  /** A file (opened for append, created 0600: logs name peers and addresses) or a descriptor; default stdout. */
+  destination?: string | number;
+  /**
+   * A write to the destination failed (EIO, ENOSPC, a removed device): the destination is
+   * closed (so no flush at exit retries it forever) and this is called once; the caller
+   * decides where to log next. Without it the error is written to stderr.
+   */
+  onWriteError?: (err: NodeJS.ErrnoException) => void;
+}
+
+export function createRootLogger(opts: RootLoggerOptions): Logger {
+  let fd: number;
+  if (typeof opts.destination === 'string') {
+    try {
+      fd = openSync(opts.destination, 'a', 0o600);
+    } catch (err) {
+      throw new LogFileError(`cannot open the log file ${opts.destination}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  } else fd = opts.destination ?? 1;
+  const dest = pino.destination({ dest: fd, sync: false });
+  let failed = false;
+  dest.on('error', (err: NodeJS.ErrnoException) => {
+    if (failed) return;
+    failed = true;
+    try {
+      dest.destroy();
+    } catch {
+      /* already closed */
+    }
+    if (opts.onWriteError) opts.onWriteError(err);
+    else process.stderr.write(`segw: cannot write the log (${err.code ?? err.message}); log lines are lost\n`);
+  });
+  const l = pino({ level: opts.level ?? defaultLevel(), ...BASE_OPTIONS }, dest);
+  destinations.set(l, dest);
+  return l;
 }
 
 /**

@@ -84,7 +84,7 @@ test('kernel expiry events: soft starts a rekey, hard deletes the child', async 
 });
 
 test('IKE SA hard lifetime without a successful rekey: the SA is deleted', async () => {
-  const p = new Pair({ bs: { ikeLifetime: { rekeyTime: 100, randTime: 0, lifeTime: 120 } } });
+  const p = new Pair({ bs: { ikeLifetime: { rekey: 100, jitter: 0, life: 120 } } });
   await p.start();
   const { bsSa } = await p.connect();
   await p.advance(100_000);

@@ -101,7 +101,7 @@ test('child rekey: N(REKEY_SA), new pair installed before the old one is deleted
 });
 
 test('child rekey by lifetime: the soft timer (with jitter) starts it, the hard one never fires', async () => {
-  const life = { rekeyTime: 600, randTime: 60, lifeTime: 700 };
+  const life = { rekey: 600, jitter: 60, life: 700 };
   const p = new Pair({
     bs: { children: [{ name: 'lte', localTs: ['198.51.100.0/24'], remoteTs: ['203.0.113.0/24'], espProposals: ['aes128gcm16-esn'], lifetime: life }] },
   });
@@ -109,7 +109,7 @@ test('child rekey by lifetime: the soft timer (with jitter) starts it, the hard 
   const { bsSa } = await p.connect();
   const first = bsSa.children[0]!.spiIn;
   await p.advance(539_000);
-  assert.equal(p.wire.queue.length, 0, 'not before rekeyTime - randTime');
+  assert.equal(p.wire.queue.length, 0, 'not before rekey - jitter');
   await p.advance(61_000);
   assert.match(describe(p.wire.queue[0]!), /CREATE_CHILD_SA request/);
   await p.run();

@@ -47,7 +47,7 @@ export function bsConfig(v6: boolean, over: Partial<ConnectionConfig> = {}): Con
         espProposals: ['aes128gcm16-esn'],
       },
     ],
-    retransmit: { timeoutMs: 1000, base: 2, tries: 3 },
+    retransmit: { timeout: 1, base: 2, tries: 3 },
     ...over,
   };
 }
@@ -66,7 +66,7 @@ export function gwConfig(v6: boolean, over: Partial<ConnectionConfig> = {}): Con
         espProposals: ['aes256gcm16-esn', 'aes128gcm16-esn', 'aes128-sha256'],
       },
     ],
-    retransmit: { timeoutMs: 1000, base: 2, tries: 3 },
+    retransmit: { timeout: 1, base: 2, tries: 3 },
     ...over,
   };
 }

@@ -43,7 +43,7 @@ function generatorOptions(port: number, over: Partial<LoadGeneratorOptions> = {}
     target: { address: '127.0.0.1', port, id: 'gw.segw.example' },
     psk: PSK,
     remoteTs: ['203.0.113.0/24'],
-    retransmit: { timeoutMs: 500, base: 2, tries: 2 },
+    retransmit: { timeout: 0.5, base: 2, tries: 2 },
     ...over,
   };
 }
@@ -130,7 +130,7 @@ test('no common IKE proposal, and nobody listening: IKE_SA_INIT failed', async (
   silent.on('message', () => {});
   const gen2 = await LoadGenerator.create(generatorOptions(silent.address().port, {
     population: { count: 3, subnetPool: '198.18.1.0/24', endpoints: [{ address: '127.0.0.4', port: 0, natTPort: 0 }] },
-    retransmit: { timeoutMs: 50, base: 1, tries: 1 },
+    retransmit: { timeout: 0.05, base: 1, tries: 1 },
   }));
   try {
     const r = await gen.establish({ concurrency: 4 });
@@ -172,7 +172,7 @@ test('a responder that never answers in time: timeout per base station, SAs dest
   silent.on('message', () => {});
   const gen = await LoadGenerator.create(generatorOptions(silent.address().port, {
     population: { count: 5, subnetPool: '198.18.0.0/24', endpoints: [{ address: '127.0.0.2', port: 0, natTPort: 0 }] },
-    retransmit: { timeoutMs: 10_000, base: 2, tries: 3 },
+    retransmit: { timeout: 10, base: 2, tries: 3 },
   }));
   try {
     const r = await gen.establish({ concurrency: 5, setupTimeoutMs: 150 });

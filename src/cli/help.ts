@@ -1,0 +1,119 @@
+/**
+ * The usage text of `segw` and each command, in one place: `--help` prints it on stdout (exit
+ * 0); a usage mistake prints the reason and the command's usage on stderr (exit 2).
+ */
+import { readFileSync } from 'node:fs';
+
+export interface CommandHelp {
+  /** One line per synopsis, without the leading "usage: ". */
+  synopsis: string[];
+  /** What the command does (a sentence or two). */
+  summary: string;
+  /** The one-line summary in `segw --help`. */
+  brief: string;
+  /** [option, description] rows. */
+  options: [string, string][];
+  /** Free text after the options (exit codes, examples). */
+  notes?: string;
+}
+
+const COMMON_OPTIONS: [string, string][] = [
+  ['-h, --help', 'show this help and exit'],
+  ['--version', 'show the version and exit'],
+];
+
+export const HELP: Record<string, CommandHelp> = {
+  gateway: {
+    synopsis: ['segw gateway --config FILE.yaml [--check]'],
+    brief: 'run a security gateway (or --check its configuration)',
+    summary: 'Run a security gateway in the foreground (root: sockets, TUN, netlink), or only validate its configuration.',
+    options: [
+      ['-c, --config FILE', 'the configuration file (examples/ has a commented one)'],
+      ['--check', 'validate the file and the paths it names, print a summary, start nothing'],
+    ],
+    notes: 'Signals: SIGTERM/SIGINT stop gracefully (peers told, routes withdrawn); SIGHUP reloads the\nconfiguration (connections, PSKs, certificates, log.level; other keys need a restart) and\nreopens log.file; SIGUSR1 logs the status.',
+  },
+  basestation: {
+    synopsis: ['segw basestation --config FILE.yaml [--check]'],
+    brief: 'run a base-station initiator',
+    summary: 'Run a base-station initiator: bring up the configured connections and keep them up.',
+    options: [
+      ['-c, --config FILE', 'the configuration file (the gateway keys plus `initiate`)'],
+      ['--check', 'validate the file, print a summary, start nothing'],
+    ],
+  },
+  ctl: {
+    synopsis: ['segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] METHOD [JSON-PARAMS]'],
+    brief: "ask a running node through its control socket",
+    summary: "Send one request to a running node's control socket; the result is printed as JSON.",
+    options: [
+      ['-s, --socket PATH', 'the control socket (the config\'s control.socket)'],
+      ['-n, --node NAME', 'the node\'s name: socket /run/segw/NAME.sock'],
+      ['-t, --timeout SECONDS', 'how long an action may take (0..300; default 10)'],
+      ['--compact', 'print the result on one line'],
+    ],
+    notes: 'Methods: `segw ctl --node NAME methods` lists them (status, list-sas, initiate, terminate-ike, ...).\nExit codes: 0 answered, 1 the daemon refused or could not be reached, 2 usage.',
+  },
+  demo: {
+    synopsis: ['segw demo [--keep]'],
+    brief: 'a demo in network namespaces (root)',
+    summary: 'A strongSwan base station and a segw gateway in network namespaces (root): tunnel, ping, route.',
+    options: [['--keep', 'leave the namespaces up until Ctrl-C']],
+  },
+  version: {
+    synopsis: ['segw version'],
+    brief: 'show the version',
+    summary: 'Show the version of segw, Node and OpenSSL.',
+    options: [],
+  },
+};
+
+/** The help of one command, as printed for --help. */
+export function commandHelp(name: string): string {
+  const h = HELP[name]!;
+  const opts = [...h.options, ...COMMON_OPTIONS];
+  const width = Math.max(...opts.map(([o]) => o.length));
+  return [
+    ...h.synopsis.map((s, i) => `${i === 0 ? 'usage: ' : '       '}${s}`),
+    '',
+    h.summary,
+    '',
+    'options:',
+    ...opts.map(([o, d]) => `  ${o.padEnd(width)}  ${d}`),
+    ...(h.notes ? ['', h.notes] : []),
+  ].join('\n');
+}
+
+/** The short usage of one command (on stderr after a usage mistake). */
+export function commandUsage(name: string): string {
+  const h = HELP[name]!;
+  return [...h.synopsis.map((s, i) => `${i === 0 ? 'usage: ' : '       '}${s}`), `(segw ${name} --help for more)`].join('\n');
+}
+
+/** `segw --help`. */
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(HELP).map((n) => n.length));
+  return [
+    'usage: segw COMMAND [OPTIONS]',
+    '',
+    'segw: IPsec security gateway cluster for mobile networks (IKEv2, RFC 5685 redirect, VRRPv3).',
+    '',
+    'commands:',
+    ...Object.entries(HELP).map(([n, h]) => `  ${n.padEnd(width)}  ${h.brief}`),
+    '',
+    'options:',
+    '  -h, --help  show this help and exit (segw COMMAND --help: that command\'s)',
+    '  --version   show the version and exit',
+    '',
+    'Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.',
+  ].join('\n');
+}
+
+export function mainUsage(): string {
+  return `usage: segw COMMAND [OPTIONS]   (commands: ${Object.keys(HELP).join(', ')}; segw --help for more)`;
+}
+
+export function versionText(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `segw ${pkg.version} (node ${process.version}, openssl ${process.versions.openssl})`;
+}
