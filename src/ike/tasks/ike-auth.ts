@@ -156,6 +156,7 @@ export class IkeAuth implements Task {
     const idr = payloadOf(msg, PayloadType.IDr);
     if (!idr || !payloadOf(msg, PayloadType.AUTH)) {
       const err = errorNotify(msg);
+      sa.refusedWith = err?.notifyType;
       sa.log.warn({ notify: err ? nameOf(NotifyType, err.notifyType) : 'none' }, 'IKE_AUTH failed at the responder');
       return Status.FAILED;
     }

@@ -115,6 +115,7 @@ export class IkeInit implements Task {
       });
     }
     if (err) {
+      sa.refusedWith = err.notifyType;
       sa.log.warn({ notify: nameOf(NotifyType, err.notifyType) }, 'IKE_SA_INIT refused by the responder');
       return Status.FAILED;
     }
