@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionKeeper } from '../../src/initiator/keeper.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
-import { PSK, Pair, type PairOptions } from '../exchange/harness.js';
+import { decodeMessage, encodeMessage } from '../../src/ike/codec/index.js';
+import { ExchangeType, HeaderFlag, NotifyError, PayloadType } from '../../src/ike/constants.js';
+import { PSK, Pair, bsConfig, type PairOptions } from '../exchange/harness.js';
 import { captureLog } from '../support/log-capture.js';
 
 const RETRY = /; initiating again$/;
@@ -113,6 +115,38 @@ test('IKE_SA_INIT refused with NO_PROPOSAL_CHOSEN: warn with the notify, attempt
     lines.map(({ notify, attempt }) => ({ notify, attempt })),
     [1, 2, 3].map((attempt) => ({ notify: 'NO_PROPOSAL_CHOSEN', attempt })),
   );
+});
+
+test('IKE_SA_INIT refused with TEMPORARY_FAILURE (a gateway short of resources): warn with the notify, attempts go on', async () => {
+  // A gateway at 192.0.2.9 that answers every IKE_SA_INIT with
+  // HDR(A,0), N(TEMPORARY_FAILURE) <--  (RFC 7296 §3.10.1: "temporary conditions")
+  const conn = bsConfig(false, { remote: { ...bsConfig(false).remote, addrs: ['192.0.2.9'] } });
+  const { pair, keeper, retries } = setup({ bs: conn });
+  const refusing = pair.wire.socket({ address: '192.0.2.9', port: 500 });
+  refusing.setReceiver((data, remote) => {
+    const d = decodeMessage(data);
+    if (!d.ok || d.message.header.exchangeType !== ExchangeType.IKE_SA_INIT) return;
+    const h = d.message.header;
+    const header = { ...h, spiR: Buffer.alloc(8), flags: HeaderFlag.RESPONSE };
+    refusing.send(encodeMessage({ header, payloads: [{ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyError.TEMPORARY_FAILURE, data: Buffer.alloc(0) }] }), remote);
+  });
+  try {
+    await pair.start();
+    keeper.start(pair.bs.daemon);
+    await pair.settle();
+    for (let i = 0; i < 50 && retries().length < 3; i++) {
+      await pair.run();
+      await pair.advance(500);
+    }
+    assert.deepEqual(
+      retries().slice(0, 3).map(({ notify, reason, attempt, retryInMs }) => ({ notify, reason, attempt, retryInMs })),
+      [1, 2, 3].map((attempt, i) => ({ notify: 'TEMPORARY_FAILURE', reason: 'IKE_INIT failed', attempt, retryInMs: [500, 1000, 2000][i] })),
+    );
+  } finally {
+    keeper.stop();
+    await pair.stop();
+    await refusing.close();
+  }
 });
 
 test('stop(): no attempt after it, also when the daemon tears the SA down', async () => {
