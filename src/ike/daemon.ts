@@ -222,6 +222,7 @@ export class IkeDaemon {
   async terminate(sa: IkeSa): Promise<void> {
     await sa.run(async () => {
       if (sa.isDead) return;
+      sa.closeRequested = true;
       sa.tm.unqueue(() => true);
       sa.queueTask(new IkeDelete(sa, true));
       await sa.tm.initiate();

@@ -4,7 +4,10 @@
  * connection's IKE SA is lost (DPD or retransmissions gave up, the gateway deleted it) or an
  * attempt failed (no answer, refused with AUTHENTICATION_FAILED, TEMPORARY_FAILURE, ...). A
  * connection that comes up resets its back-off. Every loss and failure is logged at warn with
- * the reason, the notify the gateway refused with, and when the next attempt is.
+ * the reason, the notify the gateway refused with, and when the next attempt is. An SA deleted
+ * on our own request (IkeDaemon.terminate: the operator's `terminate-ike`) is not brought back:
+ * the connection stays down until initiated again, as strongSwan's close_action leaves a
+ * locally closed SA alone.
  *
  *   const keeper = new ConnectionKeeper({ connections: ['tun'], bounds, log });
  *   const daemon = new IkeDaemon({ ..., events: keeper.events });
@@ -126,6 +129,11 @@ export class ConnectionKeeper {
     if (!k || this.stopped) return;
     // Another SA stands for the connection (a rekey's successor, a followed redirect).
     if (this.liveSas(k.name).some((s) => s !== sa)) return;
+    // Deleted on our own request (the operator's terminate): it stays down until initiated again.
+    if (sa.closeRequested) {
+      this.o.log.info({ conn: k.name, ike: sa.name, reason }, 'IKE SA closed on request; not initiating again');
+      return;
+    }
     k.failures++;
     const notify = sa.refusedWith === undefined ? {} : { notify: nameOf(NotifyType, sa.refusedWith) };
     this.retry(k, { ike: sa.name, reason, ...notify, peer: sa.remote.address }, what);

@@ -149,6 +149,39 @@ test('IKE_SA_INIT refused with TEMPORARY_FAILURE (a gateway short of resources):
   }
 });
 
+test('an SA deleted on our own request (terminate) stays down; the next one initiated is kept up again', async () => {
+  const { pair, keeper, lines, established, retries } = setup();
+  try {
+    await pair.start();
+    keeper.start(pair.bs.daemon);
+    await pair.settle();
+    await pair.run();
+    const [first] = established();
+    // HDR, SK {D(IKE)} -->
+    await pair.bs.daemon.terminate(first!);
+    await pair.run();
+    await pair.advance(10_000);
+    assert.equal(pair.wire.queue.length, 0, 'no new IKE_SA_INIT');
+    assert.deepEqual(retries(), []);
+    assert.equal(lines.filter((l) => l.msg === 'IKE SA closed on request; not initiating again').length, 1);
+    assert.deepEqual(keeper.status(), [{ name: 'bs', up: false, attempt: 0, failures: 0 }]);
+    // The operator initiates again; that SA is lost (the gateway deletes it): kept up.
+    await pair.initiate();
+    await pair.run();
+    const [second] = established();
+    await pair.gw.daemon.terminate(pair.peerOf(second!, pair.gw)!);
+    await pair.run();
+    assert.equal(retries().length, 1);
+    await pair.advance(500);
+    await pair.run();
+    assert.equal(established().length, 1);
+    assert.notEqual(established()[0], second);
+  } finally {
+    keeper.stop();
+    await pair.stop();
+  }
+});
+
 test('stop(): no attempt after it, also when the daemon tears the SA down', async () => {
   const { pair, keeper, established, retries } = setup();
   try {

@@ -108,6 +108,8 @@ export class IkeSa implements TimerTarget {
   establishedAt = 0;
   /** Initiator: the error notify the peer refused our IKE_SA_INIT or IKE_AUTH with (RFC 7296 §3.10.1). */
   refusedWith: number | undefined;
+  /** Deleted because our side asked for it (IkeDaemon.terminate: an operator, a shutdown), not lost. */
+  closeRequested = false;
   /** Rekey, then (same entry) hard expiry: one timer for the whole lifetime. */
   private lifeTimer: TimerEntry | undefined;
   private hardAt = 0;
