@@ -141,11 +141,14 @@ export class Scenario {
   }
 
   /**
-   * Stops both peers (strongSwan first, so segw's last messages are on the wire too), stops the
-   * capture and runs the wire check over it with the keys strongSwan logged.
+   * Stops both peers, the base station first: a segw gateway answers strongSwan's last Deletes;
+   * a segw base station leaves with its own Deletes, as it would keep its connection up (initiate
+   * again) after a strongSwan gateway's. Then stops the capture and runs the wire check over it
+   * with the keys strongSwan logged.
    */
   async finish(): Promise<WireReport & { segwCounters: Record<string, number> }> {
     const { counters } = await this.segw.ctl<{ counters: Record<string, number> }>('status');
+    if (this.opts.segwRole === 'basestation') await this.segw.stop();
     await this.ss.stop();
     const log = this.swanLogText;
     await this.segw.stop();
