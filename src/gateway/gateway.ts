@@ -16,6 +16,7 @@ import { logger } from '../log/index.js';
 import type { GatewayConfig } from '../config/gateway.js';
 import { IkeDaemon } from '../ike/daemon.js';
 import type { IkeSa } from '../ike/sa/ike-sa.js';
+import type { IkeEventSink } from '../ike/sa/context.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
 import type { IkeDatagramSocket } from '../net/endpoint.js';
 import { UdpIkeSocket } from '../ike/transport/udp.js';
@@ -41,6 +42,8 @@ export interface GatewayOptions {
   /** With `cluster:` in the config: this member's VRRP role (src/vrrp), and its load (default: the SA tables). */
   role?: RoleSource;
   load?: LoadSource;
+  /** More IKE event listeners (a base station's ConnectionKeeper), called after route injection's. */
+  events?: IkeEventSink;
 }
 
 export interface GatewayStatus {
@@ -101,7 +104,7 @@ export class Gateway {
         settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
         redirect: opts.redirect,
         log: logger('ike', { node: cfg.node.name }),
-        events: injector && routeEvents(injector, log),
+        events: bothSinks(injector && routeEvents(injector, log), opts.events),
       });
       await daemon.start();
     } catch (err) {
@@ -190,6 +193,21 @@ function routeInjector(cfg: GatewayConfig, dp: DataPlane): RouteInjector | undef
     dev = 'stub0'; // recorded by the stub only
   }
   return new RouteInjector(dp.net, { table: r.table, metric: r.metric || undefined, via: r.via, dev, maxPerChild: r.maxPerChild });
+}
+
+/** One sink calling `a`'s listener, then `b`'s, for every event either has. */
+function bothSinks(a: IkeEventSink | undefined, b: IkeEventSink | undefined): IkeEventSink | undefined {
+  if (!a || !b) return a ?? b;
+  const out: Record<string, (...args: never[]) => void> = {};
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof IkeEventSink>) {
+    const fa = a[key] as ((...args: unknown[]) => void) | undefined;
+    const fb = b[key] as ((...args: unknown[]) => void) | undefined;
+    out[key] = (...args: unknown[]) => {
+      fa?.(...args);
+      fb?.(...args);
+    };
+  }
+  return out as IkeEventSink;
 }
 
 function routeEvents(rri: RouteInjector, log: Logger) {

@@ -326,7 +326,11 @@ export class IkeDaemon {
    */
   async terminate(sa: IkeSa): Promise<Started<{ acknowledged: boolean }>> {
     const running = this.pending(sa, (t): t is IkeDelete => t instanceof IkeDelete);
-    const { end } = running ? { end: watch(running) } : await this.act(sa, new IkeDelete(sa, true), () => sa.tm.unqueue(() => true));
+    const { end } = running ? { end: watch(running) } : await this.act(sa, new IkeDelete(sa, true), () => {
+          // A keeper (segw basestation) leaves an SA we closed ourselves down.
+          sa.closeRequested = true;
+          sa.tm.unqueue(() => true);
+        });
     return {
       outcome: end.then((e) =>
         sa.isDead ? succeeded({ acknowledged: e.status === Status.DESTROY }) : failed(`IKE SA ${sa.name} is still ${sa.state}: ${e.status === Status.SUCCESS ? 'not deleted' : (e as { reason: string }).reason}`),

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.js';
 import { Gateway, type GatewayStatus } from '../../src/gateway/gateway.js';
 import { parseGatewayConfig } from '../../src/config/gateway.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -63,13 +63,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await cond()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out: ${what}`);
-}
+const until = (cond: () => boolean | Promise<boolean>, what: string) => eventually(cond, { what, timeoutMs: 5000, intervalMs: 10 });
 
 const routes = async () => (await ctl.call<GatewayStatus>('status')).routes;
 const oneRoute = [{ prefix: '198.51.100.0/24', children: 1, installed: true }];

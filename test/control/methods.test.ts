@@ -16,6 +16,7 @@ import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { logger } from '../../src/log/index.js';
 import { bsConfig, gwConfig, PSK } from '../exchange/harness.js';
+import { eventually } from '../support/eventually.js';
 
 let dir: string;
 let gw: IkeDaemon, bs: IkeDaemon;
@@ -160,8 +161,7 @@ test('terminate-child then terminate-ike: each gone from both ends and both kern
   const t = await g.call<{ deleted: string; notified: boolean }>('terminate-ike', { ike: ike.name });
   assert.deepEqual(t, { deleted: ike.name, notified: true });
   assert.deepEqual(await list(g), []);
-  for (let i = 0; i < 100 && (await list(b)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(await list(b), [], 'the peer deleted its end too');
+  await eventually(async () => (await list(b)).length === 0, { what: 'the peer to delete its end too', timeoutMs: 1000, intervalMs: 10 });
 });
 
 test('INVALID_STATE on an SA being deleted; FAILED when authentication fails; TIMEOUT when the peer never answers', async () => {
@@ -171,7 +171,7 @@ test('INVALID_STATE on an SA being deleted; FAILED when authentication fails; TI
   await gw.terminate(sa); // the Delete is sent: DELETING until the answer arrives, then gone
   const again = await codeOf(g.call('rekey-ike', { ike: ike.name }));
   assert.ok(again === ControlErrorCode.INVALID_STATE || again === ControlErrorCode.NOT_FOUND, again);
-  for (let i = 0; i < 100 && (await list(b)).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await eventually(async () => (await list(b)).length === 0, { what: 'the base station\'s end deleted', timeoutMs: 1000, intervalMs: 10 });
   assert.equal(await codeOf(b.call('initiate', { connection: 'bs-wrong-psk' })), ControlErrorCode.FAILED);
   assert.deepEqual(await list(b), []);
   // 127.0.0.3 has no IKE daemon: with timeoutMs 200 the answer is TIMEOUT, and the SA keeps trying.

@@ -166,9 +166,13 @@ test('a client that disconnects mid-request does not disturb the server', async 
   await withServer(async (_s, path) => {
     const c = createConnection(path);
     await new Promise((r) => c.once('connect', r));
+    // The answer to the first request shows the server has read the chunk with the cut one.
+    const answered = new Promise((r) => c.once('data', r));
     c.write('{"id":1,"method":"list-sas"}\n{"id":2,"meth');
+    await answered;
+    const closed = new Promise((r) => c.once('close', r));
     c.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    await closed;
     const c2 = await ControlClient.connect(path);
     assert.deepEqual(await c2.call('list-sas'), { ikeSas: [] });
     c2.close();

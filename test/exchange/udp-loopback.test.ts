@@ -8,14 +8,9 @@ import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { bsConfig, gwConfig } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean) => eventually(cond, { timeoutMs: 5000, intervalMs: 5 });
 
 test('two daemons over UDP on 127.0.0.1 and 127.0.0.2: IKE SA and child up, DPD, delete', async () => {
   const gwKernel = new StubKernelIpsec();

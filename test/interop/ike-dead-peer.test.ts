@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.js';
 import { withLab, Lab } from '../../src/lab/lab.js';
 import type { GatewayStatus } from '../../src/gateway/gateway.js';
 import { ExchangeType } from '../../src/ike/constants.js';
@@ -27,13 +27,11 @@ test('strongSwan base station killed: segw DPD gives up, tears the tunnel down, 
     assert.deepEqual(await routes(), [{ prefix: '192.0.2.0/25', children: 1, installed: true }]);
 
     await sc.ss.process.stop('SIGKILL', 1000);
-    for (let i = 0; i < 100 && (await segwView(sc.segw)).length > 0; i++) await sleep(200);
-    assert.deepEqual(await segwView(sc.segw), [], 'segw tore the IKE SA down');
+    await eventually(async () => (await segwView(sc.segw)).length === 0, { what: 'segw to tear the IKE SA down', timeoutMs: 20_000, intervalMs: 200 });
     assert.equal(sc.segwLog(/giving up on request, peer is dead/).length, 1);
     const destroyed = sc.segwLog(/^IKE SA destroyed$/).find((l) => l.ike === t.segwSa.name);
     assert.equal(destroyed?.reason, 'retransmit give-up');
-    for (let i = 0; i < 25 && (await routes()).some((r) => r.installed); i++) await sleep(200);
-    assert.ok((await routes()).every((r) => !r.installed && r.children === 0), JSON.stringify(await routes()));
+    await eventually(async () => (await routes()).every((r) => !r.installed && r.children === 0), { what: 'the route withdrawn', timeoutMs: 5000, intervalMs: 200 });
     assert.equal((await sc.topo.gw.exec('ip', ['route', 'show', 'proto', 'segw'])).stdout.trim(), '');
 
     // The wire: segw's unanswered DPD request, retransmitted, all decodable.

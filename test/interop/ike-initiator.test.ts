@@ -2,7 +2,8 @@
  * segw as the base station (`segw basestation`, initiator) -> strongSwan 5.9.8 gateway
  * (responder), with a PSK and with ECDSA P-256 certificates: the tunnel as both report it,
  * traffic both ways, segw's own DPD answered, rekeys both ways, the IKE SA deleted by
- * strongSwan, brought up again through segw's control socket (`initiate`) and deleted by segw.
+ * strongSwan and brought up again by segw itself, deleted through segw's control socket (and
+ * then left down), brought up again by the operator (`initiate`) and deleted by segw.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,15 +48,21 @@ for (const auth of ['psk', 'ecdsa'] as const) {
       const status = await sc.segw.ctl<{ routes: unknown[] }>('status');
       assert.deepEqual(status.routes, [{ prefix: GW_LAN.net, children: 1, installed: true }]);
 
-      // strongSwan deletes; segw brings the tunnel up again on the operator's request, then deletes it.
+      // strongSwan deletes: the base station keeps its connection up and initiates again itself.
       await sc.ss.swanctl(['--terminate', '--ike', 'tun']);
+      const t3 = await oneTunnel(sc.ss, sc.segw, { pred: (x) => x.segwSa.name !== t2.segwSa.name });
+      const lost = sc.segwLog(/^IKE SA lost; initiating again$/);
+      assert.deepEqual(lost.map((l) => [l.level, l.ike]), [['warn', t2.segwSa.name]]);
+      assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
+      // The operator deletes it: closed on request, it stays down until the operator initiates
+      // again (had segw initiated by itself meanwhile, there would now be two IKE SAs).
+      await sc.segw.ctl('terminate-ike', { ike: t3.segwSa.name });
       await noTunnel(sc.ss, sc.segw);
       const up = await sc.segw.ctl<{ ike: IkeSaView }>('initiate', { connection: 'tun' });
       assert.equal(up.ike.state, 'ESTABLISHED');
       assert.equal(up.ike.children[0]?.state, 'INSTALLED');
-      const t3 = await oneTunnel(sc.ss, sc.segw);
-      assert.equal(t3.segwSa.name, up.ike.name);
-      assert.notEqual(t3.segwSa.name, t2.segwSa.name);
+      const t4 = await oneTunnel(sc.ss, sc.segw);
+      assert.equal(t4.segwSa.name, up.ike.name);
       assert.deepEqual(await sc.pingBothWays(), { toGw: 3, toBs: 3 });
       await sc.segw.ctl('terminate-ike', { ike: up.ike.name });
       await noTunnel(sc.ss, sc.segw);
@@ -64,7 +71,7 @@ for (const auth of ['psk', 'ecdsa'] as const) {
       assert.deepEqual(wire.problems, []);
       assert.deepEqual(wire.segwCounters, {}, 'segw dropped nothing it received');
       const requests = (x: number) => wire.fromSegw.filter((f) => f.exchange === x && !f.response).length;
-      assert.equal(requests(ExchangeType.IKE_SA_INIT), 2);
+      assert.equal(requests(ExchangeType.IKE_SA_INIT), 3, 'at start, after strongSwan\'s delete, on the operator\'s request');
       assert.ok(requests(ExchangeType.IKE_AUTH) >= 2);
       assert.ok(requests(ExchangeType.CREATE_CHILD_SA) >= 1);
     });

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, Lab } from '../../src/lab/lab.js';
+import { eventually } from '../support/eventually.js';
 import { ExchangeType } from '../../src/ike/constants.js';
 import { Scenario } from './support/scenario.js';
 import { noTunnel, oneTunnel, segwView, swanView } from './support/sas.js';
@@ -82,10 +83,4 @@ test('strongSwan -> segw gateway, PSK, AES-GCM-16/ECP-256: up, ping, DPD, child 
   assert.deepEqual(await Lab.leftovers(labId), { namespaces: [], links: [] });
 });
 
-async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = (cond: () => Promise<boolean>, what: string) => eventually(cond, { what, intervalMs: 200 });

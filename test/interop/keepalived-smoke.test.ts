@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../support/eventually.js';
 import { withLab, Lab, type Host } from '../../src/lab/lab.js';
 import { Keepalived } from '../../src/lab/peers/keepalived.js';
 
@@ -36,8 +36,7 @@ test('keepalived pair: the higher priority holds the VIP; on a crash the backup 
 
     await k1.crash();
     await k2.waitForState('MASTER', 5000);
-    await sleep(100);
-    assert.equal(await holdsVip(g2), true);
+    await eventually(() => holdsVip(g2), 'the new master holds the VIP');
     assert.equal(await client.ping(VIP, { count: 2 }), true, 'the VIP answers from the new master');
     await k2.stop();
   });

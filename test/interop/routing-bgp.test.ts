@@ -12,19 +12,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { withLab, type Host } from '../../src/lab/lab.js';
 import { Bird, rriGatewayConfig } from '../../src/lab/peers/bird.js';
 import { Frr, bgpCoreConfig } from '../../src/lab/peers/frr.js';
 import { InjectorProcess } from '../netlink/injector-process.js';
+import { eventually } from '../support/eventually.js';
 
-async function until(what: string, pred: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(200);
-  }
-}
+const until = (what: string, pred: () => Promise<boolean>) => eventually(pred, { what, timeoutMs: 30_000, intervalMs: 200 });
 
 const kernelRoute = async (h: Host, prefix: string) => (await h.exec('ip', ['-4', 'route', 'show', prefix])).stdout.trim();
 
@@ -67,9 +61,14 @@ test('core learns injected subnets over BGP, loses them on withdraw, and none su
     await injector.send({ op: 'up', id: 'bs1/child2', cidrs: ['192.0.2.0/26'] });
     await until('core learns 192.0.2.0/26 again', async () => (await frr.route('192.0.2.0/26')) !== undefined);
     await injector.kill('SIGKILL');
-    await sleep(3000);
+    // A marker route of segw's protocol added after the kill: once the core has learned it, a
+    // withdrawal the crash had caused would have reached the core before it.
+    await gw.exec('ip', ['route', 'add', '198.51.100.128/25', 'dev', 'tun0', 'proto', '200', 'metric', '10']);
+    await until('core learns the marker route', async () => (await frr.route('198.51.100.128/25')) !== undefined);
     assert.match(await kernelRoute(gw, '192.0.2.128/25'), /proto segw/, 'a SIGKILL leaves the routes behind');
     assert.ok(await frr.route('192.0.2.128/25'), 'and the core still routes to this gateway');
+    assert.ok(await frr.route('192.0.2.0/26'));
+    await gw.exec('ip', ['route', 'del', '198.51.100.128/25', 'dev', 'tun0', 'proto', '200', 'metric', '10']);
 
     // Restarted: reconcile at start removes every segw route the new run does not want.
     const restarted = await InjectorProcess.start(gw, { dev: 'tun0', metric: 10 });

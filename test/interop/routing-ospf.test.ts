@@ -5,18 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { withLab, type Host } from '../../src/lab/lab.js';
 import { Bird, coreRouterConfig, rriGatewayConfig } from '../../src/lab/peers/bird.js';
 import { InjectorProcess } from '../netlink/injector-process.js';
+import { eventually } from '../support/eventually.js';
 
-async function until(what: string, pred: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(250);
-  }
-}
+const until = (what: string, pred: () => Promise<boolean>) => eventually(pred, { what, timeoutMs: 45_000, intervalMs: 250 });
 
 const route = async (h: Host, prefix: string) => (await h.exec('ip', ['-4', 'route', 'show', prefix])).stdout.trim();
 

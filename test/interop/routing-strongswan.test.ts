@@ -13,7 +13,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { withLab, type Host } from '../../src/lab/lab.js';
 import { StrongSwan } from '../../src/lab/peers/strongswan.js';
 import { SegwProcess } from '../../src/lab/peers/segw.js';
@@ -21,14 +20,9 @@ import { Bird, rriGatewayConfig } from '../../src/lab/peers/bird.js';
 import { Frr, bgpCoreConfig } from '../../src/lab/peers/frr.js';
 import { childSas, ikeSas } from '../../src/lab/peers/vici-raw.js';
 import { segwGatewayConfig, strongSwanBaseStation } from '../../src/lab/demo.js';
+import { eventually } from '../support/eventually.js';
 
-async function until(what: string, pred: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(250);
-  }
-}
+const until = (what: string, pred: () => Promise<boolean>) => eventually(pred, { what, timeoutMs: 30_000, intervalMs: 250 });
 
 const segwRoutes = async (h: Host) => (await h.exec('ip', ['route', 'show', 'proto', 'segw'])).stdout.trim();
 const installed = (sas: Awaited<ReturnType<StrongSwan['listSas']>>) =>

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bareEngine, gcmSa, icmpEcho, pair } from '../support/esp-fixtures.js';
 import type { NativeEspEngine, SaEventArrival } from '../../src/kernel/userspace/native.js';
+import { eventually } from '../support/eventually.js';
 
 const KEY = Buffer.alloc(20, 7);
 const inner = icmpEcho('192.0.2.1', '192.0.2.129');
@@ -14,6 +15,20 @@ function sealAt(e: NativeEspEngine, out: number, seqs: bigint[]): Buffer[] {
     e.setSeq(out, s - 1n);
     return e.espSeal(out, inner, 4).packet!;
   });
+}
+
+/**
+ * The events the engine raised so far, in order. A marker SA raises one soft-lifetime event
+ * after them; the engine delivers events in the order raised (one queue), so once the marker's
+ * has arrived every earlier one has too, and nothing is left out by waiting too short.
+ */
+async function eventsBeforeMarker(e: NativeEspEngine, events: SaEventArrival[], spi: number): Promise<SaEventArrival[]> {
+  const lifetime = { softPackets: 1n, hardPackets: 0n, softBytes: 0n, hardBytes: 0n };
+  const m = e.addSa({ ...gcmSa({ spi, encryptionKey: KEY, reqid: spi, lifetime }), direction: 'out' });
+  e.espSeal(m, inner, 4);
+  e.espSeal(m, inner, 4);
+  await eventually(() => events.some((x) => x.sa === m), 'the marker SA\'s event');
+  return events.slice(0, events.findIndex((x) => x.sa === m));
 }
 
 function counters(e: NativeEspEngine, id: number) {
@@ -74,7 +89,7 @@ test('ESN: the high half is inferred across the 2^32 boundary, in and out of ord
 });
 
 test('without ESN the counter must not cycle: a hard "sequence" expiry, then drops (RFC 4303 §3.3.3)', async () => {
-  const events: unknown[] = [];
+  const events: SaEventArrival[] = [];
   const { createEngine } = await import('../../src/kernel/userspace/native.js');
   const e = createEngine({ onEvents: (b) => events.push(...b) });
   try {
@@ -82,8 +97,7 @@ test('without ESN the counter must not cycle: a hard "sequence" expiry, then dro
     e.setSeq(p.out, 0xfffffffen);
     assert.equal(e.espSeal(p.out, inner, 4).verdict, 'ok'); // 0xffffffff, the last one
     assert.equal(e.espSeal(p.out, inner, 4).verdict, 'seq-overflow');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(events, [
+    assert.deepEqual(await eventsBeforeMarker(e, events, 0x1904), [
       { sa: p.out, kind: 'soft', reason: 'sequence' },
       { sa: p.out, kind: 'hard', reason: 'sequence' },
     ]);
@@ -101,15 +115,13 @@ test('soft and hard packet and byte lifetimes raise one event each; a hard limit
     const p = pair(e, gcmSa({ spi: 0x1005, encryptionKey: KEY, lifetime }));
     const verdicts = Array.from({ length: 7 }, () => e.espSeal(p.out, inner, 4).verdict);
     assert.deepEqual(verdicts, ['ok', 'ok', 'ok', 'ok', 'ok', 'sa-dead', 'sa-dead']);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(events.filter((x) => x.sa === p.out), [
+    assert.deepEqual((await eventsBeforeMarker(e, events, 0x1905)).filter((x) => x.sa === p.out), [
       { sa: p.out, kind: 'soft', reason: 'packets' },
       { sa: p.out, kind: 'hard', reason: 'packets' },
     ]);
     const q = pair(e, gcmSa({ spi: 0x1006, encryptionKey: KEY, reqid: 2, lifetime: { softBytes: 200n, hardBytes: 10000n, softPackets: 0n, hardPackets: 0n } }));
     for (let i = 0; i < 3; i++) e.espSeal(q.out, inner, 4);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(events.filter((x) => x.sa === q.out), [{ sa: q.out, kind: 'soft', reason: 'bytes' }]);
+    assert.deepEqual((await eventsBeforeMarker(e, events, 0x1906)).filter((x) => x.sa === q.out), [{ sa: q.out, kind: 'soft', reason: 'bytes' }]);
   } finally {
     e.close();
   }

@@ -20,6 +20,11 @@ import type { ChildSa } from './child-sa.js';
 export interface IkeEventSink {
   ikeUp?(sa: IkeSa): void;
   ikeDown?(sa: IkeSa, reason: string): void;
+  /**
+   * Initiator: an IKE SA we started ended before it was established (no answer, refused with
+   * `sa.refusedWith`, redirected elsewhere). ikeDown is only for SAs that were up.
+   */
+  ikeFailed?(sa: IkeSa, reason: string): void;
   ikeRekeyed?(oldSa: IkeSa, newSa: IkeSa): void;
   childUp?(child: ChildSa): void;
   childDown?(child: ChildSa, reason: string): void;

@@ -75,6 +75,10 @@ export class IkeSa implements TimerTarget {
   /** Time of the last authenticated message from the peer (DPD). */
   lastInbound = 0;
   establishedAt = 0;
+  /** Initiator: the error notify the peer refused our IKE_SA_INIT or IKE_AUTH with (RFC 7296 §3.10.1). */
+  refusedWith: number | undefined;
+  /** Deleted because our side asked for it (IkeDaemon.terminate: an operator, a shutdown), not lost. */
+  closeRequested = false;
   /** Rekey, then (same entry) hard expiry: one timer for the whole lifetime. */
   private lifeTimer: TimerEntry | undefined;
   private hardAt = 0;
@@ -422,6 +426,7 @@ export class IkeSa implements TimerTarget {
     this.reassembly = undefined;
     this.ctx.ikeDestroyed(this);
     if (wasUp) this.ctx.events.ikeDown?.(this, reason);
+    else if (this.initiator && this.establishedAt === 0) this.ctx.events.ikeFailed?.(this, reason);
     // A responder SA that never came up exists because of an unauthenticated IKE_SA_INIT: at
     // info, a flood of those would be a flood of lines (the refusal itself is rate limited).
     if (this.initiator || this.establishedAt > 0) this.log.info({ reason }, 'IKE SA destroyed');

@@ -161,6 +161,7 @@ export class IkeAuth implements Task {
     if (!idr || !payloadOf(msg, PayloadType.AUTH)) {
       const err = errorNotify(msg);
       this.peerError = err?.notifyType;
+      sa.refusedWith = err?.notifyType;
       sa.log.warn({ notify: err ? nameOf(NotifyType, err.notifyType) : 'none' }, 'IKE_AUTH failed at the responder');
       return Status.FAILED;
     }

@@ -120,6 +120,7 @@ export class IkeInit implements Task {
     }
     if (err) {
       this.peerError = err.notifyType;
+      sa.refusedWith = err.notifyType;
       sa.log.warn({ notify: nameOf(NotifyType, err.notifyType) }, 'IKE_SA_INIT refused by the responder');
       return Status.FAILED;
     }

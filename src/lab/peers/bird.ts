@@ -10,7 +10,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../eventually.js';
 import { LabError } from '../../errors.js';
 import type { ExecResult } from '../exec.js';
 import type { Host } from '../lab.js';
@@ -42,12 +42,10 @@ export class Bird {
       logFile: join(dir, `bird-${name}.log`),
     });
     const b = new Bird(host, name, dir, proc);
-    const deadline = Date.now() + 10_000;
-    while (!existsSync(ctl)) {
-      if (!proc.running) throw new LabError(`bird ${name} exited at start:\n${proc.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new LabError(`bird ${name}: no control socket after 10 s`);
-      await sleep(50);
-    }
+    const seen = await eventually(() => (existsSync(ctl) ? 'socket' : !proc.running && 'exited'), {
+      what: `bird ${name}'s control socket`,
+    });
+    if (seen === 'exited') throw new LabError(`bird ${name} exited at start:\n${proc.output.slice(-3000)}`);
     return b;
   }
 
@@ -62,14 +60,16 @@ export class Bird {
 
   /** Polls `show protocols NAME` until it matches (`/Established/` for BGP, `/Running/` for OSPF). */
   async waitForProtocol(name: string, re: RegExp, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const info = await this.protocolInfo(name);
-      if (re.test(info)) return;
-      if (!this.process.running) throw new LabError(`bird ${this.name} exited:\n${this.process.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new LabError(`bird ${this.name}: protocol ${name} not ${re} after ${timeoutMs} ms:\n${info}`);
-      await sleep(250);
-    }
+    const seen = await eventually(
+      async () => {
+        if (!this.process.running) return 'exited';
+        const info = await this.protocolInfo(name);
+        if (!re.test(info)) throw new Error(info);
+        return 'up';
+      },
+      { what: `bird ${this.name}: protocol ${name} ${re}`, timeoutMs, intervalMs: 250 },
+    );
+    if (seen === 'exited') throw new LabError(`bird ${this.name} exited:\n${this.process.output.slice(-3000)}`);
   }
 
   async stop(): Promise<void> {

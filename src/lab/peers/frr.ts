@@ -11,7 +11,7 @@
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../eventually.js';
 import { execFileSync } from 'node:child_process';
 import { LabError } from '../../errors.js';
 import type { ExecResult } from '../exec.js';
@@ -62,13 +62,12 @@ export class Frr {
 
   private async waitForVty(d: FrrDaemon, timeoutMs = 15_000): Promise<void> {
     const sock = join(this.dir, `${d}.vty`);
-    const deadline = Date.now() + timeoutMs;
-    while (!existsSync(sock)) {
-      const p = this.daemons.get(d)!;
-      if (!p.running) throw new LabError(`FRR ${d} in ${this.host.name} exited at start:\n${p.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new LabError(`FRR ${d} in ${this.host.name}: no vty socket after ${timeoutMs} ms`);
-      await sleep(50);
-    }
+    const p = this.daemons.get(d)!;
+    const seen = await eventually(() => (existsSync(sock) ? 'socket' : !p.running && 'exited'), {
+      what: `FRR ${d} in ${this.host.name}: its vty socket`,
+      timeoutMs,
+    });
+    if (seen === 'exited') throw new LabError(`FRR ${d} in ${this.host.name} exited at start:\n${p.output.slice(-3000)}`);
   }
 
   vtysh(commands: string[]): Promise<ExecResult> {

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../eventually.js';
 import { LabError } from '../../errors.js';
 import type { Host } from '../lab.js';
 import type { ExecResult } from '../exec.js';
@@ -80,12 +80,11 @@ export class StrongSwan {
 
   private async waitForVici(timeoutMs = 10_000): Promise<void> {
     const sock = join(this.dir, 'charon.vici');
-    const deadline = Date.now() + timeoutMs;
-    while (!existsSync(sock)) {
-      if (!this.process.running) throw new LabError(`charon ${this.name} exited at start:\n${this.process.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new LabError(`charon ${this.name}: no vici socket after ${timeoutMs} ms`);
-      await sleep(50);
-    }
+    const seen = await eventually(() => (existsSync(sock) ? 'socket' : !this.process.running && 'exited'), {
+      what: `charon ${this.name}'s vici socket`,
+      timeoutMs,
+    });
+    if (seen === 'exited') throw new LabError(`charon ${this.name} exited at start:\n${this.process.output.slice(-3000)}`);
   }
 
   /** Runs swanctl against this daemon. */
@@ -115,15 +114,16 @@ export class StrongSwan {
 
   /** Polls listSas until `pred` holds; returns the last listing. */
   async waitForSas(pred: (sas: ViciSection[]) => boolean, timeoutMs = 15_000): Promise<ViciSection[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const sas = await this.listSas();
-      if (pred(sas)) return sas;
-      if (Date.now() > deadline) {
-        throw new LabError(`strongSwan ${this.name}: condition not met in ${timeoutMs} ms; SAs: ${JSON.stringify(sas)}`);
-      }
-      await sleep(200);
-    }
+    let last: ViciSection[] = [];
+    await eventually(
+      async () => {
+        last = await this.listSas();
+        if (!pred(last)) throw new Error(`SAs: ${JSON.stringify(last)}`);
+        return true;
+      },
+      { what: `strongSwan ${this.name}'s SAs to meet the condition`, timeoutMs, intervalMs: 200 },
+    );
+    return last;
   }
 
   async stop(): Promise<void> {

@@ -3,7 +3,6 @@
  * with its IKE exchange, ESP SPI and any malformed / expert-error flag tshark raised.
  */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from '../lab.js';
 import { run } from '../exec.js';
 import type { LabProcess } from '../process.js';
@@ -26,28 +25,59 @@ export interface DecodedFrame {
   protocols: string;
 }
 
+/** The discard port (RFC 863): where the capture's end marker goes. */
+const MARKER_DPORT = 9;
+
 export class Capture {
   private constructor(
     readonly file: string,
     private readonly proc: LabProcess,
+    private readonly host: Host,
+    private readonly ifname: string,
   ) {}
 
-  /** Starts capturing on `ifname` in `host` (capture filter `filter`, default all UDP). */
+  /**
+   * Starts capturing on `ifname` in `host` (capture filter `filter`, default all UDP). tshark
+   * also prints each frame's UDP ports as it writes it, which is how stop() sees its marker.
+   */
   static async start(host: Host, ifname: string, opts: { filter?: string; name?: string } = {}): Promise<Capture> {
     const file = join(host.lab.dir, `${opts.name ?? `${host.name}-${ifname}`}.pcapng`);
-    const proc = host.spawn('tshark', ['-n', '-q', '-i', ifname, '-f', opts.filter ?? 'udp', '-w', file], {
+    const filter = `(${opts.filter ?? 'udp'}) or (udp dst port ${MARKER_DPORT})`;
+    const proc = host.spawn('tshark', ['-n', '-i', ifname, '-f', filter, '-w', file, '-P', '-l', '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'], {
       name: `tshark-${ifname}`,
     });
     await proc.waitFor(/Capturing on/, 15_000);
-    return new Capture(file, proc);
+    return new Capture(file, proc, host, ifname);
   }
 
-  /** Stops the capture (SIGINT lets tshark flush) and decodes it. */
+  /**
+   * Stops the capture (SIGINT lets tshark flush) and decodes it. dumpcap reads the kernel's ring
+   * in batches, so first a marker datagram goes out of the interface to a neighbour on it: once
+   * tshark has written the marker, every frame before it is in the file too. The marker is not
+   * among the frames returned.
+   */
   async stop(): Promise<DecodedFrame[]> {
-    // dumpcap reads the kernel's ring in batches: give the last packets time to be written.
-    await sleep(1000);
+    const sport = await this.sendMarker();
+    if (sport !== undefined) await this.proc.waitFor(new RegExp(`^${sport}\\t${MARKER_DPORT}$`, 'm'), 15_000);
     await this.proc.stop('SIGINT', 5000);
-    return decodeCapture(this.file);
+    const frames = await decodeCapture(this.file);
+    return frames.filter((f) => !(f.sport === sport && f.dport === MARKER_DPORT));
+  }
+
+  /**
+   * One UDP datagram to a neighbour on the link; its source port, or undefined when the link
+   * has no neighbour (then no unicast frame went out on it, and there is nothing to wait for).
+   */
+  private async sendMarker(): Promise<number | undefined> {
+    const r = await this.host.exec('ip', ['-j', 'neigh', 'show', 'dev', this.ifname]);
+    const neighbours = (JSON.parse(r.stdout || '[]') as { dst: string; lladdr?: string }[]).filter((n) => n.lladdr && !n.dst.startsWith('fe80:'));
+    const to = neighbours[0]?.dst;
+    if (!to) return undefined;
+    const sport = 40_000 + Math.floor(Math.random() * 20_000);
+    const fam = to.includes(':') ? 'udp6' : 'udp4';
+    const send = `const s=require('dgram').createSocket('${fam}');s.bind(${sport},()=>s.send(Buffer.from('segw capture marker'),${MARKER_DPORT},'${to}',(e)=>{s.close();if(e)throw e}))`;
+    await this.host.exec(process.execPath, ['-e', send]);
+    return sport;
   }
 }
 

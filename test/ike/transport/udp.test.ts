@@ -4,14 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../support/eventually.js';
 import { UdpIkeSocket } from '../../../src/ike/transport/udp.js';
 import { enableEspInUdp } from '../../../src/netlink/native.js';
-import { eventually } from '../../support/eventually.js';
 
 const LO = '127.0.0.1';
 const IKE = Buffer.concat([Buffer.alloc(4), Buffer.from('ike-header-and-more-octets-here')]); // marker + "IKE"
 const ESP = Buffer.concat([Buffer.from('1234567800000001', 'hex'), Buffer.alloc(40, 0xab)]); // SPI, seq, data
+/** Sent last: once it has arrived, so has everything sent before it (one sender, loopback, in order). */
+const LAST = Buffer.concat([Buffer.alloc(4), Buffer.from('the-last-ike-datagram-of-the-probe')]);
 
 async function probe(espInUdp: boolean): Promise<{ got: Buffer[]; nonIke: number }> {
   const sock = await UdpIkeSocket.bind({ address: LO, port: 0, natT: true });
@@ -23,10 +24,10 @@ async function probe(espInUdp: boolean): Promise<{ got: Buffer[]; nonIke: number
       assert.equal(typeof sock.fd, 'number', 'the descriptor is reachable');
       enableEspInUdp(sock.fd!);
     }
-    for (const d of [ESP, IKE, ESP]) await new Promise<void>((r, j) => tx.send(d, sock.local.port, LO, (e) => (e ? j(e) : r())));
-    for (let i = 0; i < 100 && got.length < 1; i++) await sleep(10);
-    await sleep(50); // anything that would still come
-    return { got, nonIke: sock.nonIke };
+    for (const d of [ESP, IKE, ESP, LAST]) await new Promise<void>((r, j) => tx.send(d, sock.local.port, LO, (e) => (e ? j(e) : r())));
+    const last = LAST.subarray(4);
+    await eventually(() => got.some((g) => g.equals(last)), 'the last datagram');
+    return { got: got.slice(0, got.findIndex((g) => g.equals(last))), nonIke: sock.nonIke };
   } finally {
     tx.close();
     await sock.close();

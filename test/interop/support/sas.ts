@@ -3,11 +3,11 @@
  * `swanctl --list-sas --raw`, segw's control socket `list-sas`. `oneTunnel` waits until both
  * report exactly one established IKE SA with one installed child and the same SPIs, mirrored.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import type { SegwProcess } from '../../../src/lab/peers/segw.js';
 import { childSas, ikeSas, type ViciSection } from '../../../src/lab/peers/vici-raw.js';
 import type { IkeSaView } from '../../../src/control/views.js';
+import { eventually } from '../../support/eventually.js';
 
 export interface PeerChild {
   state: string;
@@ -102,32 +102,29 @@ function disagreement(sw: PeerIke[], sg: PeerIke[]): string | undefined {
  * the same IKE SPIs and mirrored child SPIs; `pred` may demand more (e.g. new SPIs).
  */
 export async function oneTunnel(ss: StrongSwan, segw: SegwProcess, opts: { timeoutMs?: number; pred?: (t: Tunnel) => boolean } = {}): Promise<Tunnel> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
-  let why = '';
-  for (;;) {
-    const [sw, sg] = [await swanView(ss), await segwView(segw)];
-    const bad = disagreement(sw, sg);
-    if (!bad) {
-      const t = { swan: live(sw[0]!), segw: sg[0]!, segwSa: sg[0]!.raw as IkeSaView };
-      if (!opts.pred || opts.pred(t)) return t;
-      why = 'agreed, but not yet what the test waits for';
-    } else {
-      why = bad;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`no agreed tunnel: ${why}\nstrongSwan: ${JSON.stringify(sw)}\nsegw: ${JSON.stringify(sg)}`);
-    }
-    await sleep(200);
-  }
+  return eventually(
+    async () => {
+      const [sw, sg] = [await swanView(ss), await segwView(segw)];
+      const bad = disagreement(sw, sg);
+      const why = bad ?? 'agreed, but not yet what the test waits for';
+      if (!bad) {
+        const t = { swan: live(sw[0]!), segw: sg[0]!, segwSa: sg[0]!.raw as IkeSaView };
+        if (!opts.pred || opts.pred(t)) return t;
+      }
+      throw new Error(`${why}\nstrongSwan: ${JSON.stringify(sw)}\nsegw: ${JSON.stringify(sg)}`);
+    },
+    { what: 'an agreed tunnel', timeoutMs: opts.timeoutMs ?? 20_000, intervalMs: 200 },
+  );
 }
 
 /** Waits until neither peer lists any IKE SA. */
 export async function noTunnel(ss: StrongSwan, segw: SegwProcess, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [sw, sg] = [await swanView(ss), await segwView(segw)];
-    if (sw.length === 0 && sg.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`SAs left: strongSwan ${JSON.stringify(sw)}, segw ${JSON.stringify(sg)}`);
-    await sleep(200);
-  }
+  await eventually(
+    async () => {
+      const [sw, sg] = [await swanView(ss), await segwView(segw)];
+      if (sw.length > 0 || sg.length > 0) throw new Error(`SAs left: strongSwan ${JSON.stringify(sw)}, segw ${JSON.stringify(sg)}`);
+      return true;
+    },
+    { what: 'no IKE SA on either peer', timeoutMs, intervalMs: 200 },
+  );
 }

@@ -11,7 +11,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lab } from '../../../src/lab/lab.js';
 import { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import { SegwProcess } from '../../../src/lab/peers/segw.js';
@@ -21,6 +20,7 @@ import { segwConfig, swanBaseStation, swanGateway, type TunnelSpec } from './con
 import { oneTunnel, type Tunnel } from './sas.js';
 import { buildTopology, pingCount, type Topology } from './topology.js';
 import { checkWire, type WireReport } from './wire.js';
+import { eventually } from '../../support/eventually.js';
 
 export interface ScenarioOptions {
   segwRole: 'gateway' | 'basestation';
@@ -124,13 +124,15 @@ export class Scenario {
 
   /** Waits until charon's log matches `re` (`count` times). */
   async waitSwanLog(re: RegExp, opts: { count?: number; timeoutMs?: number } = {}): Promise<string[]> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-    for (;;) {
-      const lines = this.swanLog(re);
-      if (lines.length >= (opts.count ?? 1)) return lines;
-      if (Date.now() > deadline) throw new Error(`charon never logged ${re} (${lines.length}/${opts.count ?? 1}); log tail:\n${this.swanLogText.slice(-3000)}`);
-      await sleep(200);
-    }
+    const count = opts.count ?? 1;
+    return eventually(
+      () => {
+        const lines = this.swanLog(re);
+        if (lines.length < count) throw new Error(`${lines.length}/${count} lines; log tail:\n${this.swanLogText.slice(-3000)}`);
+        return lines;
+      },
+      { what: `charon to log ${re}`, timeoutMs: opts.timeoutMs ?? 15_000, intervalMs: 200 },
+    );
   }
 
   /** Lines of charon's log matching `re`. */
@@ -139,12 +141,14 @@ export class Scenario {
   }
 
   /**
-   * Stops both peers (strongSwan first, so segw's last messages are on the wire too), stops the
-   * capture and runs the wire check over it with the keys strongSwan logged.
+   * Stops both peers, the base station first: a segw gateway answers strongSwan's last Deletes;
+   * a segw base station leaves with its own Deletes, as it would keep its connection up (initiate
+   * again) after a strongSwan gateway's. Then stops the capture and runs the wire check over it
+   * with the keys strongSwan logged.
    */
   async finish(): Promise<WireReport & { segwCounters: Record<string, number> }> {
-    await sleep(200);
     const { counters } = await this.segw.ctl<{ counters: Record<string, number> }>('status');
+    if (this.opts.segwRole === 'basestation') await this.segw.stop();
     await this.ss.stop();
     const log = this.swanLogText;
     await this.segw.stop();

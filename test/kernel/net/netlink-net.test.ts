@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from '../../support/eventually.js';
 import { Lab, type Host } from '../../../src/lab/lab.js';
 import { NetlinkKernelNet, type AddressEvent, type LinkEvent } from '../../../src/kernel/net/netlink-net.js';
 import { ensureRouteProtoName } from '../../../src/kernel/net/rt-protos.js';
@@ -110,7 +110,7 @@ test('notifications: link and address changes arrive from the namespace', async 
     await net.addAddress({ address: '203.0.113.30/32', dev: 'side0' });
     await net.deleteAddress({ address: '203.0.113.30/32', dev: 'side0' });
     await gw.exec('ip', ['link', 'del', 'side0']);
-    for (let i = 0; i < 50 && !links.some((l) => l.event === 'del' && l.name === 'side0'); i++) await sleep(20);
+    await eventually(() => links.some((l) => l.event === 'del' && l.name === 'side0'), { what: 'the link deletion event', timeoutMs: 1000, intervalMs: 20 });
     assert.ok(links.some((l) => l.event === 'new' && l.name === 'side0'));
     assert.ok(links.some((l) => l.event === 'new' && l.name === 'side0' && l.up));
     assert.ok(links.some((l) => l.event === 'del' && l.name === 'side0'));

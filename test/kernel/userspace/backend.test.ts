@@ -5,11 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import type { SaRef } from '../../../src/kernel/types.js';
 import type { Endpoint } from '../../../src/net/endpoint.js';
 import { saParams, segwTunnel } from '../../support/esp-tunnel.js';
+import { eventually } from '../../support/eventually.js';
 
 test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the non-ESP marker', { timeout: 60_000 }, async () => {
   await withLab('espbk', async (lab) => {
@@ -33,8 +35,11 @@ test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the n
       // A NAT-keepalive (RFC 3948 §2.3) from b's namespace is dropped and counted, not delivered.
       const keepalive = "const s=require('dgram').createSocket('udp4');s.bind(4501,'198.51.100.2',()=>s.send(Buffer.from([255]),4500,'198.51.100.1',()=>s.close()))";
       await b.exec(process.execPath, ['-e', keepalive]);
-      for (let i = 0; i < 50 && (got.length < 1 || ga.engine.stats().keepalives < 1); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(got.length, 1);
+      // A second IKE message after the keepalive: once it is in, so is everything before it.
+      const last = randomBytes(100);
+      ikeB.send(last, { address: '198.51.100.1', port: 4500 });
+      await eventually(() => got.some((g) => g.data.equals(last)), { what: 'the last IKE message', timeoutMs: 1000, intervalMs: 20 });
+      assert.equal(got.length, 2);
       assert.deepEqual(got[0].data, msg);
       assert.deepEqual(got[0].remote, { address: '198.51.100.2', port: 4500 });
       assert.deepEqual(got[0].local, { address: '198.51.100.1', port: 4500 });
@@ -54,7 +59,7 @@ test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the n
       await a.exec('ip', ['addr', 'add', '192.0.2.1/32', 'dev', ga.tunName]);
       await a.addRoute('192.0.2.128/25', { dev: ga.tunName, src: '192.0.2.1' });
       await a.exec('ping', ['-c', '4', '-i', '0.2', '-W', '1', '192.0.2.129'], { allowFail: true }); // no reply route: one way
-      for (let i = 0; i < 50 && expired.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => expired.length >= 2, { what: 'the soft and hard expiry', timeoutMs: 1000, intervalMs: 20 });
       const ref = { dst: '198.51.100.2', spi, protocol: 'esp' as const };
       assert.deepEqual(expired, [[ref, 'soft', 'packets'], [ref, 'hard', 'packets']]);
       await assert.rejects(gb.querySa(ref), { code: 'SEGW_ESP' });
@@ -130,14 +135,21 @@ test('ESP from a new source port raises one mapping event per new source, none o
       // As if a NAT had given a's 4500 a new public port: a's ESP now leaves from 4501.
       await a.ipsec.updateSaEncap(a.out, { sport: 4501, dport: 4500 });
       assert.ok(await a.host.ping(b.inner, { count: 3, timeoutS: 2 }), 'b accepts it (the ICV decides) and answers');
-      for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 100));
-      assert.deepEqual(events, [[b.in.spi, { address: '198.51.100.1', port: 4501 }]], 'one event for three packets');
       // b follows (as the IKE code does on this event): no more events from that source.
       await b.ipsec.updateSaEncap(b.in, { sport: 4501, dport: 4500 });
       assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
-      await new Promise((r) => setTimeout(r, 100));
-      assert.equal(events.length, 1);
+      // A marker event: one packet from a's other port. The engine raises events in order, so the
+      // events before it are all there are for the five packets from 4501.
+      const marker = [b.in.spi, { address: '198.51.100.1', port: 4500 }];
+      const markerEvent = async () => {
+        await a.ipsec.updateSaEncap(a.out, { sport: 4500, dport: 4500 });
+        await a.host.ping(b.inner, { count: 1, timeoutS: 1 }); // b answers to 4501: no reply needed
+        await eventually(() => events.some((e) => isDeepStrictEqual(e, marker)), { what: 'the marker mapping event', timeoutMs: 2000, intervalMs: 20 });
+        events.splice(events.findIndex((e) => isDeepStrictEqual(e, marker)), 1);
+        await a.ipsec.updateSaEncap(a.out, { sport: 4501, dport: 4500 });
+      };
+      await markerEvent();
+      assert.deepEqual(events, [[b.in.spi, { address: '198.51.100.1', port: 4501 }]], 'one event for three packets, none once b followed');
       // A packet delayed in the network from another mapping: authentic and never seen by b, but
       // older than what b has had since. It is delivered and must not move the peer.
       const catchOne = "const s=require('dgram').createSocket('udp4');s.bind(4600,'198.51.100.2',()=>console.log('ready'));" +
@@ -157,14 +169,12 @@ test('ESP from a new source port raises one mapping event per new source, none o
       const [before] = b.ipsec.queryMany([b.in]);
       const inject = `const s=require('dgram').createSocket('udp4');s.bind(4502,'198.51.100.1',()=>s.send(Buffer.from('${held}','hex'),4500,'198.51.100.2',()=>s.close()))`;
       await a.host.exec(process.execPath, ['-e', inject]);
-      for (let i = 0; i < 50; i++) {
-        const [c] = b.ipsec.queryMany([b.in]);
-        if (c!.packets > before!.packets) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(() => b.ipsec.queryMany([b.in])[0]!.packets > before!.packets, { what: 'the delayed packet at b', timeoutMs: 1000, intervalMs: 20 });
       const [after] = b.ipsec.queryMany([b.in]);
       assert.equal(after!.packets, before!.packets + 1n, 'the delayed packet was authentic and new to b');
-      await new Promise((r) => setTimeout(r, 100));
+      // The same source as the first marker again: a path update makes it new to b.
+      await b.ipsec.updateSaEncap(b.in, { sport: 4501, dport: 4500 });
+      await markerEvent();
       assert.deepEqual(events, [[b.in.spi, { address: '198.51.100.1', port: 4501 }]], 'no event for a packet older than the newest');
     } finally {
       await a.ipsec.close();

@@ -10,13 +10,13 @@ import { run } from '../../../src/lab/exec.js';
 import { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import { SegwProcess } from '../../../src/lab/peers/segw.js';
 import { Capture } from '../../../src/lab/peers/tshark.js';
-import { iperf3 } from '../../../src/lab/peers/iperf.js';
+import { flowedThroughout, iperf3, parseIperf, type IperfResult } from '../../../src/lab/peers/iperf.js';
 import { childSas, ikeSas } from '../../../src/lab/peers/vici-raw.js';
 import { segwGatewayConfig, strongSwanBaseStation } from '../../../src/lab/demo.js';
 import type { IkeSaView } from '../../../src/control/views.js';
 
-async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string, seconds: number): Promise<number> {
-  return (await iperf3(client, server, { serverAddr, clientAddr, seconds })).bitsPerSecond;
+async function iperf(client: Host, server: Host, serverAddr: string, clientAddr: string, seconds: number): Promise<IperfResult> {
+  return iperf3(client, server, { serverAddr, clientAddr, seconds });
 }
 
 /**
@@ -134,20 +134,22 @@ test('strongSwan base station <-> segw gateway on the userspace engine: ping, ip
 
       const up = await iperf(bs, gw, '192.0.2.129', '192.0.2.1', 3);
       const down = await iperf(gw, bs, '192.0.2.1', '192.0.2.129', 3);
-      t.diagnostic(`iperf3 TCP base station -> core ${(up / 1e6).toFixed(0)} Mbit/s, core -> base station ${(down / 1e6).toFixed(0)} Mbit/s`);
-      assert.ok(up > 10e6 && down > 10e6, `TCP ${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
+      // TCP passes both ways in every second (speeds: bench/esp, beside strongSwan's own).
+      assert.ok(flowedThroughout(up), `base station -> core bytes per second: ${up.intervalBytes}`);
+      assert.ok(flowedThroughout(down), `core -> base station bytes per second: ${down.intervalBytes}`);
 
       // Child SA rekey (CREATE_CHILD_SA) while iperf3 runs: new SPIs, TCP keeps going.
       const srv = gw.spawn('iperf3', ['-s', '-1', '--forceflush', '-B', '192.0.2.129'], { name: 'iperf3-rk' });
       await srv.waitFor(/Server listening/);
       const client = bs.exec('iperf3', ['-c', '192.0.2.129', '-B', '192.0.2.1', '-t', '6', '-J'], { timeoutMs: 40_000 });
-      await new Promise((r) => setTimeout(r, 2000));
+      // The rekey comes once the server has received a second of this run's traffic.
+      await srv.waitFor(/sec\s+[1-9][\d.]*\s+[KMG]?Bytes/, 15_000);
       await ss.swanctl(['--rekey', '--child', 's1']);
       const oldSpis = new Set(first.map((c) => String(c['spi-in'])));
       await ss.waitForSas((ev) => installed(ev).some((c) => !oldSpis.has(String(c['spi-in']))), 15_000);
-      const r = JSON.parse((await client).stdout);
+      const r = parseIperf((await client).stdout);
       await srv.exited;
-      assert.ok(r.end.sum_received.bits_per_second > 10e6, 'TCP kept flowing across the rekey');
+      assert.ok(flowedThroughout(r), `TCP kept flowing across the rekey: bytes per second ${r.intervalBytes}`);
     } finally {
       await ss.stop();
       await segw.stop();

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { withLab } from '../../../src/lab/lab.js';
 import { Capture } from '../../../src/lab/peers/tshark.js';
-import { iperf3 } from '../../../src/lab/peers/iperf.js';
+import { flowedThroughout, iperf3, parseIperf, type IperfResult } from '../../../src/lab/peers/iperf.js';
+import { eventually } from '../../support/eventually.js';
 import { segwTunnel, saParams, type Side } from '../../support/esp-tunnel.js';
 
 async function counters(s: Side) {
@@ -29,8 +30,19 @@ async function assertDelivered(from: Side, to: Side, sent: bigint, received: big
   else assert.ok(received < sent && received > 0n, 'socket overflow at the receiver explains the difference');
 }
 
-async function iperf(client: Side, server: Side, seconds: number, reverse = false): Promise<number> {
-  return (await iperf3(client.host, server.host, { serverAddr: server.inner, clientAddr: client.inner, seconds, reverse })).bitsPerSecond;
+async function iperf(client: Side, server: Side, seconds: number, reverse = false): Promise<IperfResult> {
+  return iperf3(client.host, server.host, { serverAddr: server.inner, clientAddr: client.inner, seconds, reverse });
+}
+
+/** TCP passed both ways in every second of the runs (speed is bench/esp's business). */
+function assertFlowed(up: IperfResult, down: IperfResult): void {
+  assert.ok(flowedThroughout(up), `a -> b bytes per second: ${up.intervalBytes}`);
+  assert.ok(flowedThroughout(down), `b -> a bytes per second: ${down.intervalBytes}`);
+}
+
+/** Waits until the SA `ref` of `s` has carried packets (traffic moved onto it). */
+async function carries(s: Side, ref: Side['out'], what: string): Promise<void> {
+  await eventually(() => (s.ipsec.queryMany([ref])[0]?.packets ?? 0n) > 0n, { what, timeoutMs: 10_000, intervalMs: 20 });
 }
 
 test('ping and iperf3 TCP both ways through a segw<->segw tunnel; counters match on both ends', { timeout: 180_000 }, async () => {
@@ -49,7 +61,7 @@ test('ping and iperf3 TCP both ways through a segw<->segw tunnel; counters match
       assert.deepEqual(frames.filter((f) => f.malformed || f.expert.includes('error')), []);
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
-      assert.ok(up > 50e6 && down > 50e6, `TCP both ways: ${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
+      assertFlowed(up, down);
       const ca = await counters(a), cb = await counters(b);
       assert.equal(ca.out.packets, cb.in.packets, 'a sent what b received');
       assert.equal(cb.out.packets, ca.in.packets, 'b sent what a received');
@@ -74,7 +86,8 @@ test('SAs replaced (make-before-break) and removed while iperf3 runs', { timeout
       await srv.waitFor(/Server listening/);
       const client = a.host.exec('iperf3', ['-c', b.inner, '-B', a.inner, '-t', '6', '-J'], { timeoutMs: 40_000 });
       for (let round = 1; round <= 3; round++) {
-        await new Promise((r) => setTimeout(r, 1000));
+        // Each rekey while TCP runs over the current pair.
+        await carries(a, a.out, `TCP over a's outbound SA before rekey ${round}`);
         // Rekey a -> b: new inbound SA at b first, then the new outbound at a takes over; the
         // old SAs go after in-flight packets have drained.
         const key = randomBytes(20);
@@ -83,16 +96,15 @@ test('SAs replaced (make-before-break) and removed while iperf3 runs', { timeout
         const newOut = saParams({ direction: 'out', src: a.outer, dst: b.outer, spi, key, reqid: 1, localNet: '192.0.2.0/25', remoteNet: '192.0.2.128/25' });
         await b.ipsec.addSa(newIn);
         await a.ipsec.addSa(newOut);
-        await new Promise((r) => setTimeout(r, 200));
+        await carries(b, newIn, `the new SA pair in use (rekey ${round})`);
         await a.ipsec.deleteSa(a.out);
         await b.ipsec.deleteSa(b.in);
         a.out = newOut;
         b.in = newIn;
       }
-      const r = await client;
+      const r = parseIperf((await client).stdout);
       await srv.exited;
-      const j = JSON.parse(r.stdout);
-      assert.ok(j.end.sum_received.bits_per_second > 50e6, 'TCP kept flowing across three rekeys');
+      assert.ok(flowedThroughout(r), `TCP kept flowing across three rekeys: bytes per second ${r.intervalBytes}`);
       const ca = await counters(a), cb = await counters(b);
       assert.equal(ca.out.packets, cb.in.packets, 'the newest SA pair carried the same packets');
       assert.equal(cb.in.integrityFailures, 0n);
@@ -102,12 +114,11 @@ test('SAs replaced (make-before-break) and removed while iperf3 runs', { timeout
       const stats = a.ipsec.engine.stats();
       assert.ok(stats.out['no-policy'] >= 1, 'counted as no SA for the policy');
       // Removed SAs are freed once no batch can still see them, also while the lanes are idle.
-      let retired = -1;
-      for (let i = 0; i < 50 && retired !== 0; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        retired = Math.max(a.ipsec.engine.stats().retired, b.ipsec.engine.stats().retired);
-      }
-      assert.equal(retired, 0, 'nothing left waiting for a grace period');
+      await eventually(() => Math.max(a.ipsec.engine.stats().retired, b.ipsec.engine.stats().retired) === 0, {
+        what: 'nothing left waiting for a grace period',
+        timeoutMs: 1000,
+        intervalMs: 20,
+      });
     } finally {
       await a.ipsec.close();
       await b.ipsec.close();
@@ -122,7 +133,7 @@ test('parallel pipeline: 2 crypto workers, ordered writers, 2 TUN queues; TCP in
       assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
-      assert.ok(up > 50e6 && down > 50e6, `${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
+      assertFlowed(up, down);
       const ca = await counters(a), cb = await counters(b);
       await assertDelivered(a, b, ca.out.packets, cb.in.packets, cb.in.replayDrops);
       await assertDelivered(b, a, cb.out.packets, ca.in.packets, ca.in.replayDrops);
@@ -142,12 +153,11 @@ test('IPv6 inside and outside: ping6 and iperf3 TCP both ways (TSO/GRO for TCPv6
   await withLab('esp6', async (lab) => {
     const { a, b } = await segwTunnel(lab, {}, { family: 6 });
     try {
-      let ok = false;
-      for (let i = 0; i < 10 && !ok; i++) ok = await a.host.ping(b.inner, { count: 1, timeoutS: 1 });
-      assert.ok(ok, 'ping6 through the tunnel');
+      // Until the addresses' duplicate address detection is done, the first pings may get lost.
+      await eventually(() => a.host.ping(b.inner, { count: 1, timeoutS: 1 }), { what: 'ping6 through the tunnel', timeoutMs: 15_000 });
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
-      assert.ok(up > 50e6 && down > 50e6, `${(up / 1e6).toFixed(0)} / ${(down / 1e6).toFixed(0)} Mbit/s`);
+      assertFlowed(up, down);
       const ca = await counters(a), cb = await counters(b);
       assert.equal(ca.out.packets, cb.in.packets);
       assert.equal(cb.out.packets, ca.in.packets);
