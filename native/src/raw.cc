@@ -5,7 +5,7 @@
 // ancillary data. Registered as "raw".
 //
 //   const s = new addon.raw.RawSocket(4, 112, { ifname: 'eth0' });  // bound to the interface,
-//   s.bindAddress('203.0.113.1');      // TTL / hop limit 255, multicast loop off
+//   s.setSource('203.0.113.1');        // TTL / hop limit 255, multicast loop off
 //   s.joinGroup('224.0.0.18');
 //   s.start((errno, packets) => ...);  // packets: { data, src, dst, ttl, ifindex }[] per wakeup
 //   s.send(bytes, '224.0.0.18')        // bytes sent, or -errno when the kernel asks to retry
@@ -82,7 +82,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "RawSocket",
                        {InstanceAccessor("ifindex", &RawSocket::IfIndex, nullptr),
-                        InstanceMethod("bindAddress", &RawSocket::BindAddress),
+                        InstanceMethod("setSource", &RawSocket::SetSource),
                         InstanceMethod("joinGroup", &RawSocket::JoinGroup),
                         InstanceMethod("send", &RawSocket::Send),
                         InstanceMethod("start", &RawSocket::Start),
@@ -94,7 +94,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
  private:
   Napi::Value IfIndex(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ifindex_); }
-  Napi::Value BindAddress(const Napi::CallbackInfo& info);
+  Napi::Value SetSource(const Napi::CallbackInfo& info);
   Napi::Value JoinGroup(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
@@ -124,6 +124,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> async_;
   std::vector<char> buf_ = std::vector<char>(kDatagram);
+  sockaddr_storage source_{};
+  bool hasSource_ = false;
 };
 
 // new RawSocket(family: 4 | 6, protocol, { ifname })
@@ -196,16 +198,26 @@ int RawSocket::Configure() {
   return 0;
 }
 
-// bindAddress(addr): the source of everything sent (the checksum's pseudo-header needs it known).
-Napi::Value RawSocket::BindAddress(const Napi::CallbackInfo& info) {
+// setSource(addr): the source of everything sent (the checksum's pseudo-header needs it known).
+// Not bind(): a bound raw socket receives only packets addressed to the bound address, never
+// the group's. The source goes in each sendmsg (IP_PKTINFO / IPV6_PKTINFO); a throwaway UDP
+// bind checks now that the address is usable (EADDRNOTAVAIL while absent or tentative).
+Napi::Value RawSocket::SetSource(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!Live(env)) return env.Undefined();
-  if (!info[0].IsString()) return TypeError(env, "bindAddress(address)");
+  if (!info[0].IsString()) return TypeError(env, "setSource(address)");
   sockaddr_storage ss;
   socklen_t len;
   if (!ToSockaddr(family_, info[0].As<Napi::String>().Utf8Value(), ifindex_, &ss, &len))
-    return TypeError(env, "bindAddress: not an IPv" + std::to_string(family_) + " address");
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) < 0) return Throw(env, "bind", errno);
+    return TypeError(env, "setSource: not an IPv" + std::to_string(family_) + " address");
+  int probe = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return Throw(env, "socket", errno);
+  int rc = bind(probe, reinterpret_cast<sockaddr*>(&ss), len);
+  int e = errno;
+  close(probe);
+  if (rc < 0) return Throw(env, "bind", e);
+  source_ = ss;
+  hasSource_ = true;
   return env.Undefined();
 }
 
@@ -241,11 +253,41 @@ Napi::Value RawSocket::Send(const Napi::CallbackInfo& info) {
   socklen_t len;
   if (!ToSockaddr(family_, info[1].As<Napi::String>().Utf8Value(), ifindex_, &ss, &len))
     return TypeError(env, "send: destination is not an IPv" + std::to_string(family_) + " address");
-  ssize_t n = sendto(fd_, d.Data(), d.Length(), MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&ss), len);
+  iovec iov{d.Data(), d.Length()};
+  msghdr m{};
+  m.msg_name = &ss;
+  m.msg_namelen = len;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  if (hasSource_) {
+    m.msg_control = control;
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
+    if (family_ == 4) {
+      in_pktinfo pi{};
+      pi.ipi_ifindex = static_cast<int>(ifindex_);
+      pi.ipi_spec_dst = reinterpret_cast<sockaddr_in*>(&source_)->sin_addr;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof pi);
+      memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      m.msg_controllen = CMSG_SPACE(sizeof pi);
+    } else {
+      in6_pktinfo pi{};
+      pi.ipi6_ifindex = ifindex_;
+      pi.ipi6_addr = reinterpret_cast<sockaddr_in6*>(&source_)->sin6_addr;
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN(sizeof pi);
+      memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      m.msg_controllen = CMSG_SPACE(sizeof pi);
+    }
+  }
+  ssize_t n = sendmsg(fd_, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n >= 0) return Napi::Number::New(env, static_cast<double>(n));
   int e = errno;
   if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == EINTR) return Napi::Number::New(env, -e);
-  return Throw(env, "sendto", e);
+  return Throw(env, "sendmsg", e);
 }
 
 // start(callback(errno, packets)): one call per wakeup with what was queued.

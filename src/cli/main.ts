@@ -3,6 +3,7 @@
  *
  *   segw gateway --config FILE.yaml [--check]      run a gateway daemon (or only validate)
  *   segw basestation --config FILE.yaml [--check]  run a base-station initiator
+ *   segw vrrp --config FILE.yaml [--check]         run one VRRP instance (cluster.vrrp options)
  *   segw ctl [--socket PATH | --node NAME] METHOD [JSON]   ask a running daemon (control socket)
  *   segw demo                                       a demo in network namespaces (root)
  *   segw version
@@ -16,6 +17,7 @@ import { SegwError, ConfigError } from '../errors.js';
 const USAGE = `usage:
   segw gateway --config FILE.yaml [--check]
   segw basestation --config FILE.yaml [--check]
+  segw vrrp --config FILE.yaml [--check]
   segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] METHOD [JSON-PARAMS]
   segw demo
   segw version`;
@@ -45,6 +47,12 @@ const COMMANDS: Record<string, Command> = {
     if (!values.config) throw new UsageError('segw basestation needs --config FILE.yaml');
     const { runBasestation } = await import('./basestation.js');
     return runBasestation(values.config, { check: values.check ?? false });
+  },
+  async vrrp(args) {
+    const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } } });
+    if (!values.config) throw new UsageError('segw vrrp needs --config FILE.yaml');
+    const { runVrrp } = await import('./vrrp.js');
+    return runVrrp(values.config, { check: values.check ?? false });
   },
   async ctl(args) {
     const { runCtl } = await import('./ctl.js');

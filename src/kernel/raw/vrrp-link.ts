@@ -1,6 +1,6 @@
 /**
  * VrrpLink over the addon's raw sockets (native/src/raw.cc): one raw IP socket for protocol 112
- * bound to the interface (and to the advert source, so the checksum's pseudo-header is known),
+ * bound to the interface (sending from a fixed source, so the checksum's pseudo-header is known),
  * member of the VRRP group in multicast mode; gratuitous ARP through an AF_PACKET socket, and
  * unsolicited Neighbor Advertisements through a raw ICMPv6 socket (hop limit 255, RFC 4861 §7.1.2).
  */
@@ -22,7 +22,7 @@ const ALL_NODES = 'ff02::1';
 
 interface NativeRawSocket {
   readonly ifindex: number;
-  bindAddress(addr: string): void;
+  setSource(addr: string): void;
   joinGroup(group: string): void;
   send(data: Buffer, dst: string): number;
   start(cb: (errno: number, packets: { data: Buffer; src: string; dst: string; ttl: number; ifindex: number }[]) => void): void;
@@ -97,7 +97,7 @@ export async function openVrrpLink(o: VrrpLinkOptions): Promise<VrrpLink> {
     );
   }
   try {
-    await bindWithRetry(sock, source, deadline);
+    await setSourceWithRetry(sock, source, deadline);
     if (o.group) sock.joinGroup(o.group);
   } catch (err) {
     sock.close();
@@ -106,10 +106,10 @@ export async function openVrrpLink(o: VrrpLinkOptions): Promise<VrrpLink> {
   return new RawVrrpLink(addon, sock, o, source, info.mac);
 }
 
-async function bindWithRetry(sock: NativeRawSocket, source: string, deadline: number): Promise<void> {
+async function setSourceWithRetry(sock: NativeRawSocket, source: string, deadline: number): Promise<void> {
   for (;;) {
     try {
-      sock.bindAddress(source);
+      sock.setSource(source);
       return;
     } catch (err) {
       // EADDRNOTAVAIL: an IPv6 address still tentative (DAD) or an address not yet added.
