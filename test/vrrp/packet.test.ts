@@ -118,3 +118,29 @@ function patch(b: Buffer, off: number, v: number): Buffer {
   c[off] = v;
   return c;
 }
+
+test('keepalived 2.2.7 adverts captured in a namespace: pseudo-header form, decoded field by field', async () => {
+  const { readFrames } = await import('../support/pcap.js');
+  const frames = readFrames(new URL('../fixtures/vrrp/keepalived-2.2.7-v3-ipv4.pcap', import.meta.url).pathname);
+  assert.ok(frames.length >= 3);
+  const packets = frames.map(({ data }) => {
+    assert.equal(data.readUInt16BE(12), 0x0800);
+    const ip = data.subarray(14);
+    const ihl = (ip[0] & 0x0f) * 4;
+    assert.equal(ip[9], 112);
+    return { family: 4 as const, ttl: ip[8], src: `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`, dst: `${ip[16]}.${ip[17]}.${ip[18]}.${ip[19]}`, data: ip.subarray(ihl, ip.readUInt16BE(2)) };
+  });
+  for (const p of packets) {
+    // keepalived's default is the RFC 5798 reading: refused as RFC 9568, accepted as pseudo-header.
+    const strict = checkAdvert(p, { vrid: 51, acceptChecksums: ['rfc9568'] });
+    assert.ok(!strict.ok && strict.reason === 'checksum' && strict.seenForm === 'pseudo-header');
+    const r = checkAdvert(p, { vrid: 51, acceptChecksums: ['pseudo-header'] });
+    assert.ok(r.ok);
+    assert.equal(p.src, '203.0.113.1');
+    assert.deepEqual(r.advert.addresses, ['203.0.113.10']);
+    assert.equal(r.advert.maxAdvertInterval, 100);
+    // Re-encoding the decoded advert in the same form gives keepalived's octets back.
+    assert.deepEqual(encodeAdvert(r.advert, p, 'pseudo-header'), p.data);
+  }
+  assert.deepEqual(packets.map((p) => p.data[2]), [...Array(packets.length - 1).fill(150), 0], 'adverts at 150, then the resignation');
+});
