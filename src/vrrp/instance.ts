@@ -188,7 +188,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
         return this.enqueue(() => this.addVips());
       case 'RemoveVips':
         this.cancel('announce');
-        return this.enqueue(() => this.removeVips());
+        return this.enqueue(() => this.removeVips(a.cleanup ?? false));
       case 'Announce':
         return this.announce(a.reason);
     }
@@ -254,14 +254,16 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     }
   }
 
-  private async removeVips(): Promise<void> {
+  private async removeVips(cleanup: boolean): Promise<void> {
     // The address owner (priority 255) keeps its own addresses (RFC 9568 §6.4.3 leaves them).
     if (this.cfg.priority === PRIORITY_OWNER) return;
     for (const v of this.vips) {
       try {
         await this.deps.net.deleteAddress(this.addressParams(v.cidr));
+        if (cleanup) this.log.warn({ vip: v.cidr }, 'removed a virtual address left by an earlier run');
       } catch (err) {
-        if ((err as { errno?: string }).errno === 'EADDRNOTAVAIL') continue;
+        // Absent: what a backup wants (and the normal case of the startup clean-up).
+        if (cleanup || (err as { errno?: string }).errno === 'EADDRNOTAVAIL') continue;
         this.counters.vipErrors++;
         this.log.error({ vip: v.cidr, err: String(err) }, 'cannot remove the virtual address');
       }

@@ -59,8 +59,8 @@ export type VrrpAction =
   | { type: 'CancelTimer'; timer: TimerName }
   /** Install the virtual addresses (master). */
   | { type: 'AddVips' }
-  /** Remove the virtual addresses (no longer master). */
-  | { type: 'RemoveVips' }
+  /** Remove the virtual addresses (no longer master; `cleanup`: at startup, where absent is normal). */
+  | { type: 'RemoveVips'; cleanup?: true }
   /** Gratuitous ARP (IPv4) / unsolicited Neighbor Advertisements (IPv6) for every VIP. */
   | { type: 'Announce'; reason: 'became-master' | 'split-brain' };
 
@@ -113,6 +113,8 @@ function startup(c: MachineConfig, s: MachineState, now: number): StepResult {
     actions: [
       { type: 'Transition', from: 'Initialize', to: 'Backup', reason: 'startup' },
       { type: 'StartTimer', timer: 'Master_Down_Timer', ms: currentMasterDownMs(c, next) },
+      // A backup holds no VIP (§6.4.2): remove any an earlier run left behind when it was killed.
+      { type: 'RemoveVips', cleanup: true },
     ],
   };
 }

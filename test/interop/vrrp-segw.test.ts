@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, Lab, type Host } from '../../src/lab/lab.js';
 import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
+import { Capture } from '../../src/lab/peers/tshark.js';
+import { decodeVrrp } from '../../src/lab/peers/tshark-vrrp.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
@@ -68,6 +70,82 @@ test('3 segw VRRP nodes: kill -9 the master; the next priority takes the VIP and
     await nodes[2].waitForState('Master', 5000);
     await eventually(() => holdsVip(g[2]), 'g3 holds the VIP');
     await nodes[2].stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
+
+test('IPv6: ff02::12 adverts with hop limit 255 from link-local; failover moves the VIP and the unsolicited NA moves the client\'s neighbour entry', { timeout: 120_000 }, async () => {
+  const VIP6 = '2001:db8::10';
+  let id = '';
+  await withLab('vrrp6', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const g2 = await lab.host('g2');
+    const client = await lab.host('client');
+    await sw.attach(g1, '2001:db8::1/64', { ifname: 'eth0' });
+    await sw.attach(g2, '2001:db8::2/64', { ifname: 'eth0' });
+    await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
+    const cap = await Capture.start(client, 'eth0', { filter: 'ip6 proto 112', name: 'vrrp6' });
+    const common = { interface: 'eth0', vrid: 7, advertInterval: 100, vips: [`${VIP6}/64`] };
+    const n1 = await SegwVrrp.start(g1, { ...common, priority: 200 });
+    await n1.waitForState('Master');
+    const n2 = await SegwVrrp.start(g2, { ...common, priority: 100 });
+    await n2.waitForState('Backup');
+    const holds = async (h: Host) => (await h.exec('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP6}/64`);
+    const neigh = async () => /lladdr (\S+)/.exec((await client.exec('ip', ['-6', 'neigh', 'show', VIP6, 'dev', 'eth0'])).stdout)?.[1] ?? '';
+    await eventually(() => holds(g1), 'g1 holds the IPv6 VIP');
+    assert.equal(await client.ping(VIP6), true);
+    assert.equal(await neigh(), await mac(g1));
+    await eventually(async () => (await n2.status()).advertsIn >= 5, 'g2 hears g1');
+    const st2 = await n2.status();
+    assert.match(String(st2.masterAddress), /^fe80:/, 'the master advertises from its link-local address');
+
+    await n1.crash();
+    await n2.waitForState('Master');
+    await eventually(() => holds(g2), 'g2 holds the IPv6 VIP');
+    const g2mac = await mac(g2);
+    await eventually(async () => (await neigh()) === g2mac, { what: "client's neighbour entry = g2's MAC", timeoutMs: 5000 });
+    assert.equal(await client.ping(VIP6), true);
+    await n2.stop();
+    assert.equal(await holds(g2), false);
+
+    await cap.stop();
+    const frames = await decodeVrrp(cap.file, { checksum: 'rfc9568' });
+    assert.ok(frames.length >= 10);
+    for (const f of frames) assert.deepEqual([f.checksum, f.malformed, f.expert, f.hopLimit, f.vrid], ['good', false, [], 255, 7]);
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
+
+test('unicast peers: adverts go only to the listed peer; failover works without multicast', { timeout: 120_000 }, async () => {
+  let id = '';
+  await withLab('vrrpuc', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const g2 = await lab.host('g2');
+    const client = await lab.host('client');
+    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
+    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
+    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const cap = await Capture.start(client, 'eth0', { filter: 'proto 112', name: 'vrrpuc' });
+    const common = { interface: 'eth0', vrid: 9, advertInterval: 100, vips: [`${VIP}/24`] };
+    const n1 = await SegwVrrp.start(g1, { ...common, priority: 200, unicastPeers: ['203.0.113.2'] });
+    await n1.waitForState('Master');
+    const n2 = await SegwVrrp.start(g2, { ...common, priority: 100, unicastPeers: ['203.0.113.1'] });
+    await n2.waitForState('Backup');
+    await eventually(async () => (await n2.status()).advertsIn >= 5, 'g2 hears g1 by unicast');
+    await n1.crash();
+    await n2.waitForState('Master');
+    await eventually(() => holdsVip(g2), 'g2 holds the VIP');
+    await n2.stop();
+    await cap.stop();
+    const frames = await decodeVrrp(cap.file, { checksum: 'rfc9568' });
+    // The bridge floods unicast to the client until it learns the MACs; whatever it saw is unicast.
+    const dsts = new Set((await client.exec('tshark', ['-n', '-r', cap.file, '-Y', 'vrrp', '-T', 'fields', '-e', 'ip.dst'])).stdout.split('\n').filter(Boolean));
+    assert.ok(![...dsts].includes('224.0.0.18'), `destinations ${[...dsts].join(',')}`);
+    for (const f of frames) assert.equal(f.checksum, 'good');
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });

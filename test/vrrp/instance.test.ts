@@ -250,3 +250,18 @@ test('options are validated with the option named', () => {
   assert.throws(mk({ priority: 0 }), /priority/);
   assert.throws(mk({ acceptChecksums: [] }), /acceptChecksums/);
 });
+
+test('a VIP left on the interface by a killed earlier run is removed at startup (a backup holds none)', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const a = node(hub, clock, '203.0.113.1', { priority: 200 });
+  const b = node(hub, clock, '203.0.113.2', { priority: 100 });
+  await b.net.addAddress({ address: VIP, dev: 'eth0' });
+  a.inst.start();
+  await clock.advance(5000);
+  b.inst.start();
+  await clock.advance(100);
+  assert.equal(b.inst.state, 'Backup');
+  assert.equal(b.holdsVip(), false);
+  assert.equal(a.holdsVip(), true);
+  assert.equal(b.inst.status().vipErrors, 0);
+});

@@ -31,7 +31,11 @@ const rows: { name: string; cfg?: Partial<MachineConfig>; from: MachineState; ev
   {
     name: 'Initialize + Startup -> Backup, Master_Down_Timer = Master_Down_Interval',
     from: initialState(CFG), event: { type: 'Startup', now: 0 }, to: 'Backup',
-    actions: [{ type: 'Transition', from: 'Initialize', to: 'Backup', reason: 'startup' }, { type: 'StartTimer', timer: 'Master_Down_Timer', ms: 3609.375 }],
+    actions: [
+      { type: 'Transition', from: 'Initialize', to: 'Backup', reason: 'startup' },
+      { type: 'StartTimer', timer: 'Master_Down_Timer', ms: 3609.375 },
+      { type: 'RemoveVips', cleanup: true },
+    ],
   },
   {
     name: 'Initialize + Startup, priority 255 -> Master at once',
