@@ -149,3 +149,42 @@ test('unicast peers: adverts go only to the listed peer; failover works without 
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });
+
+test('split brain: while adverts are lost both nodes are master; when it heals the lower one yields and the higher re-announces, so the client points back at it', { timeout: 120_000 }, async () => {
+  let id = '';
+  await withLab('vrrpsplit', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const g2 = await lab.host('g2');
+    const client = await lab.host('client');
+    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
+    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
+    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    await client.sysctl('net.ipv4.conf.eth0.arp_accept', 1);
+    const common = { interface: 'eth0', vrid: 11, advertInterval: 100, vips: [`${VIP}/24`] };
+    const n1 = await SegwVrrp.start(g1, { ...common, priority: 200 });
+    await n1.waitForState('Master');
+    const n2 = await SegwVrrp.start(g2, { ...common, priority: 100 });
+    await n2.waitForState('Backup');
+    assert.equal(await client.ping(VIP), true);
+
+    // g2 stops hearing VRRP: it takes over too, and its GARP moves the client to it.
+    await g2.exec('nft', ['-f', '-'], { input: 'table inet vrrpsplit { chain input { type filter hook input priority 0; ip protocol 112 drop; }; }' });
+    await n2.waitForState('Master');
+    await eventually(async () => (await arpEntry(client)) === (await mac(g2)), { what: 'client follows the split-brain master g2', timeoutMs: 5000 });
+    assert.equal(n1.state(), 'Master');
+
+    // Healed: g2 yields to the higher priority; g1, seeing a lower-priority master, re-announces.
+    await g2.exec('nft', ['delete', 'table', 'inet', 'vrrpsplit']);
+    await n2.waitForState('Backup');
+    await eventually(async () => !(await holdsVip(g2)), 'g2 removed the VIP');
+    const g1mac = await mac(g1);
+    await eventually(async () => (await arpEntry(client)) === g1mac, { what: "client's ARP entry back on g1", timeoutMs: 5000 });
+    assert.equal(n1.logged(/split brain/).length >= 1, true, 'g1 logged the healed split brain');
+    assert.equal(await client.ping(VIP), true);
+    await n1.stop();
+    await n2.stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});

@@ -265,3 +265,21 @@ test('a VIP left on the interface by a killed earlier run is removed at startup 
   assert.equal(a.holdsVip(), true);
   assert.equal(b.inst.status().vipErrors, 0);
 });
+
+test('split brain healing: a master hearing a lower-priority master re-announces, at most once per interval', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const a = node(hub, clock, '203.0.113.1', { priority: 200 });
+  a.inst.start();
+  await clock.advance(5000);
+  const before = a.link.announced.length;
+  const ends = { family: 4 as const, src: '203.0.113.2', dst: '224.0.0.18' };
+  const lower = encodeAdvert({ vrid: 51, priority: 100, maxAdvertInterval: 100, addresses: ['203.0.113.10'] }, ends, 'rfc9568');
+  for (let i = 0; i < 5; i++) a.link.receiver!({ ...ends, ttl: 255, data: lower });
+  await clock.advance(10);
+  assert.equal(a.link.announced.length - before, ANNOUNCE_REPEAT, 'one burst for five adverts');
+  assert.equal(a.inst.state, 'Master');
+  await clock.advance(2500);
+  a.link.receiver!({ ...ends, ttl: 255, data: lower });
+  await clock.advance(10);
+  assert.ok(a.link.announced.length - before >= 2 * ANNOUNCE_REPEAT, 'another burst once the interval passed');
+});
