@@ -8,6 +8,8 @@ import { withLab, Lab, type Host } from '../../src/lab/lab.js';
 import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
 import { Capture } from '../../src/lab/peers/tshark.js';
 import { decodeVrrp } from '../../src/lab/peers/tshark-vrrp.js';
+import { encodeAdvert } from '../../src/vrrp/packet.js';
+import { loadAddon } from '../../src/native/addon.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
@@ -185,6 +187,58 @@ test('split brain: while adverts are lost both nodes are master; when it heals t
     assert.equal(await client.ping(VIP), true);
     await n1.stop();
     await n2.stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
+
+test('bad adverts on the wire (TTL 64, bad checksum, another version) are dropped and counted by a running node; the same advert intact preempts it', { timeout: 60_000 }, async () => {
+  let id = '';
+  await withLab('vrrpbad', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const rogue = await lab.host('rogue');
+    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
+    await sw.attach(rogue, '203.0.113.2/24', { ifname: 'eth0' });
+    const n1 = await SegwVrrp.start(g1, { interface: 'eth0', vrid: 13, priority: 100, advertInterval: 100, vips: [`${VIP}/24`] });
+    await n1.waitForState('Master');
+    const ends = { family: 4 as const, src: '203.0.113.2', dst: '224.0.0.18' };
+    const good = encodeAdvert({ vrid: 13, priority: 254, maxAdvertInterval: 100, addresses: [VIP] }, ends, 'rfc9568');
+    const badSum = Buffer.from(good);
+    badSum.writeUInt16BE(good.readUInt16BE(6) ^ 0xffff, 6);
+    const v2 = Buffer.from(good);
+    v2[0] = 0x21;
+    // A raw IP socket in the rogue namespace (the addon's generic socket), multicast TTL as given;
+    // the kernel writes the IP header.
+    type RawSock = { setsockopt(l: number, n: number, v: number | Buffer): void; send(d: Buffer, to: Buffer): number; close(): void };
+    const { sock } = loadAddon() as unknown as { sock: { Socket: new (d: number, t: number, p: number, o: object) => RawSock } };
+    const AF_INET = 2, SOCK_RAW = 3, IPPROTO_IP = 0, IP_MULTICAST_IF = 32, IP_MULTICAST_TTL = 33;
+    const to = Buffer.alloc(16);
+    to.writeUInt16LE(AF_INET, 0);
+    Buffer.from([224, 0, 0, 18]).copy(to, 4);
+    const send = async (data: Buffer, ttl: number) => {
+      const s = new sock.Socket(AF_INET, SOCK_RAW, 112, { netns: `/run/netns/${rogue.ns}` });
+      try {
+        s.setsockopt(IPPROTO_IP, IP_MULTICAST_TTL, ttl);
+        s.setsockopt(IPPROTO_IP, IP_MULTICAST_IF, Buffer.from([203, 0, 113, 2]));
+        assert.equal(s.send(data, to), data.length);
+      } finally {
+        s.close();
+      }
+    };
+    await send(good, 64);
+    await send(badSum, 255);
+    await send(v2, 255);
+    const st = await eventually(async () => {
+      const s = await n1.status();
+      return s.drops.ttl >= 1 && s.drops.checksum >= 1 && s.drops.version >= 1 ? s : undefined;
+    }, 'the three drops counted');
+    assert.equal(st.state, 'Master');
+    assert.equal(st.advertsIn, 0);
+    assert.equal(await holdsVip(g1), true);
+    await send(good, 255);
+    await n1.waitForState('Backup', 5000);
+    await n1.stop();
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });
