@@ -164,3 +164,43 @@ test('checksum form: keepalived (pseudo-header) vs segw RFC 9568 only is reporte
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });
+
+test('IPv6: keepalived 200 over segw 100 on ff02::12; keepalived crashes and segw takes the IPv6 VIP; a lower keepalived then follows segw; no checksum mismatch', { timeout: 120_000 }, async () => {
+  const VIP6 = '2001:db8::10';
+  let id = '';
+  await withLab('vrrpka6', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const s = await lab.host('segw');
+    const k = await lab.host('ka');
+    const client = await lab.host('client');
+    await sw.attach(s, '2001:db8::1/64', { ifname: 'eth0' });
+    await sw.attach(k, '2001:db8::2/64', { ifname: 'eth0' });
+    await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
+    const holds = async (h: Host) => (await h.exec('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP6}/64`);
+    const ka = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 200, advertInterval: 0.1, vips: [`${VIP6}/64`] }]);
+    await ka.waitForState('MASTER');
+    const segw = await SegwVrrp.start(s, { interface: 'eth0', vrid: VRID, priority: 100, advertInterval: 100, vips: [`${VIP6}/64`] });
+    await segw.waitForState('Backup');
+    await eventually(async () => (await segw.status()).advertsIn >= 5, 'segw reads keepalived\'s IPv6 adverts');
+    const st = await segw.status();
+    assert.equal(st.checksumMismatches, 0);
+    assert.match(String(st.masterAddress), /^fe80:/);
+    assert.equal(await holds(s), false);
+
+    await ka.crash();
+    await segw.waitForState('Master', 5000);
+    await eventually(() => holds(s), 'segw holds the IPv6 VIP');
+    assert.equal(await client.ping(VIP6), true);
+
+    // The other way: a lower-priority keepalived reads segw's IPv6 adverts and stays backup.
+    const ka2 = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 50, advertInterval: 0.1, vips: [`${VIP6}/64`] }], { name: 'keepalived-low' });
+    await ka2.waitForState('BACKUP');
+    const sent = (await segw.status()).advertsOut;
+    await eventually(async () => (await segw.status()).advertsOut >= sent + 20, { what: '20 more segw adverts', timeoutMs: 10_000 });
+    assert.doesNotMatch(ka2.process.output, /Entering MASTER STATE/);
+    await segw.stop();
+    await ka2.stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
