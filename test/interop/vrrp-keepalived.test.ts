@@ -98,11 +98,14 @@ test('keepalived 200 over segw 100: keepalived is master; crash it and segw take
     const { s, k, client } = await lan(lab);
     const ka = await Keepalived.start(k, [kaOpts(200)]);
     await ka.waitForState('MASTER');
-    const segw = await SegwVrrp.start(s, segwOpts(100));
+    // segw is configured with 1 s; as a backup it adopts the master's advertised 0.1 s (§6.4.2).
+    const segw = await SegwVrrp.start(s, { ...segwOpts(100), advertInterval: 1000 });
     await segw.waitForState('Backup');
     await eventually(async () => (await segw.status()).masterAddress === '203.0.113.2', 'segw follows keepalived');
     assert.equal(await holdsVip(s), false);
-    assert.equal((await segw.status()).masterAdverInterval, 100, 'segw adopted the advertised interval');
+    const adopted = await segw.status();
+    assert.equal(adopted.masterAdverInterval, 100, 'segw adopted the advertised interval');
+    assert.equal(adopted.masterDownInterval, 300 + (156 * 100) / 256, 'Master_Down_Interval from the adopted interval');
 
     await ka.crash();
     await segw.waitForState('Master', 5000);

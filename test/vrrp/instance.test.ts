@@ -104,13 +104,14 @@ test('election: the higher priority becomes master and holds the VIP; the other 
 test('failover: a silent master is replaced after Master_Down_Interval; the backup adds the VIP and announces it 5 + 5 times', async () => {
   const hub = new Hub(), clock = new ManualClock();
   const a = node(hub, clock, '203.0.113.1', { priority: 200, advertInterval: 100 });
-  const b = node(hub, clock, '203.0.113.2', { priority: 100, advertInterval: 100 });
+  const b = node(hub, clock, '203.0.113.2', { priority: 100, advertInterval: 1000 });
   a.inst.start();
   b.inst.start();
   await clock.advance(1000);
   assert.equal(a.inst.state, 'Master');
-  // The backup adopted the master's advertised interval (100 ms).
+  // The backup (configured 1 s) adopted the master's advertised interval (100 ms).
   assert.equal(b.inst.status().masterAdverInterval, 100);
+  assert.equal(b.inst.status().masterDownInterval, 360.9375);
   a.link.up = false; // crash: no priority 0
   await clock.advance(b.inst.status().masterDownInterval - 1 - 100);
   assert.equal(b.inst.state, 'Backup');
