@@ -48,6 +48,15 @@ export function virtualMac(vrid: number, family: 4 | 6): string {
   return `00:00:5e:00:0${family === 4 ? 1 : 2}:${hex}`;
 }
 
+/**
+ * RFC 9568 §5.2.9: "For IPv6, the first address MUST be the IPv6 link-local address associated
+ * with the Virtual Router." segw derives it from the virtual MAC (RFC 4291 §2.5.1 modified
+ * EUI-64): 00-00-5E-00-02-{VRID} -> fe80::200:5eff:fe00:2{VRID}.
+ */
+export function virtualLinkLocal(vrid: number): string {
+  return `fe80::200:5eff:fe00:2${vrid.toString(16).padStart(2, '0')}`;
+}
+
 /** RFC 9568 §6.4: the protocol states. */
 export type VrrpState = 'Initialize' | 'Backup' | 'Master';
 

@@ -11,8 +11,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { logger, RateLimitedLog, type Logger } from '../log/index.js';
-import type { KernelNet, VrrpLink, VrrpPacket } from '../kernel/types.js';
-import { type ChecksumForm, PRIORITY_OWNER, VRRP_GROUP_V4, VRRP_GROUP_V6, type VrrpState } from './constants.js';
+import type { AddressParams, KernelNet, VrrpLink, VrrpPacket } from '../kernel/types.js';
+import { type ChecksumForm, PRIORITY_OWNER, VRRP_GROUP_V4, VRRP_GROUP_V6, type VrrpState, virtualLinkLocal } from './constants.js';
 import type { VrrpOptions } from './options.js';
 import { validateVrrpOptions } from './options.js';
 import { checkAdvert, DROP_REASONS, type DropReason, encodeAdvert } from './packet.js';
@@ -73,6 +73,8 @@ export interface VrrpStatus {
   advertsOut: number;
   announcements: number;
   checksumMismatches: number;
+  /** Adverts accepted whose address list differs from ours (RFC 9568 §7.1: logged, not dropped). */
+  addressMismatches: number;
   drops: Record<InstanceDropReason, number>;
   vipErrors: number;
 }
@@ -98,9 +100,10 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
   private readonly family: 4 | 6;
   private readonly vips: { cidr: string; address: string }[];
   private readonly mismatchLogged = new Set<string>();
+  private readonly addressMismatchLogged = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private lastSplitBrainAnnounce = -Infinity;
-  private readonly counters = { advertsIn: 0, advertsOut: 0, announcements: 0, checksumMismatches: 0, transitions: 0, vipErrors: 0 };
+  private readonly counters = { advertsIn: 0, advertsOut: 0, announcements: 0, checksumMismatches: 0, addressMismatches: 0, transitions: 0, vipErrors: 0 };
   private readonly drops = Object.fromEntries([...DROP_REASONS, 'unknown-peer'].map((r) => [r, 0])) as Record<InstanceDropReason, number>;
   private lastTransition: VrrpTransition | undefined;
 
@@ -114,6 +117,11 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.log = deps.log ?? logger('vrrp', { vrid: options.vrid, interface: options.interface });
     this.limited = new RateLimitedLog(this.log);
     this.vips = options.vips.map((cidr) => ({ cidr, address: cidr.split('/')[0] }));
+    // RFC 9568 §5.2.9: an IPv6 virtual router's first address is its link-local one.
+    if (this.family === 6 && !/^fe[89ab][0-9a-f]:/i.test(this.vips[0].address)) {
+      const lla = virtualLinkLocal(options.vrid);
+      this.vips.unshift({ cidr: `${lla}/64`, address: lla });
+    }
     this.cfg = {
       priority: options.priority,
       advertIntervalCs: options.advertInterval / 10,
@@ -161,6 +169,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       advertsOut: this.counters.advertsOut,
       announcements: this.counters.announcements,
       checksumMismatches: this.counters.checksumMismatches,
+      addressMismatches: this.counters.addressMismatches,
       drops: { ...this.drops },
       vipErrors: this.counters.vipErrors,
     };
@@ -237,8 +246,9 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.queue = this.queue.then(task, task);
   }
 
-  private addressParams(cidr: string) {
-    return { address: cidr, dev: this.options.interface, noDad: this.family === 6 };
+  private addressParams(cidr: string): AddressParams {
+    const linkLocal = /^fe[89ab][0-9a-f]:/i.test(cidr);
+    return { address: cidr, dev: this.options.interface, noDad: this.family === 6, scope: linkLocal ? 'link' : 'global', noPrefixRoute: linkLocal };
   }
 
   private async addVips(): Promise<void> {
@@ -312,6 +322,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       return this.dropped(r.reason, p.src, r.detail);
     }
     this.counters.advertsIn++;
+    if (r.advert.priority !== 0) this.checkAddresses(p.src, r.advert.addresses);
     this.dispatch({ type: 'Advertisement', src: p.src, priority: r.advert.priority, maxAdvertIntervalCs: r.advert.maxAdvertInterval, now: this.clock.now() });
   }
 
@@ -319,6 +330,16 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.drops[reason]++;
     // Other VRIDs on a shared LAN are normal traffic, not faults.
     if (reason !== 'vrid') this.limited.warn(`drop-${reason}`, { src, reason, detail }, 'VRRP packet dropped');
+  }
+
+  /** RFC 9568 §7.1: a differing address list is a misconfiguration to log (once per peer), not a drop. */
+  private checkAddresses(src: string, addresses: string[]): void {
+    const ours = this.vips.map((v) => v.address);
+    if (addresses.length === ours.length && addresses.every((a, i) => a === ours[i])) return;
+    this.counters.addressMismatches++;
+    if (this.addressMismatchLogged.has(src)) return;
+    this.addressMismatchLogged.add(src);
+    this.log.warn({ peer: src, theirs: addresses, ours }, `VRRP advert from ${src} lists other virtual addresses than this router: check both configurations`);
   }
 
   private checksumMismatch(src: string, seen: ChecksumForm | undefined): void {

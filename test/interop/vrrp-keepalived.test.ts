@@ -16,6 +16,7 @@ import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
 import { Capture } from '../../src/lab/peers/tshark.js';
 import { decodeVrrp } from '../../src/lab/peers/tshark-vrrp.js';
 import { eventually } from '../support/eventually.js';
+import { virtualLinkLocal } from '../../src/vrrp/constants.js';
 
 const VIP = '203.0.113.10';
 const VRID = 51;
@@ -181,13 +182,17 @@ test('IPv6: keepalived 200 over segw 100 on ff02::12; keepalived crashes and seg
     await sw.attach(k, '2001:db8::2/64', { ifname: 'eth0' });
     await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
     const holds = async (h: Host) => (await h.exec('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP6}/64`);
-    const ka = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 200, advertInterval: 0.1, vips: [`${VIP6}/64`] }]);
+    // RFC 9568 §5.2.9: the virtual router's link-local address comes first; keepalived drops
+    // adverts whose address count differs from its own list, so both list the same two.
+    const vips = [`${virtualLinkLocal(VRID)}/64`, `${VIP6}/64`];
+    const ka = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 200, advertInterval: 0.1, vips }]);
     await ka.waitForState('MASTER');
     const segw = await SegwVrrp.start(s, { interface: 'eth0', vrid: VRID, priority: 100, advertInterval: 100, vips: [`${VIP6}/64`] });
     await segw.waitForState('Backup');
     await eventually(async () => (await segw.status()).advertsIn >= 5, 'segw reads keepalived\'s IPv6 adverts');
     const st = await segw.status();
     assert.equal(st.checksumMismatches, 0);
+    assert.equal(st.addressMismatches, 0);
     assert.match(String(st.masterAddress), /^fe80:/);
     assert.equal(await holds(s), false);
 
@@ -197,7 +202,7 @@ test('IPv6: keepalived 200 over segw 100 on ff02::12; keepalived crashes and seg
     assert.equal(await client.ping(VIP6), true);
 
     // The other way: a lower-priority keepalived reads segw's IPv6 adverts and stays backup.
-    const ka2 = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 50, advertInterval: 0.1, vips: [`${VIP6}/64`] }], { name: 'keepalived-low' });
+    const ka2 = await Keepalived.start(k, [{ interface: 'eth0', vrid: VRID, priority: 50, advertInterval: 0.1, vips }], { name: 'keepalived-low' });
     await ka2.waitForState('BACKUP');
     const sent = (await segw.status()).advertsOut;
     await eventually(async () => (await segw.status()).advertsOut >= sent + 20, { what: '20 more segw adverts', timeoutMs: 10_000 });

@@ -284,3 +284,38 @@ test('split brain healing: a master hearing a lower-priority master re-announces
   await clock.advance(10);
   assert.ok(a.link.announced.length - before >= 2 * ANNOUNCE_REPEAT, 'another burst once the interval passed');
 });
+
+test('IPv6: the advert lists the virtual router\'s link-local address first (RFC 9568 §5.2.9), and the master installs it', async () => {
+  const link6 = {
+    family: 6 as const, interface: 'eth0', localAddress: 'fe80::1', hardwareAddress: '02:00:00:00:00:01',
+    sent: [] as Buffer[], announced: [] as string[][],
+    send(d: Buffer) { this.sent.push(d); }, setReceiver() {}, announce(a: string[]) { this.announced.push(a); }, async close() {},
+  };
+  const net = new StubKernelNet();
+  const clock = new ManualClock();
+  const inst = new VrrpInstance(opts({ vrid: 7, vips: ['2001:db8::10/64'] }), { link: link6, net, clock });
+  inst.start();
+  await clock.advance(5000);
+  assert.equal(inst.state, 'Master');
+  const { checkAdvert } = await import('../../src/vrrp/packet.js');
+  const r = checkAdvert({ family: 6, src: 'fe80::1', dst: 'ff02::12', ttl: 255, data: link6.sent[0] }, { vrid: 7, acceptChecksums: ['rfc9568'] });
+  assert.ok(r.ok);
+  assert.deepEqual(r.advert.addresses, ['fe80::200:5eff:fe00:207', '2001:db8::10']);
+  assert.deepEqual([...net.addresses.values()].map((a) => [a.address, a.scope]), [['fe80::200:5eff:fe00:207/64', 'link'], ['2001:db8::10/64', 'global']]);
+  assert.deepEqual(link6.announced[0], ['fe80::200:5eff:fe00:207', '2001:db8::10']);
+});
+
+test('an advert listing other virtual addresses is accepted but counted and logged once per peer (RFC 9568 §7.1)', async () => {
+  const cap = captureLog();
+  const hub = new Hub(), clock = new ManualClock();
+  const b = node(hub, clock, '203.0.113.2', { priority: 100 }, cap.log);
+  b.inst.start();
+  const ends = { family: 4 as const, src: '203.0.113.9', dst: '224.0.0.18' };
+  const other = encodeAdvert({ vrid: 51, priority: 200, maxAdvertInterval: 100, addresses: ['203.0.113.11'] }, ends, 'rfc9568');
+  for (let i = 0; i < 3; i++) b.link.receiver!({ ...ends, ttl: 255, data: other });
+  const st = b.inst.status();
+  assert.equal(st.addressMismatches, 3);
+  assert.equal(st.advertsIn, 3);
+  assert.equal(st.masterAddress, '203.0.113.9');
+  assert.equal(cap.lines.filter((l) => /other virtual addresses/.test(String(l.msg))).length, 1);
+});
