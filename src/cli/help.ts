@@ -42,6 +42,16 @@ export const HELP: Record<string, CommandHelp> = {
       ['--check', 'validate the file, print a summary, start nothing'],
     ],
   },
+  vrrp: {
+    synopsis: ['segw vrrp --config FILE.yaml [--check]'],
+    brief: 'run one VRRPv3 instance (the cluster.vrrp options of a gateway file)',
+    summary: 'Run one VRRPv3 virtual router (RFC 9568) from the cluster: section of a gateway file, as its own process.',
+    options: [
+      ['-c, --config FILE', 'a gateway configuration file with a cluster: section'],
+      ['--check', 'validate the file, print the instance, start nothing'],
+    ],
+    notes: 'Signals: SIGTERM/SIGINT resign (a priority-0 advert) and remove the VIPs; SIGUSR1 logs the status.',
+  },
   ctl: {
     synopsis: ['segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] METHOD [JSON-PARAMS]'],
     brief: "ask a running node through its control socket",

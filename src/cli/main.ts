@@ -3,6 +3,7 @@
  *
  *   segw gateway --config FILE.yaml [--check]      run a gateway daemon (or only validate)
  *   segw basestation --config FILE.yaml [--check]  run a base-station initiator
+ *   segw vrrp --config FILE.yaml [--check]         run one VRRP instance (cluster.vrrp options)
  *   segw ctl [--socket PATH | --node NAME] METHOD [JSON]   ask a running daemon (control socket)
  *   segw demo [--keep]                              a demo in network namespaces (root)
  *   segw version
@@ -57,6 +58,12 @@ const COMMANDS: Record<string, Command> = {
     if (!values.config) throw new UsageError('--config FILE.yaml is needed');
     const { runBasestation } = await import('./basestation.js');
     return runBasestation(values.config, { check: values.check ?? false });
+  },
+  async vrrp(args) {
+    const { values } = parse(args, CONFIG_OPTIONS);
+    if (!values.config) throw new UsageError('--config FILE.yaml is needed');
+    const { runVrrp } = await import('./vrrp.js');
+    return runVrrp(values.config, { check: values.check ?? false });
   },
   async ctl(args) {
     const { runCtl } = await import('./ctl.js');

@@ -182,3 +182,34 @@ export interface KernelNet {
  * `segw` itself write /etc/iproute2/rt_protos.d/segw.conf so `ip route show proto segw` works.
  */
 export const ROUTE_PROTO_SEGW = 200;
+
+/** A VRRP message as received, with the IP fields RFC 9568 §7.1 checks. */
+export interface VrrpPacket {
+  family: IpFamily;
+  src: string;
+  dst: string;
+  /** IPv4 TTL / IPv6 Hop Limit as received. */
+  ttl: number;
+  /** The VRRP message (after the IP header). */
+  data: Buffer;
+}
+
+/**
+ * The link one VRRP instance runs on (RFC 9568 §5.1): VRRP messages (IP protocol 112) out with
+ * TTL / hop limit 255 and in from the interface, and the announcements of a new master
+ * (gratuitous ARP for IPv4, unsolicited Neighbor Advertisements for IPv6, RFC 9568 §6.4.1).
+ * Implementations: raw/ (the addon's raw sockets), and in-memory doubles in tests.
+ */
+export interface VrrpLink {
+  readonly family: IpFamily;
+  readonly interface: string;
+  /** Where adverts come from: the IPv4 primary (or configured) address, the IPv6 link-local one. */
+  readonly localAddress: string;
+  /** The interface's MAC ("02:00:5e:..."), what the announcements carry. */
+  readonly hardwareAddress: string;
+  send(data: Buffer, dst: string): void;
+  setReceiver(receiver: (p: VrrpPacket) => void): void;
+  /** One gratuitous ARP / unsolicited NA per address (bare addresses, no prefix length). */
+  announce(addresses: string[]): void;
+  close(): Promise<void>;
+}
