@@ -2,21 +2,22 @@
 // engine's stages: check before decryption, update after the ICV verified; every drop counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bareEngine, gcmSa, icmpEcho, pair } from '../support/esp-fixtures.js';
-import type { NativeEspEngine, SaEventArrival } from '../../src/kernel/userspace/native.js';
+import { bareEngine, gcmSa, icmpEcho, pair, type TestEngine } from '../support/esp-fixtures.js';
+import type { SaEventArrival } from '../../src/kernel/userspace/native.js';
+import { eventually } from '../support/eventually.js';
 
 const KEY = Buffer.alloc(20, 7);
 const inner = icmpEcho('192.0.2.1', '192.0.2.129');
 
 /** Seals packets with the given sequence numbers (setting the counter before each). */
-function sealAt(e: NativeEspEngine, out: number, seqs: bigint[]): Buffer[] {
+function sealAt(e: TestEngine, out: number, seqs: bigint[]): Buffer[] {
   return seqs.map((s) => {
     e.setSeq(out, s - 1n);
     return e.espSeal(out, inner, 4).packet!;
   });
 }
 
-function counters(e: NativeEspEngine, id: number) {
+function counters(e: TestEngine, id: number) {
   const c = e.readCounters(Uint32Array.from([id]));
   return { packets: c[0], replay: c[2], integrity: c[3], errors: c[4] };
 }
@@ -75,14 +76,13 @@ test('ESN: the high half is inferred across the 2^32 boundary, in and out of ord
 
 test('without ESN the counter must not cycle: a hard "sequence" expiry, then drops (RFC 4303 §3.3.3)', async () => {
   const events: unknown[] = [];
-  const { createEngine } = await import('../../src/kernel/userspace/native.js');
-  const e = createEngine({ onEvents: (b) => events.push(...b) });
+  const e = bareEngine({ onEvents: (b) => events.push(...b) });
   try {
     const p = pair(e, gcmSa({ spi: 0x1004, encryptionKey: KEY }));
     e.setSeq(p.out, 0xfffffffen);
     assert.equal(e.espSeal(p.out, inner, 4).verdict, 'ok'); // 0xffffffff, the last one
     assert.equal(e.espSeal(p.out, inner, 4).verdict, 'seq-overflow');
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => events.length >= 2, { what: 'the soft and hard expiry' });
     assert.deepEqual(events, [
       { sa: p.out, kind: 'soft', reason: 'sequence' },
       { sa: p.out, kind: 'hard', reason: 'sequence' },
@@ -94,21 +94,20 @@ test('without ESN the counter must not cycle: a hard "sequence" expiry, then dro
 
 test('soft and hard packet and byte lifetimes raise one event each; a hard limit stops the SA', async () => {
   const events: SaEventArrival[] = [];
-  const { createEngine } = await import('../../src/kernel/userspace/native.js');
-  const e = createEngine({ onEvents: (b) => events.push(...b) });
+  const e = bareEngine({ onEvents: (b) => events.push(...b) });
   try {
     const lifetime = { softPackets: 3n, hardPackets: 5n, softBytes: 0n, hardBytes: 0n };
     const p = pair(e, gcmSa({ spi: 0x1005, encryptionKey: KEY, lifetime }));
     const verdicts = Array.from({ length: 7 }, () => e.espSeal(p.out, inner, 4).verdict);
     assert.deepEqual(verdicts, ['ok', 'ok', 'ok', 'ok', 'ok', 'sa-dead', 'sa-dead']);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => events.filter((x) => x.sa === p.out).length >= 2, { what: 'the packet expiries' });
     assert.deepEqual(events.filter((x) => x.sa === p.out), [
       { sa: p.out, kind: 'soft', reason: 'packets' },
       { sa: p.out, kind: 'hard', reason: 'packets' },
     ]);
     const q = pair(e, gcmSa({ spi: 0x1006, encryptionKey: KEY, reqid: 2, lifetime: { softBytes: 200n, hardBytes: 10000n, softPackets: 0n, hardPackets: 0n } }));
     for (let i = 0; i < 3; i++) e.espSeal(q.out, inner, 4);
-    await new Promise((r) => setTimeout(r, 50));
+    await eventually(() => events.some((x) => x.sa === q.out), { what: 'the byte soft expiry' });
     assert.deepEqual(events.filter((x) => x.sa === q.out), [{ sa: q.out, kind: 'soft', reason: 'bytes' }]);
   } finally {
     e.close();

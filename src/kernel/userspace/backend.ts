@@ -26,7 +26,14 @@ import type {
 } from '../types.js';
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
-import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine, type NativePath } from './native.js';
+import {
+  createEngine,
+  readSaCounters,
+  type SaEventArrival,
+  type IkeArrival,
+  type NativeEspEngine,
+  type NativePath,
+} from './native.js';
 import { selectorPrefixes, toNativeSelector } from './selectors.js';
 
 const log = logger('esp');
@@ -186,16 +193,16 @@ export class UserspaceIpsec implements KernelIpsec {
   /** Counters of many SAs in one call into the engine; undefined for unknown SAs. */
   queryMany(refs: SaRef[]): (SaCounters | undefined)[] {
     const ids = refs.map((r) => this.sas.get(saKey(r))?.id ?? 0);
-    const raw = this.engine.readCounters(Uint32Array.from(ids));
-    return ids.map((id, i) =>
-      id === 0
+    return readSaCounters(this.engine, ids).map((c, i) =>
+      ids[i] === 0 || !c
         ? undefined
         : {
-            packets: raw[i * 6],
-            bytes: raw[i * 6 + 1],
-            replayDrops: raw[i * 6 + 2],
-            integrityFailures: raw[i * 6 + 3],
-            lastUsedMs: Number(raw[i * 6 + 5]),
+            packets: c.packets,
+            bytes: c.bytes,
+            replayDrops: c.replayDrops,
+            integrityFailures: c.integrityFailures,
+            otherDrops: c.errors,
+            lastUsedMs: Number(c.lastUsedMs),
           },
     );
   }
