@@ -17,6 +17,7 @@ import { randomInt } from 'node:crypto';
 import type { Endpoint } from '../../ike/transport/types.js';
 import { logger } from '../../log/index.js';
 import type {
+  IpsecStats,
   KernelIpsec,
   KernelIpsecEvents,
   PolicyParams,
@@ -205,6 +206,23 @@ export class UserspaceIpsec implements KernelIpsec {
             lastUsedMs: Number(c.lastUsedMs),
           },
     );
+  }
+
+  /**
+   * The engine's drops by reason since it started: every verdict but 'ok' and 'dummy' (RFC 4303
+   * §2.6 dummy packets are discarded by design), per direction, plus the I/O drops: IKE
+   * datagrams refused by a full queue, TUN writes and UDP sends that failed.
+   */
+  async stats(): Promise<IpsecStats> {
+    const s = this.engine.stats();
+    const drops = (v: Record<string, number>) => Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'ok' && k !== 'dummy'));
+    return {
+      available: true,
+      drops: {
+        in: { ...drops(s.in), 'ike-queue-full': s.ikeDropped, 'tun-write-error': s.tunWriteErrors },
+        out: { ...drops(s.out), 'send-error': s.sendErrors },
+      },
+    };
   }
 
   async addPolicy(p: PolicyParams): Promise<void> {
