@@ -257,12 +257,13 @@ export class SaManager implements SaContext {
       }
       return;
     }
-    const d: Decoded = { message: dec.message, raw: Buffer.from(dec.raw) };
-    const h = d.message.header;
+    const h = dec.message.header;
     if (h.exchangeType === ExchangeType.IKE_SA_INIT && !isResponse(h) && h.spiR.equals(ZERO)) {
-      this.initRequest(d, remote, local);
+      // The raw bytes are copied only once an SA is made: a flood answered with cookies allocates no copy.
+      this.initRequest({ message: dec.message, raw: dec.raw }, remote, local);
       return;
     }
+    const d: Decoded = { message: dec.message, raw: Buffer.from(dec.raw) };
     const ours = fromInitiator(h) ? h.spiR : h.spiI;
     const sa = this.ikeSas.get(spiKey(ours));
     if (!sa) {
@@ -314,7 +315,7 @@ export class SaManager implements SaContext {
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
     this.halfOpenPerPeer.set(remote.address, (this.halfOpenPerPeer.get(remote.address) ?? 0) + 1);
     sa.armHalfOpen(s.halfOpenTimeoutMs);
-    sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: d.raw };
+    sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: Buffer.from(d.raw) };
     this.track(sa.run(() => sa.tm.processRequest(d.message)));
   }
 
