@@ -64,6 +64,9 @@ interface Row {
   readPerSec: number;
   answeredPerSec: number;
   rcvbufDrops: number;
+  /** UDP datagrams the responder sent (OutDatagrams) and failed to send (SndbufErrors), per second. */
+  sentPerSec: number;
+  sndbufErrors: number;
   cpuUsPerDatagram: number;
   cpuShare: number;
   legitOk: number;
@@ -184,12 +187,14 @@ async function oneRun(gen: Host, resp: Host, legit: GeneratorProcess, who: Who, 
       readPerSec: read / f.seconds,
       answeredPerSec: f.answered / f.seconds,
       rcvbufDrops: snmp1.RcvbufErrors! - snmp0.RcvbufErrors!,
+      sentPerSec: (snmp1.OutDatagrams! - snmp0.OutDatagrams!) / f.seconds,
+      sndbufErrors: snmp1.SndbufErrors! - snmp0.SndbufErrors!,
       cpuUsPerDatagram: ((cpu1.total - cpu0.total) * 1000) / Math.max(1, read),
       cpuShare: (cpu1.total - cpu0.total) / 1000 / wall,
       legitOk: report.established,
     };
-    progress(`${who} ${rate}/s #${rep}: sent ${f.sent}, read ${row.readPerSec.toFixed(0)}/s, answered ${row.answeredPerSec.toFixed(0)}/s, ` +
-      `drops ${row.rcvbufDrops}, ${row.cpuUsPerDatagram.toFixed(1)} µs CPU/datagram (${(row.cpuShare * 100).toFixed(0)}% of a core), legit ${row.legitOk}/${LEGIT}`);
+    progress(`${who} ${rate}/s #${rep}: sent ${f.sent}, read ${row.readPerSec.toFixed(0)}/s, answered ${row.answeredPerSec.toFixed(0)}/s (responder sent ${row.sentPerSec.toFixed(0)}/s, ` +
+      `${row.sndbufErrors} send errors), drops ${row.rcvbufDrops}, ${row.cpuUsPerDatagram.toFixed(1)} µs CPU/datagram (${(row.cpuShare * 100).toFixed(0)}% of a core), legit ${row.legitOk}/${LEGIT}`);
     await legit.teardown({ concurrency: LEGIT, notifyPeer: false });
     return row;
   } finally {

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { IKE_RECV_BUFFER, NativeUdpIkeSocket } from '../../src/kernel/ike-udp.js';
 import type { Endpoint } from '../../src/ike/transport/types.js';
 import { eventually } from '../support/eventually.js';
+import { IkeDaemon } from '../../src/ike/daemon.js';
+import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
+import { bsConfig, gwConfig, PSK } from '../exchange/harness.js';
 
 function collect(s: NativeUdpIkeSocket): { data: Buffer; remote: Endpoint }[] {
   const got: { data: Buffer; remote: Endpoint }[] = [];
@@ -66,5 +69,47 @@ test('a port in use is refused with EADDRINUSE', async () => {
     assert.throws(() => NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: a.local.port }), { code: 'EADDRINUSE' });
   } finally {
     await a.close();
+  }
+});
+
+test('a flood of IKE_SA_INIT read in batches: 30 half-open SAs, every later request answered with N(COOKIE)', async () => {
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  const gw = new IkeDaemon({ connections: [gwConfig(false)], kernel: new StubKernelIpsec(), sockets: [rx] });
+  const capture = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  const bs = new IkeDaemon({
+    connections: [bsConfig(false, { remote: { addrs: ['127.0.0.1'], id: 'gw.example.net', auth: { method: 'psk', secret: PSK } }, remotePort: capture.local.port })],
+    kernel: new StubKernelIpsec(),
+    listen: [{ address: '127.0.0.2', port: 0, natTPort: 0 }],
+  });
+  const flood = NativeUdpIkeSocket.bind({ address: '127.0.0.3', port: 0 });
+  try {
+    await gw.start();
+    await bs.start();
+    // A genuine IKE_SA_INIT request, captured; each copy gets its own SPIi (a new half-open SA).
+    let template: Buffer | undefined;
+    capture.setReceiver((d) => (template ??= Buffer.from(d)));
+    void bs.initiate('bs').catch(() => {});
+    const init = await eventually(() => template, { what: 'an IKE_SA_INIT request' });
+    const answers: Buffer[] = [];
+    flood.setReceiver((d) => answers.push(d));
+    const N = 1000;
+    for (let i = 0; i < N; i++) {
+      const m = Buffer.from(init);
+      m.writeUInt32BE(0x5e9e0000, 0);
+      m.writeUInt32BE(i, 4);
+      flood.send(m, rx.local);
+    }
+    await eventually(() => answers.length === N, { what: `${N} answers` });
+    assert.ok(rx.stats.batches < N / 4, `${rx.stats.batches} reads for ${N} datagrams`);
+    const threshold = 30; // IkeSettings.cookieThreshold default (RFC 7296 §2.6: the responder's choice)
+    assert.equal(gw.manager.halfOpenCount, threshold);
+    assert.equal(gw.counters.cookie_sent, N - threshold);
+    // N(COOKIE) answers: IKE_SA_INIT responses with SPIr 0 and one payload, a Notify (41) first.
+    const cookies = answers.filter((a) => a.readBigUInt64BE(8) === 0n && a[16] === 41);
+    assert.equal(cookies.length, N - threshold);
+  } finally {
+    await bs.stop();
+    await gw.stop();
+    await Promise.all([capture.close(), flood.close()]);
   }
 });
