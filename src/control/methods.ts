@@ -294,7 +294,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     run: (t) => status(t),
   },
   'list-sas': {
-    description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state)',
+    description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state; counters: packets, bytes, ESP drops by reason)',
     params: '{ike?, connection?, counters?}',
     run: (t, p) => listSas(t.daemon, p),
   },
