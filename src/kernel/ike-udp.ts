@@ -52,13 +52,34 @@ export interface IkeUdpStats {
   sendErrors: number;
 }
 
+/** struct sockaddr_in / sockaddr_in6 for an address as segw writes it (dotted quad, or with ':'). */
 function sockaddr(address: string, port: number): Buffer {
-  const v6 = isIPv6(address);
+  const v6 = address.includes(':');
   const b = Buffer.alloc(v6 ? 28 : 16);
   b.writeUInt16LE(v6 ? AF.AF_INET6 : AF.AF_INET, 0); // sa_family_t, host order (little-endian)
   b.writeUInt16BE(port, 2); // sin_port / sin6_port, network order
-  ipToBytes(address).copy(b, v6 ? 8 : 4);
+  if (v6) ipToBytes(address).copy(b, 8);
+  else writeDottedQuad(address, b, 4);
   return b;
+}
+
+/** The per-answer path: no regular expression or temporary buffer for an IPv4 address. */
+function writeDottedQuad(a: string, out: Buffer, at: number): void {
+  let octet = 0, n = 0, digits = 0;
+  for (let i = 0; i <= a.length; i++) {
+    const c = i < a.length ? a.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || octet > 255 || n > 3) throw new RangeError(`not an IPv4 address: ${a}`);
+      out[at + n++] = octet;
+      octet = digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+    } else {
+      throw new RangeError(`not an IPv4 address: ${a}`);
+    }
+  }
+  if (n !== 4) throw new RangeError(`not an IPv4 address: ${a}`);
 }
 
 function endpointOf(sa: Buffer): Endpoint {

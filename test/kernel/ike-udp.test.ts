@@ -63,10 +63,12 @@ test('NAT-T port: the marker is added on send and removed on receive; datagrams 
   }
 });
 
-test('a port in use is refused with EADDRINUSE', async () => {
+test('a port in use is refused with EADDRINUSE; a send to a malformed address is counted, not thrown', async () => {
   const a = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
   try {
     assert.throws(() => NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: a.local.port }), { code: 'EADDRINUSE' });
+    for (const address of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '1.2.3.x']) a.send(Buffer.from('x'), { address, port: 500 });
+    assert.equal(a.stats.sendErrors, 5);
   } finally {
     await a.close();
   }
