@@ -15,7 +15,7 @@ import { IkeState, type IkeSa } from '../ike/sa/ike-sa.js';
 import { ChildState, type ChildSa } from '../ike/sa/child-sa.js';
 import { OutcomeError, type Outcome, type Started } from '../ike/outcome.js';
 import { ControlError, ControlErrorCode, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS } from './protocol.js';
-import { childSaView, ikeSaView, type ChildSaView, type IkeSaView } from './views.js';
+import { childSaView, espDropsView, ikeSaView, type ChildSaView, type EspDropsView, type IkeSaView } from './views.js';
 import type { MembersView } from '../cluster/view.js';
 
 /** What the control socket drives: a Gateway (gateway or base-station node), or a test double. */
@@ -134,7 +134,24 @@ async function outcomeOf<T>(started: Started<T>, timeoutMs: number, what: string
   throw new ControlError(code, `${what}: ${o.reason} (the daemon log says more)`);
 }
 
-// ---- counters (list-sas {counters: true}) ----
+// ---- counters (list-sas {counters: true}, status) ----
+
+/** The data plane's drops by reason, asked through KernelIpsec (never the addon itself). */
+async function espDrops(d: IkeDaemon): Promise<EspDropsView> {
+  const k = d.manager.kernel;
+  if (!k.stats) return { available: false, reason: `the ${k.name} data plane does not count drops` };
+  try {
+    return espDropsView(await k.stats());
+  } catch (err) {
+    return { available: false, reason: `the ${k.name} data plane did not answer: ${(err as Error).message}` };
+  }
+}
+
+async function status(t: ControlTarget): Promise<unknown> {
+  const s = t.status();
+  const espDropsNow = await espDrops(t.daemon);
+  return s !== null && typeof s === 'object' ? { ...s, espDrops: espDropsNow } : { status: s, espDrops: espDropsNow };
+}
 
 async function childWithCounters(d: IkeDaemon, c: ChildSa): Promise<ChildSaView> {
   if (!c.isInstalled) return childSaView(c, null);
@@ -245,12 +262,12 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
     run: async (_t, _p, ctx) => ({ methods: Object.entries(ctx.methods).map(([name, m]) => ({ name, params: m.params, description: m.description })) }),
   },
   status: {
-    description: 'node status: data plane, IKE SA counts by state, routes, counters',
+    description: 'node status: data plane, IKE SA counts by state, routes, counters, ESP drops by reason',
     params: '{}',
-    run: async (t) => t.status(),
+    run: (t) => status(t),
   },
   'list-sas': {
-    description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state)',
+    description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state; counters: packets, bytes, ESP drops by reason)',
     params: '{ike?, connection?, counters?}',
     run: (t, p) => listSas(t.daemon, p),
   },

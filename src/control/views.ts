@@ -8,7 +8,7 @@ import type { EspSuite } from '../ike/proposal.js';
 import { IkeFlag, type IkeSa } from '../ike/sa/ike-sa.js';
 import { hex, type ChildSa } from '../ike/sa/child-sa.js';
 import { tsToString } from '../ike/traffic-selectors.js';
-import type { SaCounters } from '../kernel/types.js';
+import type { IpsecStats, SaCounters } from '../kernel/types.js';
 
 export interface EndpointView {
   address: string;
@@ -31,8 +31,18 @@ export interface ChildSaView {
   remoteTs: string[];
   /** Seconds since installation (0 if not installed). */
   installedS: number;
-  /** Inbound SA counters from the data plane, with `list-sas {counters: true}`. */
-  counters?: { packetsIn: string; bytesIn: string; packetsOut: string; bytesOut: string } | null;
+  /**
+   * SA counters from the data plane, with `list-sas {counters: true}`: packets and bytes each
+   * way, and the inbound SA's drops by reason (`other`: malformed, selector mismatch, expired;
+   * absent where the data plane does not tell).
+   */
+  counters?: {
+    packetsIn: string;
+    bytesIn: string;
+    packetsOut: string;
+    bytesOut: string;
+    dropsIn: { replay: string; integrity: string; other?: string };
+  } | null;
 }
 
 export interface IkeSaView {
@@ -99,6 +109,11 @@ export function childSaView(c: ChildSa, counters?: { in?: SaCounters; out?: SaCo
       bytesIn: String(counters.in?.bytes ?? 0n),
       packetsOut: String(counters.out?.packets ?? 0n),
       bytesOut: String(counters.out?.bytes ?? 0n),
+      dropsIn: {
+        replay: String(counters.in?.replayDrops ?? 0n),
+        integrity: String(counters.in?.integrityFailures ?? 0n),
+        ...(counters.in?.otherDrops !== undefined && { other: String(counters.in.otherDrops) }),
+      },
     };
   }
   return v;
@@ -120,4 +135,19 @@ export function ikeSaView(sa: IkeSa, children: ChildSaView[] = sa.children.map((
     tasks: { active: sa.tm.activeTasks().map((t) => t.type), queued: sa.tm.queuedTasks().map((t) => t.type) },
     children,
   };
+}
+
+/**
+ * The data plane's drops in `status`: by reason and in total, per direction, or why the backend
+ * cannot count them.
+ */
+export type EspDropsView =
+  | { available: true; in: Record<string, number>; out: Record<string, number>; totalIn: number; totalOut: number }
+  | { available: false; reason: string };
+
+export function espDropsView(stats: IpsecStats): EspDropsView {
+  if (!stats.available) return stats;
+  const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  const { in: inbound, out } = stats.drops;
+  return { available: true, in: inbound, out, totalIn: total(inbound), totalOut: total(out) };
 }

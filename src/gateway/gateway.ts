@@ -5,8 +5,8 @@
  *
  *   config ──> Gateway.start ──> KernelIpsec (xfrm | userspace | stub)
  *                              ├─> KernelNet (rtnetlink | stub) ──> RouteInjector (proto segw)
- *                              └─> IkeDaemon (UDP 500 via node:dgram; 4500 via dgram, or the
- *                                  userspace engine's socket, shared with ESP-in-UDP)
+ *                              └─> IkeDaemon (UDP 500 on a batched native socket; 4500 the same, or
+ *                                  the userspace engine's socket, shared with ESP-in-UDP)
  *
  * In userspace mode the injected routes are also what steers traffic into the engine's TUN
  * device, so they point at it unless the config names another device.
@@ -19,10 +19,10 @@ import type { IkeSa } from '../ike/sa/ike-sa.js';
 import type { IkeEventSink } from '../ike/sa/context.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
 import type { IkeDatagramSocket } from '../net/endpoint.js';
-import { UdpIkeSocket } from '../ike/transport/udp.js';
 import type { RedirectProvider } from '../ike/redirect/provider.js';
 import type { KernelIpsec, KernelNet } from '../kernel/types.js';
 import { RouteInjector } from '../kernel/route-injection.js';
+import { NativeUdpIkeSocket } from '../kernel/ike-udp.js';
 import { ConfigError, SegwError } from '../errors.js';
 import { openDataPlane, type DataPlane } from './data-plane.js';
 import { ControlServer } from '../control/server.js';
@@ -258,19 +258,18 @@ async function ikeSockets(cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagra
 }
 
 /** Hands the socket to the kernel's ESP-in-UDP decapsulation (XFRM data plane). */
-function espInUdp(sock: UdpIkeSocket, prepare: (fd: number) => void): void {
-  const fd = sock.fd;
-  if (fd === undefined) throw new GatewayError(`cannot set UDP_ENCAP on ${sock.local.address}:${sock.local.port}: node:dgram does not expose the socket's descriptor`);
+function espInUdp(sock: NativeUdpIkeSocket, prepare: (fd: number) => void): void {
   try {
-    prepare(fd);
+    prepare(sock.fd);
   } catch (err) {
     throw new GatewayError(`cannot set UDP_ENCAP on ${sock.local.address}:${sock.local.port} (${(err as Error).message}): ESP-in-UDP would reach IKE instead of XFRM`, { cause: err });
   }
 }
 
-async function bindUdp(address: string, port: number, natT: boolean): Promise<UdpIkeSocket> {
+/** A batched IKE socket with a sized receive buffer (kernel/ike-udp.ts): floods queue, not drop. */
+async function bindUdp(address: string, port: number, natT: boolean): Promise<NativeUdpIkeSocket> {
   try {
-    return await UdpIkeSocket.bind({ address, port, natT });
+    return NativeUdpIkeSocket.bind({ address, port, natT });
   } catch (err) {
     throw new GatewayError(
       `cannot bind IKE port ${address}:${port} (${(err as Error).message}): is the address configured on an interface, and no other IKE daemon running?`,

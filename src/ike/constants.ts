@@ -321,11 +321,8 @@ export const GatewayIdType = {
 } as const;
 export type GatewayIdType = ValueOf<typeof GatewayIdType>;
 
-/** RFC 7296 §2.23 / RFC 3948 §2.2: the non-ESP marker before IKE messages on port 4500. */
-export const NON_ESP_MARKER = Buffer.alloc(4);
-/** RFC 7296 §2.23 ports. */
-export const IKE_PORT = 500;
-export const IKE_NATT_PORT = 4500;
+/** The IKE ports and the non-ESP marker live in src/net (the kernel's IKE sockets use them too). */
+export { NON_ESP_MARKER, IKE_PORT, IKE_NATT_PORT } from '../net/endpoint.js';
 /** RFC 7296 §3.1: fixed IKE header length. */
 export const IKE_HEADER_LENGTH = 28;
 /** RFC 7296 §3.2: generic payload header length. */

@@ -79,9 +79,27 @@ export interface SaCounters {
   bytes: bigint;
   replayDrops: bigint;
   integrityFailures: bigint;
+  /**
+   * Inbound packets of this SA dropped for any other reason (malformed, bad padding or next
+   * header, inner packet outside the selectors, SA expired); absent where the backend cannot tell.
+   */
+  otherDrops?: bigint;
   /** Milliseconds since epoch of the last packet, 0 if none. */
   lastUsedMs: number;
 }
+
+/**
+ * Packets the data plane dropped, engine-wide, by reason, since it started: inbound (ESP
+ * received: 'replay', 'integrity', 'no-sa', 'malformed', ...) and outbound (to be protected:
+ * 'no-policy', 'sa-dead', ...). Reason names are the backend's own; counts are numbers.
+ */
+export interface IpsecDropStats {
+  in: Record<string, number>;
+  out: Record<string, number>;
+}
+
+/** What `KernelIpsec.stats` answers: drops by reason, or why this backend cannot count them. */
+export type IpsecStats = { available: true; drops: IpsecDropStats } | { available: false; reason: string };
 
 export type PolicyDirection = 'in' | 'out' | 'fwd';
 
@@ -129,6 +147,11 @@ export interface KernelIpsec {
    */
   updateSaEncap?(ref: SaRef, encap: { sport: number; dport: number }): Promise<void>;
   querySa(ref: SaRef): Promise<SaCounters>;
+  /**
+   * Data-plane drop counters by reason (per SA: querySa). Optional: a backend without it is
+   * shown as unable to count.
+   */
+  stats?(): Promise<IpsecStats>;
   addPolicy(policy: PolicyParams): Promise<void>;
   /**
    * Replaces an installed policy (same direction, selectors and mark) in one step, with new

@@ -7,6 +7,12 @@
  * ESP-in-UDP, RFC 3948: the engine keeps ESP packets and hands over only those that start with
  * the non-ESP marker).
  */
+/** RFC 7296 §2.23 / RFC 3948 §2.2: the non-ESP marker before IKE messages on port 4500. */
+export const NON_ESP_MARKER = Buffer.alloc(4);
+/** RFC 7296 §2.23 ports. */
+export const IKE_PORT = 500;
+export const IKE_NATT_PORT = 4500;
+
 export interface Endpoint {
   address: string;
   port: number;

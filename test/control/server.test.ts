@@ -19,6 +19,8 @@ import { gwConfig } from '../exchange/harness.js';
 
 let dir: string;
 let daemon: IkeDaemon;
+/** What `status` adds to the target's own status: the stub data plane's drops (none). */
+const NO_DROPS = { available: true, in: { replay: 0, integrity: 0, other: 0 }, out: {}, totalIn: 0, totalOut: 0 };
 const target = () => ({ daemon, status: () => ({ node: 'gw-test', ikeSas: daemon.manager.ikeSaCount }) });
 
 before(async () => {
@@ -90,7 +92,7 @@ test('methods, status and list-sas answer; ids are echoed; responses match calls
       m.methods.map((x) => x.name),
       ['methods', 'status', 'list-sas', 'initiate', 'terminate-ike', 'terminate-child', 'rekey-ike', 'rekey-child', 'dpd', 'members'],
     );
-    assert.deepEqual(st, { node: 'gw-test', ikeSas: 0 });
+    assert.deepEqual(st, { node: 'gw-test', ikeSas: 0, espDrops: NO_DROPS });
     assert.deepEqual(l, { ikeSas: [] });
     c.close();
   });
@@ -129,7 +131,7 @@ test('bad requests get their stable codes and the daemon keeps answering on the 
     assert.equal(code(9), ControlErrorCode.INVALID_PARAMS, 'a responder-only connection names no peer to initiate to');
     assert.equal(code(10), ControlErrorCode.INVALID_PARAMS);
     assert.equal(code(11), ControlErrorCode.INVALID_PARAMS);
-    assert.deepEqual(byId.get(12)?.result, { node: 'gw-test', ikeSas: 0 });
+    assert.deepEqual(byId.get(12)?.result, { node: 'gw-test', ikeSas: 0, espDrops: NO_DROPS });
     assert.equal(s.stats.errors.INTERNAL, undefined);
   });
 });
@@ -143,7 +145,7 @@ test('a line beyond the size limit is refused and only that connection closes', 
     const r2 = await rawExchange(path, 'x'.repeat(MAX_REQUEST_BYTES + 10), 1);
     assert.equal((r2.lines[0]?.error as { code: string }).code, ControlErrorCode.REQUEST_TOO_LARGE);
     const c = await ControlClient.connect(path);
-    assert.deepEqual(await c.call('status'), { node: 'gw-test', ikeSas: 0 });
+    assert.deepEqual(await c.call('status'), { node: 'gw-test', ikeSas: 0, espDrops: NO_DROPS });
     c.close();
   });
 });

@@ -2,15 +2,15 @@
 // engine's stages: check before decryption, update after the ICV verified; every drop counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bareEngine, gcmSa, icmpEcho, pair } from '../support/esp-fixtures.js';
-import type { NativeEspEngine, SaEventArrival } from '../../src/kernel/userspace/native.js';
+import { bareEngine, gcmSa, icmpEcho, pair, type TestEngine } from '../support/esp-fixtures.js';
+import type { SaEventArrival } from '../../src/kernel/userspace/native.js';
 import { eventually } from '../support/eventually.js';
 
 const KEY = Buffer.alloc(20, 7);
 const inner = icmpEcho('192.0.2.1', '192.0.2.129');
 
 /** Seals packets with the given sequence numbers (setting the counter before each). */
-function sealAt(e: NativeEspEngine, out: number, seqs: bigint[]): Buffer[] {
+function sealAt(e: TestEngine, out: number, seqs: bigint[]): Buffer[] {
   return seqs.map((s) => {
     e.setSeq(out, s - 1n);
     return e.espSeal(out, inner, 4).packet!;
@@ -22,7 +22,7 @@ function sealAt(e: NativeEspEngine, out: number, seqs: bigint[]): Buffer[] {
  * after them; the engine delivers events in the order raised (one queue), so once the marker's
  * has arrived every earlier one has too, and nothing is left out by waiting too short.
  */
-async function eventsBeforeMarker(e: NativeEspEngine, events: SaEventArrival[], spi: number): Promise<SaEventArrival[]> {
+async function eventsBeforeMarker(e: TestEngine, events: SaEventArrival[], spi: number): Promise<SaEventArrival[]> {
   const lifetime = { softPackets: 1n, hardPackets: 0n, softBytes: 0n, hardBytes: 0n };
   const m = e.addSa({ ...gcmSa({ spi, encryptionKey: KEY, reqid: spi, lifetime }), direction: 'out' });
   e.espSeal(m, inner, 4);
@@ -31,7 +31,7 @@ async function eventsBeforeMarker(e: NativeEspEngine, events: SaEventArrival[], 
   return events.slice(0, events.findIndex((x) => x.sa === m));
 }
 
-function counters(e: NativeEspEngine, id: number) {
+function counters(e: TestEngine, id: number) {
   const c = e.readCounters(Uint32Array.from([id]));
   return { packets: c[0], replay: c[2], integrity: c[3], errors: c[4] };
 }
@@ -90,8 +90,7 @@ test('ESN: the high half is inferred across the 2^32 boundary, in and out of ord
 
 test('without ESN the counter must not cycle: a hard "sequence" expiry, then drops (RFC 4303 §3.3.3)', async () => {
   const events: SaEventArrival[] = [];
-  const { createEngine } = await import('../../src/kernel/userspace/native.js');
-  const e = createEngine({ onEvents: (b) => events.push(...b) });
+  const e = bareEngine({ onEvents: (b) => events.push(...b) });
   try {
     const p = pair(e, gcmSa({ spi: 0x1004, encryptionKey: KEY }));
     e.setSeq(p.out, 0xfffffffen);
@@ -108,8 +107,7 @@ test('without ESN the counter must not cycle: a hard "sequence" expiry, then dro
 
 test('soft and hard packet and byte lifetimes raise one event each; a hard limit stops the SA', async () => {
   const events: SaEventArrival[] = [];
-  const { createEngine } = await import('../../src/kernel/userspace/native.js');
-  const e = createEngine({ onEvents: (b) => events.push(...b) });
+  const e = bareEngine({ onEvents: (b) => events.push(...b) });
   try {
     const lifetime = { softPackets: 3n, hardPackets: 5n, softBytes: 0n, hardBytes: 0n };
     const p = pair(e, gcmSa({ spi: 0x1005, encryptionKey: KEY, lifetime }));

@@ -2,12 +2,51 @@
  * Test helpers for the ESP engine: an engine with no TUN or sockets (tables and stage functions
  * only), SA parameter builders, and IPv4 packet builders.
  */
-import { createEngine, type NativeEspEngine, type NativeSa } from '../../src/kernel/userspace/native.js';
+import { createEngine, type EspEngineOptions, type NativeEspEngine, type NativeSa, type OneResult } from '../../src/kernel/userspace/native.js';
+import { loadAddon } from '../../src/native/addon.js';
 import { parseTs } from '../../src/ike/traffic-selectors.js';
 import { addrToBigInt } from '../../src/net/ip.js';
 
-export function bareEngine(): NativeEspEngine {
-  return createEngine({ maxSas: 1024 });
+/**
+ * The addon's test entry points (native/src/esp/binding_test.cc, module object `espTest`): kept
+ * off the production EspEngine class; each takes the engine first.
+ */
+export interface EspTestHooks {
+  /** Outbound: the last sequence number used. Inbound: restarts the replay window at `seq`. */
+  setSeq(e: NativeEspEngine, sa: number, seq: bigint): boolean;
+  seal(e: NativeEspEngine, sa: number, payload: Buffer, nextHeader: number): OneResult;
+  open(e: NativeEspEngine, sa: number, packet: Buffer): OneResult;
+  decapsulate(e: NativeEspEngine, packet: Buffer): OneResult;
+  encapsulate(e: NativeEspEngine, ipPacket: Buffer): OneResult;
+  /** The receive side's TCP coalescing over decrypted inner packets: one entry per TUN write. */
+  coalesce(packets: Buffer[]): { merged: number; flags: number; gsoType: number; gsoSize: number; packet: Buffer }[];
+}
+
+export function espTest(): EspTestHooks {
+  const hooks = loadAddon().espTest as EspTestHooks | undefined;
+  if (!hooks) throw new Error('the native addon has no espTest entry points: run `npm run build:native`');
+  return hooks;
+}
+
+/** An engine with the test entry points bound to it (one packet at a time, on this thread). */
+export interface TestEngine extends NativeEspEngine {
+  setSeq(sa: number, seq: bigint): boolean;
+  espSeal(sa: number, payload: Buffer, nextHeader: number): OneResult;
+  espOpen(sa: number, packet: Buffer): OneResult;
+  decapsulate(packet: Buffer): OneResult;
+  encapsulate(ipPacket: Buffer): OneResult;
+}
+
+export function bareEngine(o: EspEngineOptions = {}): TestEngine {
+  const e = createEngine({ maxSas: 1024, ...o });
+  const t = espTest();
+  return Object.assign(e, {
+    setSeq: (sa: number, seq: bigint) => t.setSeq(e, sa, seq),
+    espSeal: (sa: number, payload: Buffer, nh: number) => t.seal(e, sa, payload, nh),
+    espOpen: (sa: number, packet: Buffer) => t.open(e, sa, packet),
+    decapsulate: (packet: Buffer) => t.decapsulate(e, packet),
+    encapsulate: (ip: Buffer) => t.encapsulate(e, ip),
+  });
 }
 
 export function gcmSa(over: Partial<NativeSa> & Pick<NativeSa, 'spi' | 'encryptionKey'>): NativeSa {

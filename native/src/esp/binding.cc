@@ -12,11 +12,18 @@
 namespace segw::esp {
 namespace {
 
+Napi::FunctionReference engineClass;
+
 class EspEngine : public Napi::ObjectWrap<EspEngine> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit EspEngine(const Napi::CallbackInfo& info);
   ~EspEngine() override { shutdown(); }
+  // The engine, or nullptr (JavaScript exception pending) once closed.
+  Engine* engine() {
+    if (!engine_) Napi::Error::New(Env(), "esp engine: closed").ThrowAsJavaScriptException();
+    return engine_.get();
+  }
 
  private:
   void shutdown();
@@ -35,16 +42,11 @@ class EspEngine : public Napi::ObjectWrap<EspEngine> {
   Napi::Value AddSa(const Napi::CallbackInfo& info);
   Napi::Value UpdateSa(const Napi::CallbackInfo& info);
   Napi::Value RemoveSa(const Napi::CallbackInfo& info);
-  Napi::Value SetSeq(const Napi::CallbackInfo& info);
   Napi::Value AddPolicy(const Napi::CallbackInfo& info);
   Napi::Value RemovePolicy(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value SendIke(const Napi::CallbackInfo& info);
-  Napi::Value EspSeal(const Napi::CallbackInfo& info);
-  Napi::Value EspOpenOne(const Napi::CallbackInfo& info);
-  Napi::Value Decapsulate(const Napi::CallbackInfo& info);
-  Napi::Value Encapsulate(const Napi::CallbackInfo& info);
   void Deliver(Napi::Env env);
 
   std::unique_ptr<Engine> engine_;
@@ -57,14 +59,11 @@ Napi::Function EspEngine::Define(Napi::Env env) {
                      {InstanceMethod("openTun", &EspEngine::OpenTun), InstanceMethod("openSocket", &EspEngine::OpenSocket),
                       InstanceMethod("start", &EspEngine::Start), InstanceMethod("close", &EspEngine::Close),
                       InstanceMethod("addSa", &EspEngine::AddSa), InstanceMethod("updateSa", &EspEngine::UpdateSa),
-                      InstanceMethod("removeSa", &EspEngine::RemoveSa), InstanceMethod("setSeq", &EspEngine::SetSeq),
+                      InstanceMethod("removeSa", &EspEngine::RemoveSa),
                       InstanceMethod("addPolicy", &EspEngine::AddPolicy),
                       InstanceMethod("removePolicy", &EspEngine::RemovePolicy),
                       InstanceMethod("readCounters", &EspEngine::ReadCounters), InstanceMethod("stats", &EspEngine::Stats),
-                      InstanceMethod("sendIke", &EspEngine::SendIke), InstanceMethod("espSeal", &EspEngine::EspSeal),
-                      InstanceMethod("espOpen", &EspEngine::EspOpenOne),
-                      InstanceMethod("decapsulate", &EspEngine::Decapsulate),
-                      InstanceMethod("encapsulate", &EspEngine::Encapsulate)});
+                      InstanceMethod("sendIke", &EspEngine::SendIke)});
 }
 
 EspEngine::EspEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EspEngine>(info) {
@@ -199,12 +198,6 @@ Napi::Value EspEngine::RemoveSa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), e->removeSa(info[0].As<Napi::Number>().Uint32Value()));
 }
 
-Napi::Value EspEngine::SetSeq(const Napi::CallbackInfo& info) {
-  Engine* e = live(info);
-  if (!e) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), e->setSeq(info[0].As<Napi::Number>().Uint32Value(), js::toU64(info[1])));
-}
-
 Napi::Value EspEngine::AddPolicy(const Napi::CallbackInfo& info) {
   Engine* e = live(info);
   if (!e) return info.Env().Undefined();
@@ -222,17 +215,17 @@ Napi::Value EspEngine::RemovePolicy(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), e->removePolicy(info[0].As<Napi::Number>().Uint32Value()));
 }
 
-// Counters of many SAs in one call: 6 values per id (packets, bytes, replay drops, integrity
-// failures, errors, last used ms); all-ones for an id that does not exist.
+// Counters of many SAs in one call: kSaCounterFields values per id, in the order of
+// espSaCounterFields (sa.h SaCounterField); all-ones for an id that does not exist.
 Napi::Value EspEngine::ReadCounters(const Napi::CallbackInfo& info) {
   Engine* e = live(info);
   if (!e) return info.Env().Undefined();
   auto ids = info[0].As<Napi::Uint32Array>();
-  auto out = Napi::BigUint64Array::New(info.Env(), ids.ElementLength() * 6);
+  auto out = Napi::BigUint64Array::New(info.Env(), ids.ElementLength() * kSaCounterFields);
   for (size_t i = 0; i < ids.ElementLength(); i++) {
-    uint64_t c[6];
+    uint64_t c[kSaCounterFields];
     if (!e->counters(ids[i], c)) memset(c, 0xff, sizeof c);
-    for (int k = 0; k < 6; k++) out[i * 6 + k] = c[k];
+    for (size_t k = 0; k < kSaCounterFields; k++) out[i * kSaCounterFields + k] = c[k];
   }
   return out;
 }
@@ -273,50 +266,35 @@ Napi::Value EspEngine::SendIke(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-// Test entry points and the crypto bench live in binding_test.cc.
-Napi::Value espSealOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* payload, size_t len, uint8_t nh);
-Napi::Value espOpenOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* pkt, size_t len);
-Napi::Value decapsulateOne(Engine& e, Napi::Env env, const uint8_t* pkt, size_t len);
-Napi::Value encapsulateOne(Engine& e, Napi::Env env, const uint8_t* ip, size_t len);
-void initBench(Napi::Env env, Napi::Object exports);
+// Test entry points and the crypto bench live in binding_test.cc (exports espTest, espCryptoBench, ...).
+void initTestHooks(Napi::Env env, Napi::Object exports);
+
+// The engine behind a JavaScript EspEngine, for the test entry points; nullptr (with a
+// JavaScript exception pending) if `v` is not an open EspEngine.
+Engine* engineOf(Napi::Value v) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(engineClass.Value())) {
+    Napi::TypeError::New(env, "espTest: the first argument is an EspEngine").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  EspEngine* w = EspEngine::Unwrap(v.As<Napi::Object>());
+  return w ? w->engine() : nullptr;
+}
 
 namespace {
 
-Napi::Value EspEngine::EspSeal(const Napi::CallbackInfo& info) {
-  Engine* e = live(info);
-  if (!e) return info.Env().Undefined();
-  auto p = info[1].As<Napi::Buffer<uint8_t>>();
-  return espSealOne(*e, info.Env(), info[0].As<Napi::Number>().Uint32Value(), p.Data(), p.Length(),
-                    uint8_t(info[2].As<Napi::Number>().Uint32Value()));
-}
-
-Napi::Value EspEngine::EspOpenOne(const Napi::CallbackInfo& info) {
-  Engine* e = live(info);
-  if (!e) return info.Env().Undefined();
-  auto p = info[1].As<Napi::Buffer<uint8_t>>();
-  return espOpenOne(*e, info.Env(), info[0].As<Napi::Number>().Uint32Value(), p.Data(), p.Length());
-}
-
-Napi::Value EspEngine::Decapsulate(const Napi::CallbackInfo& info) {
-  Engine* e = live(info);
-  if (!e) return info.Env().Undefined();
-  auto p = info[0].As<Napi::Buffer<uint8_t>>();
-  return decapsulateOne(*e, info.Env(), p.Data(), p.Length());
-}
-
-Napi::Value EspEngine::Encapsulate(const Napi::CallbackInfo& info) {
-  Engine* e = live(info);
-  if (!e) return info.Env().Undefined();
-  auto p = info[0].As<Napi::Buffer<uint8_t>>();
-  return encapsulateOne(*e, info.Env(), p.Data(), p.Length());
-}
-
 void InitEsp(Napi::Env env, Napi::Object exports) {
-  exports.Set("EspEngine", EspEngine::Define(env));
+  Napi::Function cls = EspEngine::Define(env);
+  engineClass = Napi::Persistent(cls);
+  engineClass.SuppressDestruct();
+  exports.Set("EspEngine", cls);
+  auto fields = Napi::Array::New(env, kSaCounterFields);
+  for (size_t f = 0; f < kSaCounterFields; f++) fields.Set(uint32_t(f), saCounterName(SaCounterField(f)));
+  exports.Set("espSaCounterFields", fields);
   auto names = Napi::Array::New(env);
   for (size_t v = 0; v < size_t(Verdict::Count); v++) names.Set(uint32_t(v), verdictName(Verdict(v)));
   exports.Set("espVerdicts", names);
-  initBench(env, exports);
+  initTestHooks(env, exports);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// Entry points that run single packets through the pipeline's own stage functions on the
-// JavaScript thread (crypto slot 0, its own epoch pin): known-answer tests, capture decryption,
-// replay and malformed-packet tests. Plus the crypto loop bench and the integrity KAT.
+// Test entry points, kept off the production EspEngine class (STYLE habit 11): exports.espTest
+// runs single packets through the pipeline's own stage functions on the JavaScript thread
+// (crypto slot 0, its own epoch pin) for known-answer tests, capture decryption, replay and
+// malformed-packet tests; sets sequence counters; runs the receive-side TCP coalescing alone.
+// Each takes the EspEngine as its first argument. Plus the crypto loop bench and the KATs.
 #include <napi.h>
 
 #include <chrono>
@@ -8,9 +10,13 @@
 #include <string>
 #include <thread>
 
+#include "esp/convert.h"
 #include "esp/engine.h"
+#include "esp/offload.h"
 
 namespace segw::esp {
+
+Engine* engineOf(Napi::Value v);  // binding.cc
 
 static Napi::Object result(Napi::Env env, Verdict v) {
   auto o = Napi::Object::New(env);
@@ -18,7 +24,7 @@ static Napi::Object result(Napi::Env env, Verdict v) {
   return o;
 }
 
-Napi::Value espSealOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* payload, size_t len, uint8_t nh) {
+static Napi::Value espSealOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* payload, size_t len, uint8_t nh) {
   EpochGuard pin(e.epochs(), e.jsPin());
   Sa* sa = e.saById(id);
   if (!sa || sa->inbound) return result(env, Verdict::NoSa);
@@ -49,7 +55,7 @@ static Verdict openStages(Engine& e, Sa& sa, uint8_t* p, size_t len, Opened& o) 
   return v;
 }
 
-Napi::Value espOpenOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* pkt, size_t len) {
+static Napi::Value espOpenOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* pkt, size_t len) {
   EpochGuard pin(e.epochs(), e.jsPin());
   Sa* sa = e.saById(id);
   if (!sa || !sa->inbound) return result(env, Verdict::NoSa);
@@ -68,7 +74,7 @@ Napi::Value espOpenOne(Engine& e, Napi::Env env, uint32_t id, const uint8_t* pkt
   return r;
 }
 
-Napi::Value decapsulateOne(Engine& e, Napi::Env env, const uint8_t* pkt, size_t len) {
+static Napi::Value decapsulateOne(Engine& e, Napi::Env env, const uint8_t* pkt, size_t len) {
   EpochGuard pin(e.epochs(), e.jsPin());
   if (len < spec::kEspHeaderLen) return result(env, Verdict::Truncated);
   uint32_t spi = uint32_t(pkt[0]) << 24 | uint32_t(pkt[1]) << 16 | uint32_t(pkt[2]) << 8 | pkt[3];
@@ -91,7 +97,7 @@ Napi::Value decapsulateOne(Engine& e, Napi::Env env, const uint8_t* pkt, size_t 
   return r;
 }
 
-Napi::Value encapsulateOne(Engine& e, Napi::Env env, const uint8_t* ip, size_t len) {
+static Napi::Value encapsulateOne(Engine& e, Napi::Env env, const uint8_t* ip, size_t len) {
   FlowKey k;
   if (!parseFlow(ip, len, k)) return result(env, Verdict::BadInner);
   Sa* sa;
@@ -105,6 +111,97 @@ Napi::Value encapsulateOne(Engine& e, Napi::Env env, const uint8_t* ip, size_t l
   v.As<Napi::Object>().Set("sa", sa->id);
   return v;
 }
+
+// Sets an SA's counter: outbound, the last sequence number used; inbound, restarts the replay
+// window at `seq` (in place: the packet path may be reading it, see ReplayWindow::reset).
+static bool setSeq(Engine& e, uint32_t id, uint64_t seq) {
+  Sa* sa = e.saById(id);
+  if (!sa) return false;
+  if (sa->inbound) {
+    std::lock_guard<std::mutex> g(sa->replayMu);
+    sa->replay.reset(seq);
+  } else {
+    sa->seqOut.store(seq);
+  }
+  return true;
+}
+
+namespace {
+
+Napi::Value HookSetSeq(const Napi::CallbackInfo& info) {
+  Engine* e = engineOf(info[0]);
+  if (!e) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), setSeq(*e, info[1].As<Napi::Number>().Uint32Value(), js::toU64(info[2])));
+}
+
+Napi::Value HookSeal(const Napi::CallbackInfo& info) {
+  Engine* e = engineOf(info[0]);
+  if (!e) return info.Env().Undefined();
+  auto p = info[2].As<Napi::Buffer<uint8_t>>();
+  return espSealOne(*e, info.Env(), info[1].As<Napi::Number>().Uint32Value(), p.Data(), p.Length(),
+                    uint8_t(info[3].As<Napi::Number>().Uint32Value()));
+}
+
+Napi::Value HookOpen(const Napi::CallbackInfo& info) {
+  Engine* e = engineOf(info[0]);
+  if (!e) return info.Env().Undefined();
+  auto p = info[2].As<Napi::Buffer<uint8_t>>();
+  return espOpenOne(*e, info.Env(), info[1].As<Napi::Number>().Uint32Value(), p.Data(), p.Length());
+}
+
+Napi::Value HookDecapsulate(const Napi::CallbackInfo& info) {
+  Engine* e = engineOf(info[0]);
+  if (!e) return info.Env().Undefined();
+  auto p = info[1].As<Napi::Buffer<uint8_t>>();
+  return decapsulateOne(*e, info.Env(), p.Data(), p.Length());
+}
+
+Napi::Value HookEncapsulate(const Napi::CallbackInfo& info) {
+  Engine* e = engineOf(info[0]);
+  if (!e) return info.Env().Undefined();
+  auto p = info[1].As<Napi::Buffer<uint8_t>>();
+  return encapsulateOne(*e, info.Env(), p.Data(), p.Length());
+}
+
+// espTest.coalesce(packets: Buffer[]): the receive side's TCP coalescing (offload.h coalesce)
+// over decrypted inner packets, as the inbound lane runs it before writing to the TUN device.
+// Returns one { merged, flags, gsoType, gsoSize, packet } per write (packet: the bytes written
+// after the virtio header).
+Napi::Value HookCoalesce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto arr = info[0].As<Napi::Array>();
+  std::vector<std::vector<uint8_t>> bufs;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    auto b = arr.Get(i).As<Napi::Buffer<uint8_t>>();
+    bufs.emplace_back(b.Data(), b.Data() + b.Length());
+  }
+  std::vector<Span> spans;
+  for (auto& b : bufs) spans.push_back({b.data(), b.size()});
+  auto out = Napi::Array::New(env);
+  constexpr size_t kMaxIov = 64;
+  iovec iov[kMaxIov];
+  for (size_t i = 0; i < spans.size();) {
+    VnetHdr h;
+    size_t used = 0;
+    size_t merged = coalesce(spans.data(), spans.size(), i, h, iov, kMaxIov, used);
+    std::vector<uint8_t> bytes;
+    for (size_t k = 1; k < used; k++) {
+      auto* p = static_cast<uint8_t*>(iov[k].iov_base);
+      bytes.insert(bytes.end(), p, p + iov[k].iov_len);
+    }
+    auto w = Napi::Object::New(env);
+    w.Set("merged", double(merged));
+    w.Set("flags", h.flags);
+    w.Set("gsoType", h.gsoType);
+    w.Set("gsoSize", h.gsoSize);
+    w.Set("packet", Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+    out.Set(out.Length(), w);
+    i += merged;
+  }
+  return out;
+}
+
+}  // namespace
 
 namespace {
 
@@ -222,7 +319,15 @@ Napi::Value GcmSelect(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void initBench(Napi::Env env, Napi::Object exports) {
+void initTestHooks(Napi::Env env, Napi::Object exports) {
+  auto t = Napi::Object::New(env);
+  t.Set("setSeq", Napi::Function::New(env, HookSetSeq, "setSeq"));
+  t.Set("seal", Napi::Function::New(env, HookSeal, "seal"));
+  t.Set("open", Napi::Function::New(env, HookOpen, "open"));
+  t.Set("decapsulate", Napi::Function::New(env, HookDecapsulate, "decapsulate"));
+  t.Set("encapsulate", Napi::Function::New(env, HookEncapsulate, "encapsulate"));
+  t.Set("coalesce", Napi::Function::New(env, HookCoalesce, "coalesce"));
+  exports.Set("espTest", t);
   exports.Set("espGcm", Napi::Function::New(env, Gcm, "espGcm"));
   exports.Set("espGcmVectorSupported", Napi::Boolean::New(env, gcm::cpuSupported()));
   exports.Set("espGcmSelect", Napi::Function::New(env, GcmSelect, "espGcmSelect"));

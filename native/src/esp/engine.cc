@@ -100,13 +100,14 @@ static bool samePathSocket(const Socket& s, const SaPath& p) {
   return !p.encap || endpointPort(s.local) == p.sport;
 }
 
+// Everything that can throw (allocation, table growth) happens while the new SA is still owned
+// here; publishing it to the packet path (SPI table or reqid slot) is the last, non-throwing step.
 uint32_t Engine::addSa(SaSpec&& spec, std::string& err) {
   err = validateSuite(spec.keys);
   if (!err.empty()) return 0;
   if (spec.spi <= spec::kSpiReservedMax) return err = "SPI 0..255 is reserved (RFC 4303 §2.1)", 0;
   if (spec.inbound && spis_.find(spec.spi)) return err = "an inbound SA with this SPI exists", 0;
-  auto* sa = new Sa;
-  sa->id = nextSaId_++;
+  auto sa = std::make_unique<Sa>();
   sa->spi = spec.spi;
   sa->inbound = spec.inbound;
   sa->esn = spec.esn;
@@ -117,28 +118,46 @@ uint32_t Engine::addSa(SaSpec&& spec, std::string& err) {
   sa->remoteTs = std::move(spec.remoteTs);
   sa->replay.init(spec.replayWindow, spec.inbound ? spec.seq : 0);
   sa->seqOut.store(spec.inbound ? 0 : spec.seq);
-  auto* path = new SaPath(spec.path);
+  auto path = std::make_unique<SaPath>(spec.path);
   for (size_t i = 0; i < sockets_.size(); i++)
     if (samePathSocket(*sockets_[i], *path)) path->socket = int(i);
-  sa->path.store(path);
-  sas_[sa->id] = sa;
-  if (sa->inbound) {
-    spis_.insert(sa);
-  } else {
-    ReqidSlot* slot = slotFor(sa->reqid);
-    slot->sas.push_back(sa);
-    slot->current.store(sa, std::memory_order_release);  // make-before-break: newest sends
+  sa->path.store(path.release());  // owned by the SA from here (~Sa)
+  ReqidSlot* slot = nullptr;
+  if (!sa->inbound) {
+    slot = slotFor(sa->reqid);
+    try {
+      slot->sas.reserve(slot->sas.size() + 1);
+    } catch (...) {
+      releaseSlot(slot);
+      throw;
+    }
   }
-  return sa->id;
+  uint32_t id = nextSaId_;
+  try {
+    sas_.emplace(id, sa.get());
+  } catch (...) {
+    if (slot) releaseSlot(slot);
+    throw;
+  }
+  nextSaId_++;
+  sa->id = id;
+  Sa* published = sa.release();  // owned by sas_ from here
+  if (published->inbound) {
+    spis_.insert(published);
+  } else {
+    slot->sas.push_back(published);  // capacity reserved above: does not throw
+    slot->current.store(published, std::memory_order_release);  // make-before-break: newest sends
+  }
+  return id;
 }
 
 bool Engine::updateSaPath(uint32_t id, const SaPath& p, std::string& err) {
   Sa* sa = saById(id);
   if (!sa) return err = "no such SA", false;
-  auto* path = new SaPath(p);
+  auto path = std::make_unique<SaPath>(p);
   for (size_t i = 0; i < sockets_.size(); i++)
     if (samePathSocket(*sockets_[i], *path)) path->socket = int(i);
-  SaPath* old = sa->path.exchange(path, std::memory_order_acq_rel);
+  SaPath* old = sa->path.exchange(path.release(), std::memory_order_acq_rel);
   sa->mappingReported.store(0, std::memory_order_relaxed);  // a source seen before may be new again
   epochs_.retire([old] { delete old; });
   return true;
@@ -165,25 +184,13 @@ bool Engine::removeSa(uint32_t id) {
   return true;
 }
 
-bool Engine::setSeq(uint32_t id, uint64_t seq) {
-  Sa* sa = saById(id);
-  if (!sa) return false;
-  if (sa->inbound) {
-    std::lock_guard<std::mutex> g(sa->replayMu);
-    sa->replay.init(sa->replay.window(), seq);
-  } else {
-    sa->seqOut.store(seq);
-  }
-  return true;
-}
-
 ReqidSlot* Engine::slotFor(uint32_t reqid) {
   auto it = reqids_.find(reqid);
   if (it != reqids_.end()) return it->second;
-  auto* s = new ReqidSlot;
+  auto s = std::make_unique<ReqidSlot>();
   s->reqid = reqid;
-  reqids_[reqid] = s;
-  return s;
+  reqids_.emplace(reqid, s.get());
+  return s.release();
 }
 
 void Engine::releaseSlot(ReqidSlot* slot) {
@@ -194,17 +201,31 @@ void Engine::releaseSlot(ReqidSlot* slot) {
 
 uint32_t Engine::addPolicy(PolicySpec&& spec, std::string& err) {
   if (spec.prefixes.empty()) return err = "policy has no destination prefixes", 0;
-  auto* p = new Policy;
-  p->id = nextPolicyId_++;
+  auto p = std::make_unique<Policy>();
   p->src = spec.src;
   p->dst = spec.dst;
   p->priority = spec.priority;
   p->prefixes = std::move(spec.prefixes);
-  p->slot = slotFor(spec.reqid);
-  p->slot->policies++;
-  policies_.insert(p, epochs_);
-  policyById_[p->id] = p;
-  return p->id;
+  ReqidSlot* slot = slotFor(spec.reqid);
+  uint32_t id = nextPolicyId_;
+  try {
+    policyById_.emplace(id, p.get());
+  } catch (...) {
+    releaseSlot(slot);
+    throw;
+  }
+  nextPolicyId_++;
+  p->id = id;
+  p->slot = slot;
+  slot->policies++;
+  Policy* published = p.release();  // owned by policyById_ from here
+  try {
+    policies_.insert(published, epochs_);
+  } catch (...) {
+    removePolicy(id);  // some prefixes may be visible already: unlink and retire
+    throw;
+  }
+  return id;
 }
 
 bool Engine::removePolicy(uint32_t id) {
@@ -224,12 +245,17 @@ Sa* Engine::outboundSa(const FlowKey& k) const {
   return p ? p->slot->current.load(std::memory_order_acquire) : nullptr;
 }
 
-bool Engine::counters(uint32_t id, uint64_t out[6]) const {
+bool Engine::counters(uint32_t id, uint64_t out[kSaCounterFields]) const {
   Sa* sa = saById(id);
   if (!sa) return false;
   const auto& c = sa->counters;
-  out[0] = c.packets.load(), out[1] = c.bytes.load(), out[2] = c.replayDrops.load();
-  out[3] = c.integrityFailures.load(), out[4] = c.errors.load(), out[5] = uint64_t(c.lastUsedMs.load());
+  using F = SaCounterField;
+  out[size_t(F::Packets)] = c.packets.load();
+  out[size_t(F::Bytes)] = c.bytes.load();
+  out[size_t(F::ReplayDrops)] = c.replayDrops.load();
+  out[size_t(F::IntegrityFailures)] = c.integrityFailures.load();
+  out[size_t(F::Errors)] = c.errors.load();
+  out[size_t(F::LastUsedMs)] = uint64_t(c.lastUsedMs.load());
   return true;
 }
 

@@ -98,10 +98,9 @@ class Engine {
   uint32_t addSa(SaSpec&& spec, std::string& err);
   bool updateSaPath(uint32_t id, const SaPath& path, std::string& err);
   bool removeSa(uint32_t id);
-  bool setSeq(uint32_t id, uint64_t seq);
   uint32_t addPolicy(PolicySpec&& spec, std::string& err);
   bool removePolicy(uint32_t id);
-  bool counters(uint32_t id, uint64_t out[6]) const;
+  bool counters(uint32_t id, uint64_t out[kSaCounterFields]) const;
   bool sendIke(int socket, const uint8_t* data, size_t len, const Endpoint& to, std::string& err);
   void setNotify(std::function<void()> fn) { notify_ = std::move(fn); }
   void drain(std::vector<IkeDatagram>& ike, std::vector<SaEvent>& events);

@@ -185,10 +185,19 @@ struct TcpView {
   uint8_t flags = 0;
 };
 
-// A plain TCP segment (no IP options, not a fragment, only ACK/PSH set). Its checksum is not
-// verified: the packet passed the SA's ICV, so it is byte for byte what the peer's IPsec stack
-// encrypted (WireGuard's receive path reasons the same way and marks decrypted packets
-// CHECKSUM_UNNECESSARY). Verifying would be one more pass over every byte received.
+// True if the TCP checksum of segment `ip` (transport at `l4`, `len` bytes in all) verifies
+// (RFC 793 §3.1: the one's-complement sum over pseudo-header, header and data is all ones).
+bool tcpChecksumValid(const uint8_t* ip, size_t l4, size_t len) {
+  uint64_t sum = pseudoHeaderSum(ip, spec::kProtoTcp, uint32_t(len - l4));
+  return csumFold(csumAdd(ip + l4, len - l4, sum)) == 0xffff;
+}
+
+// A plain TCP segment (no IP options, not a fragment, only ACK/PSH set) whose checksum verifies.
+// The ICV only proves the packet is what the peer's IPsec stack encrypted, not that it left its
+// origin intact: a segment damaged before encryption must reach the TCP stack with its bad
+// checksum (to be dropped there), never inside a super-packet that gets a fresh one. So the
+// checksum is verified here, one pass over the segment, before it is marked valid or merged;
+// a segment that fails is written alone, as received, for the kernel to check and drop.
 bool tcpCandidate(const Span& p, TcpView& v) {
   const uint8_t* ip = p.data;
   if (p.len < 40) return false;
@@ -204,6 +213,7 @@ bool tcpCandidate(const Span& p, TcpView& v) {
   if (v.thl < 20 || v.l4 + v.thl > p.len) return false;
   v.flags = tcp[13];
   if ((v.flags & ~0x18) != 0 || !(v.flags & 0x10)) return false;  // ACK, optionally PSH
+  if (!tcpChecksumValid(ip, v.l4, p.len)) return false;
   v.payload = p.len - v.l4 - v.thl;
   v.seq = uint32_t(tcp[4]) << 24 | uint32_t(tcp[5]) << 16 | uint32_t(tcp[6]) << 8 | tcp[7];
   return true;
@@ -231,7 +241,7 @@ size_t coalesce(Span* pkts, size_t n, size_t i, VnetHdr& hdr, iovec* iov, size_t
   iovCount = 2;
   TcpView v0;
   if (!tcpCandidate(pkts[i], v0)) return 1;
-  hdr.flags = kVnetDataValid;  // authenticated by the ICV (tcpCandidate)
+  hdr.flags = kVnetDataValid;  // checksum verified (tcpCandidate)
   if (v0.payload == 0 || (v0.flags & 0x08)) return 1;
   size_t total = pkts[i].len, gso = v0.payload, prevPayload = v0.payload;
   uint32_t nextSeq = v0.seq + uint32_t(v0.payload);

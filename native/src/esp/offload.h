@@ -3,7 +3,7 @@
 // MTU-sized segments, each with complete checksums, before encryption; after decryption,
 // consecutive in-order segments of one TCP flow are merged back into one super-packet and
 // written with one writev, the checksum left to the kernel (CHECKSUM_PARTIAL). Received TCP
-// segments are not checksummed again: they passed the ICV (see tcpCandidate).
+// segments are checksummed before they are merged (see tcpCandidate): the ICV does not vouch for them.
 // Header layout is Linux's struct virtio_net_hdr (include/uapi/linux/virtio_net.h).
 #pragma once
 #include <sys/uio.h>

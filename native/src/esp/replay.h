@@ -14,13 +14,22 @@ namespace segw::esp {
 class ReplayWindow {
  public:
   // window 0 disables replay protection (RFC 4303 §3.4.3: the receiver MAY disable it);
-  // `top` is the highest sequence number already seen (0: none).
+  // `top` is the highest sequence number already seen (0: none). Allocates the bitmap: only
+  // before the SA is published to the packet path (see `reset` afterwards).
   void init(uint32_t window, uint64_t top = 0) {
     window_ = window;
     uint32_t need = (window ? window : 64) / 64 + 1;
     blocks_ = 1;
     while (blocks_ < need) blocks_ <<= 1;
     bits_ = std::make_unique<std::atomic<uint64_t>[]>(blocks_);
+    for (uint32_t i = 0; i < blocks_; i++) bits_[i].store(0, std::memory_order_relaxed);
+    top_.store(top, std::memory_order_relaxed);
+  }
+
+  // Restarts the window at `top` with no number marked, keeping its size and its bitmap: the
+  // blocks are cleared in place, so a concurrent `check` reads stale or cleared bits, never
+  // freed memory. Callers serialize it with `update` (the SA's replay lock).
+  void reset(uint64_t top) {
     for (uint32_t i = 0; i < blocks_; i++) bits_[i].store(0, std::memory_order_relaxed);
     top_.store(top, std::memory_order_relaxed);
   }

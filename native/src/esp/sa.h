@@ -59,6 +59,17 @@ struct Lifetime {
 
 enum class ExpireReason : uint8_t { Bytes, Packets, Sequence };
 
+// The per-SA counters the control plane reads, declared once: the binding hands them out in
+// this order and exports the names (espSaCounterFields), which the JavaScript side reads
+// instead of assuming positions.
+enum class SaCounterField : uint8_t { Packets, Bytes, ReplayDrops, IntegrityFailures, Errors, LastUsedMs, Count };
+constexpr size_t kSaCounterFields = size_t(SaCounterField::Count);
+inline const char* saCounterName(SaCounterField f) {
+  static const char* const names[kSaCounterFields] = {"packets",           "bytes",  "replayDrops",
+                                                      "integrityFailures", "errors", "lastUsedMs"};
+  return names[size_t(f)];
+}
+
 struct SaCounters {
   std::atomic<uint64_t> packets{0}, bytes{0}, replayDrops{0}, integrityFailures{0}, errors{0};
   std::atomic<int64_t> lastUsedMs{0};

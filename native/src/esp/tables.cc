@@ -1,6 +1,7 @@
 #include "esp/tables.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace segw::esp {
 
@@ -146,11 +147,11 @@ void PolicyTable::replace(uint8_t family, uint8_t len, const Addr& prefix, Bucke
 void PolicyTable::insert(Policy* p, Epochs& epochs) {
   for (const auto& [prefix, len] : p->prefixes) {
     const Bucket* old = findBucket(p->dst.family, len, prefix);
-    auto* fresh = new Bucket{p->dst.family, len, prefix, old ? old->entries : std::vector<Policy*>{}};
+    std::unique_ptr<Bucket> fresh(new Bucket{p->dst.family, len, prefix, old ? old->entries : std::vector<Policy*>{}});
     auto at = std::upper_bound(fresh->entries.begin(), fresh->entries.end(), p,
                                [](const Policy* a, const Policy* b) { return a->priority < b->priority; });
     fresh->entries.insert(at, p);
-    replace(p->dst.family, len, prefix, fresh, epochs);
+    replace(p->dst.family, len, prefix, fresh.release(), epochs);
     if (!old) setLength(p->dst.family, len, +1);
   }
 }

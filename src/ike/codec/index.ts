@@ -10,6 +10,8 @@
  *   errors.ts     CodecErrorCode and which errors are answered (and with what) or dropped
  */
 export { decodeMessage, encodeMessage, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PAYLOADS } from './message.js';
+export { peekInitRequest } from './peek.js';
+export type { InitRequestPeek } from './peek.js';
 export type { DecodeLimits, DecodeResult } from './message.js';
 export { decodeProtected, encodeProtected } from './protected.js';
 export type { Decoded, ProtectedResult } from './protected.js';

@@ -10,7 +10,7 @@
  * unprotected INVALID_IKE_SPI (§2.21.4, rate-limited). Nothing here throws on bad input.
  */
 import { ExchangeType, HeaderFlag, NotifyError, NotifyStatus, PayloadType } from '../constants.js';
-import { decodeMessage, encodeMessage, fromInitiator, isResponse, type Decoded } from '../codec/index.js';
+import { decodeMessage, encodeMessage, fromInitiator, isResponse, peekInitRequest, type Decoded } from '../codec/index.js';
 import type { IkeHeader, IkeMessage, NoncePayload, NotifyPayload } from '../codec/types.js';
 import type { KernelIpsec, SaRef } from '../../kernel/types.js';
 import type { Logger } from '../../log/index.js';
@@ -307,6 +307,7 @@ export class SaManager implements SaContext {
   }
 
   private dispatchUnsafe(data: Buffer, remote: Endpoint, local: Endpoint): void {
+    if (this.halfOpen.size >= this.settings.cookieThreshold && this.cookieBeforeDecode(data, remote, local)) return;
     const dec = decodeMessage(data);
     if (!dec.ok) {
       this.counters.inc(reasonOf(dec.error));
@@ -317,12 +318,13 @@ export class SaManager implements SaContext {
       }
       return;
     }
-    const d: Decoded = { message: dec.message, raw: Buffer.from(dec.raw) };
-    const h = d.message.header;
+    const h = dec.message.header;
     if (h.exchangeType === ExchangeType.IKE_SA_INIT && !isResponse(h) && h.spiR.equals(ZERO)) {
-      this.initRequest(d, remote, local);
+      // The raw bytes are copied only once an SA is made: a flood answered with cookies allocates no copy.
+      this.initRequest({ message: dec.message, raw: dec.raw }, remote, local);
       return;
     }
+    const d: Decoded = { message: dec.message, raw: Buffer.from(dec.raw) };
     const ours = fromInitiator(h) ? h.spiR : h.spiI;
     const sa = this.ikeSas.get(spiKey(ours));
     if (!sa) {
@@ -385,11 +387,29 @@ export class SaManager implements SaContext {
     this.halfOpenPerPeer.set(src, (this.halfOpenPerPeer.get(src) ?? 0) + 1);
     if (this.halfOpen.size > s.halfOpenMax) this.counters.inc(DropReason.HALF_OPEN_RESERVE);
     sa.armHalfOpen(s.halfOpenTimeoutMs);
-    sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: d.raw };
+    sa.auth = { ni: Buffer.alloc(0), nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0), initRequest: Buffer.from(d.raw) };
     this.track(sa.run(() => {
       sa.tm.noteRequest(d.raw);
       return sa.tm.processRequest(d.message);
     }));
+  }
+
+  /**
+   * §2.6 under cookie pressure, before any decoding: an IKE_SA_INIT request without a valid
+   * cookie is answered with N(COOKIE) from its header, Ni and leading notify alone. False (the
+   * full path decides) for a valid cookie, a retransmission of a half-open SA, a peer no
+   * connection admits, and anything that is not a well-formed IKE_SA_INIT request.
+   */
+  private cookieBeforeDecode(data: Buffer, remote: Endpoint, local: Endpoint): boolean {
+    const p = peekInitRequest(data);
+    if (!p) return false;
+    const h = p.header;
+    if (p.cookie && this.cookies.verify(p.cookie, p.nonce, remote.address, h.spiI)) return false;
+    if (this.halfOpen.has(halfOpenKey(remote.address, h.spiI)) || !this.ikeConfigFor(local, remote)) return false;
+    if (p.cookie) this.counters.inc(DropReason.COOKIE_INVALID);
+    this.counters.inc(DropReason.COOKIE_SENT);
+    this.answerUnprotected(h, NotifyStatus.COOKIE, this.cookies.make(p.nonce, remote.address, h.spiI), remote, local, data.length, true);
+    return true;
   }
 
   /** §2.6: true if the request carries a valid cookie; otherwise answers N(COOKIE). */

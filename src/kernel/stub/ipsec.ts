@@ -12,6 +12,7 @@
  */
 import { writeIp } from '../../net/ip.js';
 import type {
+  IpsecStats,
   KernelIpsec,
   KernelIpsecEvents,
   PolicyDirection,
@@ -141,6 +142,17 @@ export class StubKernelIpsec implements KernelIpsec {
   /** Reports ESP of an installed inbound SA from a new peer endpoint, as a data plane would. */
   mapping(ref: SaRef, remote: { address: string; port: number }): void {
     this.handler?.onMapping?.(ref, remote);
+  }
+
+  /** Drops by reason as the SAs' counters (setCounters) add up; SAs deleted since are not counted. */
+  async stats(): Promise<IpsecStats> {
+    let replay = 0, integrity = 0, other = 0;
+    for (const c of this.counters.values()) {
+      replay += Number(c.replayDrops);
+      integrity += Number(c.integrityFailures);
+      other += Number(c.otherDrops ?? 0n);
+    }
+    return { available: true, drops: { in: { replay, integrity, other }, out: {} } };
   }
 
   setCounters(ref: SaRef, c: Partial<SaCounters>): void {

@@ -17,6 +17,7 @@ import { randomInt } from 'node:crypto';
 import type { Endpoint } from '../../net/endpoint.js';
 import { logger } from '../../log/index.js';
 import type {
+  IpsecStats,
   KernelIpsec,
   KernelIpsecEvents,
   PolicyParams,
@@ -26,7 +27,14 @@ import type {
 } from '../types.js';
 import { EspEngineError } from './errors.js';
 import { EngineIkeSocket } from './ike-socket.js';
-import { createEngine, type SaEventArrival, type IkeArrival, type NativeEspEngine, type NativePath } from './native.js';
+import {
+  createEngine,
+  readSaCounters,
+  type SaEventArrival,
+  type IkeArrival,
+  type NativeEspEngine,
+  type NativePath,
+} from './native.js';
 import { selectorPrefixes } from './selectors.js';
 
 const log = logger('esp');
@@ -191,18 +199,35 @@ export class UserspaceIpsec implements KernelIpsec {
   /** Counters of many SAs in one call into the engine; undefined for unknown SAs. */
   queryMany(refs: SaRef[]): (SaCounters | undefined)[] {
     const ids = refs.map((r) => this.sas.get(saKey(r))?.id ?? 0);
-    const raw = this.engine.readCounters(Uint32Array.from(ids));
-    return ids.map((id, i) =>
-      id === 0
+    return readSaCounters(this.engine, ids).map((c, i) =>
+      ids[i] === 0 || !c
         ? undefined
         : {
-            packets: raw[i * 6],
-            bytes: raw[i * 6 + 1],
-            replayDrops: raw[i * 6 + 2],
-            integrityFailures: raw[i * 6 + 3],
-            lastUsedMs: Number(raw[i * 6 + 5]),
+            packets: c.packets,
+            bytes: c.bytes,
+            replayDrops: c.replayDrops,
+            integrityFailures: c.integrityFailures,
+            otherDrops: c.errors,
+            lastUsedMs: Number(c.lastUsedMs),
           },
     );
+  }
+
+  /**
+   * The engine's drops by reason since it started: every verdict but 'ok' and 'dummy' (RFC 4303
+   * §2.6 dummy packets are discarded by design), per direction, plus the I/O drops: IKE
+   * datagrams refused by a full queue, TUN writes and UDP sends that failed.
+   */
+  async stats(): Promise<IpsecStats> {
+    const s = this.engine.stats();
+    const drops = (v: Record<string, number>) => Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'ok' && k !== 'dummy'));
+    return {
+      available: true,
+      drops: {
+        in: { ...drops(s.in), 'ike-queue-full': s.ikeDropped, 'tun-write-error': s.tunWriteErrors },
+        out: { ...drops(s.out), 'send-error': s.sendErrors },
+      },
+    };
   }
 
   async addPolicy(p: PolicyParams): Promise<void> {

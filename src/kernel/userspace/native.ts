@@ -120,24 +120,32 @@ export interface NativeEspEngine {
   addSa(sa: NativeSa): number;
   updateSa(id: number, path: NativePath): void;
   removeSa(id: number): boolean;
-  setSeq(id: number, seq: bigint): boolean;
   addPolicy(p: NativePolicy): number;
   removePolicy(id: number): boolean;
-  /** 6 values per id: packets, bytes, replay drops, integrity failures, errors, last used ms. */
+  /**
+   * Per-SA counters of many SAs in one call: espSaCounterFields.length values per id, in that
+   * order (all ones for an unknown id). Read them through readSaCounters(), which goes by name.
+   */
   readCounters(ids: Uint32Array): BigUint64Array;
   stats(): EngineStats;
   /** Sends one IKE message on a UDP socket, with the non-ESP marker prepended. */
   sendIke(socket: number, data: Buffer, address: string, port: number): void;
-  // Test entry points: one packet through the pipeline's stage functions, on this thread.
-  espSeal(sa: number, payload: Buffer, nextHeader: number): OneResult;
-  espOpen(sa: number, packet: Buffer): OneResult;
-  decapsulate(packet: Buffer): OneResult;
-  encapsulate(ipPacket: Buffer): OneResult;
 }
+
+/**
+ * The per-SA counters the engine keeps (native/src/esp/sa.h SaCounterField). The addon exports
+ * their names in readCounters' order (espSaCounterFields); readSaCounters goes by those names
+ * and refuses an addon whose set differs from this one, so the two sides cannot drift apart.
+ */
+export const SA_COUNTER_FIELDS = ['packets', 'bytes', 'replayDrops', 'integrityFailures', 'errors', 'lastUsedMs'] as const;
+export type SaCounterField = (typeof SA_COUNTER_FIELDS)[number];
+/** lastUsedMs: milliseconds since the epoch of the SA's last packet, 0 if none. */
+export type NativeSaCounters = Record<SaCounterField, bigint>;
 
 interface EspAddon {
   EspEngine: new (o: EspEngineOptions) => NativeEspEngine;
   espVerdicts: EspVerdict[];
+  espSaCounterFields: string[];
   espCryptoBench(o: { encryption?: EspEncryption; keyBytes?: number; size: number; count: number; threads: number }): {
     seconds: number;
     packets: number;
@@ -156,4 +164,32 @@ export function loadEsp(): EspAddon {
 
 export function createEngine(o: EspEngineOptions = {}): NativeEspEngine {
   return new (loadEsp().EspEngine)(o);
+}
+
+let counterIndex: Map<SaCounterField, number> | undefined;
+
+/** Where each counter sits in readCounters' output, from the addon's own declaration. */
+function saCounterIndex(): Map<SaCounterField, number> {
+  if (counterIndex) return counterIndex;
+  const fields = loadEsp().espSaCounterFields;
+  const missing = SA_COUNTER_FIELDS.filter((f) => !fields.includes(f));
+  if (!Array.isArray(fields) || missing.length > 0 || fields.length !== SA_COUNTER_FIELDS.length) {
+    throw new NativeAddonError(
+      `the native addon's SA counters (${String(fields)}) are not ${SA_COUNTER_FIELDS.join(',')}: run \`npm run build:native\``,
+    );
+  }
+  counterIndex = new Map(SA_COUNTER_FIELDS.map((f) => [f, fields.indexOf(f)]));
+  return counterIndex;
+}
+
+/** Counters of many SAs in one call into the engine, by name; undefined for an unknown id. */
+export function readSaCounters(engine: NativeEspEngine, ids: readonly number[]): (NativeSaCounters | undefined)[] {
+  const index = saCounterIndex();
+  const stride = index.size;
+  const raw = engine.readCounters(Uint32Array.from(ids));
+  return ids.map((_, i) => {
+    const at = (f: SaCounterField) => raw[i * stride + index.get(f)!];
+    if (at('packets') === 0xffffffffffffffffn && at('bytes') === 0xffffffffffffffffn) return undefined;
+    return Object.fromEntries(SA_COUNTER_FIELDS.map((f) => [f, at(f)])) as NativeSaCounters;
+  });
 }

@@ -26,9 +26,10 @@ import { NetlinkError } from '../../netlink/errors.js';
 import { NetlinkListener } from '../../netlink/listener.js';
 import { NetlinkSocket } from '../../netlink/socket.js';
 import { XFRM_MSG, XFRMNLGRP } from '../../netlink/xfrm.js';
-import type { KernelIpsec, KernelIpsecEvents, PolicyParams, SaCounters, SaParams, SaRef } from '../types.js';
+import type { IpsecStats, KernelIpsec, KernelIpsecEvents, PolicyParams, SaCounters, SaParams, SaRef } from '../types.js';
 import * as msg from './messages.js';
 import { parseExpire, parseMapping, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
+import { readXfrmStats } from './stats.js';
 
 const log = logger('kernel', { backend: 'xfrm' });
 
@@ -56,12 +57,15 @@ export class XfrmKernelIpsec implements KernelIpsec {
   private readonly spiRange: [number, number];
   private readonly mappingLog = new RateLimitedLog(log);
 
+  private readonly netns: string | undefined;
+
   private constructor(
     private readonly nl: NetlinkSocket,
     private readonly listener: NetlinkListener | undefined,
     opts: XfrmOptions,
   ) {
     this.spiRange = opts.spiRange ?? [0xc0000000, 0xcfffffff];
+    this.netns = opts.netns ?? (opts.freshNetns ? 'a fresh namespace' : undefined);
   }
 
   static open(opts: XfrmOptions = {}): XfrmKernelIpsec {
@@ -171,6 +175,11 @@ export class XfrmKernelIpsec implements KernelIpsec {
     const m = replies.find((x) => x.type === XFRM_MSG.XFRM_MSG_NEWSA);
     if (!m) throw new NetlinkError({ errno: 5, operation: 'XFRM_MSG_GETSA', detail: msg.saDetail('query', ref) });
     return parseSa(m).counters;
+  }
+
+  /** The kernel's drop counters by reason (/proc/net/xfrm_stat); per SA: querySa (XFRMA stats). */
+  async stats(): Promise<IpsecStats> {
+    return readXfrmStats(this.netns);
   }
 
   /** One policy per kernel selector the pair needs; if one fails, those added before are removed. */

@@ -1,0 +1,117 @@
+// The gateway's IKE socket (src/kernel/ike-udp.ts): a sized receive buffer, recvmmsg batches
+// delivered in one callback each, sources and the RFC 3948 non-ESP marker handled per datagram.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IKE_RECV_BUFFER, NativeUdpIkeSocket } from '../../src/kernel/ike-udp.js';
+import type { Endpoint } from '../../src/net/endpoint.js';
+import { eventually } from '../support/eventually.js';
+import { IkeDaemon } from '../../src/ike/daemon.js';
+import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
+import { bsConfig, gwConfig, PSK } from '../exchange/harness.js';
+
+function collect(s: NativeUdpIkeSocket): { data: Buffer; remote: Endpoint }[] {
+  const got: { data: Buffer; remote: Endpoint }[] = [];
+  s.setReceiver((data, remote) => got.push({ data, remote }));
+  return got;
+}
+
+test('the receive buffer is sized for floods (16 MiB by default, far above the 208 KiB default)', async () => {
+  const s = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  try {
+    // The kernel reports twice the size set (its bookkeeping overhead), never less.
+    assert.ok(s.recvBufferSize >= IKE_RECV_BUFFER, `SO_RCVBUF ${s.recvBufferSize}`);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a burst queued in the kernel is read in batches, each handed over in one callback, in order', async () => {
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0, batch: 64 });
+  const tx = NativeUdpIkeSocket.bind({ address: '127.0.0.2', port: 0 });
+  try {
+    const got = collect(rx);
+    const N = 500;
+    // Sent in one turn of the event loop: all of them wait in rx's queue before it reads.
+    for (let i = 0; i < N; i++) tx.send(Buffer.from(`IKE_SA_INIT ${i}`), rx.local);
+    await eventually(() => got.length === N, { what: `${N} datagrams` });
+    assert.deepEqual(got.map((g) => g.data.toString()), Array.from({ length: N }, (_, i) => `IKE_SA_INIT ${i}`));
+    assert.ok(got.every((g) => g.remote.address === '127.0.0.2' && g.remote.port === tx.local.port));
+    assert.equal(rx.stats.datagrams, N);
+    assert.ok(rx.stats.batches <= Math.ceil(N / 64) + 2, `${rx.stats.batches} callbacks for ${N} datagrams`);
+    assert.equal(rx.stats.largestBatch, 64);
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
+});
+
+test('NAT-T port: the marker is added on send and removed on receive; datagrams without it are not IKE', async () => {
+  const a = NativeUdpIkeSocket.bind({ address: '::1', port: 0, natT: true });
+  const b = NativeUdpIkeSocket.bind({ address: '::1', port: 0, natT: true });
+  const plain = NativeUdpIkeSocket.bind({ address: '::1', port: 0, natT: false });
+  try {
+    const got = collect(b);
+    a.send(Buffer.from('hello'), b.local);
+    a.sendKeepalive(b.local);
+    plain.send(Buffer.from('0a0b0c0d0e', 'hex'), b.local); // an ESP packet: SPI 0x0a0b0c0d
+    await eventually(() => b.stats.datagrams === 3, { what: 'three datagrams' });
+    assert.deepEqual(got.map((g) => g.data.toString()), ['hello']);
+    assert.deepEqual(got[0]!.remote, a.local);
+    assert.equal(b.stats.nonIke, 2);
+  } finally {
+    await Promise.all([a.close(), b.close(), plain.close()]);
+  }
+});
+
+test('a port in use is refused with EADDRINUSE; a send to a malformed address is counted, not thrown', async () => {
+  const a = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  try {
+    assert.throws(() => NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: a.local.port }), { code: 'EADDRINUSE' });
+    for (const address of ['256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '1.2.3.x']) a.send(Buffer.from('x'), { address, port: 500 });
+    assert.equal(a.stats.sendErrors, 5);
+  } finally {
+    await a.close();
+  }
+});
+
+test('a flood of IKE_SA_INIT read in batches: 30 half-open SAs, every later request answered with N(COOKIE)', async () => {
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  const gw = new IkeDaemon({ connections: [gwConfig(false)], kernel: new StubKernelIpsec(), sockets: [rx] });
+  const capture = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  const bs = new IkeDaemon({
+    connections: [bsConfig(false, { remote: { addrs: ['127.0.0.1'], id: 'gw.example.net', auth: { method: 'psk', secret: PSK } }, remotePort: capture.local.port })],
+    kernel: new StubKernelIpsec(),
+    listen: [{ address: '127.0.0.2', port: 0, natTPort: 0 }],
+  });
+  const flood = NativeUdpIkeSocket.bind({ address: '127.0.0.3', port: 0 });
+  try {
+    await gw.start();
+    await bs.start();
+    // A genuine IKE_SA_INIT request, captured; each copy gets its own SPIi (a new half-open SA).
+    let template: Buffer | undefined;
+    capture.setReceiver((d) => (template ??= Buffer.from(d)));
+    void bs.initiate('bs').catch(() => {});
+    const init = await eventually(() => template, { what: 'an IKE_SA_INIT request' });
+    const answers: Buffer[] = [];
+    flood.setReceiver((d) => answers.push(d));
+    const N = 1000;
+    for (let i = 0; i < N; i++) {
+      const m = Buffer.from(init);
+      m.writeUInt32BE(0x5e9e0000, 0);
+      m.writeUInt32BE(i, 4);
+      flood.send(m, rx.local);
+    }
+    await eventually(() => answers.length === N, { what: `${N} answers` });
+    assert.ok(rx.stats.batches < N / 4, `${rx.stats.batches} reads for ${N} datagrams`);
+    const threshold = 30; // IkeSettings.cookieThreshold default (RFC 7296 §2.6: the responder's choice)
+    assert.equal(gw.manager.halfOpenCount, threshold);
+    assert.equal(gw.counters.cookie_sent, N - threshold);
+    // N(COOKIE) answers: IKE_SA_INIT responses with SPIr 0 and one payload, a Notify (41) first.
+    const cookies = answers.filter((a) => a.readBigUInt64BE(8) === 0n && a[16] === 41);
+    assert.equal(cookies.length, N - threshold);
+  } finally {
+    await bs.stop();
+    await gw.stop();
+    await Promise.all([capture.close(), flood.close()]);
+  }
+});
