@@ -174,7 +174,18 @@ export function toGatewayConfig(raw: GatewayDocument, file: string): GatewayConf
     addresses: raw.addresses,
     connections,
     control,
-    ...(raw.cluster && { cluster: toClusterConfig(raw.cluster, raw.node.name, baseDir) }),
+    ...(raw.cluster && { cluster: clusterWithListen(toClusterConfig(raw.cluster, raw.node.name, baseDir), raw.ike?.listen ?? []) }),
   };
 }
 
+/**
+ * The VIPs are served by whichever member is VRRP master, which binds IKE on them when it takes
+ * them (src/gateway/vrrp-node.ts); a VIP in ike.listen could not be bound on a backup.
+ */
+function clusterWithListen(c: ClusterConfig, listen: readonly string[]): ClusterConfig {
+  const vips = new Set(c.vips.map((v) => v.split('/')[0]));
+  listen.forEach((a, i) => {
+    if (vips.has(a)) configFail(`ike.listen[${i}]`, `${a} is a cluster VIP (cluster.vips): leave it out, the VRRP master serves IKE on it by itself`);
+  });
+  return c;
+}

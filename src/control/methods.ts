@@ -24,6 +24,8 @@ export interface ControlTarget {
   status(): unknown;
   /** Set on a cluster member (config `cluster:`): the membership table. */
   readonly cluster?: { members(): MembersView };
+  /** Set on a cluster member that runs VRRP: the instance's state and counters. */
+  readonly vrrp?: { status(): unknown };
 }
 
 type Params = Record<string, unknown>;
@@ -308,5 +310,13 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
       if (!t.cluster) throw new ControlError(ControlErrorCode.NOT_FOUND, 'this node is not a cluster member (its config has no cluster: section)');
       return t.cluster.members();
     },
+  },  vrrp: {
+    description: 'this member\'s VRRP instance: state, priority, master, transitions, adverts in/out, checksum mismatches, drops by reason',
+    params: '{}',
+    run: async (t) => {
+      if (!t.vrrp) throw new ControlError(ControlErrorCode.NOT_FOUND, 'this node runs no VRRP instance (its config has no cluster: section)');
+      return t.vrrp.status();
+    },
   },
+
 };

@@ -28,6 +28,7 @@ import { openDataPlane, type DataPlane } from './data-plane.js';
 import { ControlServer } from '../control/server.js';
 import { ClusterMember } from '../cluster/member.js';
 import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
+import { VrrpNode } from './vrrp-node.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -68,6 +69,8 @@ export class Gateway {
   control: ControlServer | undefined;
   /** Load reports with the other cluster members (config `cluster`), if set. */
   cluster: ClusterMember | undefined;
+  /** The member's VRRP instance (config `cluster.vrrp`), unless a role source was handed in. */
+  vrrp: VrrpNode | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -118,10 +121,25 @@ export class Gateway {
     if (cfg.cluster) {
       const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
       const clusterLog = logger('cluster', { node: cfg.node.name });
-      gw.cluster = await ClusterMember.start({ cfg: cfg.cluster, load, role: opts.role, log: clusterLog }).catch(async (err) => {
+      const ike = daemon;
+      try {
+        // VRRP decides the role the load reports carry, unless the caller gives one (tests). The
+        // reports start first (a busy report port fails the start before VRRP claims anything).
+        const role = opts.role ?? { role: () => gw.vrrp?.role() ?? 'init' };
+        gw.cluster = await ClusterMember.start({ cfg: cfg.cluster, load, role, log: clusterLog });
+        if (!opts.role) {
+          gw.vrrp = await VrrpNode.start(cfg.cluster.vrrp, {
+            net: dp.net,
+            bind: (address) => (ike.endpoints().some((e) => e.address === address) ? Promise.resolve([]) : ikeSocketsOn(address, cfg, dp)),
+            serve: (sock) => ike.addSocket(sock),
+            unserve: (local) => ike.removeSocket(local),
+            log: logger('vrrp', { node: cfg.node.name, vrid: cfg.cluster.vrrp.vrid }),
+          });
+        }
+      } catch (err) {
         await gw.stop({ notifyPeers: false });
         throw err;
-      });
+      }
     }
     if (cfg.control?.enabled) {
       try {
@@ -159,6 +177,8 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     await this.control?.close();
+    // Resign first (priority 0): a backup takes the VIP at once instead of after Master_Down_Interval.
+    await this.vrrp?.stop().catch((err) => this.log.error({ err }, 'VRRP stop failed'));
     await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
@@ -239,13 +259,22 @@ function routeEvents(rri: RouteInjector, log: Logger) {
 async function ikeSockets(cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagramSocket[]> {
   const out: IkeDatagramSocket[] = [];
   try {
-    for (const address of cfg.ike.listen) {
-      out.push(await bindUdp(address, cfg.ike.port, false));
-      const natT = dp.natTSocket?.({ address, port: cfg.ike.nattPort });
-      if (natT) {
-        out.push(natT);
-        continue;
-      }
+    for (const address of cfg.ike.listen) out.push(...(await ikeSocketsOn(address, cfg, dp)));
+  } catch (err) {
+    await Promise.allSettled(out.map((s) => s.close()));
+    throw err;
+  }
+  return out;
+}
+
+/** IKE's two sockets on one address: 500, and 4500 (the userspace engine's when it has one). */
+async function ikeSocketsOn(address: string, cfg: GatewayConfig, dp: DataPlane): Promise<IkeDatagramSocket[]> {
+  const out: IkeDatagramSocket[] = [await bindUdp(address, cfg.ike.port, false)];
+  try {
+    const natT = dp.natTSocket?.({ address, port: cfg.ike.nattPort });
+    if (natT) {
+      out.push(natT);
+    } else {
       const own = await bindUdp(address, cfg.ike.nattPort, true);
       out.push(own);
       if (dp.prepareNatTSocket) espInUdp(own, dp.prepareNatTSocket);

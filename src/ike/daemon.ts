@@ -159,6 +159,27 @@ export class IkeDaemon {
     }
   }
 
+  /**
+   * Serves one more socket from now on (a cluster's VIP, bound when this member becomes VRRP
+   * master). A socket on the same local endpoint is replaced and closed.
+   */
+  addSocket(s: IkeDatagramSocket): void {
+    const old = this.sockets.get(sockKey(s.local));
+    this.attach(s);
+    if (old && old !== s) void old.close();
+  }
+
+  /**
+   * Stops serving a local endpoint and closes its socket (the VIP moved to another member). SAs
+   * made on it stay until DPD or their peer ends them: their peer reaches the new master.
+   */
+  async removeSocket(local: Endpoint): Promise<void> {
+    const s = this.sockets.get(sockKey(local));
+    if (!s) return;
+    this.sockets.delete(sockKey(local));
+    await s.close();
+  }
+
   private attach(s: IkeDatagramSocket): void {
     this.sockets.set(sockKey(s.local), s);
     s.setReceiver((data, remote, local) => this.manager.dispatch(data, remote, local));

@@ -88,6 +88,8 @@ export interface VrrpInstanceDeps {
 
 export interface VrrpInstanceEvents {
   state: [VrrpTransition];
+  /** The VIPs were added (present) or are about to be removed: what serves them follows. */
+  vips: [{ present: boolean; addresses: string[] }];
 }
 
 export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
@@ -262,9 +264,13 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
         this.log.error({ vip: v.cidr, err: String(err) }, 'cannot add the virtual address');
       }
     }
+    // The addresses are in: what serves them (the gateway's IKE sockets on the VIP) may bind now.
+    this.emit('vips', { present: true, addresses: this.vips.map((v) => v.address) });
   }
 
   private async removeVips(cleanup: boolean): Promise<void> {
+    // Whatever serves the VIPs lets go first, so no socket is left bound to a vanished address.
+    if (!cleanup) this.emit('vips', { present: false, addresses: this.vips.map((v) => v.address) });
     // The address owner (priority 255) keeps its own addresses (RFC 9568 §6.4.3 leaves them).
     if (this.cfg.priority === PRIORITY_OWNER) return;
     for (const v of this.vips) {

@@ -90,7 +90,7 @@ test('methods, status and list-sas answer; ids are echoed; responses match calls
     ]);
     assert.deepEqual(
       m.methods.map((x) => x.name),
-      ['methods', 'status', 'list-sas', 'initiate', 'terminate-ike', 'terminate-child', 'rekey-ike', 'rekey-child', 'dpd', 'members'],
+      ['methods', 'status', 'list-sas', 'initiate', 'terminate-ike', 'terminate-child', 'rekey-ike', 'rekey-child', 'dpd', 'members', 'vrrp'],
     );
     assert.deepEqual(st, { node: 'gw-test', ikeSas: 0, espDrops: NO_DROPS });
     assert.deepEqual(l, { ikeSas: [] });
