@@ -54,11 +54,15 @@ export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): 
     }
     const { UserspaceIpsec } = await import('../kernel/userspace/backend.js');
     const u = cfg.kernel.userspace;
+    const served = [...cfg.ike.listen, ...(cfg.cluster?.vips ?? []).map((v) => v.split('/')[0]!)];
     const ipsec = UserspaceIpsec.open({
       tunName: u.tun,
       mtu: u.mtu,
       workers: u.threads,
-      udp: cfg.ike.listen.map((address) => ({ address, port: cfg.ike.nattPort })),
+      // ESP-in-UDP (RFC 3948) and plain ESP (IP protocol 50, peers without a NAT) on every
+      // address IKE serves; a cluster's VIPs too, bound before the VRRP master adds them.
+      udp: served.map((address) => ({ address, port: cfg.ike.nattPort })),
+      raw: served,
     });
     return {
       ipsec,

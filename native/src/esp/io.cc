@@ -120,6 +120,15 @@ uint16_t endpointPort(const Endpoint& e) {
   return ntohs(reinterpret_cast<const sockaddr_in6*>(&e.ss)->sin6_port);
 }
 
+// A cluster's virtual address exists only on the VRRP master: the engine's sockets for it are
+// bound before it is there (IP_FREEBIND) and receive once it is added. Harmless for an address
+// that exists.
+static void allowFreeBind(int fd, int family) {
+  int one = 1;
+  if (family == AF_INET) setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one);
+}
+
 int openUdpSocket(const Endpoint& local, bool& gro, std::string& err) {
   int fd = socket(local.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return err = sysErr("socket"), -1;
@@ -128,6 +137,7 @@ int openUdpSocket(const Endpoint& local, bool& gro, std::string& err) {
   int buf = 8 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf);
   setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf);
+  allowFreeBind(fd, local.ss.ss_family);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&local.ss), local.len) < 0) {
     err = sysErr("bind");
     close(fd);
@@ -143,6 +153,7 @@ int openRawEspSocket(const Endpoint& local, std::string& err) {
   Endpoint bound = local;  // raw sockets bind an address only; the port field must be 0
   if (bound.ss.ss_family == AF_INET) reinterpret_cast<sockaddr_in*>(&bound.ss)->sin_port = 0;
   else reinterpret_cast<sockaddr_in6*>(&bound.ss)->sin6_port = 0;
+  allowFreeBind(fd, bound.ss.ss_family);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&bound.ss), bound.len) < 0) {
     err = sysErr("bind raw");
     close(fd);

@@ -114,7 +114,8 @@ export class UserspaceIpsec implements KernelIpsec {
     const idx = this.udpIndex.get(`${local.address}:${local.port}`);
     if (idx === undefined) throw new EspEngineError(`no engine UDP socket on ${local.address}:${local.port}: add it to options.udp`);
     let s = this.ikeSockets.get(idx);
-    if (!s) this.ikeSockets.set(idx, (s = new EngineIkeSocket(this.engine, idx, local)));
+    // A closed one (IKE stopped serving a VIP this member lost) is replaced when served again.
+    if (!s || s.isClosed) this.ikeSockets.set(idx, (s = new EngineIkeSocket(this.engine, idx, local)));
     return s;
   }
 

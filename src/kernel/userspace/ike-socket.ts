@@ -44,6 +44,10 @@ export class EngineIkeSocket implements IkeDatagramSocket {
     if (!this.closed) this.receiver?.(data, remote, this.local);
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   async close(): Promise<void> {
     // The engine owns the socket (ESP keeps flowing); IKE just stops listening.
     this.closed = true;
