@@ -1,0 +1,20 @@
+/** What a guest scenario is and what it reports (shared by the guest's main.ts and the host's ../guest.ts). */
+
+/** Prefix of the one stdout line per scenario that carries its result. */
+export const RESULT_PREFIX = 'SEGW-GUEST-RESULT';
+
+/**
+ * One scenario: builds its own lab, asserts (node:assert) what must hold, and records in
+ * `evidence` what it observed (kernel listings, counters, log fields), which the host checks
+ * again and prints when something fails.
+ */
+export type Scenario = (evidence: Record<string, unknown>) => Promise<void>;
+
+export interface GuestResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  evidence: Record<string, unknown>;
+  /** The failure (stack), when !ok. */
+  error?: string;
+}
