@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { guestSuite } from './guest.js';
 import type { ShownPolicy, ShownSa } from './guest/xfrm-show.js';
+import { ReqidMap, SEGW_REQID_BASE } from '../../src/kernel/xfrm/ownership.js';
+
+const segwReqids = new ReqidMap(SEGW_REQID_BASE);
 
 interface ChildView { spiIn: string; spiOut: string }
 
@@ -32,8 +35,35 @@ guestSuite(
     'xfrm-psk': (ev) => {
       assert.equal(ev.dataPlane, 'xfrm');
       checkCounters(ev);
-      const dirs = (ev.gwPolicies as ShownPolicy[]).map((p) => `${p.dir} ${p.src} ${p.dst}`).sort();
-      assert.deepEqual(dirs, ['fwd 192.0.2.0/25 192.0.2.128/25', 'in 192.0.2.0/25 192.0.2.128/25', 'out 192.0.2.128/25 192.0.2.0/25']);
+      // The policies `ip xfrm policy` shows are segw's (its reqid range), and the SAs carry the same reqid.
+      const policies = ev.gwPolicies as ShownPolicy[];
+      const dirs = policies.map((p) => `${p.dir} ${p.src} ${p.dst} ${p.tmpl?.proto} ${p.tmpl?.mode}`).sort();
+      assert.deepEqual(dirs, [
+        'fwd 192.0.2.0/25 192.0.2.128/25 esp tunnel',
+        'in 192.0.2.0/25 192.0.2.128/25 esp tunnel',
+        'out 192.0.2.128/25 192.0.2.0/25 esp tunnel',
+      ]);
+      const reqids = new Set([...policies.map((p) => p.tmpl!.reqid), ...(ev.gwSas as ShownSa[]).map((s) => s.reqid)]);
+      assert.equal(reqids.size, 1, 'policies and SAs share one reqid');
+      assert.ok(segwReqids.owns([...reqids][0]!), 'in segw\'s reqid range');
+    },
+    'auto-certs': (ev) => {
+      assert.equal(ev.dataPlane, 'xfrm', 'kernel.ipsec: auto chose XFRM: the probe found ESP');
+      assert.match(String(ev.reason), /kernel installs ESP SAs/);
+      assert.equal(ev.peerId, 'bs1.segw.example', 'authenticated by its certificate');
+      checkCounters(ev);
+    },
+    'sigkill-restart': (ev) => {
+      const child = ev.child as ChildView;
+      const killed = ev.afterKill as { spis: string[]; routes: string };
+      assert.ok(killed.spis.includes(child.spiIn), 'the kill left the SAs (what the restart must clean)');
+      assert.match(killed.routes, /^192\.0\.2\.0\/25 /, 'and the proto segw route');
+      const after = ev.afterRestart as { states: ShownSa[]; policies: ShownPolicy[]; segwRoutes: string; staticRoutes: string };
+      assert.deepEqual(after.states.map((s) => s.spi), ['00000777'], 'only the other daemon\'s SA');
+      assert.deepEqual(after.policies.map((p) => p.tmpl?.reqid), [7], 'only the other daemon\'s policy');
+      assert.equal(after.segwRoutes, '');
+      assert.notEqual(after.staticRoutes, '');
+      assert.deepEqual(ev.pingAfterRestart, { toGw: 3, toBs: 3 }, 'the restarted gateway carries traffic');
     },
   },
   { timeoutS: 300 },

@@ -18,3 +18,9 @@ export interface GuestResult {
   /** The failure (stack), when !ok. */
   error?: string;
 }
+
+/** Records in evidence.timeline how far into the scenario `label` was reached (ms), for the run time report. */
+export function mark(evidence: Record<string, unknown>, label: string): void {
+  const tl = (evidence.timeline ??= { start: Date.now() }) as Record<string, number>;
+  tl[label] = Date.now() - tl.start!;
+}

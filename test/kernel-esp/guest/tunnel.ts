@@ -16,6 +16,7 @@ import { segwConfig, swanBaseStation, type TunnelSpec } from '../../interop/supp
 import { swanctlFiles } from '../../interop/support/certs.js';
 import { oneTunnel, type Tunnel } from '../../interop/support/sas.js';
 import { xfrmStates, type ShownSa } from './xfrm-show.js';
+import { mark } from './scenario.js';
 
 export const GCM: TunnelSpec = { ike: 'aes128gcm16-prfsha256-ecp256', esp: 'aes128gcm16' };
 
@@ -37,21 +38,25 @@ export interface KernelTunnel {
   reason: string;
 }
 
-export async function startKernelTunnel(lab: Lab, opts: KernelTunnelOptions = {}): Promise<KernelTunnel> {
+export async function startKernelTunnel(lab: Lab, opts: KernelTunnelOptions = {}, ev: Record<string, unknown> = {}): Promise<KernelTunnel> {
+  mark(ev, 'lab');
   const spec = opts.spec ?? GCM;
   const topo = await buildTopology(lab, { nat: opts.nat });
   const lans = { bs: topo.bsLan, gw: topo.gwLan };
   const g = segwConfig(spec, 'gateway', topo.gwAddr, undefined, lans);
   g.config.kernel = { ipsec: opts.ipsec ?? 'xfrm', routes: opts.routes ?? { via: topo.nat ? '203.0.113.254' : topo.bsAddr } };
   g.config.log = { level: 'info' };
+  mark(ev, 'topology');
   const segw = await SegwProcess.start(topo.gw, 'gateway', g.config, { files: g.files, dist: true, timeoutMs: 30_000 });
   const started = segw.logLines().find((l) => l.msg === 'gateway started');
+  mark(ev, 'segw started');
   const ss = await StrongSwan.start(topo.bs, {
     name: 'bs',
     swanctl: swanBaseStation(spec, topo.bsAddr, topo.gwAddr, lans),
     files: spec.certs && swanctlFiles(spec.certs, spec.certs.bs),
     libipsec: false,
   });
+  mark(ev, 'charon started');
   return { topo, segw, ss, spec, dataPlane: String(started?.dataPlane), reason: String(started?.reason) };
 }
 
