@@ -56,6 +56,8 @@ for d in /run /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "$d" 2>/dev/nu
 mkdir -p /run/netns /run/lock
 mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 umount -l /oldroot
+# IPv6 is a module in this kernel; the lab and the daemons expect it.
+modprobe ipv6 2>/dev/null
 ip link set lo up
 hostname segw-uml
 

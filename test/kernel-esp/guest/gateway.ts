@@ -134,6 +134,7 @@ const routesFromKernel: Scenario = async (ev) => {
       await eventually(async () => {
         ev.routes = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
         assert.equal(ev.routes, '192.0.2.0/25 dev eth0 scope link');
+        return true;
       });
       ev.pings = { toGw: await pingCount(bs, bsLan.addr, gwLan.addr), toBs: await pingCount(gw, gwLan.addr, bsLan.addr) };
       assert.deepEqual(ev.pings, { toGw: 3, toBs: 3 });
@@ -144,6 +145,7 @@ const routesFromKernel: Scenario = async (ev) => {
       await eventually(async () => {
         ev.routesAfterDelete = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
         assert.equal(ev.routesAfterDelete, '', 'withdrawn with the child');
+        return true;
       });
       // Delete: SAs and policies of the child are gone from the kernel too.
       ev.statesAfterDelete = await xfrmStates(gw);

@@ -7,11 +7,11 @@
  *   bs 198.51.100.1 ─── 198.51.100.2 gw        LANs 192.0.2.0/25 (bs), 192.0.2.128/25 (gw)
  */
 import assert from 'node:assert/strict';
-import type { Lab } from '../../../src/lab/lab.js';
+import type { Host, Lab } from '../../../src/lab/lab.js';
 import { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import { SegwProcess } from '../../../src/lab/peers/segw.js';
 import { iperf3 } from '../../../src/lab/peers/iperf.js';
-import { buildTopology, pingCount, type Topology } from '../../interop/support/topology.js';
+import { BS_LAN, buildTopology, GW_LAN, pingCount, type Topology } from '../../interop/support/topology.js';
 import { segwConfig, swanBaseStation, type TunnelSpec } from '../../interop/support/configs.js';
 import { swanctlFiles } from '../../interop/support/certs.js';
 import { oneTunnel, type Tunnel } from '../../interop/support/sas.js';
@@ -41,7 +41,7 @@ export interface KernelTunnel {
 export async function startKernelTunnel(lab: Lab, opts: KernelTunnelOptions = {}, ev: Record<string, unknown> = {}): Promise<KernelTunnel> {
   mark(ev, 'lab');
   const spec = opts.spec ?? GCM;
-  const topo = await buildTopology(lab, { nat: opts.nat });
+  const topo = opts.nat ? await natTopology(lab) : await buildTopology(lab);
   const lans = { bs: topo.bsLan, gw: topo.gwLan };
   const g = segwConfig(spec, 'gateway', topo.gwAddr, undefined, lans);
   g.config.kernel = { ipsec: opts.ipsec ?? 'xfrm', routes: opts.routes ?? { via: topo.nat ? '203.0.113.254' : topo.bsAddr } };
@@ -58,6 +58,32 @@ export async function startKernelTunnel(lab: Lab, opts: KernelTunnelOptions = {}
   });
   mark(ev, 'charon started');
   return { topo, segw, ss, spec, dataPlane: String(started?.dataPlane), reason: String(started?.reason) };
+}
+
+/**
+ * The interop NAT topology (test/interop/support/topology.ts), with the NAT made by iptables
+ * (legacy): the guest kernel has no nf_tables for IPv4, only iptable_nat.
+ *
+ *   bs 198.51.100.1 ── 198.51.100.254 nat 203.0.113.254 ── 203.0.113.2 gw
+ */
+export async function natTopology(lab: Lab): Promise<Topology> {
+  const bs = await lab.host('bs');
+  const gw = await lab.host('gw');
+  const nat = await lab.host('nat');
+  await lab.lan(bs, BS_LAN.cidr);
+  await lab.lan(gw, GW_LAN.cidr);
+  await lab.link(bs, nat, { aIf: 'eth0', bIf: 'eth0', a: '198.51.100.1/24', b: '198.51.100.254/24' });
+  await lab.link(nat, gw, { aIf: 'eth1', bIf: 'eth0', a: '203.0.113.254/24', b: '203.0.113.2/24' });
+  await nat.enableForwarding();
+  await setMasquerade(nat, false);
+  await bs.addRoute('203.0.113.0/24', { via: '198.51.100.254' });
+  return { lab, bs, gw, nat, bsAddr: '198.51.100.1', gwAddr: '203.0.113.2', bsSeenAs: '203.0.113.254', gwIf: 'eth0', bsLan: BS_LAN, gwLan: GW_LAN };
+}
+
+/** (Re)writes the NAT's one masquerade rule; `random` maps each new flow to a random port. */
+export async function setMasquerade(nat: Host, random: boolean): Promise<void> {
+  await nat.exec('iptables-legacy', ['-t', 'nat', '-F', 'POSTROUTING']);
+  await nat.exec('iptables-legacy', ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth1', '-j', 'MASQUERADE', ...(random ? ['--random-fully'] : [])]);
 }
 
 /** strongSwan initiates; resolves when both ends list the same tunnel. */

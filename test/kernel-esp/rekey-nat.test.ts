@@ -1,0 +1,42 @@
+/**
+ * segw's XFRM data plane under change, in the user-mode-linux guest (./guest/rekey-nat.ts):
+ * child and IKE rekeys under traffic, NAT-T with ESP in UDP and a NAT rebinding. One test per
+ * guest scenario; the evidence from the guest's `ip -s xfrm state` is checked again here.
+ */
+import assert from 'node:assert/strict';
+import { guestSuite } from './guest.js';
+import type { ShownSa } from './guest/xfrm-show.js';
+
+interface ChildView { spiIn: string; spiOut: string }
+interface Peer { address: string; port: number }
+
+guestSuite(
+  'rekey-nat.ts',
+  {
+    'nat-t-rebinding': (ev) => {
+      const child = ev.child as ChildView;
+      const peer = ev.peer as Peer;
+      assert.equal(peer.address, '203.0.113.254', 'the base station is seen as the NAT');
+      const before = (ev.gwSas as ShownSa[]).find((s) => s.spi === child.spiOut)!;
+      assert.deepEqual(before.encap, { type: 'espinudp', sport: 4500, dport: peer.port }, 'XFRMA_ENCAP towards the NAT mapping');
+      const after = (ev.gwSasAfter as ShownSa[]).find((s) => s.spi === child.spiOut)!;
+      const peerAfter = ev.peerAfter as Peer;
+      assert.notEqual(peerAfter.port, peer.port, 'the NAT gave a new port');
+      assert.deepEqual(after.encap, { type: 'espinudp', sport: 4500, dport: peerAfter.port }, 'the same SA now sends there');
+      assert.deepEqual(ev.pingsAfter, { toGw: 3, toBs: 3 });
+    },
+    'rekey-under-traffic': (ev) => {
+      type Loss = { sent: number; received: number };
+      const loss = ev.loss as Record<string, Loss>;
+      const ref = ev.referenceLoss as Record<string, Loss>;
+      assert.deepEqual(Object.keys(loss).sort(), ['IKE by base station', 'IKE by gateway', 'child by base station', 'child by gateway']);
+      assert.notEqual((ev.child as ChildView).spiIn, (ev.first as ChildView).spiIn, 'the child ends on new SPIs');
+      for (const [kind, l] of Object.entries(loss)) {
+        assert.ok(l.sent > 0 && ref[kind]!.sent > 0, `${kind}: pings sent`);
+        assert.ok(l.sent - l.received <= ref[kind]!.sent - ref[kind]!.received, `${kind}: no more loss than between two charons`);
+      }
+      assert.ok((ev.tcpBytes as number) > 0);
+    },
+  },
+  { timeoutS: 300 },
+);
