@@ -118,40 +118,33 @@ const sigkillRestart: Scenario = async (ev) => {
 };
 
 /**
- * Route injection on XFRM with neither routes.via nor routes.dev: segw takes the device of
- * ike.listen; the injected route is there while the child is, traffic flows, and it goes with
- * the child.
+ * DPD: the base station dies (charon SIGKILLed, nothing sent); segw's liveness checks go
+ * unanswered and it removes the IKE SA, and with it the child's SAs, policies and route.
  */
-const routesFromKernel: Scenario = async (ev) => {
-  await withLab('kroute', async (lab) => {
-    const kt = await startKernelTunnel(lab, { ipsec: 'xfrm', routes: {} }, ev);
-    const { gw, bs, bsLan, gwLan } = kt.topo;
+const dpdDeadPeer: Scenario = async (ev) => {
+  await withLab('kdpd', async (lab) => {
+    const spec = { ...GCM, segw: { dpd: 1, retransmit: { timeout: 0.5, base: 1.5, tries: 2 } } };
+    const kt = await startKernelTunnel(lab, { ipsec: 'xfrm', spec }, ev);
+    const { gw } = kt.topo;
     try {
-      const chosen = kt.segw.logLines().find((l) => /injected routes take the device/.test(l.msg));
-      ev.chosenDev = chosen?.dev ?? null;
       const t = await bringUp(kt);
       ev.child = t.segw.children[0];
+      ev.before = { states: (await xfrmStates(gw)).length, policies: (await xfrmPolicies(gw)).length };
+      assert.deepEqual(ev.before, { states: 2, policies: 3 });
+      await kt.ss.process.stop('SIGKILL', 1000);
+      mark(ev, 'peer killed');
+      await eventually(async () => (await kt.segw.ctl<{ ikeSas: unknown[] }>('list-sas')).ikeSas.length === 0, { timeoutMs: 30_000 });
+      mark(ev, 'dpd removed the IKE SA');
       await eventually(async () => {
-        ev.routes = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
-        assert.equal(ev.routes, '192.0.2.0/25 dev eth0 scope link');
-        return true;
-      });
-      ev.pings = { toGw: await pingCount(bs, bsLan.addr, gwLan.addr), toBs: await pingCount(gw, gwLan.addr, bsLan.addr) };
-      assert.deepEqual(ev.pings, { toGw: 3, toBs: 3 });
-      const sas = await xfrmStates(gw);
-      ev.gwSas = sas;
-      await kt.ss.swanctl(['--terminate', '--ike', 'tun']);
-      await noTunnel(kt.ss, kt.segw);
-      await eventually(async () => {
-        ev.routesAfterDelete = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
-        assert.equal(ev.routesAfterDelete, '', 'withdrawn with the child');
-        return true;
-      });
-      // Delete: SAs and policies of the child are gone from the kernel too.
-      ev.statesAfterDelete = await xfrmStates(gw);
-      ev.policiesAfterDelete = await xfrmPolicies(gw);
-      assert.deepEqual(ev.statesAfterDelete, []);
-      assert.deepEqual(ev.policiesAfterDelete, []);
+        const left = {
+          states: await xfrmStates(gw),
+          policies: await xfrmPolicies(gw),
+          routes: (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim(),
+        };
+        ev.after = left;
+        return left.states.length === 0 && left.policies.length === 0 && left.routes === '';
+      }, { timeoutMs: 10_000 });
+      ev.deadLog = kt.segw.logLines().filter((l) => /dead|DPD|liveness/i.test(l.msg)).map((l) => l.msg);
     } finally {
       await stopBoth(kt);
     }
@@ -174,5 +167,5 @@ export const scenarios: Record<string, Scenario> = {
   'xfrm-psk': xfrmPsk,
   'auto-certs': autoCerts,
   'sigkill-restart': sigkillRestart,
-  'routes-from-kernel': routesFromKernel,
+  'dpd-dead-peer': dpdDeadPeer,
 };

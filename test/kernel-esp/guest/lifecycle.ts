@@ -1,7 +1,8 @@
 /**
  * Guest scenarios on the kernel's ESP under change: rekeys of the child and of the IKE SA while
- * traffic flows, and NAT traversal (ESP in UDP, XFRMA_ENCAP) through a masquerading NAT with a
- * rebinding that the XFRM SAs follow in place. Run by ../rekey-nat.test.ts.
+ * traffic flows; NAT traversal (ESP in UDP, XFRMA_ENCAP) through a masquerading NAT with a
+ * rebinding that the XFRM SAs follow in place; routes injected without routes.via/dev, and what
+ * a delete removes. Run by ../lifecycle.test.ts.
  */
 import assert from 'node:assert/strict';
 import { withLab } from '../../../src/lab/lab.js';
@@ -13,7 +14,8 @@ import { buildTopology, pingCount, type Topology } from '../../interop/support/t
 import { swanBaseStation, swanGateway } from '../../interop/support/configs.js';
 import { mark, type Scenario } from './scenario.js';
 import { assertEspCounted, bringUp, GCM, saBySpi, setMasquerade, startKernelTunnel } from './tunnel.js';
-import { xfrmStates } from './xfrm-show.js';
+import { xfrmPolicies, xfrmStates } from './xfrm-show.js';
+import { noTunnel } from '../../interop/support/sas.js';
 
 /** Echo requests every 50 ms from the base station's LAN for `count`; resolves with sent/received. */
 function pingTrain(topo: Topology, count: number): Promise<Loss> {
@@ -207,7 +209,50 @@ const natTraversal: Scenario = async (ev) => {
   });
 };
 
+/**
+ * Route injection on XFRM with neither routes.via nor routes.dev: segw takes the device of
+ * ike.listen; the injected route is there while the child is, traffic flows, and it goes with
+ * the child.
+ */
+const routesFromKernel: Scenario = async (ev) => {
+  await withLab('kroute', async (lab) => {
+    const kt = await startKernelTunnel(lab, { ipsec: 'xfrm', routes: {} }, ev);
+    const { gw, bs, bsLan, gwLan } = kt.topo;
+    try {
+      const chosen = kt.segw.logLines().find((l) => /injected routes take the device/.test(l.msg));
+      ev.chosenDev = chosen?.dev ?? null;
+      const t = await bringUp(kt);
+      ev.child = t.segw.children[0];
+      await eventually(async () => {
+        ev.routes = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
+        assert.equal(ev.routes, '192.0.2.0/25 dev eth0 scope link');
+        return true;
+      });
+      ev.pings = { toGw: await pingCount(bs, bsLan.addr, gwLan.addr), toBs: await pingCount(gw, gwLan.addr, bsLan.addr) };
+      assert.deepEqual(ev.pings, { toGw: 3, toBs: 3 });
+      const sas = await xfrmStates(gw);
+      ev.gwSas = sas;
+      await kt.ss.swanctl(['--terminate', '--ike', 'tun']);
+      await noTunnel(kt.ss, kt.segw);
+      await eventually(async () => {
+        ev.routesAfterDelete = (await gw.exec('ip', ['route', 'show', 'proto', '200'])).stdout.trim();
+        assert.equal(ev.routesAfterDelete, '', 'withdrawn with the child');
+        return true;
+      });
+      // Delete: SAs and policies of the child are gone from the kernel too.
+      ev.statesAfterDelete = await xfrmStates(gw);
+      ev.policiesAfterDelete = await xfrmPolicies(gw);
+      assert.deepEqual(ev.statesAfterDelete, []);
+      assert.deepEqual(ev.policiesAfterDelete, []);
+    } finally {
+      await kt.ss.stop();
+      await kt.segw.stop();
+    }
+  });
+};
+
 export const scenarios: Record<string, Scenario> = {
   'rekey-under-traffic': rekeyUnderTraffic,
   'nat-t-rebinding': natTraversal,
+  'routes-from-kernel': routesFromKernel,
 };

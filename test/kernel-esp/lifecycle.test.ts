@@ -1,6 +1,7 @@
 /**
- * segw's XFRM data plane under change, in the user-mode-linux guest (./guest/rekey-nat.ts):
- * child and IKE rekeys under traffic, NAT-T with ESP in UDP and a NAT rebinding. One test per
+ * segw's XFRM data plane under change, in the user-mode-linux guest (./guest/lifecycle.ts):
+ * child and IKE rekeys under traffic, NAT-T with ESP in UDP and a NAT rebinding, routes without
+ * routes.via/dev and a delete. One test per
  * guest scenario; the evidence from the guest's `ip -s xfrm state` is checked again here.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ interface ChildView { spiIn: string; spiOut: string }
 interface Peer { address: string; port: number }
 
 guestSuite(
-  'rekey-nat.ts',
+  'lifecycle.ts',
   {
     'nat-t-rebinding': (ev) => {
       const child = ev.child as ChildView;
@@ -36,6 +37,14 @@ guestSuite(
         assert.ok(l.sent - l.received <= ref[kind]!.sent - ref[kind]!.received, `${kind}: no more loss than between two charons`);
       }
       assert.ok((ev.tcpBytes as number) > 0);
+    },
+    'routes-from-kernel': (ev) => {
+      assert.equal(ev.chosenDev, 'eth0', 'no routes.via/dev: the device of ike.listen');
+      assert.equal(ev.routes, '192.0.2.0/25 dev eth0 scope link');
+      assert.deepEqual(ev.pings, { toGw: 3, toBs: 3 });
+      assert.equal(ev.routesAfterDelete, '', 'withdrawn when the peer deleted the IKE SA');
+      assert.deepEqual(ev.statesAfterDelete, [], 'delete: no SA left');
+      assert.deepEqual(ev.policiesAfterDelete, [], 'delete: no policy left');
     },
   },
   { timeoutS: 300 },
