@@ -56,7 +56,7 @@ async function row(kind: Row): Promise<Sample> {
       gwSs = await StrongSwan.start(topo.gw, { name: 'gw', swanctl: swanGateway(GCM, topo.gwAddr, lans), libipsec: false });
     } else {
       const g = segwConfig(GCM, 'gateway', topo.gwAddr, undefined, lans);
-      g.config.log = { level: 'warn' };
+      g.config.log = { level: 'info' }; // SegwProcess waits for the 'gateway started' info line
       g.config.kernel = kind === 'segw-xfrm'
         ? { ipsec: 'xfrm', routes: { via: topo.bsAddr } }
         : { ipsec: 'userspace', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } };
@@ -84,7 +84,7 @@ for (let i = 0; i < RUNS; i++) {
     try {
       samples[r].push(await row(r));
     } catch (err) {
-      errors[r] = err instanceof Error ? err.message.slice(0, 500) : String(err);
+      errors[r] = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 300);
     }
   }
 }

@@ -70,5 +70,5 @@ guestSuite(
       assert.deepEqual(ev.after, { states: [], policies: [], routes: '' }, 'DPD removed SAs, policies and the route');
     },
   },
-  { timeoutS: 300 },
+  { timeoutS: 600 },
 );

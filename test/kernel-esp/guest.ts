@@ -71,9 +71,10 @@ export type EvidenceCheck = (evidence: Record<string, unknown>) => void;
 /**
  * Declares one host test per scenario of `module`, all fed by one guest boot in `before`.
  * A scenario's test fails with its guest error and evidence; passes only when the guest
- * reported it passed and the host's own check of its evidence holds.
+ * reported it passed and the host's own check of its evidence holds. Returns the run (once
+ * `before` finished), for further host tests on the same evidence.
  */
-export function guestSuite(module: string, checks: Record<string, EvidenceCheck>, opts: { timeoutS: number; mem?: string }): void {
+export function guestSuite(module: string, checks: Record<string, EvidenceCheck>, opts: { timeoutS: number; mem?: string }): () => GuestRun | undefined {
   const names = Object.keys(checks);
   let guest: GuestRun | undefined;
   before(async () => {
@@ -98,4 +99,5 @@ export function guestSuite(module: string, checks: Record<string, EvidenceCheck>
       checks[name]!(r.evidence);
     });
   }
+  return () => guest;
 }

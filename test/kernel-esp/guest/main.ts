@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RESULT_PREFIX, type GuestResult, type Scenario } from './scenario.js';
 
-const SCENARIO_TIMEOUT_MS = Number(process.env.SEGW_GUEST_SCENARIO_TIMEOUT_MS ?? 120_000);
+const SCENARIO_TIMEOUT_MS = Number(process.env.SEGW_GUEST_SCENARIO_TIMEOUT_MS ?? 240_000);
 
 async function runOne(name: string, fn: Scenario): Promise<GuestResult> {
   const evidence: Record<string, unknown> = {};
