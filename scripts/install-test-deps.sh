@@ -8,6 +8,7 @@ PACKAGES=(
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins
   keepalived bird2 frr tshark iperf3
+  user-mode-linux kmod iptables
 )
 
 if [ "$(id -u)" -ne 0 ]; then

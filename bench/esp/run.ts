@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/esp/run.ts            (root: builds lab namespaces)
  *   RUNS=5 SECONDS_PER_RUN=10 WORKERS=0,2 GCM=openssl,vaes node --import tsx bench/esp/run.ts
+ *   node --import tsx bench/esp/run.ts --kernel    (XFRM: segw vs charon, in a UML guest: ./kernel.ts)
  *
  * Rows: iperf3 TCP over plain veth; through a segw<->segw tunnel (static keys, AES-128-GCM,
  * ESP-in-UDP) for each worker setting; through strongSwan kernel-libipsec<->libipsec (charon
@@ -28,6 +29,12 @@ import { iperf3 } from '../../src/lab/peers/iperf.js';
 import { childSas, ikeSas } from '../../src/lab/peers/vici-raw.js';
 import { loadEsp } from '../../src/kernel/userspace/native.js';
 import { segwTunnel } from '../../test/support/esp-tunnel.js';
+
+if (process.argv.includes('--kernel')) {
+  // The kernel's XFRM (segw vs charon) in a user-mode-linux guest: ./kernel.ts.
+  await import('./kernel.js');
+  process.exit(0);
+}
 
 const SECS = Number(process.env.SECONDS_PER_RUN ?? 8);
 const RUNS = Number(process.env.RUNS ?? 3);

@@ -24,6 +24,11 @@ export interface DataPlane {
    * (RFC 3948) from it for XFRM and leaves IKE (non-ESP marker) to the socket.
    */
   prepareNatTSocket?: (fd: number) => void;
+  /**
+   * Kernel mode: the device injected routes take when the config names neither routes.via nor
+   * routes.dev (the interface of ike.listen; rejects with ConfigError saying why there is none).
+   */
+  routeDevice?: () => Promise<string>;
   close(): Promise<void>;
 }
 
@@ -48,9 +53,22 @@ export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): 
   try {
     if (choice === 'xfrm') {
       const { XfrmKernelIpsec } = await import('../kernel/xfrm/backend.js');
+      const { SEGW_REQID_BASE } = await import('../kernel/xfrm/ownership.js');
       const { enableEspInUdp } = await import('../netlink/native.js');
-      const ipsec = XfrmKernelIpsec.open();
-      return { ipsec, net, reason, prepareNatTSocket: enableEspInUdp, close: () => closeBoth(ipsec, net) };
+      const { requireListenDevice } = await import('../kernel/xfrm/route-device.js');
+      // segw's reqid range marks its state; what a killed earlier run left is removed now.
+      const ipsec = XfrmKernelIpsec.open({ reqidBase: SEGW_REQID_BASE });
+      try {
+        const stale = await ipsec.removeStale();
+        if (stale.sas.length + stale.policies.length > 0) {
+          opts.log.info({ sas: stale.sas, policies: stale.policies }, 'removed the XFRM SAs and policies an earlier run left');
+        }
+      } catch (err) {
+        await ipsec.close();
+        throw err;
+      }
+      const routeDevice = async () => requireListenDevice(cfg.ike.listen, await net.listAddresses());
+      return { ipsec, net, reason, prepareNatTSocket: enableEspInUdp, routeDevice, close: () => closeBoth(ipsec, net) };
     }
     const { UserspaceIpsec } = await import('../kernel/userspace/backend.js');
     const u = cfg.kernel.userspace;

@@ -95,7 +95,7 @@ export class Gateway {
     let daemon: IkeDaemon | undefined;
     try {
       for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
-      rri = routeInjector(cfg, dp);
+      rri = await routeInjector(cfg, dp, log);
       if (rri) await rri.reconcile();
       const sockets = await ikeSockets(cfg, dp);
       const injector = rri;
@@ -198,12 +198,16 @@ export class Gateway {
   }
 }
 
-function routeInjector(cfg: GatewayConfig, dp: DataPlane): RouteInjector | undefined {
+async function routeInjector(cfg: GatewayConfig, dp: DataPlane, log: Logger): Promise<RouteInjector | undefined> {
   const r = cfg.kernel.routes;
   // The userspace engine needs routes into its TUN device to see any traffic at all.
   const steer = dp.tunName !== undefined;
   if (!r.enabled && !steer) return undefined;
   let dev = r.dev ?? (r.via ? undefined : dp.tunName);
+  if (!dev && !r.via && dp.routeDevice) {
+    dev = await dp.routeDevice();
+    log.info({ dev }, 'kernel.routes: no via or dev configured; injected routes take the device of ike.listen');
+  }
   if (!dev && !r.via) {
     if (dp.ipsec.name !== 'stub') {
       throw new ConfigError(

@@ -17,6 +17,8 @@
  *   code rekeys the child instead. If the peer's address changed, the SAs are rekeyed (an
  *   SA's address is part of its identity) and updatePolicy (UPDPOLICY) moves the policies'
  *   templates to it.
+ * - Ownership: with `reqidBase`, every reqid goes to the kernel as base + reqid (./ownership.ts),
+ *   and removeStale() deletes the SAs and policies of that range that a killed earlier run left.
  * - Failures reject with NetlinkError (errno name, operation, kernel message); parameters the
  *   kernel cannot express reject with XfrmParamError before anything is sent.
  */
@@ -25,9 +27,10 @@ import { NETLINK } from '../../netlink/constants.js';
 import { NetlinkError } from '../../netlink/errors.js';
 import { NetlinkListener } from '../../netlink/listener.js';
 import { NetlinkSocket } from '../../netlink/socket.js';
-import { XFRM_MSG, XFRMNLGRP } from '../../netlink/xfrm.js';
+import { IPPROTO_XFRM, XFRM_MSG, XFRMNLGRP } from '../../netlink/xfrm.js';
 import type { IpsecStats, KernelIpsec, KernelIpsecEvents, PolicyParams, SaCounters, SaParams, SaRef } from '../types.js';
 import * as msg from './messages.js';
+import { ReqidMap } from './ownership.js';
 import { parseExpire, parseMapping, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
 import { readXfrmStats } from './stats.js';
 
@@ -43,6 +46,17 @@ export interface XfrmOptions {
   /** Listen for expiry events (default true). */
   events?: boolean;
   maxInFlight?: number;
+  /**
+   * Install reqids as reqidBase + reqid, marking the state as this daemon's (./ownership.ts;
+   * default 0: reqids as given, for tests and tools that own their namespace).
+   */
+  reqidBase?: number;
+}
+
+/** What removeStale() found and removed. */
+export interface StaleRemoved {
+  sas: { src: string; dst: string; spi: string; reqid: number }[];
+  policies: { direction: string; src: string; dst: string; reqid: number }[];
 }
 
 const key = (ref: SaRef) => `${ref.dst}|${ref.spi >>> 0}|${ref.protocol}`;
@@ -56,6 +70,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
   private readonly installed = new Map<string, msg.SaKey>();
   private readonly spiRange: [number, number];
   private readonly mappingLog = new RateLimitedLog(log);
+  private readonly reqids: ReqidMap;
 
   private readonly netns: string | undefined;
 
@@ -66,6 +81,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
   ) {
     this.spiRange = opts.spiRange ?? [0xc0000000, 0xcfffffff];
     this.netns = opts.netns ?? (opts.freshNetns ? 'a fresh namespace' : undefined);
+    this.reqids = new ReqidMap(opts.reqidBase ?? 0);
   }
 
   static open(opts: XfrmOptions = {}): XfrmKernelIpsec {
@@ -114,13 +130,23 @@ export class XfrmKernelIpsec implements KernelIpsec {
     return spi;
   }
 
-  async addSa(sa: SaParams): Promise<void> {
+  private kernelSa(sa: SaParams): SaParams {
+    return sa.reqid === this.reqids.toKernel(sa.reqid) ? sa : { ...sa, reqid: this.reqids.toKernel(sa.reqid) };
+  }
+
+  private kernelPolicy(p: PolicyParams): PolicyParams {
+    return p.reqid === this.reqids.toKernel(p.reqid) ? p : { ...p, reqid: this.reqids.toKernel(p.reqid) };
+  }
+
+  async addSa(params: SaParams): Promise<void> {
+    const sa = this.kernelSa(params);
     if (this.larval.has(key(sa))) return this.fillLarval(sa);
     await this.send(msg.newSa(sa));
     this.remember(sa);
   }
 
-  async updateSa(sa: SaParams): Promise<void> {
+  async updateSa(params: SaParams): Promise<void> {
+    const sa = this.kernelSa(params);
     if (this.larval.has(key(sa))) return this.fillLarval(sa);
     await this.send(msg.updSa(sa));
     this.remember(sa);
@@ -183,7 +209,8 @@ export class XfrmKernelIpsec implements KernelIpsec {
   }
 
   /** One policy per kernel selector the pair needs; if one fails, those added before are removed. */
-  async addPolicy(policy: PolicyParams): Promise<void> {
+  async addPolicy(params: PolicyParams): Promise<void> {
+    const policy = this.kernelPolicy(params);
     const reqs = msg.newPolicies(policy);
     const results = await Promise.allSettled(reqs.map((r) => this.send(r)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -195,7 +222,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
 
   /** UPDPOLICY for each kernel selector: the policy is replaced in place, never absent. */
   async updatePolicy(policy: PolicyParams): Promise<void> {
-    const results = await Promise.allSettled(msg.newPolicies(policy, true).map((r) => this.send(r)));
+    const results = await Promise.allSettled(msg.newPolicies(this.kernelPolicy(policy), true).map((r) => this.send(r)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -218,6 +245,27 @@ export class XfrmKernelIpsec implements KernelIpsec {
     return (await this.nl.dump(r.type, r.payload, { detail: r.detail }))
       .filter((m) => m.type === XFRM_MSG.XFRM_MSG_NEWPOLICY)
       .map(parsePolicy);
+  }
+
+  /**
+   * Deletes the SAs and policies whose reqid is in this backend's range (`reqidBase`): what an
+   * earlier run left when it was killed. Another daemon's state has other reqids and stays.
+   */
+  async removeStale(): Promise<StaleRemoved> {
+    const removed: StaleRemoved = { sas: [], policies: [] };
+    if (this.reqids.base === 0) return removed;
+    for (const p of await this.listPolicies()) {
+      const t = p.templates.find((x) => this.reqids.owns(x.reqid));
+      if (!t || p.direction === 'other') continue;
+      await this.send(msg.delPolicyByIndex(p.index, p.direction, p.mark));
+      removed.policies.push({ direction: p.direction, src: p.src, dst: p.dst, reqid: t.reqid });
+    }
+    for (const sa of await this.listSas()) {
+      if (!this.reqids.owns(sa.reqid) || sa.proto !== IPPROTO_XFRM.IPPROTO_ESP) continue;
+      await this.send(msg.delSa({ dst: sa.dst, spi: sa.spi, protocol: 'esp', src: sa.src, mark: sa.mark }));
+      removed.sas.push({ src: sa.src, dst: sa.dst, spi: sa.spi.toString(16).padStart(8, '0'), reqid: sa.reqid });
+    }
+    return removed;
   }
 
   /** Removes every ESP SA and every policy of the namespace (segw owns its namespace's XFRM). */

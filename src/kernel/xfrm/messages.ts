@@ -36,7 +36,7 @@ import {
   xfrm_userspi_info,
   xfrm_userpolicy_id,
   xfrm_userpolicy_info,
-  type xfrm_selector,
+  xfrm_selector,
 } from '../../netlink/xfrm.js';
 import type { EspEncryption, EspIntegrity, PolicyParams, SaLifetime, SaParams, SaRef } from '../types.js';
 import { XfrmParamError } from './errors.js';
@@ -299,6 +299,16 @@ export function delPolicies(p: PolicyParams): XfrmRequest[] {
     const attrs: XfrmAttrs = { XFRMA_MARK: p.mark ? { v: p.mark.value >>> 0, m: p.mark.mask >>> 0 } : undefined };
     return { type: XFRM_MSG.XFRM_MSG_DELPOLICY, flags: 0, payload: Buffer.concat([id, encodeAttrs(XFRMA, attrs)]), detail: policyDetail('delete', p) };
   });
+}
+
+/**
+ * DELPOLICY by the kernel's policy index (as a dump reports it): with a non-zero index the
+ * kernel ignores the selector and finds the policy by index, direction and mark.
+ */
+export function delPolicyByIndex(index: number, direction: PolicyParams['direction'], mark?: { value: number; mask: number }): XfrmRequest {
+  const id = xfrm_userpolicy_id.encode({ sel: xfrm_selector.zero(), index, dir: POLICY_DIR[direction] });
+  const attrs: XfrmAttrs = { XFRMA_MARK: mark ? { v: mark.value >>> 0, m: mark.mask >>> 0 } : undefined };
+  return { type: XFRM_MSG.XFRM_MSG_DELPOLICY, flags: 0, payload: Buffer.concat([id, encodeAttrs(XFRMA, attrs)]), detail: `delete policy ${direction} index ${index}` };
 }
 
 /** FLUSHSA for ESP (proto 0 would flush every protocol). */

@@ -1,13 +1,17 @@
 /**
  * segw itself as a lab peer: `segw gateway` or `segw basestation` started inside a namespace
  * from a config object (written as YAML into the lab's directory), with its JSON log parsed.
- * Runs the TypeScript sources through tsx, so tests always exercise the working tree.
+ * Runs the TypeScript sources through tsx, so tests always exercise the working tree; or, with
+ * `dist: true` (or SEGW_LAB_DIST=1 in the environment), the compiled `dist/cli/main.js`, which
+ * starts in a fraction of the time where transpiling is slow (the user-mode-linux guest of
+ * test/kernel-esp, whose runner `scripts/uml-run --build` rebuilds dist/ when it is stale).
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Host } from '../lab.js';
 import type { LabProcess } from '../process.js';
+import { LabError } from '../../errors.js';
 import { ControlClient } from '../../control/client.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
@@ -37,7 +41,7 @@ export class SegwProcess {
     host: Host,
     role: 'gateway' | 'basestation',
     config: Record<string, unknown>,
-    opts: { name?: string; files?: Record<string, string>; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+    opts: { name?: string; files?: Record<string, string>; env?: NodeJS.ProcessEnv; timeoutMs?: number; dist?: boolean } = {},
   ): Promise<SegwProcess> {
     const name = opts.name ?? `${role}-${host.name}`;
     const dir = host.lab.dir;
@@ -47,7 +51,10 @@ export class SegwProcess {
     const control = { socket: join(dir, `${name}.sock`), ...(config.control as Record<string, unknown> | undefined) };
     config = { ...config, control };
     writeFileSync(configFile, stringify(config));
-    const proc = host.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), role, '--config', configFile], {
+    const dist = opts.dist ?? process.env.SEGW_LAB_DIST === '1';
+    const entry = dist ? [join(REPO, 'dist/cli/main.js')] : ['--import', 'tsx', join(REPO, 'src/cli/main.ts')];
+    if (dist && !existsSync(entry[0]!)) throw new LabError(`${entry[0]} not found: run npm run build`);
+    const proc = host.spawn(process.execPath, [...entry, role, '--config', configFile], {
       name,
       cwd: REPO,
       env: { ...process.env, NODE_TEST_CONTEXT: undefined, SEGW_LOG_LEVEL: undefined, ...opts.env },
