@@ -9,9 +9,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ClusterKey, MIN_KEY_OCTETS, keyFromFile } from '../cluster/key.js';
-import { ConfigError } from '../errors.js';
 import { logger } from '../log/index.js';
-import { bool, cidr, configFail, duration, ipAddress, list, map, num, obj, oneOf, optional, str, type Field } from './schema.js';
+import { bool, cidr, configFail, ConfigKeyError, duration, ipAddress, list, map, num, obj, oneOf, optional, str, type Field } from './schema.js';
 
 /** How this member answers IKE_SA_INIT / IKE_AUTH with RFC 5685 REDIRECT (the balancer, later). */
 export type RedirectMode = 'init' | 'auth' | 'off';
@@ -220,7 +219,7 @@ function readKey(file: string, path: string): ClusterKey {
     mode = statSync(file).mode;
     content = readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read the cluster key ${file}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigKeyError(path, `cannot read the cluster key ${file}: ${(err as Error).message}`, { cause: err });
   }
   const key = keyFromFile(content);
   if (key.length < MIN_KEY_OCTETS) {

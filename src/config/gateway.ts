@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
 import { connectionsField, toConnection } from './connection.js';
 import { checkLogFile, checkSocketPath } from './paths.js';
-import { readYaml } from './load.js';
+import { readYamlFile, withLocation } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from './control-socket.js';
 import { clusterField, toClusterConfig, type ClusterConfig, type RawCluster } from './cluster.js';
@@ -116,7 +116,8 @@ export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'clust
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
   const file = resolve(path);
-  return parseGatewayConfig(readYaml(file), file);
+  const yaml = readYamlFile(file);
+  return withLocation(file, yaml, () => parseGatewayConfig(yaml.data, file));
 }
 
 export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {

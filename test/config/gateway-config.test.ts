@@ -161,9 +161,9 @@ test('log.file: a missing directory, a directory, or a /proc file fail at load (
   const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
   const withLog = (f: string) => MINIMAL.replace('node: { name: gw1 }', `node: { name: gw1 }\nlog: { file: ${JSON.stringify(f)} }`);
   const cases: [string, RegExp][] = [
-    [join(dir, 'nope', 'gw.log'), /^log\.file: cannot use .*nope\/gw\.log: the directory .*nope does not exist \(create it\)$/],
-    [dir, /^log\.file: .* is a directory: name a file in it$/],
-    ['/proc/version', /^log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
+    [join(dir, 'nope', 'gw.log'), /^\/.*\.yaml:\d+:\d+: log\.file: cannot use .*nope\/gw\.log: the directory .*nope does not exist \(create it\)$/],
+    [dir, /^\/.*\.yaml:\d+:\d+: log\.file: .* is a directory: name a file in it$/],
+    ['/proc/version', /^\/.*\.yaml:\d+:\d+: log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
   ];
   for (const [f, re] of cases) assert.throws(() => loadText(withLog(f)), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'SEGW_CONFIG');
