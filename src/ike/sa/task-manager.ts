@@ -21,6 +21,7 @@ import { Status, TaskType, endTask, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
 import type { IkeSa } from './ike-sa.js';
 import { own } from './state.js';
+import { errorNotify } from './payloads.js';
 import { datagramDigest, encodeOutbound } from './wire.js';
 
 /** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
@@ -278,6 +279,7 @@ export class TaskManager implements TimerTarget {
     this.cacheResponse(packets);
     sa.transmit(packets);
     if (destroyAfter) {
+      sa.answeredWith = errorNotify(resp)?.notifyType;
       await sa.destroy(destroyAfter);
       return;
     }
