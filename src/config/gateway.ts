@@ -12,6 +12,7 @@ import { readYamlFile, withLocation } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from './control-socket.js';
 import { clusterField, toClusterConfig, type ClusterConfig, type RawCluster } from './cluster.js';
+import { metricsField, toMetricsConfig, type MetricsConfig } from './metrics.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -58,6 +59,8 @@ export interface GatewayConfig {
   control?: { enabled: boolean; socket: string };
   /** Cluster membership, VRRP and load reports (src/config/cluster.ts); absent: a standalone gateway. */
   cluster?: ClusterConfig;
+  /** The Prometheus scrape endpoint (src/metrics); absent: none. */
+  metrics?: MetricsConfig;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -108,10 +111,14 @@ export const nodeShape = {
   ),
 };
 
-const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField) });
+/** The gateway file's whole definition: the validator, and the source of docs/config.schema.json. */
+export const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField), metrics: optional(metricsField) });
 
 /** A validated gateway file, before defaults, units and the files it names. */
-export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'cluster'> & { cluster?: RawCluster };
+export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'cluster' | 'metrics'> & {
+  cluster?: RawCluster;
+  metrics?: ReturnType<typeof metricsField.parse>;
+};
 
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
@@ -176,6 +183,7 @@ export function toGatewayConfig(raw: GatewayDocument, file: string): GatewayConf
     connections,
     control,
     ...(raw.cluster && { cluster: toClusterConfig(raw.cluster, raw.node.name, baseDir) }),
+    ...(raw.metrics && { metrics: toMetricsConfig(raw.metrics) }),
   };
 }
 

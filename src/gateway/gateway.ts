@@ -28,6 +28,7 @@ import { openDataPlane, type DataPlane } from './data-plane.js';
 import { ControlServer } from '../control/server.js';
 import { ClusterMember } from '../cluster/member.js';
 import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
+import { GatewayMetrics } from '../metrics/index.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -68,6 +69,11 @@ export class Gateway {
   control: ControlServer | undefined;
   /** Load reports with the other cluster members (config `cluster`), if set. */
   cluster: ClusterMember | undefined;
+  /**
+   * Prometheus metrics (config `metrics`), if set. More sources plug in here:
+   * `gw.metrics?.addSource(vrrpAdapter, () => ...)` (src/metrics/sources.ts).
+   */
+  metrics: GatewayMetrics | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -90,6 +96,7 @@ export class Gateway {
     const dp = await openDataPlane(cfg, { log });
     let rri: RouteInjector | undefined;
     let daemon: IkeDaemon | undefined;
+    const metrics = cfg.metrics?.enabled ? new GatewayMetrics(logger('metrics', { node: cfg.node.name })) : undefined;
     try {
       for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
       rri = routeInjector(cfg, dp);
@@ -104,7 +111,7 @@ export class Gateway {
         settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
         redirect: opts.redirect,
         log: logger('ike', { node: cfg.node.name }),
-        events: bothSinks(injector && routeEvents(injector, log), opts.events),
+        events: bothSinks(bothSinks(injector && routeEvents(injector, log), metrics?.ike.events), opts.events),
       });
       await daemon.start();
     } catch (err) {
@@ -115,6 +122,7 @@ export class Gateway {
       throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
+    gw.metrics = metrics;
     if (cfg.cluster) {
       const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
       const clusterLog = logger('cluster', { node: cfg.node.name });
@@ -122,6 +130,14 @@ export class Gateway {
         await gw.stop({ notifyPeers: false });
         throw err;
       });
+    }
+    if (metrics && cfg.metrics) {
+      try {
+        await startMetrics(gw, metrics, cfg.metrics);
+      } catch (err) {
+        await gw.stop({ notifyPeers: false });
+        throw err;
+      }
     }
     if (cfg.control?.enabled) {
       try {
@@ -159,6 +175,7 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     await this.control?.close();
+    await this.metrics?.close();
     await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
@@ -176,6 +193,16 @@ export class Gateway {
     await this.dataPlane.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The sources a gateway has (IKE tables, routes, cluster), then the scrape endpoint. */
+async function startMetrics(gw: Gateway, m: GatewayMetrics, c: NonNullable<GatewayConfig['metrics']>): Promise<void> {
+  m.addDaemon(gw.daemon);
+  const rri = gw.rri;
+  if (rri) m.addRoutes(() => ({ routes: rri.routes(), errors: rri.errors }));
+  const cluster = gw.cluster;
+  if (cluster) m.addCluster(() => cluster.members());
+  await m.listen(c.host, c.port);
 }
 
 function routeInjector(cfg: GatewayConfig, dp: DataPlane): RouteInjector | undefined {

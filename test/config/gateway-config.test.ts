@@ -213,3 +213,13 @@ test('a certificate key on the wrong end (or with psk) is refused, not ignored',
   ];
   for (const [yaml, re] of cases) assert.throws(() => loadText(yaml), re);
 });
+
+test('metrics: off by default; listen takes address:port (IPv6 in brackets); a bad one names metrics.listen', () => {
+  assert.equal(loadText(MINIMAL).metrics, undefined);
+  const withMetrics = (listen: string) => loadText(`${MINIMAL}\nmetrics: { listen: ${JSON.stringify(listen)} }\n`);
+  assert.deepEqual(withMetrics('127.0.0.1:9101').metrics, { enabled: true, host: '127.0.0.1', port: 9101 });
+  assert.deepEqual(withMetrics('[2001:db8::1]:9101').metrics, { enabled: true, host: '2001:db8::1', port: 9101 });
+  for (const bad of ['127.0.0.1', 'localhost:9101', '2001:db8::1:9101', '127.0.0.1:70000', '[127.0.0.1]:9101']) {
+    assert.throws(() => withMetrics(bad), (err: Error) => /\.yaml:\d+:\d+: metrics\.listen: expected an address and port/.test(err.message), bad);
+  }
+});
