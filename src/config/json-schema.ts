@@ -9,6 +9,7 @@
  */
 import { jsonSchemaOf, type JsonSchema } from './schema.js';
 import { gatewayField } from './gateway.js';
+import { KEY_HELP } from './key-help.js';
 
 export const SCHEMA_ID = 'https://segw.example/config.schema.json';
 
@@ -17,12 +18,34 @@ export function gatewayJsonSchema(): JsonSchema {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: SCHEMA_ID,
     title: 'segw gateway configuration (segw gateway --config FILE.yaml)',
-    ...jsonSchemaOf(gatewayField),
+    ...withTitles(jsonSchemaOf(gatewayField), ''),
   };
+}
+
+/** Adds KEY_HELP's text as each key's `title` (editors show it on hover). */
+function withTitles(s: JsonSchema, key: string): JsonSchema {
+  const out: JsonSchema = { ...(key && KEY_HELP[key] !== undefined && { title: KEY_HELP[key] }), ...s };
+  if (s.properties) {
+    out.properties = Object.fromEntries(
+      Object.entries(s.properties as Record<string, JsonSchema>).map(([k, sub]) => [k, withTitles(sub, key ? `${key}.${k}` : k)]),
+    );
+  }
+  if (typeof s.additionalProperties === 'object') out.additionalProperties = withTitles(s.additionalProperties as JsonSchema, `${key}.<name>`);
+  if (typeof s.items === 'object') out.items = withTitles(s.items as JsonSchema, `${key}[]`);
+  if (s.anyOf) out.anyOf = (s.anyOf as JsonSchema[]).map((alt) => withTitles(alt, key));
+  return out;
+}
+
+/** Every key the reference lists (for the test that KEY_HELP names only real keys). */
+export function referenceKeys(): string[] {
+  const out: Row[] = [];
+  rows(gatewayJsonSchema(), '', true, out);
+  return out.map((r) => r.key);
 }
 
 interface Row {
   key: string;
+  meaning: string;
   accepts: string;
   required: boolean;
   dflt?: unknown;
@@ -30,21 +53,24 @@ interface Row {
 
 /** One row per key, depth first in declaration order; `<name>` stands for a user-chosen name, `[]` for a list entry. */
 function rows(s: JsonSchema, key: string, required: boolean, out: Row[]): void {
-  if (key) out.push({ key, accepts: String(s.description ?? ''), required, ...('default' in s && { dflt: s.default }) });
-  const obj = objectOf(s);
-  if (!obj) return;
+  if (key) {
+    out.push({ key, meaning: String(s.title ?? ''), accepts: String(s.description ?? ''), required, ...('default' in s && { dflt: s.default }) });
+  }
+  const found = objectOf(s, key);
+  if (!found) return;
+  const { obj, at } = found;
   const props = (obj.properties ?? {}) as Record<string, JsonSchema>;
   const req = new Set((obj.required ?? []) as string[]);
-  for (const [k, sub] of Object.entries(props)) rows(sub, key ? `${key}.${k}` : k, req.has(k), out);
-  if (typeof obj.additionalProperties === 'object') rows(obj.additionalProperties as JsonSchema, `${key}.<name>`, false, out);
+  for (const [k, sub] of Object.entries(props)) rows(sub, at ? `${at}.${k}` : k, req.has(k), out);
+  if (typeof obj.additionalProperties === 'object') rows(obj.additionalProperties as JsonSchema, `${at}.<name>`, false, out);
 }
 
-/** The object schema inside `s`: itself, a list's items, or one of its anyOf branches. */
-function objectOf(s: JsonSchema): JsonSchema | undefined {
-  if (s.type === 'object') return s;
-  if (s.type === 'array') return objectOf(s.items as JsonSchema);
+/** The object schema inside `s` and its key: itself, a list's items (`key[]`), or an anyOf branch's. */
+function objectOf(s: JsonSchema, key: string): { obj: JsonSchema; at: string } | undefined {
+  if (s.type === 'object') return { obj: s, at: key };
+  if (s.type === 'array') return objectOf(s.items as JsonSchema, `${key}[]`);
   for (const alt of (s.anyOf ?? []) as JsonSchema[]) {
-    const o = objectOf(alt);
+    const o = objectOf(alt, key);
     if (o) return o;
   }
   return undefined;
@@ -85,10 +111,10 @@ export function configurationMarkdown(): string {
     const top = r.key.split('.')[0]!;
     if (top !== section) {
       section = top;
-      lines.push(`## \`${top}\``, '', '| Key | Accepts | Required | Default |', '| --- | --- | --- | --- |');
+      lines.push(`## \`${top}\``, '', '| Key | Meaning | Accepts | Required | Default |', '| --- | --- | --- | --- | --- |');
     }
     const dflt = r.dflt === undefined ? '' : `\`${cell(JSON.stringify(r.dflt))}\``;
-    lines.push(`| \`${r.key}\` | ${cell(r.accepts)} | ${r.required ? 'yes' : ''} | ${dflt} |`);
+    lines.push(`| \`${r.key}\` | ${cell(r.meaning)} | ${cell(r.accepts)} | ${r.required ? 'yes' : ''} | ${dflt} |`);
     // A section's table ends where the next top-level key starts.
     const next = out[out.indexOf(r) + 1];
     if (!next || next.key.split('.')[0] !== top) lines.push('');

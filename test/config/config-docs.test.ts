@@ -10,7 +10,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { generated } from '../../scripts/config-docs.js';
-import { gatewayJsonSchema } from '../../src/config/json-schema.js';
+import { gatewayJsonSchema, referenceKeys } from '../../src/config/json-schema.js';
+import { KEY_HELP } from '../../src/config/key-help.js';
 import { loadGatewayConfig } from '../../src/config/gateway.js';
 import { validate } from '../support/json-schema.js';
 
@@ -62,4 +63,10 @@ test('the schema refuses what the validator refuses: unknown keys, wrong types, 
     const errs = validate(schema, d);
     assert.ok(errs.some((e) => re.test(e)), `${what}: ${JSON.stringify(errs)}`);
   }
+});
+
+test('every key help text names a key the validator has (a renamed key leaves no stale text)', () => {
+  const keys = new Set(referenceKeys());
+  assert.ok(keys.has('connections.<name>.children.<name>.espProposals') && keys.has('addresses[].dev'));
+  assert.deepEqual(Object.keys(KEY_HELP).filter((k) => !keys.has(k)), []);
 });
