@@ -36,6 +36,7 @@ export class GatewayMetrics {
       sas: daemon.manager.stateCounts(),
       childSas: daemon.manager.liveChildren().length,
       inbound: daemon.counters,
+      exchanges: daemon.manager.exchanges.snapshot(),
     }));
   }
 

@@ -20,6 +20,8 @@ export interface IkeSnapshot {
   childSas: number;
   /** IkeDaemon.counters: inbound datagrams dropped or answered specially, by reason. */
   inbound: Record<string, number>;
+  /** Exchanges completed, keyed `EXCHANGE role result` (SaContext.exchanges). */
+  exchanges: Record<string, number>;
 }
 
 /** Every state is shown, also at zero, so a dashboard's series exist before the first SA. */
@@ -30,6 +32,12 @@ export const ikeTablesAdapter: SourceAdapter<IkeSnapshot> = {
   families: [
     { name: 'segw_ike_sas', help: 'IKE SAs by state', type: 'gauge', labels: ['state'] },
     { name: 'segw_child_sas', help: 'Installed child SAs', type: 'gauge', labels: [] },
+    {
+      name: 'segw_ike_exchanges_total',
+      help: 'IKE exchanges completed, by exchange type (RFC 7296 names), our role, and result (ok; failed: an error notify in the response; timeout: retransmissions exhausted)',
+      type: 'counter',
+      labels: ['exchange', 'role', 'result'],
+    },
     {
       name: 'segw_ike_inbound_dropped_total',
       help: 'Inbound IKE datagrams dropped or answered specially (cookie_sent, retransmit_answered), by reason',
@@ -43,6 +51,10 @@ export const ikeTablesAdapter: SourceAdapter<IkeSnapshot> = {
       segw_ike_sas: [...states].map((st) => ({ labels: { state: st.toLowerCase() }, value: s.sas[st] ?? 0 })),
       segw_child_sas: [{ value: s.childSas }],
       segw_ike_inbound_dropped_total: entries(s.inbound, 'reason'),
+      segw_ike_exchanges_total: Object.entries(s.exchanges).map(([k, value]) => {
+        const [exchange = '', role = '', result = ''] = k.split(' ');
+        return { labels: { exchange, role, result }, value };
+      }),
     };
   },
 };

@@ -114,6 +114,8 @@ test('GET /metrics: IKE SAs, the setup histogram, child SAs and routes follow a 
   assert.ok(after1.get('segw_ike_sa_setup_seconds_bucket{le="+Inf",role="responder"}') === 1, 'the +Inf bucket holds the one setup');
   assert.equal(after1.get('segw_ike_sa_events_total{event="established"}'), 1);
   assert.equal(after1.get('segw_child_sa_events_total{event="established"}'), 1);
+  assert.equal(after1.get('segw_ike_exchanges_total{exchange="IKE_SA_INIT",role="responder",result="ok"}'), 1);
+  assert.equal(after1.get('segw_ike_exchanges_total{exchange="IKE_AUTH",role="responder",result="ok"}'), 1);
   await eventually(async () => (await scrape()).get('segw_routes{state="installed"}') === 1, { what: 'the base station subnet route is installed' });
 
   const wrong = await baseStation('not-the-secret-at-all-0123', 0xc2000001);
@@ -125,11 +127,14 @@ test('GET /metrics: IKE SAs, the setup histogram, child SAs and routes follow a 
   const after2 = await scrape();
   assert.equal(after2.get('segw_ike_sas{state="established"}'), 1, 'the refused SA never counted as established');
   assert.equal(after2.get('segw_ike_sa_setup_seconds_count{role="responder"}'), 1);
+  assert.equal(after2.get('segw_ike_exchanges_total{exchange="IKE_SA_INIT",role="responder",result="ok"}'), 2);
+  assert.equal(after2.get('segw_ike_exchanges_total{exchange="IKE_AUTH",role="responder",result="failed"}'), 1);
 
   assert.equal((await (await bs.terminate(up.sa)).outcome).ok, true, 'the base station deleted its IKE SA');
   await eventually(async () => (await scrape()).get('segw_ike_sas{state="established"}') === 0, { what: 'the deleted SA leaves the gauge' });
   const after3 = await scrape();
   assert.equal(after3.get('segw_ike_sa_events_total{event="deleted"}'), 1);
+  assert.equal(after3.get('segw_ike_exchanges_total{exchange="INFORMATIONAL",role="responder",result="ok"}'), 1, 'the Delete');
   assert.equal(after3.get('segw_child_sas'), 0);
 });
 

@@ -66,6 +66,11 @@ export interface SaContext {
   readonly kernel: KernelIpsec;
   readonly scheduler: Scheduler;
   readonly counters: Counters;
+  /**
+   * Exchanges completed, by `EXCHANGE role result` (result: ok, failed, or timeout when the
+   * initiator gave up retransmitting): metrics. Counted per message, never per ESP packet.
+   */
+  readonly exchanges?: Counters;
   readonly settings: IkeDaemonSettings;
   readonly redirect: RedirectProvider;
   readonly log: Logger;
