@@ -97,3 +97,17 @@ test('a source that throws is left out of that scrape and counted; the scrape st
   assert.deepEqual(errors, ['vrrp']);
   assert.throws(() => reg.addSource(vrrpAdapter, () => []), { code: 'SEGW_METRICS' });
 });
+
+test('src/metrics/README.md lists every family the adapters declare (and no other)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { ikeTablesAdapter, routesAdapter } = await import('../../src/metrics/index.js');
+  const readme = readFileSync(new URL('../../src/metrics/README.md', import.meta.url), 'utf8');
+  const listed = new Set([...readme.matchAll(/^\| `(segw_[a-z_]+)` \|/gm)].map((m) => m[1]!));
+  const declared = new Set(
+    [ikeTablesAdapter, routesAdapter, clusterAdapter, redirectAdapter, vrrpAdapter, dataPlaneAdapter].flatMap((a) => a.families.map((f) => f.name)),
+  );
+  const reg = new MetricsRegistry();
+  new (await import('../../src/metrics/ike.js')).IkeMetrics(reg);
+  for (const m of await reg.registry.getMetricsAsJSON()) declared.add(m.name);
+  assert.deepEqual([...listed].sort(), [...declared].sort());
+});
