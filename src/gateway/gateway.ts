@@ -198,6 +198,7 @@ export class Gateway {
 /** The sources a gateway has (IKE tables, routes, cluster), then the scrape endpoint. */
 async function startMetrics(gw: Gateway, m: GatewayMetrics, c: NonNullable<GatewayConfig['metrics']>): Promise<void> {
   m.addDaemon(gw.daemon);
+  m.addDataPlane(gw.kernel);
   const rri = gw.rri;
   if (rri) m.addRoutes(() => ({ routes: rri.routes(), errors: rri.errors }));
   const cluster = gw.cluster;

@@ -10,11 +10,14 @@ import type { MembersView } from '../cluster/view.js';
 import { IkeMetrics } from './ike.js';
 import { MetricsRegistry, type SourceAdapter } from './registry.js';
 import { MetricsServer } from './server.js';
-import { clusterAdapter, ikeTablesAdapter, routesAdapter, type RoutesSnapshot } from './sources.js';
+import { clusterAdapter, dataPlaneAdapter, ikeTablesAdapter, routesAdapter, type RoutesSnapshot } from './sources.js';
+import type { KernelIpsec } from '../kernel/types.js';
+import { dataPlaneReader } from './dataplane.js';
 
 export { MetricsRegistry, MetricsError, type SourceAdapter, type Family, type Sample } from './registry.js';
 export { MetricsServer } from './server.js';
 export * from './sources.js';
+export { engineSnapshot } from './dataplane.js';
 
 export class GatewayMetrics {
   readonly registry: MetricsRegistry;
@@ -42,6 +45,12 @@ export class GatewayMetrics {
 
   addRoutes(read: () => RoutesSnapshot): void {
     this.addSource(routesAdapter, read);
+  }
+
+  /** The data plane's counters where the backend has them (the userspace engine today). */
+  addDataPlane(ipsec: KernelIpsec): void {
+    const read = dataPlaneReader(ipsec);
+    if (read) this.addSource(dataPlaneAdapter, read);
   }
 
   addCluster(read: () => MembersView): void {

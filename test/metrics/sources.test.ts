@@ -111,3 +111,18 @@ test('src/metrics/README.md lists every family the adapters declare (and no othe
   for (const m of await reg.registry.getMetricsAsJSON()) declared.add(m.name);
   assert.deepEqual([...listed].sort(), [...declared].sort());
 });
+
+test('the userspace engine\'s verdicts: passed packets per direction, every other verdict but dummy a drop by reason', async () => {
+  const { engineSnapshot } = await import('../../src/metrics/index.js');
+  const zero = { ok: 0, dummy: 0, 'no-sa': 0, replay: 0, integrity: 0 } as Record<string, number>;
+  const stats = { in: { ...zero, ok: 50, dummy: 4, replay: 3, integrity: 1 }, out: { ...zero, ok: 60, 'no-sa': 2 } };
+  const snap = engineSnapshot(stats as unknown as Parameters<typeof engineSnapshot>[0]);
+  assert.deepEqual(snap.packets, { in: 50, out: 60 });
+  assert.deepEqual(snap.drops.in, { 'no-sa': 0, replay: 3, integrity: 1 });
+  assert.deepEqual(snap.drops.out, { 'no-sa': 2, replay: 0, integrity: 0 });
+  const reg = new MetricsRegistry();
+  reg.addSource(dataPlaneAdapter, () => snap);
+  const l = lines(await reg.render());
+  assert.ok(l.includes('segw_esp_drops_total{direction="in",reason="replay",lane="all"} 3'));
+  assert.ok(!l.some((x) => x.includes('reason="dummy"')));
+});
