@@ -8,6 +8,7 @@ export function describeGateway(cfg: GatewayConfig): string {
     `  ike: listen ${cfg.ike.listen.join(', ')} ports ${cfg.ike.port}/${cfg.ike.nattPort}, cookies above ${cfg.ike.settings.cookieThreshold} half-open`,
     `  log: ${cfg.log.level} to ${cfg.log.file ?? 'standard output'}`,
     `  control: ${cfg.control?.enabled ? cfg.control.socket : 'off'}`,
+    `  metrics: ${cfg.metrics?.enabled ? `http://${cfg.metrics.host.includes(':') ? `[${cfg.metrics.host}]` : cfg.metrics.host}:${cfg.metrics.port}/metrics` : 'off'}`,
     `  kernel: ipsec ${cfg.kernel.ipsec}, route injection ${cfg.kernel.routes.enabled ? `on (table ${cfg.kernel.routes.table}, metric ${cfg.kernel.routes.metric})` : 'off'}`,
   ];
   const cl = cfg.cluster;

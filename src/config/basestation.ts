@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { duration, list, obj, optional, str, configFail } from './schema.js';
 import { nodeShape, toGatewayConfig, type GatewayConfig } from './gateway.js';
-import { readYaml } from './load.js';
+import { readYamlFile, withLocation } from './load.js';
 
 /** The bounds of the reconnect back-off, in milliseconds (src/initiator/reconnect.ts). */
 export interface ReconnectBounds {
@@ -33,7 +33,12 @@ const basestationField = obj({ ...nodeShape, initiate: optional(list(str(), { si
 
 export function loadBasestationConfig(path: string): BasestationConfig {
   const file = resolve(path);
-  const raw = basestationField.parse(readYaml(file), '');
+  const yaml = readYamlFile(file);
+  return withLocation(file, yaml, () => parseBasestation(yaml.data, file));
+}
+
+function parseBasestation(data: unknown, file: string): BasestationConfig {
+  const raw = basestationField.parse(data, '');
   const { initiate, reconnect, ...rest } = raw;
   const cfg = toGatewayConfig(rest, file);
   const names = cfg.connections.map((c) => c.name);

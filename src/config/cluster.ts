@@ -9,9 +9,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ClusterKey, MIN_KEY_OCTETS, keyFromFile } from '../cluster/key.js';
-import { ConfigError } from '../errors.js';
 import { logger } from '../log/index.js';
-import { bool, cidr, configFail, duration, ipAddress, list, map, num, obj, oneOf, optional, str, type Field } from './schema.js';
+import { bool, cidr, configFail, ConfigKeyError, duration, ipAddress, list, map, num, obj, oneOf, optional, str, type Field } from './schema.js';
 
 /** How this member answers IKE_SA_INIT / IKE_AUTH with RFC 5685 REDIRECT (the balancer, later). */
 export type RedirectMode = 'init' | 'auth' | 'off';
@@ -82,6 +81,7 @@ const redirectTarget = map(str({ hint: 'an IPv4 or IPv6 address or an FQDN' }), 
 /** "80%" or a fraction 0 < x <= 1. */
 const fraction: Field<number> = {
   describe: 'a percentage like "80%" or a fraction like 0.8',
+  jsonSchema: { anyOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?%\\s*$' }] },
   parse(v, path) {
     let f = Number.NaN;
     if (typeof v === 'number') f = v;
@@ -96,6 +96,7 @@ const BANDWIDTH_UNITS: Record<string, number> = { '': 1, k: 1e3, K: 1e3, M: 1e6,
 /** Bits per second: a number, or "500M", "2G", "10Gbit", "1.5Gbps". */
 const bandwidth: Field<number> = {
   describe: 'a bandwidth in bit/s (a number, or like "500M", "10Gbit")',
+  jsonSchema: { anyOf: [{ type: 'number', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*[kKMGT]?(bit|bps|b)?\\s*$' }] },
   parse(v, path) {
     let bps = Number.NaN;
     if (typeof v === 'number') bps = v;
@@ -112,6 +113,7 @@ const bandwidth: Field<number> = {
 function endpoint(defaultPort: number): Field<ClusterEndpoint> {
   return {
     describe: 'an address with an optional port, like 192.0.2.12:7405 or [2001:db8::12]:7405',
+    jsonSchema: { type: 'string', minLength: 1 },
     parse(v, path) {
       if (typeof v !== 'string') configFail(path, `expected ${this.describe}, got ${JSON.stringify(v)}`);
       const s = v.trim();
@@ -220,7 +222,7 @@ function readKey(file: string, path: string): ClusterKey {
     mode = statSync(file).mode;
     content = readFileSync(file);
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read the cluster key ${file}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigKeyError(path, `cannot read the cluster key ${file}: ${(err as Error).message}`, { cause: err });
   }
   const key = keyFromFile(content);
   if (key.length < MIN_KEY_OCTETS) {

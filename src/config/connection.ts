@@ -12,11 +12,10 @@ import { resolve } from 'node:path';
 import type { AuthConfig, ChildConfig, ConnectionConfig, ResolvedConnection } from '../ike/config.js';
 import { resolveConnection } from '../ike/config.js';
 import { parseIdentity } from '../ike/identity.js';
-import { ConfigError } from '../errors.js';
 import { secretFileWarning } from './paths.js';
 import { CrlFiles } from '../ike/crypto/crl.js';
 import { loadCertificates } from '../ike/crypto/x509.js';
-import { bool, configFail, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
+import { bool, configFail, ConfigKeyError, dict, duration, list, map, num, obj, oneOf, optional, str } from './schema.js';
 
 /**
  * Reads a file named in the config, relative to the config file's directory. A secret (a key)
@@ -28,7 +27,7 @@ export function readConfigFile(baseDir: string, name: string, path: string, secr
   try {
     text = readFileSync(p, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read ${p}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigKeyError(path, `cannot read ${p}: ${(err as Error).message}`, { cause: err });
   }
   const warning = secret && secretFileWarning(path, p);
   if (warning) secret.warnings.push(warning);

@@ -8,10 +8,11 @@ import { DEFAULT_SETTINGS } from '../ike/config.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, bool, configFail } from './schema.js';
 import { connectionsField, toConnection } from './connection.js';
 import { checkLogFile, checkSocketPath } from './paths.js';
-import { readYaml } from './load.js';
+import { readYamlFile, withLocation } from './load.js';
 import { DEFAULT_MAX_ROUTES_PER_CHILD } from '../kernel/route-injection.js';
 import { defaultSocketPath } from './control-socket.js';
 import { clusterField, toClusterConfig, type ClusterConfig, type RawCluster } from './cluster.js';
+import { metricsField, toMetricsConfig, type MetricsConfig } from './metrics.js';
 
 export type KernelIpsecChoice = 'auto' | 'xfrm' | 'userspace' | 'stub';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -58,6 +59,8 @@ export interface GatewayConfig {
   control?: { enabled: boolean; socket: string };
   /** Cluster membership, VRRP and load reports (src/config/cluster.ts); absent: a standalone gateway. */
   cluster?: ClusterConfig;
+  /** The Prometheus scrape endpoint (src/metrics); absent: none. */
+  metrics?: MetricsConfig;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -108,15 +111,20 @@ export const nodeShape = {
   ),
 };
 
-const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField) });
+/** The gateway file's whole definition: the validator, and the source of docs/config.schema.json. */
+export const gatewayField = obj({ ...nodeShape, cluster: optional(clusterField), metrics: optional(metricsField) });
 
 /** A validated gateway file, before defaults, units and the files it names. */
-export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'cluster'> & { cluster?: RawCluster };
+export type GatewayDocument = Omit<ReturnType<typeof gatewayField.parse>, 'cluster' | 'metrics'> & {
+  cluster?: RawCluster;
+  metrics?: ReturnType<typeof metricsField.parse>;
+};
 
 /** Loads and validates a gateway config; throws ConfigError with the path of the first problem. */
 export function loadGatewayConfig(path: string): GatewayConfig {
   const file = resolve(path);
-  return parseGatewayConfig(readYaml(file), file);
+  const yaml = readYamlFile(file);
+  return withLocation(file, yaml, () => parseGatewayConfig(yaml.data, file));
 }
 
 export function parseGatewayConfig(data: unknown, file: string): GatewayConfig {
@@ -175,6 +183,7 @@ export function toGatewayConfig(raw: GatewayDocument, file: string): GatewayConf
     connections,
     control,
     ...(raw.cluster && { cluster: clusterWithListen(toClusterConfig(raw.cluster, raw.node.name, baseDir), raw.ike?.listen ?? []) }),
+    ...(raw.metrics && { metrics: toMetricsConfig(raw.metrics) }),
   };
 }
 

@@ -1,16 +1,31 @@
-/** Reads a YAML config file into plain data; syntax errors name the file, line and column. */
+/**
+ * Reads a YAML config file into plain data; syntax errors name the file, line and column, and so
+ * do validation errors (ConfigKeyError): `gw.yaml:12:5: connections.bs.remote.auth: ...`.
+ */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { ConfigKeyError } from './schema.js';
+
+export interface YamlFile {
+  data: unknown;
+  /** 1-based line and column of the key at `key` (`connections.bs.remote.auth`, `esp[1]`), or of its nearest existing parent. */
+  locate(key: string): { line: number; col: number } | undefined;
+}
 
 export function readYaml(path: string): unknown {
+  return readYamlFile(path).data;
+}
+
+export function readYamlFile(path: string): YamlFile {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const where = e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
@@ -18,5 +33,75 @@ export function readYaml(path: string): unknown {
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 });
   if (data === null || data === undefined) throw new ConfigError(`${path}: the file is empty`);
-  return data;
+  return {
+    data,
+    locate(key) {
+      const offset = offsetOf(doc, key);
+      return offset === undefined ? undefined : lines.linePos(offset);
+    },
+  };
+}
+
+/**
+ * Runs `fn` (validation of the file's data); a ConfigKeyError from it is rethrown with the
+ * file's name, line and column in front: `gw.yaml:12:5: connections.bs.remote.auth: ...`.
+ */
+export function withLocation<T>(file: string, yaml: YamlFile, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof ConfigKeyError)) throw err;
+    const at = yaml.locate(err.key);
+    const where = at ? `${file}:${at.line}:${at.col}` : file;
+    throw new LocatedConfigError(`${where}: ${err.message}`, err, file, at);
+  }
+}
+
+/** A validation error with where it is in the file (for editors and CI annotations). */
+export class LocatedConfigError extends ConfigKeyError {
+  constructor(
+    message: string,
+    inner: ConfigKeyError,
+    readonly file: string,
+    readonly position: { line: number; col: number } | undefined,
+  ) {
+    super(inner.key, inner.detail, { cause: inner.cause });
+    this.message = message;
+  }
+}
+
+/**
+ * The source offset for a key path. Names may contain dots (`connections.bs.1`), so at each
+ * mapping the longest key that prefixes the rest of the path wins. A key that is absent (a
+ * required key missing) points at the deepest mapping that exists.
+ */
+function offsetOf(doc: Document, key: string): number | undefined {
+  let node: unknown = doc.contents;
+  let at = (doc.contents as Node | null)?.range?.[0];
+  let rest = key;
+  while (rest !== '') {
+    const idx = /^\[(\d+)\]\.?/.exec(rest);
+    if (idx) {
+      if (!isSeq(node)) return at;
+      const item = node.items[Number(idx[1])] as Node | undefined;
+      if (!item) return at;
+      node = item;
+      at = item.range?.[0] ?? at;
+      rest = rest.slice(idx[0].length);
+      continue;
+    }
+    if (!isMap(node)) return at;
+    let best: { pair: (typeof node.items)[number]; len: number } | undefined;
+    for (const pair of node.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (k === undefined || !rest.startsWith(k)) continue;
+      const next = rest[k.length];
+      if ((next === undefined || next === '.' || next === '[') && (!best || k.length > best.len)) best = { pair, len: k.length };
+    }
+    if (!best || !isPair(best.pair)) return at;
+    at = (best.pair.key as Node | null)?.range?.[0] ?? at;
+    node = best.pair.value;
+    rest = rest.slice(best.len).replace(/^\./, '');
+  }
+  return at;
 }

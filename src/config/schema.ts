@@ -8,15 +8,46 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../errors.js';
 
+/** A JSON Schema (draft 2020-12) fragment. */
+export type JsonSchema = Record<string, unknown>;
+
 export interface Field<T> {
   readonly describe: string;
   /** Set by optional(): the key may be absent. */
   readonly optional?: boolean;
+  /**
+   * The JSON Schema of what parse() accepts, made by the same combinator (so the published
+   * schema, docs/config.schema.json, cannot drift from the validator). A hand-written Field
+   * without one is published as `{ description }` only (test/config/schema-json.test.ts lists them).
+   */
+  readonly jsonSchema?: JsonSchema;
+  /** The default optional() fills in (for the schema and docs). */
+  readonly dflt?: unknown;
   parse(value: unknown, path: string): T;
 }
 
+/**
+ * A ConfigError at a key: `key` is the path (`connections.bs.remote.auth`), `detail` what is
+ * wrong. The loader (load.ts) adds the file, line and column of the key.
+ */
+export class ConfigKeyError extends ConfigError {
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${key || '(top level)'}: ${detail}`, options);
+    this.name = 'ConfigError'; // what users and scripts see; `code` stays SEGW_CONFIG
+  }
+}
+
 function fail(path: string, msg: string): never {
-  throw new ConfigError(`${path || '(top level)'}: ${msg}`);
+  throw new ConfigKeyError(path, msg);
+}
+
+/** The JSON Schema of a field (with its description). */
+export function jsonSchemaOf(f: Field<unknown>): JsonSchema {
+  return { description: f.describe, ...(f.jsonSchema ?? {}) };
 }
 
 function show(v: unknown): string {
@@ -27,6 +58,12 @@ function show(v: unknown): string {
 export function str(opts: { pattern?: RegExp; hint?: string; nonEmpty?: boolean } = {}): Field<string> {
   return {
     describe: opts.hint ?? 'a string',
+    // Numbers are taken as strings too (YAML reads `name: 1234` as a number).
+    jsonSchema: {
+      type: ['string', 'number'],
+      ...((opts.nonEmpty ?? true) && { minLength: 1 }),
+      ...(opts.pattern && { pattern: opts.pattern.source }),
+    },
     parse(v, path) {
       if (typeof v === 'number') v = String(v);
       if (typeof v !== 'string') fail(path, `expected ${this.describe}, got ${show(v)}`);
@@ -41,6 +78,11 @@ export function num(opts: { min?: number; max?: number; integer?: boolean } = {}
   const range = `${opts.min ?? '-inf'}..${opts.max ?? 'inf'}`;
   return {
     describe: `${opts.integer ? 'an integer' : 'a number'} in ${range}`,
+    jsonSchema: {
+      type: opts.integer ? 'integer' : 'number',
+      ...(opts.min !== undefined && { minimum: opts.min }),
+      ...(opts.max !== undefined && { maximum: opts.max }),
+    },
     parse(v, path) {
       if (typeof v !== 'number' || Number.isNaN(v)) fail(path, `expected ${this.describe}, got ${show(v)}`);
       if (opts.integer && !Number.isInteger(v)) fail(path, `expected ${this.describe}, got ${v}`);
@@ -55,6 +97,7 @@ export function num(opts: { min?: number; max?: number; integer?: boolean } = {}
 export function bool(): Field<boolean> {
   return {
     describe: 'true or false',
+    jsonSchema: { type: 'boolean' },
     parse(v, path) {
       if (typeof v !== 'boolean') fail(path, `expected true or false, got ${show(v)}`);
       return v;
@@ -65,6 +108,7 @@ export function bool(): Field<boolean> {
 export function oneOf<const T extends string>(values: readonly T[]): Field<T> {
   return {
     describe: `one of ${values.join(', ')}`,
+    jsonSchema: { enum: [...values] },
     parse(v, path) {
       if (typeof v !== 'string' || !values.includes(v as T)) fail(path, `expected ${this.describe}, got ${show(v)}`);
       return v as T;
@@ -78,6 +122,12 @@ const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 8640
 export function duration(opts: { min?: number; max?: number } = {}): Field<number> {
   return {
     describe: 'a duration (seconds, or like "30s", "5m", "4h", "500ms")',
+    jsonSchema: {
+      anyOf: [
+        { type: 'number', minimum: opts.min ?? 0, ...(opts.max !== undefined && { maximum: opts.max }) },
+        { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?(ms|s|m|h|d)\\s*$' },
+      ],
+    },
     parse(v, path) {
       let secs: number;
       if (typeof v === 'number') secs = v;
@@ -96,6 +146,7 @@ export function duration(opts: { min?: number; max?: number } = {}): Field<numbe
 export function ipAddress(family?: 4 | 6): Field<string> {
   return {
     describe: family ? `an IPv${family} address` : 'an IP address',
+    jsonSchema: family === 4 ? { type: 'string', format: 'ipv4' } : family === 6 ? { type: 'string', format: 'ipv6' } : { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] },
     parse(v, path) {
       if (typeof v !== 'string' || !isIP(v) || (family && isIP(v) !== family)) {
         fail(path, `expected ${this.describe}, got ${show(v)}`);
@@ -109,6 +160,7 @@ export function ipAddress(family?: 4 | 6): Field<string> {
 export function cidr(): Field<string> {
   return {
     describe: 'an address with prefix length, like 203.0.113.10/24',
+    jsonSchema: { type: 'string', pattern: '^[0-9A-Fa-f:.]+/[0-9]{1,3}$' },
     parse(v, path) {
       if (typeof v !== 'string') fail(path, `expected ${this.describe}, got ${show(v)}`);
       const [a, l, extra] = v.split('/');
@@ -125,6 +177,16 @@ export function cidr(): Field<string> {
 export function list<T>(item: Field<T>, opts: { min?: number; max?: number; single?: boolean } = {}): Field<T[]> {
   return {
     describe: `a list of ${item.describe}`,
+    get jsonSchema(): JsonSchema {
+      const arr: JsonSchema = {
+        type: 'array',
+        items: jsonSchemaOf(item),
+        ...(opts.min !== undefined && { minItems: opts.min }),
+        ...(opts.max !== undefined && { maxItems: opts.max }),
+      };
+      // A single value is taken as a one-entry list.
+      return opts.single ? { anyOf: [arr, jsonSchemaOf(item)] } : arr;
+    },
     parse(v, path) {
       // A single value where a list is expected is accepted when `single` (e.g. one proposal).
       if (!Array.isArray(v)) {
@@ -149,6 +211,8 @@ export function optional<T>(f: Field<T>, dflt?: T): Field<T | undefined> {
   return {
     describe: f.describe,
     optional: true,
+    jsonSchema: { ...f.jsonSchema, ...(dflt !== undefined && !(dflt instanceof Map) && { default: dflt }) },
+    dflt,
     parse(v, path) {
       return v === undefined || v === null ? dflt : f.parse(v, path);
     },
@@ -186,6 +250,15 @@ function editDistance(a: string, b: string): number {
 export function obj<S extends Shape>(shape: S): Field<Parsed<S>> {
   return {
     describe: 'a mapping',
+    get jsonSchema(): JsonSchema {
+      const keys = Object.keys(shape);
+      return {
+        type: 'object',
+        properties: Object.fromEntries(keys.map((k) => [k, jsonSchemaOf(shape[k])])),
+        required: keys.filter((k) => !shape[k].optional),
+        additionalProperties: false,
+      };
+    },
     parse(v, path) {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(path, `expected a mapping, got ${show(v)}`);
       const input = v as Record<string, unknown>;
@@ -213,6 +286,13 @@ export function obj<S extends Shape>(shape: S): Field<Parsed<S>> {
 export function dict<T>(item: Field<T>, opts: { keyPattern?: RegExp } = {}): Field<Map<string, T>> {
   return {
     describe: `a mapping of names to ${item.describe}`,
+    get jsonSchema(): JsonSchema {
+      return {
+        type: 'object',
+        ...(opts.keyPattern && { propertyNames: { pattern: opts.keyPattern.source } }),
+        additionalProperties: jsonSchemaOf(item),
+      };
+    },
     parse(v, path) {
       if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(path, `expected ${this.describe}, got ${show(v)}`);
       const out = new Map<string, T>();
@@ -230,6 +310,9 @@ export function map<A, B>(f: Field<A>, fn: (a: A, path: string) => B): Field<B> 
   return {
     describe: f.describe,
     optional: f.optional,
+    get jsonSchema() {
+      return f.jsonSchema;
+    },
     parse(v, path) {
       return fn(f.parse(v, path), path);
     },

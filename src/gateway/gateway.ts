@@ -29,6 +29,8 @@ import { ControlServer } from '../control/server.js';
 import { ClusterMember } from '../cluster/member.js';
 import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
 import { VrrpNode } from './vrrp-node.js';
+import { GatewayMetrics } from '../metrics/index.js';
+import { vrrpAdapter } from '../metrics/sources.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -71,6 +73,11 @@ export class Gateway {
   cluster: ClusterMember | undefined;
   /** The member's VRRP instance (config `cluster.vrrp`), unless a role source was handed in. */
   vrrp: VrrpNode | undefined;
+  /**
+   * Prometheus metrics (config `metrics`), if set. More sources plug in here:
+   * `gw.metrics?.addSource(vrrpAdapter, () => ...)` (src/metrics/sources.ts).
+   */
+  metrics: GatewayMetrics | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -93,6 +100,7 @@ export class Gateway {
     const dp = await openDataPlane(cfg, { log });
     let rri: RouteInjector | undefined;
     let daemon: IkeDaemon | undefined;
+    const metrics = cfg.metrics?.enabled ? new GatewayMetrics(logger('metrics', { node: cfg.node.name })) : undefined;
     try {
       for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
       rri = await routeInjector(cfg, dp, log);
@@ -107,7 +115,7 @@ export class Gateway {
         settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
         redirect: opts.redirect,
         log: logger('ike', { node: cfg.node.name }),
-        events: bothSinks(injector && routeEvents(injector, log), opts.events),
+        events: bothSinks(bothSinks(injector && routeEvents(injector, log), metrics?.ike.events), opts.events),
       });
       await daemon.start();
     } catch (err) {
@@ -118,6 +126,7 @@ export class Gateway {
       throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
+    gw.metrics = metrics;
     if (cfg.cluster) {
       const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
       const clusterLog = logger('cluster', { node: cfg.node.name });
@@ -136,6 +145,14 @@ export class Gateway {
             log: logger('vrrp', { node: cfg.node.name, vrid: cfg.cluster.vrrp.vrid }),
           });
         }
+      } catch (err) {
+        await gw.stop({ notifyPeers: false });
+        throw err;
+      }
+    }
+    if (metrics && cfg.metrics) {
+      try {
+        await startMetrics(gw, metrics, cfg.metrics);
       } catch (err) {
         await gw.stop({ notifyPeers: false });
         throw err;
@@ -179,6 +196,7 @@ export class Gateway {
     await this.control?.close();
     // Resign first (priority 0): a backup takes the VIP at once instead of after Master_Down_Interval.
     await this.vrrp?.stop().catch((err) => this.log.error({ err }, 'VRRP stop failed'));
+    await this.metrics?.close();
     await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
@@ -196,6 +214,19 @@ export class Gateway {
     await this.dataPlane.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The sources a gateway has (IKE tables, routes, cluster), then the scrape endpoint. */
+async function startMetrics(gw: Gateway, m: GatewayMetrics, c: NonNullable<GatewayConfig['metrics']>): Promise<void> {
+  m.addDaemon(gw.daemon);
+  m.addDataPlane(gw.kernel);
+  const rri = gw.rri;
+  if (rri) m.addRoutes(() => ({ routes: rri.routes(), errors: rri.errors }));
+  const cluster = gw.cluster;
+  if (cluster) m.addCluster(() => cluster.members());
+  const vrrp = gw.vrrp;
+  if (vrrp) m.addSource(vrrpAdapter, () => [vrrp.status()]);
+  await m.listen(c.host, c.port);
 }
 
 async function routeInjector(cfg: GatewayConfig, dp: DataPlane, log: Logger): Promise<RouteInjector | undefined> {

@@ -81,6 +81,8 @@ export class RouteInjector {
   private readonly children = new Map<string, { prefixes: string[]; ikeSa?: string }>();
   private readonly cfg: Required<Pick<RouteInjectionConfig, 'table' | 'protocol' | 'maxPerChild'>> & RouteInjectionConfig;
   private closed = false;
+  /** Kernel requests that failed (netlink errors), by operation: metrics. */
+  readonly errors = { inject: 0, withdraw: 0 };
 
   constructor(
     private readonly net: KernelNet,
@@ -224,9 +226,14 @@ export class RouteInjector {
         if (!want) this.prefixes.delete(key);
         return;
       }
-      const step = (want ? this.inject(st) : this.withdraw(st)).finally(() => {
-        st.converging = undefined;
-      });
+      const step = (want ? this.inject(st) : this.withdraw(st))
+        .catch((err: unknown) => {
+          this.errors[want ? 'inject' : 'withdraw']++;
+          throw err;
+        })
+        .finally(() => {
+          st.converging = undefined;
+        });
       st.converging = step;
       await step;
     }

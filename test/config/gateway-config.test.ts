@@ -161,9 +161,9 @@ test('log.file: a missing directory, a directory, or a /proc file fail at load (
   const dir = mkdtempSync(join(tmpdir(), 'segw-cfg-'));
   const withLog = (f: string) => MINIMAL.replace('node: { name: gw1 }', `node: { name: gw1 }\nlog: { file: ${JSON.stringify(f)} }`);
   const cases: [string, RegExp][] = [
-    [join(dir, 'nope', 'gw.log'), /^log\.file: cannot use .*nope\/gw\.log: the directory .*nope does not exist \(create it\)$/],
-    [dir, /^log\.file: .* is a directory: name a file in it$/],
-    ['/proc/version', /^log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
+    [join(dir, 'nope', 'gw.log'), /^\/.*\.yaml:\d+:\d+: log\.file: cannot use .*nope\/gw\.log: the directory .*nope does not exist \(create it\)$/],
+    [dir, /^\/.*\.yaml:\d+:\d+: log\.file: .* is a directory: name a file in it$/],
+    ['/proc/version', /^\/.*\.yaml:\d+:\d+: log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
   ];
   for (const [f, re] of cases) assert.throws(() => loadText(withLog(f)), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'SEGW_CONFIG');
@@ -212,4 +212,14 @@ test('a certificate key on the wrong end (or with psk) is refused, not ignored',
     [MINIMAL.replace('local: { id: gw.example, auth: psk }', 'local: { id: gw.example, auth: psk, privateKey: gw.key }'), /connections\.bs\.local\.privateKey: our private key goes on the local end, with auth pubkey/],
   ];
   for (const [yaml, re] of cases) assert.throws(() => loadText(yaml), re);
+});
+
+test('metrics: off by default; listen takes address:port (IPv6 in brackets); a bad one names metrics.listen', () => {
+  assert.equal(loadText(MINIMAL).metrics, undefined);
+  const withMetrics = (listen: string) => loadText(`${MINIMAL}\nmetrics: { listen: ${JSON.stringify(listen)} }\n`);
+  assert.deepEqual(withMetrics('127.0.0.1:9101').metrics, { enabled: true, host: '127.0.0.1', port: 9101 });
+  assert.deepEqual(withMetrics('[2001:db8::1]:9101').metrics, { enabled: true, host: '2001:db8::1', port: 9101 });
+  for (const bad of ['127.0.0.1', 'localhost:9101', '2001:db8::1:9101', '127.0.0.1:70000', '[127.0.0.1]:9101']) {
+    assert.throws(() => withMetrics(bad), (err: Error) => /\.yaml:\d+:\d+: metrics\.listen: expected an address and port/.test(err.message), bad);
+  }
 });

@@ -39,3 +39,9 @@ test('every other difference is refused with its path; a default written out is 
     restartOnly: ['kernel.routes.metric'],
   });
 });
+
+test('metrics.listen is restart-only: a reload naming another address is refused by that key', () => {
+  const m = (listen: string) => doc({ ...base, metrics: { listen } });
+  assert.deepEqual(planReload(m('127.0.0.1:9101'), m('127.0.0.1:9102')), { ok: false, restartOnly: ['metrics.listen'] });
+  assert.deepEqual(planReload(doc(base), m('127.0.0.1:9101')), { ok: false, restartOnly: ['metrics'] });
+});

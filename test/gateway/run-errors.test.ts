@@ -53,10 +53,10 @@ test('log.file in a missing directory, a directory, /proc/version; control.socke
   const [port, nattPort] = await freePorts();
   const base = loopbackConfig(dir, port, nattPort, { connections: CONNECTIONS });
   const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['log.file in a missing directory', { log: { file: join(dir, 'no-such-dir', 'gw.log') } }, /^segw: log\.file: cannot use .*no-such-dir\/gw\.log: the directory .* does not exist \(create it\)$/],
-    ['log.file a directory', { log: { file: dir } }, /^segw: log\.file: .* is a directory: name a file in it$/],
-    ['log.file /proc/version', { log: { file: '/proc/version' } }, /^segw: log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
-    ['control.socket /dev/null/x.sock', { control: { socket: '/dev/null/x.sock' } }, /^segw: control\.socket: cannot use \/dev\/null\/x\.sock: \/dev\/null is not a directory$/],
+    ['log.file in a missing directory', { log: { file: join(dir, 'no-such-dir', 'gw.log') } }, /^segw: \/.*\/gw\.yaml:\d+:\d+: log\.file: cannot use .*no-such-dir\/gw\.log: the directory .* does not exist \(create it\)$/],
+    ['log.file a directory', { log: { file: dir } }, /^segw: \/.*\/gw\.yaml:\d+:\d+: log\.file: .* is a directory: name a file in it$/],
+    ['log.file /proc/version', { log: { file: '/proc/version' } }, /^segw: \/.*\/gw\.yaml:\d+:\d+: log\.file: \/proc\/version is on proc, not a file system a log can be written to$/],
+    ['control.socket /dev/null/x.sock', { control: { socket: '/dev/null/x.sock' } }, /^segw: \/.*\/gw\.yaml:\d+:\d+: control\.socket: cannot use \/dev\/null\/x\.sock: \/dev\/null is not a directory$/],
   ];
   for (const [what, over, re] of cases) {
     assertOneLine(await runToExit({ ...base, ...over }, ['--check']), re, `${what} (--check)`);

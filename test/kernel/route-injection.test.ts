@@ -145,9 +145,13 @@ test('a failing kernel request rejects childUp; the child still wants the route 
   const rri = new RouteInjector(net, { dev: 'core0' });
   net.failNext('addRoute');
   await assert.rejects(rri.childUp('c', [ts('192.0.2.0', '192.0.2.127')]), /addRoute failed/);
+  assert.deepEqual(rri.errors, { inject: 1, withdraw: 0 }, 'counted for metrics');
   assert.deepEqual(dsts(net), []);
   assert.deepEqual(await rri.reconcile(), { adopted: 0, removed: 0, added: 1 });
   assert.deepEqual(dsts(net), ['192.0.2.0/25']);
+  net.failNext('deleteRoute');
+  await assert.rejects(rri.childDown('c'), /deleteRoute failed/);
+  assert.deepEqual(rri.errors, { inject: 1, withdraw: 1 });
 });
 
 test('configuration errors are ConfigErrors that say what to set', () => {

@@ -25,6 +25,11 @@ export interface IkeEventSink {
    * `sa.refusedWith`, redirected elsewhere). ikeDown is only for SAs that were up.
    */
   ikeFailed?(sa: IkeSa, reason: string): void;
+  /**
+   * Responder: an IKE SA the peer started ended before it was established (refused with
+   * `sa.answeredWith`, half-open timeout, peer gone). Metrics count these; nothing else needs them.
+   */
+  halfOpenFailed?(sa: IkeSa, reason: string): void;
   ikeRekeyed?(oldSa: IkeSa, newSa: IkeSa): void;
   childUp?(child: ChildSa): void;
   childDown?(child: ChildSa, reason: string): void;
@@ -61,6 +66,11 @@ export interface SaContext {
   readonly kernel: KernelIpsec;
   readonly scheduler: Scheduler;
   readonly counters: Counters;
+  /**
+   * Exchanges completed, by `EXCHANGE role result` (result: ok, failed, or timeout when the
+   * initiator gave up retransmitting): metrics. Counted per message, never per ESP packet.
+   */
+  readonly exchanges?: Counters;
   readonly settings: IkeDaemonSettings;
   readonly redirect: RedirectProvider;
   readonly log: Logger;

@@ -77,6 +77,10 @@ export class IkeSa implements TimerTarget {
   establishedAt = 0;
   /** Initiator: the error notify the peer refused our IKE_SA_INIT or IKE_AUTH with (RFC 7296 §3.10.1). */
   refusedWith: number | undefined;
+  /** Responder: the error notify our last response carried before the SA was torn down. */
+  answeredWith: number | undefined;
+  /** Scheduler time the SA was made (the first IKE_SA_INIT sent or received): setup latency. */
+  readonly createdAt: number;
   /** Deleted because our side asked for it (IkeDaemon.terminate: an operator, a shutdown), not lost. */
   closeRequested = false;
   /** Rekey, then (same entry) hard expiry: one timer for the whole lifetime. */
@@ -105,6 +109,7 @@ export class IkeSa implements TimerTarget {
     spiI.copy(this.spis, 0, 0, 8);
     spiR.copy(this.spis, 8, 0, 8);
     this.conn = conn;
+    this.createdAt = ctx.scheduler.now();
     this.tm = new TaskManager(this);
   }
 
@@ -427,6 +432,7 @@ export class IkeSa implements TimerTarget {
     this.ctx.ikeDestroyed(this);
     if (wasUp) this.ctx.events.ikeDown?.(this, reason);
     else if (this.initiator && this.establishedAt === 0) this.ctx.events.ikeFailed?.(this, reason);
+    else if (this.establishedAt === 0) this.ctx.events.halfOpenFailed?.(this, reason);
     // A responder SA that never came up exists because of an unauthenticated IKE_SA_INIT: at
     // info, a flood of those would be a flood of lines (the refusal itself is rate limited).
     if (this.initiator || this.establishedAt > 0) this.log.info({ reason }, 'IKE SA destroyed');

@@ -73,6 +73,7 @@ const INVALID_SPI_RATE = 50;
 
 export class SaManager implements SaContext {
   readonly counters = new Counters();
+  readonly exchanges = new Counters();
   readonly kernel: KernelIpsec;
   readonly scheduler: Scheduler;
   readonly settings: IkeDaemonSettings;

@@ -21,6 +21,7 @@ import { Status, TaskType, endTask, type Task } from '../tasks/task.js';
 import { DropReason } from './counters.js';
 import type { IkeSa } from './ike-sa.js';
 import { own } from './state.js';
+import { errorNotify } from './payloads.js';
 import { datagramDigest, encodeOutbound } from './wire.js';
 
 /** Tasks of these types share one exchange with the task before them (IKE_AUTH carries the first child). */
@@ -151,6 +152,7 @@ export class TaskManager implements TimerTarget {
     if (!this.sent || sa.isDead) return;
     if (this.tries >= sa.retransmitConfig.tries) {
       sa.log.info({ mid: this.mid, tries: this.tries }, 'giving up on request, peer is dead');
+      if (this.active) countExchange(sa, this.active[0]!.exchange, 'initiator', 'timeout');
       void sa.run(() => sa.destroy('retransmit give-up'));
       return;
     }
@@ -169,6 +171,7 @@ export class TaskManager implements TimerTarget {
     this.timer = sa.ctx.scheduler.cancel(this.timer);
     this.sent = undefined;
     const tasks = this.active;
+    countExchange(sa, msg.header.exchangeType, 'initiator', errorNotify(msg) ? 'failed' : 'ok');
     for (const t of [...tasks]) {
       const st = await t.process(msg);
       if (sa.isDead) return;
@@ -277,7 +280,9 @@ export class TaskManager implements TimerTarget {
     this.expected = msg.header.messageId + 1;
     this.cacheResponse(packets);
     sa.transmit(packets);
+    countExchange(sa, resp.header.exchangeType, 'responder', errorNotify(resp) ? 'failed' : 'ok');
     if (destroyAfter) {
+      sa.answeredWith = errorNotify(resp)?.notifyType;
       await sa.destroy(destroyAfter);
       return;
     }
@@ -362,4 +367,9 @@ export class TaskManager implements TimerTarget {
 /** Header flags for a message: I when we are the original initiator, R on responses. */
 export function headerFlags(originalInitiator: boolean, response: boolean): number {
   return (originalInitiator ? HeaderFlag.INITIATOR : 0) | (response ? HeaderFlag.RESPONSE : 0);
+}
+
+/** One exchange completed (metrics): `IKE_AUTH responder ok`. */
+function countExchange(sa: IkeSa, exchange: number, role: 'initiator' | 'responder', result: 'ok' | 'failed' | 'timeout'): void {
+  sa.ctx.exchanges?.inc(`${nameOf(ExchangeType, exchange)} ${role} ${result}`);
 }
