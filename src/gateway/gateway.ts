@@ -27,7 +27,9 @@ import { ConfigError, SegwError } from '../errors.js';
 import { openDataPlane, type DataPlane } from './data-plane.js';
 import { ControlServer } from '../control/server.js';
 import { ClusterMember } from '../cluster/member.js';
-import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
+import { DaemonLoadSource, unknownRole, type LoadSource, type RoleSource } from '../cluster/load.js';
+import { clusterMethods } from '../control/cluster-methods.js';
+import { Balancing, clusterBalancer } from './balancing.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -68,6 +70,8 @@ export class Gateway {
   control: ControlServer | undefined;
   /** Load reports with the other cluster members (config `cluster`), if set. */
   cluster: ClusterMember | undefined;
+  /** The RFC 5685 balancer and the drain of a cluster member (config `cluster`). */
+  balancing: Balancing | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -90,6 +94,8 @@ export class Gateway {
     const dp = await openDataPlane(cfg, { log });
     let rri: RouteInjector | undefined;
     let daemon: IkeDaemon | undefined;
+    let member: ClusterMember | undefined;
+    const balancer = cfg.cluster && clusterBalancer(cfg.cluster, () => member, opts.role ?? unknownRole);
     try {
       for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
       rri = routeInjector(cfg, dp);
@@ -102,7 +108,7 @@ export class Gateway {
         sockets,
         // A child whose selectors need more routes than are injected is refused at negotiation.
         settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
-        redirect: opts.redirect,
+        redirect: opts.redirect ?? balancer,
         log: logger('ike', { node: cfg.node.name }),
         events: bothSinks(injector && routeEvents(injector, log), opts.events),
       });
@@ -122,10 +128,17 @@ export class Gateway {
         await gw.stop({ notifyPeers: false });
         throw err;
       });
+      member = gw.cluster;
+      gw.balancing = new Balancing(balancer!, daemon, gw.cluster, cfg.cluster, clusterLog);
     }
     if (cfg.control?.enabled) {
       try {
-        gw.control = await ControlServer.listen({ path: cfg.control.socket, target: gw, log: logger('control', { node: cfg.node.name }) });
+        gw.control = await ControlServer.listen({
+          path: cfg.control.socket,
+          target: gw,
+          log: logger('control', { node: cfg.node.name }),
+          ...(gw.balancing && { methods: clusterMethods(gw.balancing) }),
+        });
       } catch (err) {
         await gw.stop({ notifyPeers: false });
         throw err;
@@ -159,6 +172,7 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     await this.control?.close();
+    this.balancing?.drainer.stop();
     await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
