@@ -17,17 +17,19 @@
  * cannot follow it. The exchange code keeps no state for an IKE_SA_INIT answered with REDIRECT.
  *
  * Grants. A redirect granted to a member (or a peer served here) counts for that member at once,
- * until a report of it can show the peer: a report carries the load sampled about one interval
- * before it was sent, and the peer needs some time to reach the member, so a grant made at `g`
- * counts until a report of the member arrives later than g + interval + settleMs. Counting a
- * peer twice for a moment (in the report and as a grant) spreads a burst; not counting it
- * would pile the burst onto one member.
+ * until its reports show it: every tunnel a member's report gained since the previous one
+ * consumes its oldest grant, and a grant no report has consumed within interval + settleMs
+ * (a peer that never arrived) is dropped. So a burst inside one report interval spreads instead
+ * of piling onto the member that looked emptiest, and a peer is not counted twice once its
+ * tunnel is in the report. A retransmitted IKE_SA_INIT (same initiator SPI and address) gets the
+ * answer the first one got, without a second grant.
  */
 import { NotifyError } from '../ike/constants.js';
 import { gatewayIdFromString, gatewayIdToString } from '../ike/redirect/notify.js';
 import type { RedirectAuthContext, RedirectDecision, RedirectInitContext, RedirectProvider } from '../ike/redirect/provider.js';
 import type { RoleSource } from './load.js';
 import { ceilingOf, choose, weightedLoad, type BalanceChoice, type BalanceMember, type RefuseReason } from './balance.js';
+import type { LoadReport } from './report.js';
 import type { MemberEntry, Weights } from './table.js';
 
 /**
@@ -99,8 +101,20 @@ export function globMatches(pattern: string, text: string): boolean {
   return new RegExp(`^${re}$`, 'is').test(text);
 }
 
+/** Recent IKE_SA_INIT decisions remembered for retransmissions. */
+const RECENT_DECISIONS = 4096;
+
+interface Grants {
+  /** Grant times, oldest first. */
+  times: number[];
+  /** The member's tunnels in the newest report seen, and that report. */
+  tunnels: number;
+  report: LoadReport | undefined;
+}
+
 export class Balancer implements RedirectProvider {
-  private readonly grants = new Map<string, number[]>();
+  private readonly grants = new Map<string, Grants>();
+  private readonly recent = new Map<string, RedirectDecision>();
   private readonly redirectCounts = new Map<string, { target: string; address: string; reason: RedirectReason; count: number }>();
   private readonly served = Object.fromEntries(SERVE_REASONS.map((r) => [r, 0])) as Record<ServeReason, number>;
   private readonly refused: Record<RefuseReason, number> = { 'all-above-ceiling': 0, 'no-live-member': 0 };
@@ -118,7 +132,12 @@ export class Balancer implements RedirectProvider {
 
   onInit(ctx: RedirectInitContext): RedirectDecision {
     if (this.settings.mode !== 'init') return undefined;
-    return this.decide('init', ctx.redirectedFrom !== undefined);
+    const key = `${ctx.remote.address}|${ctx.spiI}`;
+    if (this.recent.has(key)) return this.recent.get(key);
+    const d = this.decide('init', ctx.redirectedFrom !== undefined);
+    this.recent.set(key, d);
+    if (this.recent.size > RECENT_DECISIONS) this.recent.delete(this.recent.keys().next().value!);
+    return d;
   }
 
   onAuth(ctx: RedirectAuthContext): RedirectDecision {
@@ -134,18 +153,18 @@ export class Balancer implements RedirectProvider {
     if (!view || !self) return this.serve('no-table');
     const members = this.members(entries);
     const selfFull = this.draining || this.aboveCeiling(self);
-    if (redirectedFrom && !selfFull) return this.serve('redirected-from', view.selfId);
+    if (redirectedFrom && !selfFull) return this.serve('redirected-from', self);
     if (redirectedFrom || this.draining) {
       return this.elsewhere(members, view.selfId, this.draining ? 'draining' : 'loop-overload');
     }
-    if (this.opts.role.role() !== 'master') return this.serve('not-master', view.selfId);
+    if (this.opts.role.role() !== 'master') return this.serve('not-master', self);
     if (auth) {
-      const pinned = this.pinned(auth, members, view.selfId);
+      const pinned = this.pinned(auth, members, self);
       if (pinned !== null) return pinned;
     }
     const c = choose(this.input(members));
     if (!c.ok) return this.refuse(c.reason);
-    if (c.member.id === view.selfId) return this.serve('best', view.selfId);
+    if (c.member.id === view.selfId) return this.serve('best', self);
     return this.redirect(c.member, at);
   }
 
@@ -159,7 +178,7 @@ export class Balancer implements RedirectProvider {
 
   /** Counts a redirect made outside IKE_SA_INIT/IKE_AUTH (a drain), as a grant to its member. */
   granted(member: BalanceMember, reason: RedirectReason): void {
-    this.grant(member.id);
+    this.grant(member);
     this.count(member, reason);
   }
 
@@ -169,10 +188,11 @@ export class Balancer implements RedirectProvider {
     return this.redirect(c.member, reason);
   }
 
-  private pinned(ctx: RedirectAuthContext, members: BalanceMember[], selfId: string): RedirectDecision | null {
+  private pinned(ctx: RedirectAuthContext, members: BalanceMember[], self: MemberEntry): RedirectDecision | null {
+    const selfId = self.report.nodeId;
     const rule = this.settings.pins?.find((p) => (p.connection === undefined || p.connection === ctx.connection) && globMatches(p.peer, ctx.peerId));
     if (!rule) return null;
-    if (rule.member === 'self' || rule.member === selfId) return this.serve('pin', selfId);
+    if (rule.member === 'self' || rule.member === selfId) return this.serve('pin', self);
     const m = members.find((x) => x.id === rule.member);
     // A pinned member that is gone or draining: balance the peer like any other.
     if (!m || m.stale || m.report.draining || m.report.leaving) return null;
@@ -188,13 +208,18 @@ export class Balancer implements RedirectProvider {
   private members(entries: MemberEntry[]): BalanceMember[] {
     const settle = this.settings.settleMs ?? DEFAULT_SETTLE_MS;
     return entries.map((e) => {
-      // Grants a report can already show are dropped (see Grants at the top).
-      const seenBefore = e.lastAt - e.report.intervalMs - settle;
-      const g = this.grants.get(e.report.nodeId);
-      if (g) {
-        while (g.length > 0 && g[0]! < seenBefore) g.shift();
+      const r = e.report;
+      const g = this.grants.get(r.nodeId);
+      if (g && g.report !== r) {
+        // Tunnels the report gained consume the oldest grants (see Grants at the top).
+        const gained = Math.max(0, r.load.tunnels - g.tunnels);
+        g.times.splice(0, gained);
+        g.tunnels = r.load.tunnels;
+        g.report = r;
+        const expired = e.lastAt - r.intervalMs - settle;
+        while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
-      return { id: e.report.nodeId, address: e.report.address, report: e.report, stale: e.stale };
+      return { id: r.nodeId, address: r.address, report: r, stale: e.stale };
     });
   }
 
@@ -204,18 +229,19 @@ export class Balancer implements RedirectProvider {
   }
 
   private pendingOf(id: string): number {
-    return this.grants.get(id)?.length ?? 0;
+    return this.grants.get(id)?.times.length ?? 0;
   }
 
-  private grant(id: string): void {
-    const g = this.grants.get(id);
-    if (g) g.push(this.now());
-    else this.grants.set(id, [this.now()]);
+  /** A grant to `member`, against the report the choice saw. */
+  private grant(m: { id: string; report?: LoadReport }): void {
+    const g = this.grants.get(m.id);
+    if (g) g.times.push(this.now());
+    else this.grants.set(m.id, { times: [this.now()], tunnels: m.report?.load.tunnels ?? 0, report: m.report });
   }
 
-  private serve(reason: ServeReason, selfId?: string): undefined {
+  private serve(reason: ServeReason, self?: MemberEntry): undefined {
     this.served[reason]++;
-    if (selfId) this.grant(selfId);
+    if (self) this.grant({ id: self.report.nodeId, report: self.report });
     return undefined;
   }
 
@@ -225,7 +251,7 @@ export class Balancer implements RedirectProvider {
   }
 
   private redirect(m: BalanceMember, reason: RedirectReason): RedirectDecision {
-    this.grant(m.id);
+    this.grant(m);
     this.count(m, reason);
     return gatewayIdFromString(m.address);
   }
@@ -246,7 +272,7 @@ export class Balancer implements RedirectProvider {
       redirects: [...this.redirectCounts.values()].map((c) => ({ ...c })).sort((a, b) => (a.target === b.target ? (a.reason < b.reason ? -1 : 1) : a.target < b.target ? -1 : 1)),
       served: { ...this.served },
       refused: { ...this.refused },
-      pending: Object.fromEntries([...this.grants].filter(([, g]) => g.length > 0).map(([id, g]) => [id, g.length])),
+      pending: Object.fromEntries([...this.grants].filter(([, g]) => g.times.length > 0).map(([id, g]) => [id, g.times.length])),
     };
   }
 }
