@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { execFile } from 'node:child_process';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { parseGatewayConfig } from '../../src/config/gateway.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -85,6 +86,16 @@ async function call<T>(node: string, method: string, params: Record<string, unkn
   }
 }
 
+const REPO = resolve(import.meta.dirname, '..', '..');
+
+function segwCtl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'ctl', ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, (err, stdout, stderr) =>
+      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 const tunnelsAt = () => gws.map((g) => g!.daemon.manager.ikeSaList().filter((s) => s.established && !s.isDead).length);
 
 test(`a burst of ${N} base stations at the master ends balanced over members of capacities ${CAPACITY.join('/')}`, async () => {
@@ -141,13 +152,23 @@ test('drain gw2 over the control socket: its base stations move to gw1 and gw3; 
     const t = tunnelsAt();
     return t[1] === 0 && t[0]! + t[2]! === N;
   }, 'every base station up on gw1 or gw3');
-  const all = bs!.manager.ikeSaList().filter((s) => s.established && !s.isDead);
-  assert.equal(all.length, N);
+  // The gateways count an SA up when they send the IKE_AUTH response; the base station a moment later.
+  const all = await eventually(() => {
+    const up = bs!.manager.ikeSaList().filter((s) => s.established && !s.isDead);
+    return up.length === N ? up : undefined;
+  }, 'every base station up on its side');
   assert.ok(all.every((s) => s.remote.address !== addr(1)));
   // gw1's table shows gw2 draining.
   await eventually(async () => (await call<MembersView>('gw1', 'members')).members.find((m) => m.id === 'gw2')?.draining, 'DRAINING in gw2\'s report');
   const r = await call<RedirectCounts>('gw2', 'redirects');
   assert.equal(r.redirects.filter((x) => x.reason === 'drain').reduce((n, x) => n + x.count, 0), before[1]);
+  const ctl = await segwCtl(['--socket', join(dir, 'gw2.sock'), 'redirects']);
+  assert.equal(ctl.code, 0, ctl.stderr);
+  assert.match(ctl.stdout, /^target\s+address\s+reason\s+count$/m, 'a human table');
+  assert.match(ctl.stdout, new RegExp(`^gw[13]\\s+127\\.0\\.0\\.4[13]\\s+drain\\s+\\d+$`, 'm'));
+  assert.match(ctl.stdout, /^drained\s/m);
+  const json = await segwCtl(['--socket', join(dir, 'gw2.sock'), '--json', 'redirects']);
+  assert.equal((JSON.parse(json.stdout) as RedirectCounts).node, 'gw2');
   const undrained = await call<DrainStatus>('gw2', 'undrain');
   assert.equal(undrained.state, 'idle');
   await eventually(async () => (await call<MembersView>('gw1', 'members')).members.find((m) => m.id === 'gw2')?.draining === false, 'gw2 takes peers again');
