@@ -5,6 +5,7 @@
  *   segw ctl --socket /run/segw/gw1.sock list-sas
  *   segw ctl --node gw1 terminate-ike '{"ike":"6f2c..._91ab..."}'
  *   segw ctl --node gw1 methods
+ *   segw ctl --node gw2 drain            (a table; --json for JSON)
  *
  * Exit codes: 0 answered, 1 the daemon refused (its error code and message on stderr) or could
  * not be reached, 2 usage.
@@ -16,6 +17,7 @@ import { ControlError } from '../control/protocol.js';
 import { SegwError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
 import { commandUsage } from './help.js';
+import { humanTable } from './ctl-tables.js';
 
 export async function runCtl(args: string[]): Promise<number> {
   let parsed;
@@ -29,6 +31,7 @@ export async function runCtl(args: string[]): Promise<number> {
         node: { type: 'string', short: 'n' },
         timeout: { type: 'string', short: 't' },
         compact: { type: 'boolean' },
+        json: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -64,7 +67,8 @@ export async function runCtl(args: string[]): Promise<number> {
   }
   try {
     const result = await client.call(method, params);
-    console.log(values.compact ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    const human = values.json || values.compact ? undefined : humanTable(method, result);
+    console.log(human ?? (values.compact ? JSON.stringify(result) : JSON.stringify(result, null, 2)));
     return EXIT_OK;
   } catch (err) {
     if (err instanceof ControlError) console.error(`segw ctl: ${method}: ${err.controlCode}: ${err.message}`);

@@ -63,6 +63,12 @@ export interface ClusterConfig {
   /** The other members' report addresses. */
   peers: ClusterEndpoint[];
   redirect: RedirectMode;
+  /** Ceilings of other members that differ from `ceiling` (by member id). */
+  ceilings: Record<string, number>;
+  /** IKE_AUTH redirect: peers pinned (by identity pattern) to a member or to "self". */
+  pins: { connection?: string; peer: string; member: string }[];
+  /** Draining: redirects per second, and when to ask a peer that has not moved again (ms). */
+  drain: { ratePerSec: number; retryMs: number };
   keyFile: string;
   key: ClusterKey;
 }
@@ -164,6 +170,23 @@ export const clusterField = obj({
     }),
   ),
   ceiling: optional(fraction, 0.8),
+  ceilings: optional(list(obj({ member: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, hint: 'a member id' }), ceiling: fraction }), { min: 1 })),
+  pins: optional(
+    list(
+      obj({
+        connection: optional(str()),
+        peer: str({ hint: 'a peer identity pattern (* and ? wildcards), like "*.north.example.net"' }),
+        member: str({ pattern: /^[A-Za-z0-9_.-]{1,64}$/, hint: 'a member id, or "self"' }),
+      }),
+      { min: 1 },
+    ),
+  ),
+  drain: optional(
+    obj({
+      rate: optional(num({ min: 0.1, max: 100000 }), 50),
+      retry: optional(duration({ min: 0.1, max: 3600 }), 10),
+    }),
+  ),
   reports: obj({
     listen: ipAddress(),
     port: optional(num({ min: 1, max: 65535, integer: true }), DEFAULT_REPORT_PORT),
@@ -271,6 +294,12 @@ export function toClusterConfig(raw: RawCluster, nodeName: string, baseDir: stri
     listen: { address: raw.reports.listen, port: raw.reports.port },
     peers: toPeers(raw.reports, `${path}.reports`),
     redirect: raw.redirect,
+    ceilings: Object.fromEntries((raw.ceilings ?? []).map((c) => [c.member, c.ceiling])),
+    pins: (raw.pins ?? []).map((p, i) => {
+      if (raw.redirect !== 'auth') configFail(`${path}.pins[${i}]`, 'pins need redirect: auth (the peer identity is known only after IKE_AUTH)');
+      return { ...(p.connection !== undefined && { connection: p.connection }), peer: p.peer, member: p.member };
+    }),
+    drain: { ratePerSec: raw.drain?.rate ?? 50, retryMs: ms(raw.drain?.retry ?? 10) },
     keyFile,
     key: readKey(keyFile, `${path}.keyFile`),
   };

@@ -30,7 +30,9 @@ import { ClusterMember } from '../cluster/member.js';
 import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
 import { VrrpNode } from './vrrp-node.js';
 import { GatewayMetrics } from '../metrics/index.js';
-import { vrrpAdapter } from '../metrics/sources.js';
+import { redirectAdapter, vrrpAdapter } from '../metrics/sources.js';
+import { clusterMethods } from '../control/cluster-methods.js';
+import { Balancing, clusterBalancer } from './balancing.js';
 
 export class GatewayError extends SegwError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -78,6 +80,8 @@ export class Gateway {
    * `gw.metrics?.addSource(vrrpAdapter, () => ...)` (src/metrics/sources.ts).
    */
   metrics: GatewayMetrics | undefined;
+  /** The RFC 5685 balancer and the drain of a cluster member (config `cluster`). */
+  balancing: Balancing | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -101,6 +105,11 @@ export class Gateway {
     let rri: RouteInjector | undefined;
     let daemon: IkeDaemon | undefined;
     const metrics = cfg.metrics?.enabled ? new GatewayMetrics(logger('metrics', { node: cfg.node.name })) : undefined;
+    let member: ClusterMember | undefined;
+    let vrrp: VrrpNode | undefined;
+    // VRRP decides the role (the reports carry it; only the master redirects), unless the caller gives one (tests).
+    const role: RoleSource = opts.role ?? { role: () => vrrp?.role() ?? 'init' };
+    const balancer = cfg.cluster && clusterBalancer(cfg.cluster, () => member, role);
     try {
       for (const a of cfg.addresses) await dp.net.addAddress({ address: a.address, dev: a.dev, noDad: true });
       rri = await routeInjector(cfg, dp, log);
@@ -113,7 +122,7 @@ export class Gateway {
         sockets,
         // A child whose selectors need more routes than are injected is refused at negotiation.
         settings: { ...cfg.ike.settings, maxRemotePrefixesPerChild: rri ? cfg.kernel.routes.maxPerChild : 0 },
-        redirect: opts.redirect,
+        redirect: opts.redirect ?? balancer,
         log: logger('ike', { node: cfg.node.name }),
         events: bothSinks(bothSinks(injector && routeEvents(injector, log), metrics?.ike.events), opts.events),
       });
@@ -132,12 +141,10 @@ export class Gateway {
       const clusterLog = logger('cluster', { node: cfg.node.name });
       const ike = daemon;
       try {
-        // VRRP decides the role the load reports carry, unless the caller gives one (tests). The
-        // reports start first (a busy report port fails the start before VRRP claims anything).
-        const role = opts.role ?? { role: () => gw.vrrp?.role() ?? 'init' };
+        // The reports start first (a busy report port fails the start before VRRP claims anything).
         gw.cluster = await ClusterMember.start({ cfg: cfg.cluster, load, role, log: clusterLog });
         if (!opts.role) {
-          gw.vrrp = await VrrpNode.start(cfg.cluster.vrrp, {
+          gw.vrrp = vrrp = await VrrpNode.start(cfg.cluster.vrrp, {
             net: dp.net,
             bind: (address) => (ike.endpoints().some((e) => e.address === address) ? Promise.resolve([]) : ikeSocketsOn(address, cfg, dp)),
             serve: (sock) => ike.addSocket(sock),
@@ -149,6 +156,8 @@ export class Gateway {
         await gw.stop({ notifyPeers: false });
         throw err;
       }
+      member = gw.cluster;
+      gw.balancing = new Balancing(balancer!, daemon, gw.cluster!, cfg.cluster, clusterLog);
     }
     if (metrics && cfg.metrics) {
       try {
@@ -160,7 +169,12 @@ export class Gateway {
     }
     if (cfg.control?.enabled) {
       try {
-        gw.control = await ControlServer.listen({ path: cfg.control.socket, target: gw, log: logger('control', { node: cfg.node.name }) });
+        gw.control = await ControlServer.listen({
+          path: cfg.control.socket,
+          target: gw,
+          log: logger('control', { node: cfg.node.name }),
+          ...(gw.balancing && { methods: clusterMethods(gw.balancing) }),
+        });
       } catch (err) {
         await gw.stop({ notifyPeers: false });
         throw err;
@@ -197,6 +211,7 @@ export class Gateway {
     // Resign first (priority 0): a backup takes the VIP at once instead of after Master_Down_Interval.
     await this.vrrp?.stop().catch((err) => this.log.error({ err }, 'VRRP stop failed'));
     await this.metrics?.close();
+    this.balancing?.drainer.stop();
     await this.cluster?.stop();
     const sas: IkeSa[] = this.daemon.manager.ikeSaList().filter((sa) => sa.established);
     if ((opts.notifyPeers ?? true) && sas.length > 0) {
@@ -226,6 +241,8 @@ async function startMetrics(gw: Gateway, m: GatewayMetrics, c: NonNullable<Gatew
   if (cluster) m.addCluster(() => cluster.members());
   const vrrp = gw.vrrp;
   if (vrrp) m.addSource(vrrpAdapter, () => [vrrp.status()]);
+  const balancing = gw.balancing;
+  if (balancing) m.addSource(redirectAdapter, () => balancing.balancer.snapshot());
   await m.listen(c.host, c.port);
 }
 

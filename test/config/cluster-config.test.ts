@@ -264,3 +264,26 @@ test('segw gateway --check describes the cluster member', () => {
   assert.match(text, /\n    load reports: 192\.0\.2\.11:7405 -> 192\.0\.2\.12:7405, 192\.0\.2\.13:7405 every 1000 ms, stale after 3\n/);
   assert.ok(!text.includes('5e6c1a0f'), 'no key material');
 });
+
+test('balancer settings: per-member ceilings, pins (redirect: auth only), drain pacing with defaults', () => {
+  withDir((dir) => {
+    const d = parse(dir, cluster()).cluster!;
+    assert.deepEqual(d.ceilings, {});
+    assert.deepEqual(d.pins, []);
+    assert.deepEqual(d.drain, { ratePerSec: 50, retryMs: 10_000 });
+    const c = parse(
+      dir,
+      cluster({
+        redirect: 'auth',
+        ceilings: [{ member: 'gw3', ceiling: '70%' }],
+        pins: [{ peer: '*.north.example.net', member: 'gw1' }, { connection: 'bs', peer: 'lab-*', member: 'self' }],
+        drain: { rate: 200, retry: '30s' },
+      }),
+    ).cluster!;
+    assert.deepEqual(c.ceilings, { gw3: 0.7 });
+    assert.deepEqual(c.pins, [{ peer: '*.north.example.net', member: 'gw1' }, { connection: 'bs', peer: 'lab-*', member: 'self' }]);
+    assert.deepEqual(c.drain, { ratePerSec: 200, retryMs: 30_000 });
+    assert.throws(() => parse(dir, cluster({ pins: [{ peer: '*', member: 'gw1' }] })), (e: Error) => e instanceof ConfigError && /cluster\.pins\[0\].*redirect: auth/.test(e.message));
+    assert.throws(() => parse(dir, cluster({ drain: { rate: 0 } })), ConfigError);
+  });
+});

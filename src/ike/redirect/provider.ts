@@ -7,7 +7,12 @@
  *           a target makes the response carry N(REDIRECT) instead of a child SA, and the
  *           IKE SA is deleted afterwards.
  *
- * The cluster balancer implements this interface; the exchange code never changes for it.
+ * Either may instead refuse the new IKE SA with an error notify (a cluster where every member
+ * is above its ceiling): IKE_SA_INIT is then answered with that bare notify and no state kept;
+ * IKE_AUTH with that notify and the SA is removed.
+ *
+ * The cluster balancer (src/cluster/balancer.ts) implements this interface; the exchange code
+ * never changes for it.
  */
 import type { Endpoint } from '../../net/endpoint.js';
 import type { GatewayId } from './notify.js';
@@ -31,9 +36,21 @@ export interface RedirectAuthContext extends RedirectInitContext {
   connection: string;
 }
 
+/** Refuse the new IKE SA with this error notify type (NotifyError.TEMPORARY_FAILURE). */
+export interface RedirectRefusal {
+  refuse: number;
+}
+
+/** A gateway to redirect to, a refusal, or undefined: serve the peer here. */
+export type RedirectDecision = RedirectTarget | RedirectRefusal | undefined;
+
+export function isRefusal(d: RedirectDecision): d is RedirectRefusal {
+  return d !== undefined && 'refuse' in d;
+}
+
 export interface RedirectProvider {
-  onInit(ctx: RedirectInitContext): RedirectTarget | undefined;
-  onAuth(ctx: RedirectAuthContext): RedirectTarget | undefined;
+  onInit(ctx: RedirectInitContext): RedirectDecision;
+  onAuth(ctx: RedirectAuthContext): RedirectDecision;
 }
 
 /** Never redirects. */

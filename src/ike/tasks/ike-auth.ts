@@ -19,6 +19,7 @@ import { createPrf } from '../crypto/prf.js';
 import { signAuth, verifyAuth } from '../crypto/signature.js';
 import type { ResolvedConnection } from '../config.js';
 import { formatIdentity, identityEquals, identityFromPayload, parseIdentity, type Identity } from '../identity.js';
+import { isRefusal } from '../redirect/provider.js';
 import { decodeRedirect, encodeRedirect, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import { IkeFlag, IkeState } from '../sa/state.js';
@@ -219,13 +220,22 @@ export class IkeAuth implements Task {
     sa.conn = conn;
     sa.peerId = formatIdentity(peer);
     if (hasNotify(msg, NotifyStatus.INITIAL_CONTACT)) sa.flags |= IkeFlag.INITIAL_CONTACT;
-    this.redirectTo = sa.ctx.redirect.onAuth({
+    // RFC 5685 §6: only a peer that announced REDIRECT_SUPPORTED (or came with
+    // REDIRECTED_FROM) is asked about at all.
+    if (!sa.has(IkeFlag.PEER_REDIRECT)) return Status.NEED_MORE;
+    const decision = sa.ctx.redirect.onAuth({
       remote: sa.remote,
       local: sa.local,
       spiI: sa.spiI.toString('hex'),
       peerId: sa.peerId,
       connection: conn.name,
     });
+    if (isRefusal(decision)) {
+      sa.log.info({ peer: sa.peerId, notify: nameOf(NotifyType, decision.refuse) }, 'new IKE SA refused by the redirect provider');
+      this.failure = decision.refuse;
+      return Status.NEED_MORE;
+    }
+    this.redirectTo = decision;
     return Status.NEED_MORE;
   }
 

@@ -21,6 +21,7 @@ import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
 import { encodeSignatureHashAlgorithms, parseSignatureHashAlgorithms } from '../crypto/signature.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, proposalToString, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
+import { isRefusal } from '../redirect/provider.js';
 import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, encodeRedirectedFrom, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import { IkeFlag, newNonce } from '../sa/state.js';
@@ -221,12 +222,18 @@ export class IkeInit implements Task {
       sa.flags |= IkeFlag.PEER_REDIRECT;
       const from = notifyOf(msg, NotifyStatus.REDIRECTED_FROM);
       const redirectedFrom = from ? decodeRedirectedFrom(from.data) : undefined;
-      this.redirectTo = sa.ctx.redirect.onInit({
+      const decision = sa.ctx.redirect.onInit({
         remote: sa.remote,
         local: sa.local,
         spiI: sa.spiI.toString('hex'),
         ...(redirectedFrom ? { redirectedFrom } : {}),
       });
+      if (isRefusal(decision)) {
+        sa.ctx.unauthenticatedLog.info('init-refused', { peer: sa.remote.address, notify: nameOf(NotifyType, decision.refuse) }, 'new IKE SA refused by the redirect provider');
+        this.error = { type: decision.refuse };
+        return Status.NEED_MORE;
+      }
+      this.redirectTo = decision;
       if (this.redirectTo) return Status.NEED_MORE;
     }
     const ikeProposals = saP.proposals.filter((p) => p.protocol === ProtocolId.IKE && p.spi.length === 0);
