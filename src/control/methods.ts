@@ -24,6 +24,8 @@ export interface ControlTarget {
   status(): unknown;
   /** Set on a cluster member (config `cluster:`): the membership table. */
   readonly cluster?: { members(): MembersView };
+  /** More about an IKE SA for `list-sas` (a base station: the cluster it is on and why). */
+  describeIkeSa?(sa: IkeSa): Record<string, unknown> | undefined;
 }
 
 type Params = Record<string, unknown>;
@@ -146,7 +148,8 @@ async function childWithCounters(d: IkeDaemon, c: ChildSa): Promise<ChildSaView>
   }
 }
 
-async function listSas(d: IkeDaemon, p: Params): Promise<{ ikeSas: IkeSaView[] }> {
+async function listSas(t: ControlTarget, p: Params): Promise<{ ikeSas: IkeSaView[] }> {
+  const d = t.daemon;
   const ike = optString(p, 'ike', IKE_SELECTOR);
   const conn = optString(p, 'connection', 'a connection name');
   const counters = optBool(p, 'counters');
@@ -155,7 +158,7 @@ async function listSas(d: IkeDaemon, p: Params): Promise<{ ikeSas: IkeSaView[] }
   const out: IkeSaView[] = [];
   for (const sa of sas) {
     const children = counters ? await Promise.all(sa.children.map((c) => childWithCounters(d, c))) : undefined;
-    out.push(ikeSaView(sa, children));
+    out.push({ ...ikeSaView(sa, children), ...t.describeIkeSa?.(sa) });
   }
   return { ikeSas: out };
 }
@@ -252,7 +255,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   'list-sas': {
     description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state)',
     params: '{ike?, connection?, counters?}',
-    run: (t, p) => listSas(t.daemon, p),
+    run: (t, p) => listSas(t, p),
   },
   initiate: {
     description: 'bring up a configured connection; answers once the IKE SA and its children are up',

@@ -44,6 +44,13 @@ export interface GatewayOptions {
   load?: LoadSource;
   /** More IKE event listeners (a base station's ConnectionKeeper), called after route injection's. */
   events?: IkeEventSink;
+  /** More for the control socket (a base station's clusters): merged into `status`, and per IKE SA into `list-sas`. */
+  annotate?: NodeAnnotations;
+}
+
+export interface NodeAnnotations {
+  status(): Record<string, unknown>;
+  ikeSa(sa: IkeSa): Record<string, unknown> | undefined;
 }
 
 export interface GatewayStatus {
@@ -68,6 +75,7 @@ export class Gateway {
   control: ControlServer | undefined;
   /** Load reports with the other cluster members (config `cluster`), if set. */
   cluster: ClusterMember | undefined;
+  private annotate: NodeAnnotations | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -115,6 +123,7 @@ export class Gateway {
       throw new GatewayError(`gateway ${cfg.node.name} failed to start: ${(err as Error).message}`, { cause: err });
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
+    gw.annotate = opts.annotate;
     if (cfg.cluster) {
       const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
       const clusterLog = logger('cluster', { node: cfg.node.name });
@@ -148,7 +157,13 @@ export class Gateway {
       childSas: m.liveChildren().length,
       routes: this.rri?.routes() ?? [],
       counters: this.daemon.counters,
+      ...this.annotate?.status(),
     };
+  }
+
+  /** What the node adds to an IKE SA's view in `list-sas` (a base station: its cluster). */
+  describeIkeSa(sa: IkeSa): Record<string, unknown> | undefined {
+    return this.annotate?.ikeSa(sa);
   }
 
   /**

@@ -154,6 +154,17 @@ export class ConnectionKeeper {
     }));
   }
 
+  /** For the control socket: `status` gets `connections`, `list-sas` a `cluster` per IKE SA with recovery. */
+  annotations(): { status(): Record<string, unknown>; ikeSa(sa: IkeSa): Record<string, unknown> | undefined } {
+    return {
+      status: () => ({ connections: this.status() }),
+      ikeSa: (sa) => {
+        const cluster = this.clusterOf(sa);
+        return cluster ? { cluster } : undefined;
+      },
+    };
+  }
+
   /** The cluster an IKE SA of a kept connection belongs to (list-sas), if it has recovery. */
   clusterOf(sa: IkeSa): ClusterStatus | undefined {
     const k = this.keptOf(sa);

@@ -12,6 +12,7 @@ import { ExchangeType, NotifyError } from '../../src/ike/constants.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 import { decodeMessage } from '../../src/ike/codec/index.js';
 import { Pair, type Side } from '../exchange/harness.js';
+import { METHODS } from '../../src/control/methods.js';
 import { captureLog } from '../support/log-capture.js';
 
 const PRIMARY = '192.0.2.1';
@@ -75,7 +76,16 @@ test('primary cluster silent: DPD gives up, the base station moves to the backup
       moves: 1,
       lastMove: { from: PRIMARY, to: BACKUP, why: 'no answer to DPD or a request (retransmissions gave up)', agoMs: 0 },
     });
-    assert.equal(keeper.clusterOf(sa)?.address, BACKUP);
+    // The control socket: list-sas and status say which cluster and why (as segw basestation wires them).
+    const notes = keeper.annotations();
+    const target = { daemon: pair.bs.daemon, status: notes.status, describeIkeSa: notes.ikeSa };
+    const listed = (await METHODS['list-sas']!.run(target, {}, { methods: METHODS })) as { ikeSas: { name: string; cluster?: { role: string; lastMove?: { why: string } } }[] };
+    assert.deepEqual(
+      listed.ikeSas.map((v) => ({ name: v.name, role: v.cluster?.role, why: v.cluster?.lastMove?.why })),
+      [{ name: sa.name, role: 'backup 1', why: 'no answer to DPD or a request (retransmissions gave up)' }],
+    );
+    const status = (await METHODS.status!.run(target, {}, { methods: METHODS })) as { connections: { cluster: { address: string } }[] };
+    assert.equal(status.connections[0]!.cluster.address, BACKUP);
     // The primary answers again: with fail-back never, nothing is sent to it.
     t.dead.delete(PRIMARY);
     const sent: string[] = [];
