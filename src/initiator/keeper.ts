@@ -47,8 +47,8 @@ export interface ConnectionKeeperOptions {
   bounds?: ReconnectBounds;
   /** Jitter source (default Math.random); tests hand in a fixed sequence. */
   random?: RandomSource;
-  /** Disaster recovery per connection name (connections without one stay on remote.addrs). */
-  recovery?: ReadonlyMap<string, RecoveryPolicy>;
+  /** Disaster recovery per connection name (connections without one stay on remote.addrs); a function for many connections sharing one. */
+  recovery?: ReadonlyMap<string, RecoveryPolicy> | ((name: string) => RecoveryPolicy | undefined);
   log: Logger;
 }
 
@@ -112,12 +112,14 @@ export class ConnectionKeeper {
   private readonly probes = new WeakSet<IkeSa>();
 
   constructor(private readonly o: ConnectionKeeperOptions) {
+    const rec = o.recovery;
+    const policyOf = typeof rec === 'function' ? rec : (name: string) => rec?.get(name);
     for (const name of o.connections) {
-      const policy = o.recovery?.get(name);
+      const policy = policyOf(name);
       this.kept.set(name, new Kept(name, new Backoff(o.bounds ?? DEFAULT_RECONNECT, o.random), this, policy && new ClusterCursor(policy)));
     }
-    for (const name of o.recovery?.keys() ?? []) {
-      if (!this.kept.has(name)) throw new Error(`recovery for "${name}", which is not a kept connection`);
+    if (rec && typeof rec !== 'function') {
+      for (const name of rec.keys()) if (!this.kept.has(name)) throw new Error(`recovery for "${name}", which is not a kept connection`);
     }
     this.events = {
       ikeUp: (sa) => this.up(sa),
@@ -126,11 +128,21 @@ export class ConnectionKeeper {
     };
   }
 
-  /** Initiates every kept connection now. */
-  start(daemon: IkeDaemon): void {
+  /**
+   * Initiates every kept connection now, or (initiate: false) none: the caller paces the first
+   * attempts with initiateNow() (the simulator's arrival rate); from then on they are kept up.
+   */
+  start(daemon: IkeDaemon, opts: { initiate?: boolean } = {}): void {
     if (this.daemon) throw new Error('ConnectionKeeper started twice');
     this.daemon = daemon;
-    for (const k of this.kept.values()) this.attempt(k);
+    if (opts.initiate ?? true) for (const k of this.kept.values()) this.attempt(k);
+  }
+
+  /** A kept connection's first attempt (after start with initiate: false). */
+  initiateNow(name: string): void {
+    const k = this.kept.get(name);
+    if (!k) throw new Error(`"${name}" is not a kept connection`);
+    this.attempt(k);
   }
 
   /** No more attempts (call before stopping the daemon, whose teardown reports every SA down). */
@@ -152,6 +164,18 @@ export class ConnectionKeeper {
       ...(k.timer?.pending ? { retryInMs: Math.max(0, k.retryAt - now) } : {}),
       ...(k.cursor ? { cluster: clusterStatus(k.cursor, now) } : {}),
     }));
+  }
+
+  /** Whether `sa` is a fail-back probe of this keeper (not an attempt of its connection). */
+  isProbe(sa: IkeSa): boolean {
+    return this.probes.has(sa);
+  }
+
+  /** Cluster moves made (all connections), for reports. */
+  moves(): number {
+    let n = 0;
+    for (const k of this.kept.values()) n += k.cursor?.moves ?? 0;
+    return n;
   }
 
   /** For the control socket: `status` gets `connections`, `list-sas` a `cluster` per IKE SA with recovery. */
