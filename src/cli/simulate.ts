@@ -1,0 +1,69 @@
+/**
+ * `segw basestation --config SIM.yaml [--simulate N] [--json FILE] [--duration S] [--exit-when-up]`:
+ * the base-station simulator (src/initiator/simulator.ts, config src/config/simulate.ts). A
+ * progress line every `progress` interval on stderr... stdout (in place on a TTY), then the report
+ * as a table on stdout and as JSON with --json. Runs until SIGINT/SIGTERM, --duration, or (with
+ * --exit-when-up) until every base station is up; then deletes every SA with the gateways.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadSimulateConfig } from '../config/simulate.js';
+import { logger } from '../log/index.js';
+import { Simulator } from '../initiator/simulator.js';
+import { ProgressWriter, reportText } from '../initiator/sim-display.js';
+import { EXIT_OK } from './exit.js';
+
+export interface SimulateFlags {
+  count?: number;
+  json?: string;
+  durationS?: number;
+  exitWhenUp: boolean;
+  check: boolean;
+}
+
+export async function runSimulate(path: string, f: SimulateFlags): Promise<number> {
+  const cfg = loadSimulateConfig(path, f.count);
+  const failback = cfg.failback.mode === 'never' ? 'never' : `after ${cfg.failback.holdMs / 1000} s (probe every ${cfg.failback.probeMs / 1000} s)`;
+  const summary =
+    `simulator: ${cfg.count} base stations from ${cfg.endpoints.join(', ')}, clusters ${cfg.clusters.join(' -> ')}, fail-back ${failback}\n` +
+    `  arrival ${cfg.arrival.ratePerSec}/s (burst ${cfg.arrival.burst}), reconnect ${cfg.reconnect.initialMs / 1000}..${cfg.reconnect.maxMs / 1000} s, dpd ${cfg.dpdDelay} s`;
+  if (f.check) {
+    console.log(`${summary}\nconfiguration OK`);
+    return EXIT_OK;
+  }
+  console.log(summary);
+  const sim = await Simulator.create({
+    count: cfg.count,
+    endpoints: cfg.endpoints.map((address) => (cfg.localPort === undefined ? { address } : { address, port: cfg.localPort, natTPort: cfg.localPort && cfg.localPort + 1 })),
+    subnetPool: cfg.subnetPool,
+    psk: cfg.psk,
+    gatewayId: cfg.gatewayId,
+    clusters: cfg.clusters,
+    port: cfg.port,
+    remoteTs: cfg.remoteTs,
+    arrival: cfg.arrival,
+    reconnect: cfg.reconnect,
+    dpdDelay: cfg.dpdDelay,
+    failback: cfg.failback,
+    moveOn: cfg.moveOn,
+    recvBufferSize: 8 << 20,
+    log: logger('simulator'),
+  });
+  const out = new ProgressWriter(process.stdout);
+  sim.start();
+  const tick = setInterval(() => out.write(sim.progress()), cfg.progressMs);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    if (f.durationS !== undefined) setTimeout(stop, f.durationS * 1000).unref();
+    if (f.exitWhenUp) void sim.allUp().then(stop);
+  });
+  clearInterval(tick);
+  out.write(sim.progress());
+  out.done();
+  const report = sim.report();
+  console.log(`\n${reportText(report)}`);
+  if (f.json) writeFileSync(f.json, `${JSON.stringify({ config: { ...cfg, psk: undefined }, report }, null, 2)}\n`);
+  await sim.close({ notifyPeers: true });
+  return report.notUp === 0 ? EXIT_OK : 1;
+}
