@@ -25,7 +25,8 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
   const failback = cfg.failback.mode === 'never' ? 'never' : `after ${cfg.failback.holdMs / 1000} s (probe every ${cfg.failback.probeMs / 1000} s)`;
   const summary =
     `simulator: ${cfg.count} base stations from ${cfg.endpoints.join(', ')}, clusters ${cfg.clusters.join(' -> ')}, fail-back ${failback}\n` +
-    `  arrival ${cfg.arrival.ratePerSec}/s (burst ${cfg.arrival.burst}), reconnect ${cfg.reconnect.initialMs / 1000}..${cfg.reconnect.maxMs / 1000} s, dpd ${cfg.dpdDelay} s`;
+    `  arrival ${cfg.arrival.ratePerSec}/s (burst ${cfg.arrival.burst}), reconnect ${cfg.reconnect.initialMs / 1000}..${cfg.reconnect.maxMs / 1000} s, dpd ${cfg.dpdDelay} s` +
+    (cfg.retransmit ? `, retransmit ${JSON.stringify(cfg.retransmit)}` : '');
   if (f.check) {
     console.log(`${summary}\nconfiguration OK`);
     return EXIT_OK;
@@ -43,6 +44,7 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
     arrival: cfg.arrival,
     reconnect: cfg.reconnect,
     dpdDelay: cfg.dpdDelay,
+    retransmit: cfg.retransmit,
     failback: cfg.failback,
     moveOn: cfg.moveOn,
     recvBufferSize: 8 << 20,

@@ -15,6 +15,7 @@
  *     arrival: { rate: 500, burst: 50 }  # first attempts per second, at most `burst` at once
  *     reconnect: { initial: 1s, max: 60s }
  *     dpd: 30s
+ *     retransmit: { timeout: 4, base: 1.8, tries: 5 }   # as a connection's (strongSwan's defaults)
  *     failback: never                    # or a hold time: 5m (probe: 30s)
  *     progress: 1s                       # progress line interval
  *     local-port: 0                      # IKE port of the endpoints (default 500, NAT-T 4500; 0: ephemeral)
@@ -38,6 +39,7 @@ export interface SimulateConfig {
   arrival: { ratePerSec: number; burst: number };
   reconnect: ReconnectBounds;
   dpdDelay: number;
+  retransmit?: { timeout?: number; base?: number; tries?: number };
   failback: RecoveryConfig['failback'];
   moveOn: number[];
   progressMs: number;
@@ -66,6 +68,7 @@ const simulateField = obj({
   arrival: obj({ rate: num({ min: 0.001 }), burst: optional(num({ min: 1, integer: true })) }),
   reconnect: optional(obj({ initial: optional(duration({ min: 0.001 })), max: optional(duration({ min: 0.001 })) })),
   dpd: optional(duration({ min: 0 })),
+  retransmit: optional(obj({ timeout: optional(duration({ min: 0.01 })), base: optional(num({ min: 1 })), tries: optional(num({ min: 0, max: 20, integer: true })) })),
   failback: optional(failbackField),
   probe: optional(duration({ min: 0.1 })),
   'move-on': optional(list(oneOf(Object.keys(NotifyError) as (keyof typeof NotifyError)[]))),
@@ -107,6 +110,7 @@ export function loadSimulateConfig(path: string, count?: number): SimulateConfig
     arrival: { ratePerSec: s.arrival.rate, burst: s.arrival.burst ?? Math.max(1, Math.ceil(s.arrival.rate / 10)) },
     reconnect: { initialMs, maxMs },
     dpdDelay: s.dpd ?? 30,
+    ...(s.retransmit ? { retransmit: s.retransmit } : {}),
     failback,
     moveOn: (s['move-on'] ?? DEFAULT_MOVE_ON_NAMES).map((n) => NotifyError[n]),
     progressMs: (s.progress ?? 1) * 1000,
