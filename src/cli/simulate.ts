@@ -32,6 +32,7 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
     return EXIT_OK;
   }
   console.log(summary);
+  const mem0 = heap();
   const sim = await Simulator.create({
     count: cfg.count,
     endpoints: cfg.endpoints.map((address) => (cfg.localPort === undefined ? { address } : { address, port: cfg.localPort, natTPort: cfg.localPort && cfg.localPort + 1 })),
@@ -63,9 +64,21 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
   clearInterval(tick);
   out.write(sim.progress());
   out.done();
+  const mem1 = heap();
   const report = sim.report();
-  console.log(`\n${reportText(report)}`);
-  if (f.json) writeFileSync(f.json, `${JSON.stringify({ config: { ...cfg, psk: undefined }, report }, null, 2)}\n`);
+  // The simulator's own memory per base station (JS heap + external, after full GCs with --expose-gc).
+  const memory = { gc: mem1.gc, rssBytes: mem1.rss, bytesPerBaseStation: Math.round((mem1.bytes - mem0.bytes) / report.count) };
+  console.log(`\n${reportText(report)}\nsimulator memory: ${(memory.bytesPerBaseStation / 1024).toFixed(2)} KiB per base station (heap + external${memory.gc ? ', after GC' : ''}), RSS ${(memory.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (f.json) writeFileSync(f.json, `${JSON.stringify({ config: { ...cfg, psk: undefined }, report, memory }, null, 2)}\n`);
   await sim.close({ notifyPeers: true });
   return report.notUp === 0 ? EXIT_OK : 1;
+}
+
+/** Heap + external bytes now (after two full GCs when node runs with --expose-gc). */
+function heap(): { bytes: number; rss: number; gc: boolean } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return { bytes: m.heapUsed + m.external, rss: m.rss, gc: gc !== undefined };
 }
