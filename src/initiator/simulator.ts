@@ -108,6 +108,8 @@ export class Simulator {
   private readonly recovery: number[] = [];
   private readonly failures = new OutcomeCounts();
   private readonly redirects = new Map<string, number>();
+  /** SAs a gateway redirected (RFC 5685): their end is not a failure, the followed SA stands for them. */
+  private readonly redirectedSas = new WeakSet<IkeSa>();
   private readonly keepers: ConnectionKeeper[] = [];
   private gen!: LoadGenerator;
   private pacer: NodeJS.Timeout | undefined;
@@ -167,7 +169,8 @@ export class Simulator {
           sim.keepers[s]!.events.ikeFailed?.(sa, reason);
           sim.onFailed(sa, reason);
         },
-        redirected: (_sa, to) => {
+        redirected: (sa, to) => {
+          sim.redirectedSas.add(sa);
           const t = gatewayIdToString(to);
           sim.redirects.set(t, (sim.redirects.get(t) ?? 0) + 1);
         },
@@ -250,7 +253,7 @@ export class Simulator {
     const i = indexOfConnection(sa.conn?.name ?? '');
     if (!(i >= 0 && i < this.o.count)) return;
     // A fail-back probe ends as a failed SA too; it is not an attempt of the base station.
-    if (this.keepers[i % this.keepers.length]!.isProbe(sa)) return;
+    if (this.keepers[i % this.keepers.length]!.isProbe(sa) || this.redirectedSas.has(sa)) return;
     const notify = sa.refusedWith === undefined ? '' : ` (${nameOf(NotifyType, sa.refusedWith)})`;
     this.failures.inc(`${reason}${notify}`);
     if (this.state[i] !== SimState.UP) this.state[i] = SimState.RETRYING;

@@ -12,6 +12,8 @@ import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { Simulator, type SimulatorOptions } from '../../src/initiator/simulator.js';
 import { eventually } from '../support/eventually.js';
 import { logger } from '../../src/log/index.js';
+import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/provider.js';
+import { gatewayIdFromString } from '../../src/ike/redirect/notify.js';
 
 const PSK = 'simulator test psk 0123456789';
 const PRIMARY = '127.0.0.10';
@@ -27,9 +29,9 @@ function responderConn(): ConnectionConfig {
   };
 }
 
-async function responder(address: string, port: number) {
+async function responder(address: string, port: number, redirect?: RedirectProvider) {
   const kernel = new StubKernelIpsec({ recordOps: false });
-  const daemon = new IkeDaemon({ connections: [responderConn()], kernel, listen: [{ address, port, natTPort: 0 }], log: logger('gw', { level: 'error' }) });
+  const daemon = new IkeDaemon({ connections: [responderConn()], kernel, listen: [{ address, port, natTPort: 0 }], redirect, log: logger('gw', { level: 'error' }) });
   await daemon.start();
   return { daemon, kernel, port: daemon.endpoints()[0]!.port };
 }
@@ -100,5 +102,24 @@ test('arrival: the pacer starts at most `burst` at once, then ratePerSec', async
   } finally {
     await sim.close({ notifyPeers: true });
     await gw.daemon.stop();
+  }
+});
+
+test('redirects are followed and counted per target; a redirected SA is not a failure', async () => {
+  const first = await responder(PRIMARY, 0, redirectAllTo(gatewayIdFromString(BACKUP), 'init'));
+  const second = await responder(BACKUP, first.port);
+  const sim = await Simulator.create(options(first.port, { count: 12 }));
+  try {
+    sim.start();
+    await eventually(() => sim.distribution()[BACKUP] === 12, { what: 'all 12 on the gateway redirected to', timeoutMs: 20_000 });
+    const r = sim.report();
+    assert.deepEqual(r.redirects, { [BACKUP]: 12 });
+    assert.deepEqual(r.failures, {});
+    assert.equal(r.clusterMoves, 0, 'a redirect is not a cluster move');
+    assert.equal(second.daemon.manager.ikeSaCount, 12);
+  } finally {
+    await sim.close({ notifyPeers: true });
+    await first.daemon.stop();
+    await second.daemon.stop();
   }
 });
