@@ -82,6 +82,8 @@ await withLab('scale', async (lab) => {
   // The simulator measures itself and writes its JSON once every base station is up (or at the deadline).
   await sim.waitFor(/simulator memory: /, MAX_MS + 120_000);
   const r = JSON.parse(readFileSync(jsonFile, 'utf8')) as SimJson;
+  // Keep the simulator's own table with the results (the lab directory goes away).
+  console.log(sim.output.slice(sim.output.lastIndexOf('base stations: ')));
   const perGw: { addr: string; sas: number; kibPerSa: number | null }[] = [];
   for (const m of members) {
     const sas = r.report.distribution[m.addr] ?? 0;

@@ -68,8 +68,9 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
   const report = sim.report();
   // The simulator's own memory per base station (JS heap + external, after full GCs with --expose-gc).
   const memory = { gc: mem1.gc, rssBytes: mem1.rss, bytesPerBaseStation: Math.round((mem1.bytes - mem0.bytes) / report.count) };
-  console.log(`\n${reportText(report)}\nsimulator memory: ${(memory.bytesPerBaseStation / 1024).toFixed(2)} KiB per base station (heap + external${memory.gc ? ', after GC' : ''}), RSS ${(memory.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+  // The JSON first: a reader of stdout may take the report line as "done".
   if (f.json) writeFileSync(f.json, `${JSON.stringify({ config: { ...cfg, psk: undefined }, report, memory }, null, 2)}\n`);
+  console.log(`\n${reportText(report)}\nsimulator memory: ${(memory.bytesPerBaseStation / 1024).toFixed(2)} KiB per base station (heap + external${memory.gc ? ', after GC' : ''}), RSS ${(memory.rssBytes / 2 ** 20).toFixed(0)} MiB`);
   await sim.close({ notifyPeers: true });
   return report.notUp === 0 ? EXIT_OK : 1;
 }
