@@ -2,7 +2,9 @@
  * `segw basestation --config FILE.yaml [--check]`: brings up the configured connections and keeps
  * them up: a lost IKE SA (DPD, the gateway's Delete) or a failed attempt (no answer, a refusal)
  * is initiated again after an exponential back-off with jitter (config `reconnect`), logged at
- * warn (src/initiator/keeper.ts).
+ * warn (src/initiator/keeper.ts). With `recovery`, a connection moves between its cluster
+ * addresses (src/initiator/recovery.ts); `status` and `list-sas` on the control socket show the
+ * cluster each connection is on and why it moved.
  */
 import { loadBasestationConfig } from '../config/basestation.js';
 import { logger } from '../log/index.js';
@@ -18,7 +20,9 @@ export async function runBasestation(path: string, opts: { check: boolean }): Pr
     const r = cfg.reconnect;
     console.log(
       `${describeGateway(cfg).replace(/^gateway/, 'basestation')}\n  initiate: ${cfg.initiate.join(', ')}\n` +
-        `  reconnect: back-off from ${r.initialMs / 1000} s up to ${r.maxMs / 1000} s, full jitter\nconfiguration OK`,
+        `  reconnect: back-off from ${r.initialMs / 1000} s up to ${r.maxMs / 1000} s, full jitter\n` +
+        [...cfg.recovery].map(([n, p]) => `  recovery ${n}: ${p.clusters.join(' -> ')}, fail-back ${p.failback.mode === 'never' ? 'never' : `after ${p.failback.holdMs / 1000} s (probe every ${p.failback.probeMs / 1000} s)`}\n`).join('') +
+        'configuration OK',
     );
     return EXIT_OK;
   }
@@ -28,9 +32,9 @@ export async function runBasestation(path: string, opts: { check: boolean }): Pr
   for (const w of cfg.warnings) log.warn({ config: cfg.file }, w);
   // Reload is a gateway feature; SIGHUP's default action (exit, nothing cleaned up) must not happen.
   process.on('SIGHUP', () => log.warn('SIGHUP: a base station does not reload its config (restart it to apply changes); ignored'));
-  const keeper = new ConnectionKeeper({ connections: cfg.initiate, bounds: cfg.reconnect, log });
+  const keeper = new ConnectionKeeper({ connections: cfg.initiate, bounds: cfg.reconnect, recovery: cfg.recovery, log });
   // The IKE node is the same machinery as a gateway's; a base station initiates.
-  const node = await Gateway.start(cfg, { log, events: keeper.events });
+  const node = await Gateway.start(cfg, { log, events: keeper.events, annotate: keeper.annotations() });
   keeper.start(node.daemon);
   return new Promise<number>((resolve) => {
     const stop = () => {

@@ -41,6 +41,13 @@ function parse<O extends Options>(args: string[], options: O, allowPositionals =
 
 const CONFIG_OPTIONS = { config: { type: 'string', short: 'c' }, check: { type: 'boolean' } } as const;
 
+const SIMULATE_OPTIONS = {
+  simulate: { type: 'string' },
+  json: { type: 'string' },
+  duration: { type: 'string' },
+  'exit-when-up': { type: 'boolean' },
+} as const;
+
 const COMMANDS: Record<string, Command> = {
   async version(args) {
     parse(args, {});
@@ -54,8 +61,17 @@ const COMMANDS: Record<string, Command> = {
     return runGateway(values.config, { check: values.check ?? false });
   },
   async basestation(args) {
-    const { values } = parse(args, CONFIG_OPTIONS);
+    const { values } = parse(args, { ...CONFIG_OPTIONS, ...SIMULATE_OPTIONS });
     if (!values.config) throw new UsageError('--config FILE.yaml is needed');
+    const { hasSimulate } = await import('../config/simulate.js');
+    if (values.simulate !== undefined || hasSimulate(values.config)) {
+      const count = values.simulate === undefined ? undefined : Number(values.simulate);
+      if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`--simulate N: N must be a whole number >= 1, got ${values.simulate}`);
+      const durationS = values.duration === undefined ? undefined : Number(values.duration);
+      if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration SECONDS must be > 0, got ${values.duration}`);
+      const { runSimulate } = await import('./simulate.js');
+      return runSimulate(values.config, { count, json: values.json, durationS, exitWhenUp: values['exit-when-up'] ?? false, check: values.check ?? false });
+    }
     const { runBasestation } = await import('./basestation.js');
     return runBasestation(values.config, { check: values.check ?? false });
   },

@@ -26,6 +26,8 @@ export interface ControlTarget {
   readonly cluster?: { members(): MembersView };
   /** Set on a cluster member that runs VRRP: the instance's state and counters. */
   readonly vrrp?: { status(): unknown };
+  /** More about an IKE SA for `list-sas` (a base station: the cluster it is on and why). */
+  describeIkeSa?(sa: IkeSa): Record<string, unknown> | undefined;
 }
 
 type Params = Record<string, unknown>;
@@ -165,7 +167,8 @@ async function childWithCounters(d: IkeDaemon, c: ChildSa): Promise<ChildSaView>
   }
 }
 
-async function listSas(d: IkeDaemon, p: Params): Promise<{ ikeSas: IkeSaView[] }> {
+async function listSas(t: ControlTarget, p: Params): Promise<{ ikeSas: IkeSaView[] }> {
+  const d = t.daemon;
   const ike = optString(p, 'ike', IKE_SELECTOR);
   const conn = optString(p, 'connection', 'a connection name');
   const counters = optBool(p, 'counters');
@@ -174,7 +177,7 @@ async function listSas(d: IkeDaemon, p: Params): Promise<{ ikeSas: IkeSaView[] }
   const out: IkeSaView[] = [];
   for (const sa of sas) {
     const children = counters ? await Promise.all(sa.children.map((c) => childWithCounters(d, c))) : undefined;
-    out.push(ikeSaView(sa, children));
+    out.push({ ...ikeSaView(sa, children), ...t.describeIkeSa?.(sa) });
   }
   return { ikeSas: out };
 }
@@ -271,7 +274,7 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   'list-sas': {
     description: 'IKE SAs with state, peer, identities, SPIs, proposal, and their child SAs (SPIs, traffic selectors, state; counters: packets, bytes, ESP drops by reason)',
     params: '{ike?, connection?, counters?}',
-    run: (t, p) => listSas(t.daemon, p),
+    run: (t, p) => listSas(t, p),
   },
   initiate: {
     description: 'bring up a configured connection; answers once the IKE SA and its children are up',

@@ -49,6 +49,13 @@ export interface GatewayOptions {
   load?: LoadSource;
   /** More IKE event listeners (a base station's ConnectionKeeper), called after route injection's. */
   events?: IkeEventSink;
+  /** More for the control socket (a base station's clusters): merged into `status`, and per IKE SA into `list-sas`. */
+  annotate?: NodeAnnotations;
+}
+
+export interface NodeAnnotations {
+  status(): Record<string, unknown>;
+  ikeSa(sa: IkeSa): Record<string, unknown> | undefined;
 }
 
 export interface GatewayStatus {
@@ -82,6 +89,7 @@ export class Gateway {
   metrics: GatewayMetrics | undefined;
   /** The RFC 5685 balancer and the drain of a cluster member (config `cluster`). */
   balancing: Balancing | undefined;
+  private annotate: NodeAnnotations | undefined;
 
   private constructor(
     readonly cfg: GatewayConfig,
@@ -136,6 +144,7 @@ export class Gateway {
     }
     const gw = new Gateway(cfg, daemon, dp, rri, log);
     gw.metrics = metrics;
+    gw.annotate = opts.annotate;
     if (cfg.cluster) {
       const load = opts.load ?? new DaemonLoadSource(daemon, dp.ipsec);
       const clusterLog = logger('cluster', { node: cfg.node.name });
@@ -197,7 +206,13 @@ export class Gateway {
       childSas: m.liveChildren().length,
       routes: this.rri?.routes() ?? [],
       counters: this.daemon.counters,
+      ...this.annotate?.status(),
     };
+  }
+
+  /** What the node adds to an IKE SA's view in `list-sas` (a base station: its cluster). */
+  describeIkeSa(sa: IkeSa): Record<string, unknown> | undefined {
+    return this.annotate?.ikeSa(sa);
   }
 
   /**

@@ -89,6 +89,8 @@ export class IkeDaemon {
   private readonly redirectHistory = new Map<string, number[]>();
   /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
   private readonly redirected = new WeakMap<IkeSa, Promise<Outcome<Established>>>();
+  /** Probe SAs (probe()): true once the peer redirected the probe. */
+  private readonly probes = new WeakMap<IkeSa, { redirected: boolean }>();
   private started = false;
 
   constructor(private readonly opts: IkeDaemonOptions) {
@@ -277,8 +279,46 @@ export class IkeDaemon {
     return { sa, outcome };
   }
 
+  /**
+   * Is the peer at `remote` answering IKE? For disaster recovery's fail-back probe: one
+   * IKE_SA_INIT exchange for connection `name` on a throwaway SA that is destroyed locally once
+   * it is answered (no IKE_AUTH, so no SA is ever established with the peer, and the working
+   * tunnel of the connection is not touched). `ok` when the peer completed IKE_SA_INIT or
+   * redirected the probe (RFC 5685: a cluster member answered; the redirect is not followed);
+   * failed with why otherwise (no answer, refused with an error notify). The probe SA is an
+   * initiator SA of the connection: its end is reported as ikeFailed, which a keeper ignores
+   * for the SA returned here. The responder keeps its half-open SA until its half-open timeout.
+   */
+  async probe(name: string, remote: string): Promise<{ sa: IkeSa } & Started<{ redirected: boolean }>> {
+    const conn = this.connection(name);
+    if (!conn) throw new IkeDaemonError(`no connection named "${name}"`);
+    const m = this.manager;
+    const sa = new IkeSa(m, true, m.newIkeSpi(), Buffer.alloc(8), this.localFor(conn, remote), { address: remote, port: conn.cfg.remotePort ?? IKE_PORT }, conn);
+    const mark = { redirected: false };
+    this.probes.set(sa, mark);
+    m.addInitiator(sa);
+    const init = new IkeInit(sa, true);
+    const ends = this.queue(sa, [init]);
+    const p = sa.initiate();
+    m.track(p);
+    await p;
+    const outcome = ends.then(async ([e]) => {
+      if (!sa.isDead) await sa.run(() => sa.destroy('probe answered'));
+      if (mark.redirected) return succeeded({ redirected: true });
+      if (e!.status === Status.SUCCESS && init.peerError === undefined) return succeeded({ redirected: false });
+      return failed<{ redirected: boolean }>(`probe of ${remote} for ${name}: ${whyNot(init, e!)}`);
+    });
+    return { sa, outcome };
+  }
+
   /** RFC 5685 §5/§9: a new IKE SA to the gateway we were redirected to, at most N per window. */
   private followRedirect(sa: IkeSa, to: GatewayId): void {
+    const probe = this.probes.get(sa);
+    if (probe) {
+      // A probe only asks whether the cluster answers; a redirect is an answer.
+      probe.redirected = true;
+      return;
+    }
     const conn = sa.conn!;
     const s = this.manager.settings;
     const now = this.scheduler.now();

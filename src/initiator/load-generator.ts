@@ -27,6 +27,7 @@ import { IkeDaemon } from '../ike/daemon.js';
 import type { ConnectionConfig, IkeDaemonSettings, LifetimeConfig, RetransmitSettings } from '../ike/config.js';
 import { Scheduler } from '../ike/scheduler.js';
 import type { IkeSa } from '../ike/sa/ike-sa.js';
+import type { IkeEventSink } from '../ike/sa/context.js';
 import type { ChildSa } from '../ike/sa/child-sa.js';
 import type { GatewayId } from '../ike/redirect/notify.js';
 import { UdpIkeSocket } from '../ike/transport/udp.js';
@@ -89,6 +90,10 @@ export interface LoadGeneratorOptions {
   /** UDP receive buffer per socket (bursts of responses); capped by net.core.rmem_max. */
   recvBufferSize?: number;
   settings?: Partial<IkeDaemonSettings>;
+  /** DPD interval in seconds on every base station's IKE SA (default off). */
+  dpdDelay?: number;
+  /** More IKE event listeners per shard (the simulator's keepers and counters), after the generator's. */
+  events?: (shard: number) => IkeEventSink;
   log?: Logger;
 }
 
@@ -210,6 +215,7 @@ export class LoadGenerator {
       retransmit: o.retransmit,
       initialContact: o.initialContact ?? true,
       followRedirects: o.followRedirects ?? true,
+      ...(o.dpdDelay ? { dpdDelay: o.dpdDelay } : {}),
     };
   }
 
@@ -233,11 +239,14 @@ export class LoadGenerator {
       scheduler: this.scheduler,
       settings: this.o.settings,
       log: this.log,
-      events: {
-        childUp: (c) => this.onChildUp(c),
-        ikeDown: (sa, reason) => this.onIkeDown(sa, reason),
-        redirected: (sa, to) => this.onRedirected(sa, to),
-      },
+      events: withMore(
+        {
+          childUp: (c) => this.onChildUp(c),
+          ikeDown: (sa, reason) => this.onIkeDown(sa, reason),
+          redirected: (sa, to) => this.onRedirected(sa, to),
+        },
+        this.o.events?.(s),
+      ),
     });
     await daemon.start();
     return { endpoint, daemon };
@@ -491,4 +500,16 @@ export class LoadGenerator {
     for (const s of this.shards) await s.daemon.stop();
     this.shards.length = 0;
   }
+}
+
+/** The generator's own listeners, then `more`'s, for each event. */
+function withMore(own: IkeEventSink, more: IkeEventSink | undefined): IkeEventSink {
+  if (!more) return own;
+  const out: Record<string, (...a: never[]) => void> = {};
+  for (const k of new Set([...Object.keys(own), ...Object.keys(more)]) as Set<keyof IkeEventSink>) {
+    const a = own[k] as ((...x: never[]) => void) | undefined;
+    const b = more[k] as ((...x: never[]) => void) | undefined;
+    out[k] = a && b ? (...x: never[]) => { a(...x); b(...x); } : (a ?? b)!;
+  }
+  return out as IkeEventSink;
 }

@@ -54,3 +54,27 @@ test('bad reconnect bounds fail with the path and what is wrong', () => {
   ];
   for (const [line, error] of table) assert.throws(() => load(`${BS}${line}\n`), (e: unknown) => e instanceof ConfigError && error.test(e.message), line);
 });
+
+test('recovery: primary is remote.addrs[0], backups in order, failback never or a hold with probes, move-on notifies', () => {
+  const none = load(BS);
+  assert.equal(none.recovery.size, 0);
+  const never = load(`${BS}recovery:\n  tun: { backups: [203.0.113.10, 203.0.113.20] }\n`);
+  assert.deepEqual(never.recovery.get('tun'), { clusters: ['198.51.100.2', '203.0.113.10', '203.0.113.20'], failback: { mode: 'never' }, moveOn: [24, 43] });
+  const hold = load(`${BS}recovery:\n  tun: { backups: 203.0.113.10, failback: 5m, probe: 10s, move-on: [TEMPORARY_FAILURE] }\n`);
+  assert.deepEqual(hold.recovery.get('tun'), { clusters: ['198.51.100.2', '203.0.113.10'], failback: { mode: 'hold', holdMs: 300_000, probeMs: 10_000 }, moveOn: [43] });
+  const dflt = load(`${BS}recovery:\n  tun: { backups: [203.0.113.10], failback: 0 }\n`);
+  assert.deepEqual(dflt.recovery.get('tun')!.failback, { mode: 'hold', holdMs: 0, probeMs: 30_000 });
+});
+
+test('bad recovery fails with the path and what is wrong', () => {
+  const table: [recovery: string, error: RegExp][] = [
+    ['recovery:\n  other: { backups: [203.0.113.10] }', /recovery\.other: "other" is not a connection this base station initiates/],
+    ['recovery:\n  tun: { backups: [198.51.100.2] }', /recovery\.tun\.backups: 198\.51\.100\.2 is listed twice/],
+    ['recovery:\n  tun: { backups: [] }', /recovery\.tun\.backups/],
+    ['recovery:\n  tun: { backups: [gw.example] }', /recovery\.tun\.backups\[0\]/],
+    ['recovery:\n  tun: { backups: [203.0.113.10], failback: sometimes }', /recovery\.tun\.failback: expected "never" or a hold time/],
+    ['recovery:\n  tun: { backups: [203.0.113.10], probe: 10s }', /recovery\.tun\.probe: probes are only sent with a fail-back hold time/],
+    ['recovery:\n  tun: { backups: [203.0.113.10], move-on: [NOT_A_NOTIFY] }', /recovery\.tun\.move-on\[0\]: expected one of/],
+  ];
+  for (const [line, error] of table) assert.throws(() => load(`${BS}${line}\n`), (e: unknown) => e instanceof ConfigError && error.test(e.message), line);
+});

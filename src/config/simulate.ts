@@ -1,0 +1,119 @@
+/**
+ * `segw basestation --config FILE.yaml [--simulate N]` with a `simulate:` section: the base-station
+ * simulator (src/initiator/simulator.ts) instead of one base station. N base stations, each with
+ * its own identity (bs-<i>.ran.segw.example), keys, nonces and /32 of `subnet-pool`, kept up with
+ * the same back-off and disaster recovery as `segw basestation`:
+ *
+ *   simulate:
+ *     count: 10000                       # --simulate N overrides it
+ *     endpoints: [198.51.100.10, 198.51.100.11]   # local addresses (IKE 500/4500 on each)
+ *     subnet-pool: 198.18.0.0/15
+ *     psk: "a secret shared by every base station"
+ *     gateway-id: gw.example.net         # IDr expected (default: any)
+ *     clusters: [192.0.2.10, 203.0.113.10]        # primary first, then backups in order
+ *     remote-ts: [203.0.113.0/24]
+ *     arrival: { rate: 500, burst: 50 }  # first attempts per second, at most `burst` at once
+ *     reconnect: { initial: 1s, max: 60s }
+ *     dpd: 30s
+ *     retransmit: { timeout: 4, base: 1.8, tries: 5 }   # as a connection's (strongSwan's defaults)
+ *     failback: never                    # or a hold time: 5m (probe: 30s)
+ *     progress: 1s                       # progress line interval
+ *     local-port: 0                      # IKE port of the endpoints (default 500, NAT-T 4500; 0: ephemeral)
+ */
+import { resolve } from 'node:path';
+import { NotifyError } from '../ike/constants.js';
+import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, configFail, type Field } from './schema.js';
+import { readYaml } from './load.js';
+import { DEFAULT_MOVE_ON_NAMES, DEFAULT_PROBE_MS, DEFAULT_RECONNECT, type RecoveryConfig, type ReconnectBounds } from './basestation.js';
+
+export interface SimulateConfig {
+  file: string;
+  count: number;
+  endpoints: string[];
+  subnetPool: string;
+  psk: string;
+  gatewayId?: string;
+  clusters: string[];
+  port?: number;
+  remoteTs: string[];
+  arrival: { ratePerSec: number; burst: number };
+  reconnect: ReconnectBounds;
+  dpdDelay: number;
+  retransmit?: { timeout?: number; base?: number; tries?: number };
+  failback: RecoveryConfig['failback'];
+  moveOn: number[];
+  progressMs: number;
+  /** IKE port of the local endpoints (default 500); NAT-T is the next one, or ephemeral with 0. */
+  localPort?: number;
+}
+
+const failbackField: Field<'never' | number> = {
+  describe: '"never" or a hold time (seconds, or like "30s", "5m")',
+  parse(v, path) {
+    if (v === 'never') return 'never';
+    if (typeof v === 'number' || (typeof v === 'string' && /^\d/.test(v))) return duration({ min: 0 }).parse(v, path);
+    return configFail(path, `expected ${this.describe}, got ${JSON.stringify(v)}`);
+  },
+};
+
+const simulateField = obj({
+  count: num({ min: 1, max: 1_000_000, integer: true }),
+  endpoints: list(ipAddress(), { min: 1, single: true }),
+  'subnet-pool': cidr(),
+  psk: str({ nonEmpty: true }),
+  'gateway-id': optional(str({ nonEmpty: true })),
+  clusters: list(ipAddress(), { min: 1, single: true }),
+  port: optional(num({ min: 1, max: 65535, integer: true })),
+  'remote-ts': list(cidr(), { min: 1, single: true }),
+  arrival: obj({ rate: num({ min: 0.001 }), burst: optional(num({ min: 1, integer: true })) }),
+  reconnect: optional(obj({ initial: optional(duration({ min: 0.001 })), max: optional(duration({ min: 0.001 })) })),
+  dpd: optional(duration({ min: 0 })),
+  retransmit: optional(obj({ timeout: optional(duration({ min: 0.01 })), base: optional(num({ min: 1 })), tries: optional(num({ min: 0, max: 20, integer: true })) })),
+  failback: optional(failbackField),
+  probe: optional(duration({ min: 0.1 })),
+  'move-on': optional(list(oneOf(Object.keys(NotifyError) as (keyof typeof NotifyError)[]))),
+  progress: optional(duration({ min: 0.1 })),
+  'local-port': optional(num({ min: 0, max: 65534, integer: true })),
+});
+
+/** True when the file has a `simulate:` section (segw basestation then runs the simulator). */
+export function hasSimulate(path: string): boolean {
+  const raw = readYaml(resolve(path));
+  return raw !== null && typeof raw === 'object' && 'simulate' in raw;
+}
+
+export function loadSimulateConfig(path: string, count?: number): SimulateConfig {
+  const file = resolve(path);
+  const raw = readYaml(file) as Record<string, unknown>;
+  const extra = Object.keys(raw).filter((k) => k !== 'simulate');
+  if (extra.length > 0) configFail(extra[0]!, 'a simulator file has only the `simulate:` section');
+  const s = simulateField.parse(raw.simulate, 'simulate');
+  const dup = s.clusters.find((a, i) => s.clusters.indexOf(a) !== i);
+  if (dup) configFail('simulate.clusters', `${dup} is listed twice`);
+  const initialMs = s.reconnect?.initial === undefined ? DEFAULT_RECONNECT.initialMs : s.reconnect.initial * 1000;
+  const maxMs = s.reconnect?.max === undefined ? Math.max(DEFAULT_RECONNECT.maxMs, initialMs) : s.reconnect.max * 1000;
+  if (maxMs < initialMs) configFail('simulate.reconnect.max', `${maxMs / 1000} s is below reconnect.initial (${initialMs / 1000} s)`);
+  let failback: RecoveryConfig['failback'] = { mode: 'never' };
+  if (s.failback !== undefined && s.failback !== 'never') {
+    failback = { mode: 'hold', holdMs: s.failback * 1000, probeMs: s.probe === undefined ? DEFAULT_PROBE_MS : s.probe * 1000 };
+  } else if (s.probe !== undefined) configFail('simulate.probe', 'probes are only sent with a fail-back hold time (failback: 5m)');
+  return {
+    file,
+    count: count ?? s.count,
+    endpoints: s.endpoints,
+    subnetPool: s['subnet-pool'],
+    psk: s.psk,
+    ...(s['gateway-id'] ? { gatewayId: s['gateway-id'] } : {}),
+    clusters: s.clusters,
+    ...(s.port ? { port: s.port } : {}),
+    remoteTs: s['remote-ts'],
+    arrival: { ratePerSec: s.arrival.rate, burst: s.arrival.burst ?? Math.max(1, Math.ceil(s.arrival.rate / 10)) },
+    reconnect: { initialMs, maxMs },
+    dpdDelay: s.dpd ?? 30,
+    ...(s.retransmit ? { retransmit: s.retransmit } : {}),
+    failback,
+    moveOn: (s['move-on'] ?? DEFAULT_MOVE_ON_NAMES).map((n) => NotifyError[n]),
+    progressMs: (s.progress ?? 1) * 1000,
+    ...(s['local-port'] === undefined ? {} : { localPort: s['local-port'] }),
+  };
+}
