@@ -8,6 +8,7 @@ PACKAGES=(
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins
   keepalived bird2 frr tshark iperf3
+  clang libclang-rt-14-dev libssl-dev  # scripts/fuzz-native.sh: libFuzzer, ASan/UBSan runtimes, libcrypto
 )
 
 if [ "$(id -u)" -ne 0 ]; then
