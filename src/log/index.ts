@@ -42,7 +42,9 @@ export function createRootLogger(opts: { level?: LevelWithSilent; destination?: 
   const dest = opts.destination === undefined ? 1 : opts.destination;
   return pino(
     { level: opts.level ?? defaultLevel(), ...BASE_OPTIONS },
-    pino.destination({ dest, sync: false }),
+    // A log file segw creates is 0600 whatever the umask (lines name peers, addresses and
+    // identities); an existing file keeps the mode the operator gave it.
+    pino.destination({ dest, sync: false, mode: 0o600 }),
   );
 }
 
