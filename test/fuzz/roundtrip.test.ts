@@ -35,7 +35,7 @@ import { intersectTs, parseTs, tsContained, tsEqual, tsFromWire, tsToString, tsT
 
 const RUNS = { numRuns: Number(process.env.SEGW_FC_RUNS ?? 500) };
 // Plain objects, as the codec makes them (deepEqual compares prototypes).
-const rec = <T extends Record<string, fc.Arbitrary<unknown>>>(model: T) => fc.record(model, { noNullPrototype: true });
+const rec = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
 const bytes = (min: number, max: number) => fc.uint8Array({ minLength: min, maxLength: max }).map((u) => Buffer.from(u));
 const u8 = fc.integer({ min: 0, max: 255 });
 const u16 = fc.integer({ min: 0, max: 65535 });
