@@ -3,8 +3,9 @@
  * JavaScript): pick a corpus entry, mutate it, run the target; an input that reaches a block
  * no earlier input reached joins the corpus. Coverage is V8's block coverage (./coverage.ts),
  * taken once per batch of inputs; a batch that found something new is replayed input by input
- * to find which ones did. An exception out of the target, or an async target that does not
- * settle within `timeoutMs`, is a finding: the input is saved and the run stops.
+ * to find which ones did. An exception out of the target, or an input that does not finish
+ * within `timeoutMs` (an async one that does not settle, or a synchronous loop: ./watchdog.ts),
+ * is a finding: the input is saved and the run stops.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import type { FuzzTarget } from '../registry.js';
 import { Coverage } from './coverage.js';
 import { Mutator, Rng } from './mutate.js';
+import { Watchdog } from './watchdog.js';
 
 export interface FuzzOptions {
   /** Stop after this many inputs (seeds included) ... */
@@ -20,12 +22,14 @@ export interface FuzzOptions {
   seconds: number;
   seed?: number;
   maxLen?: number;
-  /** Inputs per coverage snapshot. */
+  /** Inputs per coverage snapshot at first; it doubles (up to 16x) while batches find nothing. */
   batch?: number;
   timeoutMs?: number;
   /** Where new corpus entries and findings are written (none if unset). */
   corpusOut?: string;
   crashDir?: string;
+  /** Which script URLs give coverage (default: segw's src/). */
+  include?: (url: string) => boolean;
   /** Progress lines (every ~10 s). */
   progress?: (line: string) => void;
 }
@@ -50,11 +54,14 @@ export function dictionaryOf(seeds: Buffer[]): Buffer[] {
 export async function fuzz(t: FuzzTarget, seeds: Buffer[], o: FuzzOptions): Promise<FuzzStats> {
   const started = Date.now();
   const rng = new Rng(o.seed ?? (Date.now() & 0xffffffff));
-  const mut = new Mutator(rng, t.text ? dictionaryOf(seeds) : [], o.maxLen ?? 4096);
-  const cov = new Coverage((url) => url.includes('/src/') && !url.includes('/node_modules/'));
+  const maxLen = o.maxLen ?? 4096;
+  const mut = new Mutator(rng, t.text ? dictionaryOf(seeds) : [], maxLen);
+  const cov = new Coverage(o.include ?? ((url) => url.includes('/src/') && !url.includes('/node_modules/')));
   const corpus: Buffer[] = [];
-  const batchSize = o.batch ?? 64;
+  const minBatch = o.batch ?? 64;
+  let batchSize = minBatch;
   const timeoutMs = o.timeoutMs ?? 10_000;
+  const dog = new Watchdog({ target: t.name, timeoutMs: timeoutMs * 2, maxLen: Math.max(maxLen, ...seeds.map((s) => s.length)), crashDir: o.crashDir });
   let inputs = 0;
   let lastProgress = started;
 
@@ -69,6 +76,7 @@ export async function fuzz(t: FuzzTarget, seeds: Buffer[], o: FuzzOptions): Prom
   /** Runs one input; returns the finding's message, or null. */
   const run = async (data: Buffer): Promise<string | null> => {
     inputs++;
+    dog.begin(data);
     try {
       const r = t.fuzz(data);
       if (r instanceof Promise) {
@@ -97,6 +105,7 @@ export async function fuzz(t: FuzzTarget, seeds: Buffer[], o: FuzzOptions): Prom
       writeFileSync(file, input);
     }
     cov.close();
+    dog.stop();
     return stats({ message, file, input });
   };
 
@@ -128,7 +137,11 @@ export async function fuzz(t: FuzzTarget, seeds: Buffer[], o: FuzzOptions): Prom
       if (f) return found(x, f);
     }
     const feats = cov.take();
-    if (cov.novel(feats, false) > 0) {
+    dog.alive();
+    const novel = cov.novel(feats, false) > 0;
+    // Snapshots cost milliseconds: fewer of them while nothing new turns up.
+    batchSize = novel ? minBatch : Math.min(batchSize * 2, minBatch * 16);
+    if (novel) {
       for (const x of batch) {
         inputs--; // a replay is not a new input
         const f = await run(x);
@@ -144,5 +157,6 @@ export async function fuzz(t: FuzzTarget, seeds: Buffer[], o: FuzzOptions): Prom
     }
   }
   cov.close();
+  dog.stop();
   return stats();
 }
