@@ -19,7 +19,7 @@ import { createRootLogger, setRootLogger, type Logger } from '../../src/log/inde
 import { IkeSa } from '../../src/ike/sa/ike-sa.js';
 import type { IkeKeys } from '../../src/ike/crypto/types.js';
 import type { ConnectionConfig } from '../../src/ike/config.js';
-import { Pair, PSK } from '../exchange/harness.js';
+import { bsConfig, gwConfig, Pair, PSK } from '../exchange/harness.js';
 import { TestPki } from '../ike/crypto/pki.js';
 import { eventually } from '../support/eventually.js';
 import { findSecrets, type Secret } from './secrets.js';
@@ -93,39 +93,47 @@ test('the secret search finds a key however it is printed (so the tests below ca
   assert.equal(hits.length, 5, `${hits.join('\n')}\n--- lines:\n${got.join('\n')}`);
 });
 
-test('a PSK exchange with rekeys, DPD and delete logs no PSK, SK_* or ESP key at level trace', async () => {
-  const { lines } = traceLog('psk.log');
-  let secrets: Secret[] = [{ what: 'PSK', bytes: Buffer.from(PSK), text: PSK }];
-  const p = new Pair({ gw: { ikeProposals: ['aes256-sha256-x25519', 'aes128gcm16-prfsha256-ecp256'] } });
-  await p.start();
-  try {
-    const { keys: ikeKeys, calls } = await spyingKeys(async () => {
-      const { bsSa } = await p.connect();
-      secrets = secrets.concat(espKeys(p));
-      const child = bsSa.children[0]!;
-      await p.bs.daemon.rekeyChild(child);
-      await p.run();
-      secrets = secrets.concat(espKeys(p));
-      await p.bs.daemon.rekeyIke(bsSa);
-      await p.run();
-      const live = p.bs.daemon.manager.ikeSaList().find((s) => !s.isDead)!;
-      await p.bs.daemon.dpd(live);
-      await p.run();
-      await p.bs.daemon.terminate(live);
-      await p.run();
-    });
-    // Two IKE SAs (the first and its rekey) on both ends; AES-GCM has no SK_a: 5 keys each.
-    assert.equal(calls, 4, 'setKeys calls');
-    assert.ok(ikeKeys.length >= 4 * 5, `spied ${ikeKeys.length} keys`);
-    secrets = secrets.concat(ikeKeys);
-  } finally {
-    await p.stop();
-  }
-  const got = await lines();
-  assert.ok(got.some((l) => l.includes('"level":"trace"') || l.includes('"level":"debug"')), 'nothing logged below info: the test would prove nothing');
-  assert.ok(got.length > 10, `only ${got.length} log lines`);
-  assert.deepEqual(findSecrets(got, secrets), []);
-});
+const SUITES = [
+  { ike: 'aes128gcm16-prfsha256-ecp256', esp: 'aes128gcm16-esn', keysPerSa: 5 }, // AEAD: no SK_a, no ESP integrity key
+  { ike: 'aes256-sha256-x25519', esp: 'aes128-sha256', keysPerSa: 7 },
+];
+
+for (const suite of SUITES) {
+  test(`a PSK exchange (${suite.ike}, ESP ${suite.esp}) with rekeys, DPD and delete logs no PSK, SK_* or ESP key at level trace`, async () => {
+    const { lines } = traceLog(`psk-${suite.ike}.log`);
+    let secrets: Secret[] = [{ what: 'PSK', bytes: Buffer.from(PSK), text: PSK }];
+    const children = bsConfig(false).children.map((c) => ({ ...c, espProposals: [suite.esp] }));
+    const p = new Pair({ bs: { ikeProposals: [suite.ike], children }, gw: { ikeProposals: [suite.ike], children: gwConfig(false).children.map((c) => ({ ...c, espProposals: [suite.esp] })) } });
+    await p.start();
+    try {
+      const { keys: ikeKeys, calls } = await spyingKeys(async () => {
+        const { bsSa } = await p.connect();
+        secrets = secrets.concat(espKeys(p));
+        const child = bsSa.children[0]!;
+        await p.bs.daemon.rekeyChild(child);
+        await p.run();
+        secrets = secrets.concat(espKeys(p));
+        await p.bs.daemon.rekeyIke(bsSa);
+        await p.run();
+        const live = p.bs.daemon.manager.ikeSaList().find((s) => !s.isDead)!;
+        await p.bs.daemon.dpd(live);
+        await p.run();
+        await p.bs.daemon.terminate(live);
+        await p.run();
+      });
+      // Two IKE SAs (the first and its rekey) on both ends.
+      assert.equal(calls, 4, 'setKeys calls');
+      assert.equal(ikeKeys.length, 4 * suite.keysPerSa, 'SK_* keys spied');
+      secrets = secrets.concat(ikeKeys);
+    } finally {
+      await p.stop();
+    }
+    const got = await lines();
+    assert.ok(got.some((l) => l.includes('"level":"trace"') || l.includes('"level":"debug"')), 'nothing logged below info: the test would prove nothing');
+    assert.ok(got.length > 10, `only ${got.length} log lines`);
+    assert.deepEqual(findSecrets(got, secrets), []);
+  });
+}
 
 test('a certificate exchange logs no private key (PEM, DER) at level trace', async () => {
   const pki = new TestPki();
