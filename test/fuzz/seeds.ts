@@ -15,6 +15,7 @@ import { CAPTURES_DIR, readUdpDatagrams } from '../support/pcap.js';
 import { Pair } from '../exchange/harness.js';
 import { ExchangeType } from '../../src/ike/constants.js';
 import type { SkTransform } from '../../src/ike/crypto/types.js';
+import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { CORPUS_DIR } from './registry.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -43,43 +44,50 @@ const EXCHANGE_INDEX = new Map<number, number>([
   [ExchangeType.CREATE_CHILD_SA, 1],
   [ExchangeType.INFORMATIONAL, 2],
 ]);
+/** Wraps an SA's SK_e/SK_a transform so each plaintext it seals (requests or responses) is kept as a record. */
+function recordSeals(sa: IkeSa, responses: boolean, out: Buffer[]): void {
+  const sk = sa.skOut as SkTransform;
+  const seal = sk.seal.bind(sk);
+  sk.seal = (aad: Buffer, plain: Buffer) => {
+    const ex = EXCHANGE_INDEX.get(aad[18]!);
+    const body = plain.subarray(0, plain.length - 1 - plain[plain.length - 1]!);
+    if (ex !== undefined && ((aad[19]! & 0x20) !== 0) === responses) out.push(Buffer.concat([Buffer.from([ex, aad[28]!]), u16(body.length), body]));
+    return seal(aad, plain);
+  };
+}
+
 async function exchange(v6: boolean, gcm: boolean): Promise<void> {
   const silent = pino({ level: 'silent' });
   const proposals = ['aes128gcm16-prfsha256-x25519', 'aes256-sha256-x25519'];
   const p = new Pair({ v6, bs: { ikeProposals: [proposals[gcm ? 0 : 1]!] }, gw: { ikeProposals: proposals }, bsDaemon: { log: silent }, gwDaemon: { log: silent } });
   await p.start();
-  const records: Buffer[] = [];
+  const requests: Buffer[] = [];
+  const responses: Buffer[] = [];
   try {
     await p.initiate();
-    await p.next();
+    await p.next(); // IKE_SA_INIT request
+    await p.next(); // IKE_SA_INIT response: both ends have SK keys now
     const sa = p.bs.daemon.manager.ikeSaList()[0]!;
-    let wrapped: SkTransform | undefined;
-    const wrap = () => {
-      const sk = sa.skOut;
-      if (!sk || sk === wrapped) return;
-      const seal = sk.seal.bind(sk);
-      sk.seal = (aad: Buffer, plain: Buffer) => {
-        const ex = EXCHANGE_INDEX.get(aad[18]!);
-        const body = plain.subarray(0, plain.length - 1 - plain[plain.length - 1]!);
-        if (ex !== undefined && (aad[19]! & 0x20) === 0) records.push(Buffer.concat([Buffer.from([ex, aad[28]!]), u16(body.length), body]));
-        return seal(aad, plain);
-      };
-      wrapped = sk;
-    };
-    await p.next();
-    wrap();
+    recordSeals(sa, false, requests);
+    recordSeals(p.gw.daemon.manager.ikeSaList()[0]!, true, responses);
     await p.run();
-    const child = sa.children?.[0];
+    const child = sa.children[0];
     if (child) await p.bs.daemon.rekeyChild(child);
     await p.run();
     await p.bs.daemon.dpd(sa);
     await p.run();
     for (const d of p.wire.log) add('ike-decode', d.data);
+    // The gateway's IKE_SA_INIT answer, for the initiator target (its SPIs patched in by flag 1).
+    const answer = p.wire.log.find((x) => x.from.address === p.gw.addr)!;
+    add('initiator', Buffer.concat([Buffer.from([0, 1]), u16(answer.data.length), answer.data]));
   } finally {
     await p.stop();
   }
-  add('responder', Buffer.concat([Buffer.from([1 | (gcm ? 2 : 0)]), ...records]));
-  for (const r of records) add('responder', Buffer.concat([Buffer.from([1 | (gcm ? 2 : 0)]), r]));
+  const mode = Buffer.from([1 | (gcm ? 2 : 0)]);
+  add('responder', Buffer.concat([mode, ...requests]));
+  for (const r of requests) add('responder', Buffer.concat([mode, r]));
+  add('initiator', Buffer.concat([mode, ...responses]));
+  for (const r of responses) add('initiator', Buffer.concat([mode, r]));
 }
 await exchange(false, true);
 await exchange(true, false);
@@ -168,8 +176,9 @@ for (const ip of [ipv4(6, tcp(4000)), ipv6(6, tcp(4000))]) {
 
 for (const [name, inputs] of corpora) {
   const dir = join(CORPUS_DIR, name);
-  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // Generated seeds are replaced; findings' inputs (regression-*) stay.
+  for (const f of readdirSync(dir)) if (!f.startsWith('regression-')) rmSync(join(dir, f));
   for (const b of inputs) writeFileSync(join(dir, createHash('sha1').update(b).digest('hex').slice(0, 16)), b);
   console.log(`${name}: ${inputs.length} seeds`);
 }
