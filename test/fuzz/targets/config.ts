@@ -12,8 +12,9 @@ import { invariant, type FuzzTarget } from '../registry.js';
 
 const FILE = '/nonexistent/segw-fuzz/gateway.yaml';
 // "WHERE: what", WHERE being the file, the file with line and column, a key path, or
-// "(top level)"; never an empty or absent location.
-const LOCATED = /^[^\s][^\n]*?: \S/;
+// "(top level)"; never an empty or absent location. A key path is printed as the keys are
+// written, so it may start with any character the YAML key has (even a form feed).
+const LOCATED = /^[^\n]+?: \S/;
 
 export const target: FuzzTarget = {
   name: 'config',
