@@ -9,6 +9,7 @@ PACKAGES=(
   libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins
   keepalived bird2 frr tshark iperf3
   user-mode-linux kmod iptables
+  clang libclang-rt-14-dev libssl-dev  # scripts/fuzz-native.sh: libFuzzer, ASan/UBSan runtimes, libcrypto
 )
 
 if [ "$(id -u)" -ne 0 ]; then

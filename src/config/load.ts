@@ -24,6 +24,15 @@ export function readYamlFile(path: string): YamlFile {
   } catch (err) {
     throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`, { cause: err });
   }
+  return parseYamlFile(text, path);
+}
+
+/** The YAML text of config file `path` as plain data (readYaml without the read; fuzzed alone). */
+export function parseYamlText(text: string, path: string): unknown {
+  return parseYamlFile(text, path).data;
+}
+
+function parseYamlFile(text: string, path: string): YamlFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
@@ -31,7 +40,14 @@ export function readYamlFile(path: string): YamlFile {
     const where = e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
     throw new ConfigError(`${path}${where}: ${e.message.split('\n')[0]}`);
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // An alias to an undefined anchor, or one expanding past maxAliasCount (the yaml library
+    // throws ReferenceError for both; found by test/fuzz/targets/config.ts).
+    throw new ConfigError(`${path}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
   if (data === null || data === undefined) throw new ConfigError(`${path}: the file is empty`);
   return {
     data,
