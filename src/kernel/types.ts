@@ -188,6 +188,20 @@ export interface AddressParams {
   noPrefixRoute?: boolean;
 }
 
+/**
+ * A macvlan: a second MAC on a parent Ethernet link (the VRRP virtual MAC, RFC 9568 §7.3).
+ * Mode 'bridge' lets the parent keep receiving multicast sent from the macvlan's MAC by another
+ * host (mode 'private' hands such frames only to the macvlan).
+ */
+export interface MacvlanParams {
+  /** The new link's name (at most 15 characters). */
+  name: string;
+  parent: string;
+  /** "00:00:5e:00:01:33" */
+  address: string;
+  mode: 'private' | 'vepa' | 'bridge';
+}
+
 export interface KernelNet {
   readonly name: 'netlink' | 'stub';
   addAddress(addr: AddressParams): Promise<void>;
@@ -196,6 +210,17 @@ export interface KernelNet {
   deleteRoute(route: RouteParams): Promise<void>;
   /** Routes of one protocol (for reconciliation of routes left by an earlier run). */
   listRoutes(filter: { protocol?: number; table?: number; family?: IpFamily }): Promise<RouteParams[]>;
+  /** Creates a macvlan, left down. Optional: the VRRP virtual MAC needs it. EEXIST if the name is taken. */
+  addMacvlan?(m: MacvlanParams): Promise<void>;
+  /** Deletes a link by name; resolves false when there was none (ENODEV). */
+  deleteLink?(name: string): Promise<boolean>;
+  /** Sets a link up or down. */
+  setLinkUp?(name: string, up: boolean): Promise<void>;
+  /**
+   * Writes net.ipv4.conf.<dev>.<key> (arp_ignore, arp_announce, rp_filter, ...) in this
+   * namespace and returns the value it replaces.
+   */
+  setIpv4Conf?(dev: string, key: string, value: number): Promise<number>;
   close(): Promise<void>;
 }
 
