@@ -231,6 +231,18 @@ export interface KernelNet {
  */
 export const ROUTE_PROTO_SEGW = 200;
 
+/**
+ * RFC 9568 §6.1 Accept_Mode False: a master that does not own the virtual addresses accepts no
+ * packet addressed to them, except ARP and IPv6 Neighbor Discovery (§6.4.3). Installed while such
+ * a master holds the VIPs. Implementation: nft/ (a table of segw's own per instance); tests: a double.
+ */
+export interface VipAcceptFilter {
+  /** Drops packets addressed to `addresses` (all of one family), under `name`; replaces a previous set. */
+  block(name: string, addresses: string[]): Promise<void>;
+  /** Removes the set `name`; resolves false when there was none. */
+  unblock(name: string): Promise<boolean>;
+}
+
 /** A VRRP message as received, with the IP fields RFC 9568 §7.1 checks. */
 export interface VrrpPacket {
   family: IpFamily;
@@ -259,5 +271,12 @@ export interface VrrpLink {
   setReceiver(receiver: (p: VrrpPacket) => void): void;
   /** One gratuitous ARP / unsolicited NA per address (bare addresses, no prefix length). */
   announce(addresses: string[]): void;
+  /**
+   * From now on send adverts and announcements out of `via` (the virtual MAC's macvlan: frames
+   * leave with its MAC as source, announcements carry it), from the same source address;
+   * undefined: back to the link's own interface. Receiving stays on the link's interface.
+   * Optional: needed only for virtualMac.
+   */
+  transmitVia?(via: { interface: string; hardwareAddress: string } | undefined): Promise<void>;
   close(): Promise<void>;
 }
