@@ -53,7 +53,8 @@ export async function runVrrp(path: string, opts: { check: boolean }): Promise<n
     group: unicast ? undefined : family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6,
     source: o.unicastSource,
   });
-  const inst = new VrrpInstance(o, { link, net, filter: o.accept ? undefined : new NftVipFilter() });
+  // The filter also clears drop rules a killed run with accept: false left, whatever `accept` is now.
+  const inst = new VrrpInstance(o, { link, net, filter: new NftVipFilter() });
   try {
     await inst.start();
   } catch (err) {

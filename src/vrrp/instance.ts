@@ -117,8 +117,9 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
   private readonly drops = Object.fromEntries([...DROP_REASONS, 'unknown-peer'].map((r) => [r, 0])) as Record<InstanceDropReason, number>;
   private lastTransition: VrrpTransition | undefined;
   private readonly vmac: VirtualMacLink | undefined;
-  /** The Accept_Mode False drop rules' name (absent: accept mode on, or the address owner). */
+  /** The Accept_Mode False drop rules' name (with a filter); `blocking`: installed while master. */
   private readonly filterName: string | undefined;
+  private readonly blocking: boolean;
   private filtering = false;
 
   constructor(
@@ -146,10 +147,9 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.s = initialState(this.cfg);
     if (options.virtualMac) this.vmac = new VirtualMacLink(deps.net, options.interface, options.vrid, this.family, this.log);
     // RFC 9568 §6.4.3: the owner always accepts; others only in Accept_Mode.
-    if (!options.accept && options.priority !== PRIORITY_OWNER) {
-      if (!deps.filter) throw new TypeError('VrrpInstance: accept: false needs deps.filter (a VipAcceptFilter)');
-      this.filterName = `vrrp_${options.interface}_${options.vrid}`;
-    }
+    this.blocking = !options.accept && options.priority !== PRIORITY_OWNER;
+    if (this.blocking && !deps.filter) throw new TypeError('VrrpInstance: accept: false needs deps.filter (a VipAcceptFilter)');
+    if (deps.filter) this.filterName = `vrrp_${options.interface}_${options.vrid}`;
     deps.link.setReceiver((p) => this.receive(p));
   }
 
@@ -168,9 +168,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       return Promise.resolve();
     }
     return (async () => {
-      if (this.filterName && (await this.deps.filter!.unblock(this.filterName))) {
-        this.log.warn({ table: this.filterName }, 'removed Accept_Mode drop rules left by an earlier run');
-      }
+      if (this.filterName) await this.clearStaleFilter(this.filterName);
       await this.vmac?.prepare();
       this.dispatch({ type: 'Startup', now: this.clock.now() });
     })();
@@ -185,6 +183,16 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     for (const name of [...this.timers.keys()]) this.cancel(name);
     await this.queue;
     await this.vmac?.remove();
+  }
+
+  /** Drop rules a killed run left would hide the VIPs even in accept mode: removed first. */
+  private async clearStaleFilter(name: string): Promise<void> {
+    try {
+      if (await this.deps.filter!.unblock(name)) this.log.warn({ table: name }, 'removed Accept_Mode drop rules left by an earlier run');
+    } catch (err) {
+      if (this.blocking) throw err;
+      this.log.warn({ err: String(err) }, 'cannot look for Accept_Mode drop rules left by an earlier run');
+    }
   }
 
   status(): VrrpStatus {
@@ -331,7 +339,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
    * then the virtual MAC's link up. False (nothing added) if the link cannot come up.
    */
   private async vipsLinkUp(): Promise<boolean> {
-    if (this.filterName) {
+    if (this.blocking && this.filterName) {
       try {
         await this.deps.filter!.block(this.filterName, this.vips.map((v) => v.address));
         this.filtering = true;

@@ -9,7 +9,8 @@
  *              (down), and the ARP / reverse-path settings below written.
  *   up()       becoming master, before the VIPs are added;
  *   down()     leaving master, after they are removed;
- *   remove()   at stop: the link goes, the parent's settings are put back.
+ *   remove()   at stop: the link goes, the parent's settings are put back (those read at a
+ *              clean start; after a killed run the values found are its, so they stay).
  *
  * Choices, and why:
  * - Down, not merely empty, on a backup: a down macvlan is out of the parent's unicast filter
@@ -86,11 +87,13 @@ export class VirtualMacLink {
   async prepare(): Promise<void> {
     const k = this.methods();
     try {
-      if (await k.deleteLink(this.name)) this.log.warn({ link: this.name }, 'removed a virtual MAC link left by an earlier run');
+      // A stale link means a killed run: the parent's values now are its, the originals unknown.
+      const stale = await k.deleteLink(this.name);
+      if (stale) this.log.warn({ link: this.name }, `removed a virtual MAC link left by an earlier run (${this.parent}'s ARP settings stay as it set them)`);
       await k.addMacvlan({ name: this.name, parent: this.parent, address: this.address, mode: 'bridge' });
       for (const [key, value] of PARENT_CONF) {
         const before = await k.setIpv4Conf(this.parent, key, value);
-        if (!this.saved.has(key)) this.saved.set(key, before);
+        if (!stale && !this.saved.has(key)) this.saved.set(key, before);
       }
       for (const [key, value] of VMAC_CONF) await k.setIpv4Conf(this.name, key, value);
     } catch (err) {
