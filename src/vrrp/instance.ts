@@ -8,6 +8,11 @@
  * Actions run in the order the machine gives them. Sends and timers are immediate; VIP changes
  * and announcements go through one promise queue, so a gratuitous ARP never precedes the address
  * it announces and a removal never overtakes an addition.
+ *
+ * Two options wrap the VIP changes in that queue: virtualMac (./virtual-mac.ts: the macvlan comes
+ * up before the VIPs go on it, adverts and announcements leave from it while master, it goes down
+ * after they are removed) and accept: false (RFC 9568 §6.1 Accept_Mode: a VipAcceptFilter's drop
+ * rules go in before the VIPs and out after them; the address owner always accepts).
  */
 import { EventEmitter } from 'node:events';
 import { logger, RateLimitedLog, type Logger } from '../log/index.js';

@@ -369,6 +369,14 @@ test('virtual MAC: the macvlan vrrp.51 (00:00:5e:00:01:33, bridge) is made at st
   assert.deepEqual(via, ['00:00:5e:00:01:33', undefined]);
   await inst.stop();
   assert.equal(net.links.has('vrrp.51'), false);
+  // After a killed run the values found were its own, the originals unknown: they stay.
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 1);
+  // Started clean, the parent's settings are put back at stop.
+  net.ipv4Conf.set('eth0/arp_ignore', 0); // as the operator had it
+  const clean = new VrrpInstance(opts({ priority: 200, virtualMac: true }), { link, net, clock });
+  await clean.start();
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 1);
+  await clean.stop();
   assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 0, 'the parent\'s settings are put back');
 });
 
@@ -398,7 +406,7 @@ test('accept: false is moot for the address owner (RFC 9568 §6.4.3: the owner a
   await owner.start();
   await clock.advance(10);
   assert.equal(owner.state, 'Master');
-  assert.deepEqual(filter.calls, []);
+  assert.deepEqual(filter.calls, ['unblock vrrp_eth0_51'], 'only the start-up clean-up, no drop rules');
   await owner.stop();
   assert.throws(() => new VrrpInstance(opts({ accept: false }), { link: hub.link('203.0.113.2', '02:00:00:00:00:02'), net: new StubKernelNet(), clock }), /needs deps\.filter/);
 });
