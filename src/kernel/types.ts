@@ -190,8 +190,7 @@ export interface AddressParams {
 
 /**
  * A macvlan: a second MAC on a parent Ethernet link (the VRRP virtual MAC, RFC 9568 §7.3).
- * Mode 'bridge' lets the parent keep receiving multicast sent from the macvlan's MAC by another
- * host (mode 'private' hands such frames only to the macvlan).
+ * Mode 'bridge' delivers frames between macvlans of one parent locally; 'private' never does.
  */
 export interface MacvlanParams {
   /** The new link's name (at most 15 characters). */

@@ -17,10 +17,12 @@
  *   and out of the macvlan driver's address hash, and sends nothing (no IPv6 link-local DAD,
  *   MLD or IGMP from the virtual MAC), so a switch never learns the virtual MAC on a backup's port
  *   and black-holes the master's traffic. Coming up costs one RTM_NEWLINK on the way to master.
- * - Mode bridge, not private: in private mode the driver hands a multicast frame whose source MAC
- *   is one of its own (up) private macvlans to that macvlan only, so during a split brain (both
- *   masters up with the same virtual MAC) the parent, where segw's VRRP socket listens, would never
- *   hear the other master and the split would not heal. Bridge mode passes it to the parent too.
+ * - Mode bridge, not private: other macvlans of the same NIC (containers, namespaces attached
+ *   that way) can then reach the VIPs; in private mode frames between macvlans of one parent are
+ *   never delivered locally and a switch does not hairpin them back. VRRP itself works in either
+ *   mode: the parent keeps receiving every advert, even one sent from the virtual MAC by a node
+ *   preempting this one while this one's macvlan is up (test/interop/vrrp-vmac.test.ts passes in
+ *   both modes on Linux 6.x).
  * - ARP (net.ipv4.conf.*): on the parent arp_ignore=1 (answer only for addresses on the interface
  *   the request came in on: not for the VIPs, which the macvlan answers with the virtual MAC) and
  *   arp_announce=2 (the parent's own requests carry its own address, never a VIP: a VIP as sender

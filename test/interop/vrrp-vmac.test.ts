@@ -151,3 +151,33 @@ test('accept: false: the master answers ARP for the VIP but not a ping to it; ac
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });
+
+test('virtual MAC: a higher-priority node preempts; the old master hears adverts sent from its own virtual MAC and steps down', { timeout: 120_000 }, async () => {
+  let id = '';
+  await withLab('vmacpre', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const g2 = await lab.host('g2');
+    const client = await lab.host('client');
+    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
+    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
+    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const common = { interface: 'eth0', vrid: VRID, advertInterval: 100, vips: [`${VIP}/24`], virtualMac: true };
+    const low = await SegwVrrp.start(g1, { ...common, priority: 100 });
+    await low.waitForState('Master');
+    await eventually(async () => (await vlink(g1)).vip, 'g1 holds the VIP');
+    assert.equal(await client.ping(VIP), true);
+    // g2's adverts leave from 00:00:5e:00:01:2a, the MAC of g1's own (up) macvlan.
+    const high = await SegwVrrp.start(g2, { ...common, priority: 200 });
+    await high.waitForState('Master');
+    await low.waitForState('Backup', 5000);
+    await eventually(async () => !(await vlink(g1)).up, 'g1\'s macvlan is down');
+    assert.deepEqual(await vlink(g2), { present: true, up: true, vip: true, mac: VMAC });
+    assert.equal(await client.ping(VIP), true);
+    assert.equal(await arpEntry(client), VMAC);
+    await high.stop();
+    await low.stop();
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
