@@ -201,6 +201,16 @@ export interface MacvlanParams {
   mode: 'private' | 'vepa' | 'bridge';
 }
 
+export interface LinkDescription {
+  index: number;
+  /** "macvlan", "veth", ...; absent for a physical NIC. */
+  kind?: string;
+  /** IFLA_LINK: the parent's index (macvlan, vlan). */
+  parentIndex?: number;
+  /** "00:00:5e:00:01:33" */
+  address?: string;
+}
+
 export interface KernelNet {
   readonly name: 'netlink' | 'stub';
   addAddress(addr: AddressParams): Promise<void>;
@@ -211,6 +221,8 @@ export interface KernelNet {
   listRoutes(filter: { protocol?: number; table?: number; family?: IpFamily }): Promise<RouteParams[]>;
   /** Creates a macvlan, left down. Optional: the VRRP virtual MAC needs it. EEXIST if the name is taken. */
   addMacvlan?(m: MacvlanParams): Promise<void>;
+  /** A link by name (its kind from IFLA_INFO_KIND, its parent's index), or undefined if none. */
+  describeLink?(name: string): Promise<LinkDescription | undefined>;
   /** Deletes a link by name; resolves false when there was none (ENODEV). */
   deleteLink?(name: string): Promise<boolean>;
   /** Sets a link up or down. */

@@ -80,14 +80,27 @@ export class VirtualMacLink {
 
   private methods() {
     const n = this.net;
-    if (!n.addMacvlan || !n.deleteLink || !n.setLinkUp || !n.setIpv4Conf) {
+    if (!n.addMacvlan || !n.describeLink || !n.deleteLink || !n.setLinkUp || !n.setIpv4Conf) {
       throw new VirtualMacError(`the ${n.name} kernel backend cannot make links: virtualMac needs the netlink one`);
     }
-    return { addMacvlan: n.addMacvlan.bind(n), deleteLink: n.deleteLink.bind(n), setLinkUp: n.setLinkUp.bind(n), setIpv4Conf: n.setIpv4Conf.bind(n) };
+    return { addMacvlan: n.addMacvlan.bind(n), describeLink: n.describeLink.bind(n), deleteLink: n.deleteLink.bind(n), setLinkUp: n.setLinkUp.bind(n), setIpv4Conf: n.setIpv4Conf.bind(n) };
+  }
+
+  /** Throws unless a link of our name is absent or a macvlan on our parent (a killed run's). */
+  private async checkStale(k: ReturnType<VirtualMacLink['methods']>): Promise<void> {
+    const found = await k.describeLink(this.name);
+    if (!found) return;
+    const parent = await k.describeLink(this.parent);
+    if (found.kind !== 'macvlan' || parent === undefined || found.parentIndex !== parent.index) {
+      throw new VirtualMacError(
+        `a link named ${this.name} exists and is not a macvlan on ${this.parent} (kind ${found.kind ?? 'none'}): segw will not delete it; rename or remove it, or set virtualMac: false`,
+      );
+    }
   }
 
   async prepare(): Promise<void> {
     const k = this.methods();
+    await this.checkStale(k);
     try {
       // A stale link means a killed run: the parent's values now are its, the originals unknown.
       const stale = await k.deleteLink(this.name);

@@ -410,3 +410,13 @@ test('accept: false is moot for the address owner (RFC 9568 §6.4.3: the owner a
   await owner.stop();
   assert.throws(() => new VrrpInstance(opts({ accept: false }), { link: hub.link('203.0.113.2', '02:00:00:00:00:02'), net: new StubKernelNet(), clock }), /needs deps\.filter/);
 });
+
+test('virtual MAC: a link named vrrp.51 that is not a macvlan on the interface is left alone and the start fails, saying so', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const net = new StubKernelNet();
+  await net.addMacvlan({ name: 'vrrp.51', parent: 'eth1', address: '02:00:00:00:00:99', mode: 'bridge' });
+  const inst = new VrrpInstance(opts({ virtualMac: true }), { link: hub.link('203.0.113.1', '02:00:00:00:00:01'), net, clock });
+  await assert.rejects(inst.start(), (e: Error & { code?: string }) => e.code === 'SEGW_VRRP_VMAC' && /vrrp\.51 exists and is not a macvlan on eth0/.test(e.message));
+  assert.equal(net.links.get('vrrp.51')!.parent, 'eth1');
+  assert.equal(inst.state, 'Initialize');
+});

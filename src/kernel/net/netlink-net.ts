@@ -18,7 +18,7 @@ import { NetlinkListener } from '../../netlink/listener.js';
 import type { NlMessage } from '../../netlink/message.js';
 import { IFA, IFF, IFLA, RTA, RTM, RTM_F, RTNLGRP, ifaddrmsg, ifinfomsg, rtmsg } from '../../netlink/rtnetlink.js';
 import { NetlinkSocket, type NetlinkStats } from '../../netlink/socket.js';
-import type { AddressParams, IpFamily, KernelNet, MacvlanParams, RouteParams } from '../types.js';
+import type { AddressParams, IpFamily, KernelNet, LinkDescription, MacvlanParams, RouteParams } from '../types.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as msg from './messages.js';
 import { ensureRouteProtoName } from './rt-protos.js';
@@ -128,6 +128,27 @@ export class NetlinkKernelNet implements KernelNet {
 
   async addMacvlan(m: MacvlanParams): Promise<void> {
     await this.withLink(m.parent, (i) => msg.addMacvlan(m, i ?? 0));
+  }
+
+  async describeLink(name: string): Promise<LinkDescription | undefined> {
+    let replies: NlMessage[];
+    try {
+      replies = await this.send(msg.getLink(name));
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return undefined;
+      throw err;
+    }
+    const link = replies.find((m) => m.type === RTM.RTM_NEWLINK);
+    if (!link) return undefined;
+    const index = ifinfomsg.decode(link.payload, 0, ifinfomsg.size).ifi_index;
+    const a = decodeAttrs(IFLA, link.payload, ifinfomsg.size);
+    this.links.set(name, index);
+    return {
+      index,
+      kind: a.IFLA_LINKINFO?.IFLA_INFO_KIND,
+      parentIndex: a.IFLA_LINK,
+      address: a.IFLA_ADDRESS ? [...a.IFLA_ADDRESS].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined,
+    };
   }
 
   async deleteLink(name: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 /** In-memory KernelNet for tests: addresses and routes in maps, with failure injection. */
-import type { AddressParams, IpFamily, KernelNet, MacvlanParams, RouteParams } from '../types.js';
+import type { AddressParams, IpFamily, KernelNet, LinkDescription, MacvlanParams, RouteParams } from '../types.js';
 
 export type StubNetOp = 'addAddress' | 'deleteAddress' | 'addRoute' | 'deleteRoute' | 'listRoutes' | 'addMacvlan' | 'deleteLink' | 'setLinkUp';
 
@@ -71,6 +71,19 @@ export class StubKernelNet implements KernelNet {
     this.check('addMacvlan');
     if (this.links.has(m.name)) throw new StubKernelNetError('addMacvlan', 'stub kernel: link exists (EEXIST)');
     this.links.set(m.name, { ...m, up: false });
+  }
+
+  /** Links segw created, and `eth*` parents (index = position + 1 among the names seen). */
+  async describeLink(name: string): Promise<LinkDescription | undefined> {
+    const l = this.links.get(name);
+    if (l) return { index: this.indexOf(name), kind: 'macvlan', parentIndex: this.indexOf(l.parent), address: l.address };
+    return name.startsWith('eth') ? { index: this.indexOf(name) } : undefined;
+  }
+
+  private readonly indexes = new Map<string, number>();
+  private indexOf(name: string): number {
+    if (!this.indexes.has(name)) this.indexes.set(name, this.indexes.size + 1);
+    return this.indexes.get(name)!;
   }
 
   async deleteLink(name: string): Promise<boolean> {
