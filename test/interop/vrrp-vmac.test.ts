@@ -181,3 +181,27 @@ test('virtual MAC: a higher-priority node preempts; the old master hears adverts
   });
   assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
 });
+
+test('accept: false, IPv6: no echo reply from the VIP while Neighbor Solicitations for it are answered', { timeout: 120_000 }, async () => {
+  const VIP6 = '2001:db8::10';
+  let id = '';
+  await withLab('vaccept6', async (lab) => {
+    id = lab.id;
+    const sw = await lab.switch('lan');
+    const g1 = await lab.host('g1');
+    const client = await lab.host('client');
+    await sw.attach(g1, '2001:db8::1/64', { ifname: 'eth0' });
+    await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
+    const g1mac = (await g1.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
+    const n = await SegwVrrp.start(g1, { interface: 'eth0', vrid: 7, advertInterval: 100, vips: [`${VIP6}/64`], priority: 200, accept: false });
+    await n.waitForState('Master');
+    await eventually(async () => (await g1.exec('nft', ['list', 'tables'])).stdout.includes('inet segw_vrrp_eth0_7'), 'the drop table is in');
+    await eventually(async () => (await g1.exec('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP6}/64`), 'g1 holds the VIP');
+    assert.equal(await client.ping(VIP6, { count: 2, timeoutS: 1 }), false, 'no echo reply from the VIP');
+    const neigh = (await client.exec('ip', ['-6', 'neigh', 'show', VIP6, 'dev', 'eth0'])).stdout;
+    assert.match(neigh, new RegExp(`lladdr ${g1mac}`), 'the Neighbor Solicitation for the VIP was answered');
+    await n.stop();
+    assert.equal((await g1.exec('nft', ['list', 'tables'])).stdout.includes('segw_vrrp'), false);
+  });
+  assert.deepEqual(await Lab.leftovers(id), { namespaces: [], links: [] });
+});
