@@ -193,13 +193,22 @@ test('accept: false, IPv6: no echo reply from the VIP while Neighbor Solicitatio
     await sw.attach(g1, '2001:db8::1/64', { ifname: 'eth0' });
     await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
     const g1mac = (await g1.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
+    for (const [k, v] of [['base_reachable_time_ms', 500], ['delay_first_probe_time', 1], ['retrans_time_ms', 300]] as const) {
+      await client.sysctl(`net.ipv6.neigh.eth0.${k}`, v);
+    }
     const n = await SegwVrrp.start(g1, { interface: 'eth0', vrid: 7, advertInterval: 100, vips: [`${VIP6}/64`], priority: 200, accept: false });
     await n.waitForState('Master');
     await eventually(async () => (await g1.exec('nft', ['list', 'tables'])).stdout.includes('inet segw_vrrp_eth0_7'), 'the drop table is in');
     await eventually(async () => (await g1.exec('ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP6}/64`), 'g1 holds the VIP');
     assert.equal(await client.ping(VIP6, { count: 2, timeoutS: 1 }), false, 'no echo reply from the VIP');
-    const neigh = (await client.exec('ip', ['-6', 'neigh', 'show', VIP6, 'dev', 'eth0'])).stdout;
-    assert.match(neigh, new RegExp(`lladdr ${g1mac}`), 'the Neighbor Solicitation for the VIP was answered');
+    const neigh = async () => (await client.exec('ip', ['-6', 'neigh', 'show', VIP6, 'dev', 'eth0'])).stdout;
+    assert.match(await neigh(), new RegExp(`lladdr ${g1mac}`), 'the Neighbor Solicitation for the VIP was answered');
+    // The first NS went to the solicited-node group; reachability probes (RFC 4861 §7.3.3) go to
+    // the VIP itself, which the drop rules must let through too. Short timers make the entry
+    // stale, traffic probes it, and only an answered probe makes it REACHABLE again.
+    const state = await eventually(async () => /\b(STALE|DELAY|PROBE)\b/.exec(await neigh())?.[1], { what: 'the entry leaves REACHABLE', timeoutMs: 10_000 });
+    if (state === 'STALE') assert.equal(await client.ping(VIP6, { count: 1, timeoutS: 1 }), false);
+    await eventually(async () => /REACHABLE/.test(await neigh()), { what: 'the unicast probe to the VIP is answered', timeoutMs: 5000 });
     await n.stop();
     assert.equal((await g1.exec('nft', ['list', 'tables'])).stdout.includes('segw_vrrp'), false);
   });
