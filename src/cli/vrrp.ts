@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { createRootLogger, logger, setRootLogger } from '../log/index.js';
 import { NetlinkKernelNet } from '../kernel/net/netlink-net.js';
+import { NftVipFilter } from '../kernel/nft/vip-filter.js';
 import { openVrrpLink } from '../kernel/raw/vrrp-link.js';
 import { VRRP_GROUP_V4, VRRP_GROUP_V6 } from '../vrrp/constants.js';
 import { VrrpInstance } from '../vrrp/instance.js';
@@ -52,8 +53,15 @@ export async function runVrrp(path: string, opts: { check: boolean }): Promise<n
     group: unicast ? undefined : family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6,
     source: o.unicastSource,
   });
-  const inst = new VrrpInstance(o, { link, net });
-  inst.start();
+  // The filter also clears drop rules a killed run with accept: false left, whatever `accept` is now.
+  const inst = new VrrpInstance(o, { link, net, filter: new NftVipFilter() });
+  try {
+    await inst.start();
+  } catch (err) {
+    await link.close();
+    await net.close();
+    throw err;
+  }
   log.info({ status: inst.status() }, 'vrrp started');
   process.on('SIGUSR1', () => log.info({ status: inst.status() }, 'vrrp status'));
   await new Promise<void>((resolve) => {

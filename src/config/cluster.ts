@@ -215,6 +215,15 @@ function toVrrp(raw: RawCluster['vrrp'], vips: string[], path: string): VrrpConf
     if (!raw.unicastPeers) configFail(`${path}.unicastSource`, 'only used with unicastPeers (set them, or remove unicastSource)');
     if (familyOf(raw.unicastSource) !== family) configFail(`${path}.unicastSource`, `${raw.unicastSource} is not IPv${family} like the VIPs`);
   }
+  if (!raw.accept) {
+    configFail(
+      `${path}.accept`,
+      'must be true in a segw gateway: its master serves IKE on the VIPs, and Accept_Mode false (RFC 9568 §6.1) would drop what base stations send there (`segw vrrp` alone allows false)',
+    );
+  }
+  if (raw.virtualMac && family === 6) {
+    configFail(`${path}.virtualMac`, 'the virtual MAC is implemented for IPv4 instances only (00-00-5E-00-01-{VRID}); set it to false for IPv6');
+  }
   // Default: accept what this member sends, so same-configured members understand each other.
   const acceptChecksums = raw.acceptChecksums ?? [raw.checksum];
   return {

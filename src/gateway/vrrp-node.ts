@@ -76,7 +76,7 @@ export class VrrpNode implements RoleSource {
       link = await openInstanceLink(o);
       const instance = new VrrpInstance(o, { link, net, log: deps.log });
       const node = new VrrpNode(instance, link, ownNet, deps);
-      instance.start();
+      await instance.start();
       return node;
     } catch (err) {
       link?.close();

@@ -188,6 +188,29 @@ export interface AddressParams {
   noPrefixRoute?: boolean;
 }
 
+/**
+ * A macvlan: a second MAC on a parent Ethernet link (the VRRP virtual MAC, RFC 9568 §7.3).
+ * Mode 'bridge' delivers frames between macvlans of one parent locally; 'private' never does.
+ */
+export interface MacvlanParams {
+  /** The new link's name (at most 15 characters). */
+  name: string;
+  parent: string;
+  /** "00:00:5e:00:01:33" */
+  address: string;
+  mode: 'private' | 'vepa' | 'bridge';
+}
+
+export interface LinkDescription {
+  index: number;
+  /** "macvlan", "veth", ...; absent for a physical NIC. */
+  kind?: string;
+  /** IFLA_LINK: the parent's index (macvlan, vlan). */
+  parentIndex?: number;
+  /** "00:00:5e:00:01:33" */
+  address?: string;
+}
+
 export interface KernelNet {
   readonly name: 'netlink' | 'stub';
   addAddress(addr: AddressParams): Promise<void>;
@@ -196,6 +219,19 @@ export interface KernelNet {
   deleteRoute(route: RouteParams): Promise<void>;
   /** Routes of one protocol (for reconciliation of routes left by an earlier run). */
   listRoutes(filter: { protocol?: number; table?: number; family?: IpFamily }): Promise<RouteParams[]>;
+  /** Creates a macvlan, left down. Optional: the VRRP virtual MAC needs it. EEXIST if the name is taken. */
+  addMacvlan?(m: MacvlanParams): Promise<void>;
+  /** A link by name (its kind from IFLA_INFO_KIND, its parent's index), or undefined if none. */
+  describeLink?(name: string): Promise<LinkDescription | undefined>;
+  /** Deletes a link by name; resolves false when there was none (ENODEV). */
+  deleteLink?(name: string): Promise<boolean>;
+  /** Sets a link up or down. */
+  setLinkUp?(name: string, up: boolean): Promise<void>;
+  /**
+   * Writes net.ipv4.conf.<dev>.<key> (arp_ignore, arp_announce, rp_filter, ...) in this
+   * namespace and returns the value it replaces.
+   */
+  setIpv4Conf?(dev: string, key: string, value: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -205,6 +241,18 @@ export interface KernelNet {
  * `segw` itself write /etc/iproute2/rt_protos.d/segw.conf so `ip route show proto segw` works.
  */
 export const ROUTE_PROTO_SEGW = 200;
+
+/**
+ * RFC 9568 §6.1 Accept_Mode False: a master that does not own the virtual addresses accepts no
+ * packet addressed to them, except ARP and IPv6 Neighbor Discovery (§6.4.3). Installed while such
+ * a master holds the VIPs. Implementation: nft/ (a table of segw's own per instance); tests: a double.
+ */
+export interface VipAcceptFilter {
+  /** Drops packets addressed to `addresses` (all of one family), under `name`; replaces a previous set. */
+  block(name: string, addresses: string[]): Promise<void>;
+  /** Removes the set `name`; resolves false when there was none. */
+  unblock(name: string): Promise<boolean>;
+}
 
 /** A VRRP message as received, with the IP fields RFC 9568 §7.1 checks. */
 export interface VrrpPacket {
@@ -234,5 +282,12 @@ export interface VrrpLink {
   setReceiver(receiver: (p: VrrpPacket) => void): void;
   /** One gratuitous ARP / unsolicited NA per address (bare addresses, no prefix length). */
   announce(addresses: string[]): void;
+  /**
+   * From now on send adverts and announcements out of `via` (the virtual MAC's macvlan: frames
+   * leave with its MAC as source, announcements carry it), from the same source address;
+   * undefined: back to the link's own interface. Receiving stays on the link's interface.
+   * Optional: needed only for virtualMac.
+   */
+  transmitVia?(via: { interface: string; hardwareAddress: string } | undefined): Promise<void>;
   close(): Promise<void>;
 }

@@ -47,6 +47,11 @@ export const nlString: AttrCodec<string> = {
     return b.subarray(0, z < 0 ? b.length : z).toString('utf8');
   },
 };
+/** A string sent without the NUL (NLA_STRING: iproute2's IFLA_INFO_KIND); decoded either way. */
+export const nlStringUnterminated: AttrCodec<string> = {
+  encode: (v) => Buffer.from(v, 'utf8'),
+  decode: nlString.decode,
+};
 export const nlBinary: AttrCodec<Buffer> = { encode: (v) => v, decode: (b) => Buffer.from(b) };
 /** A present-or-absent attribute without payload. */
 export const nlFlag: AttrCodec<true> = { encode: () => Buffer.alloc(0), decode: () => true };

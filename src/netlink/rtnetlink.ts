@@ -3,7 +3,7 @@
  * ifaddrmsg, rtmsg) and their attributes, with the kernel's names (linux/rtnetlink.h,
  * linux/if_addr.h, linux/if_link.h). Every enum has a name table for logs (`nameOf(RTM, 24)`).
  */
-import { attr, attrs, nlBinary, nlIp, nlString, nlStruct, nlU32, nlU8, nlS32, nlU16 } from './attr.js';
+import { attr, attrs, nlBinary, nlIp, nlNested, nlString, nlStringUnterminated, nlStruct, nlU32, nlU8, nlS32, nlU16 } from './attr.js';
 import { s32, struct, u16, u32, u8 } from './struct.js';
 
 export const RTM = {
@@ -261,6 +261,33 @@ export const RTA = attrs('RTA', {
   RTA_NH_ID: attr(30, nlU32),
 });
 
+/**
+ * IFLA_LINKINFO's nested attributes (linux/if_link.h enum IFLA_INFO_*): the link kind and its
+ * kind-specific data (IFLA_INFO_DATA, e.g. IFLA_MACVLAN below, encoded by the caller).
+ */
+export const IFLA_INFO = attrs('IFLA_INFO', {
+  IFLA_INFO_KIND: attr(1, nlStringUnterminated),
+  IFLA_INFO_DATA: attr(2, nlBinary),
+  IFLA_INFO_XSTATS: attr(3, nlBinary),
+  IFLA_INFO_SLAVE_KIND: attr(4, nlString),
+  IFLA_INFO_SLAVE_DATA: attr(5, nlBinary),
+});
+
+/** IFLA_INFO_DATA of kind "macvlan" (linux/if_link.h enum IFLA_MACVLAN_*). */
+export const IFLA_MACVLAN = attrs('IFLA_MACVLAN', {
+  IFLA_MACVLAN_MODE: attr(1, nlU32),
+  IFLA_MACVLAN_FLAGS: attr(2, nlU16),
+});
+
+/** IFLA_MACVLAN_MODE values (enum macvlan_mode). */
+export const MACVLAN_MODE = {
+  MACVLAN_MODE_PRIVATE: 1,
+  MACVLAN_MODE_VEPA: 2,
+  MACVLAN_MODE_BRIDGE: 4,
+  MACVLAN_MODE_PASSTHRU: 8,
+  MACVLAN_MODE_SOURCE: 16,
+} as const;
+
 /** Link attributes segw reads (the rest decode as `unknown`); numbers from linux/if_link.h. */
 export const IFLA = attrs('IFLA', {
   IFLA_ADDRESS: attr(1, nlBinary),
@@ -274,7 +301,7 @@ export const IFLA = attrs('IFLA', {
   IFLA_TXQLEN: attr(13, nlU32),
   IFLA_OPERSTATE: attr(16, nlU8),
   IFLA_LINKMODE: attr(17, nlU8),
-  IFLA_LINKINFO: attr(18, nlBinary),
+  IFLA_LINKINFO: attr(18, nlNested(IFLA_INFO)),
   IFLA_IFALIAS: attr(20, nlString),
   IFLA_STATS64: attr(23, nlBinary),
   IFLA_AF_SPEC: attr(26, nlBinary),

@@ -8,10 +8,15 @@
  * Actions run in the order the machine gives them. Sends and timers are immediate; VIP changes
  * and announcements go through one promise queue, so a gratuitous ARP never precedes the address
  * it announces and a removal never overtakes an addition.
+ *
+ * Two options wrap the VIP changes in that queue: virtualMac (./virtual-mac.ts: the macvlan comes
+ * up before the VIPs go on it, adverts and announcements leave from it while master, it goes down
+ * after they are removed) and accept: false (RFC 9568 §6.1 Accept_Mode: a VipAcceptFilter's drop
+ * rules go in before the VIPs and out after them; the address owner always accepts).
  */
 import { EventEmitter } from 'node:events';
 import { logger, RateLimitedLog, type Logger } from '../log/index.js';
-import type { AddressParams, KernelNet, VrrpLink, VrrpPacket } from '../kernel/types.js';
+import type { AddressParams, KernelNet, VipAcceptFilter, VrrpLink, VrrpPacket } from '../kernel/types.js';
 import { type ChecksumForm, PRIORITY_OWNER, VRRP_GROUP_V4, VRRP_GROUP_V6, type VrrpState, virtualLinkLocal } from './constants.js';
 import type { VrrpOptions } from './options.js';
 import { validateVrrpOptions } from './options.js';
@@ -26,6 +31,7 @@ import {
   type VrrpAction,
   type VrrpEvent,
 } from './state-machine.js';
+import { VirtualMacLink } from './virtual-mac.js';
 
 /** keepalived's defaults (garp_master_repeat 5, garp_master_delay 5 s): 5 at once, 5 more 5 s later. */
 export const ANNOUNCE_REPEAT = 5;
@@ -77,11 +83,18 @@ export interface VrrpStatus {
   addressMismatches: number;
   drops: Record<InstanceDropReason, number>;
   vipErrors: number;
+  /** The virtual MAC's link (virtualMac: true). */
+  virtualMac?: { interface: string; address: string };
+  /** Accept_Mode (RFC 9568 §6.1); `filtering`: the drop rules are in (a master, not the owner). */
+  accept: boolean;
+  filtering: boolean;
 }
 
 export interface VrrpInstanceDeps {
   link: VrrpLink;
   net: KernelNet;
+  /** Needed for accept: false (RFC 9568 §6.1 Accept_Mode) unless the priority is 255. */
+  filter?: VipAcceptFilter;
   clock?: Clock;
   log?: Logger;
 }
@@ -108,6 +121,11 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
   private readonly counters = { advertsIn: 0, advertsOut: 0, announcements: 0, checksumMismatches: 0, addressMismatches: 0, transitions: 0, vipErrors: 0 };
   private readonly drops = Object.fromEntries([...DROP_REASONS, 'unknown-peer'].map((r) => [r, 0])) as Record<InstanceDropReason, number>;
   private lastTransition: VrrpTransition | undefined;
+  private readonly vmac: VirtualMacLink | undefined;
+  /** The Accept_Mode False drop rules' name (with a filter); `blocking`: installed while master. */
+  private readonly filterName: string | undefined;
+  private readonly blocking: boolean;
+  private filtering = false;
 
   constructor(
     readonly options: VrrpOptions,
@@ -132,6 +150,11 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       primaryAddress: deps.link.localAddress,
     };
     this.s = initialState(this.cfg);
+    if (options.virtualMac) this.vmac = new VirtualMacLink(deps.net, options.interface, options.vrid, this.family, this.log);
+    // RFC 9568 §6.4.3: the owner always accepts; others only in Accept_Mode.
+    this.blocking = !options.accept && options.priority !== PRIORITY_OWNER;
+    if (this.blocking && !deps.filter) throw new TypeError('VrrpInstance: accept: false needs deps.filter (a VipAcceptFilter)');
+    if (deps.filter) this.filterName = `vrrp_${options.interface}_${options.vrid}`;
     deps.link.setReceiver((p) => this.receive(p));
   }
 
@@ -139,9 +162,21 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     return this.s.state;
   }
 
-  /** RFC 9568 §6.4.1 Startup. */
-  start(): void {
-    this.dispatch({ type: 'Startup', now: this.clock.now() });
+  /**
+   * RFC 9568 §6.4.1 Startup. With a virtual MAC or Accept_Mode False, what a killed run left is
+   * cleared and the macvlan made first (the returned promise rejects if that fails: nothing
+   * started); otherwise the machine starts at once.
+   */
+  start(): Promise<void> {
+    if (!this.vmac && !this.filterName) {
+      this.dispatch({ type: 'Startup', now: this.clock.now() });
+      return Promise.resolve();
+    }
+    return (async () => {
+      if (this.filterName) await this.clearStaleFilter(this.filterName);
+      await this.vmac?.prepare();
+      this.dispatch({ type: 'Startup', now: this.clock.now() });
+    })();
   }
 
   /**
@@ -152,6 +187,17 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.dispatch({ type: 'Shutdown' });
     for (const name of [...this.timers.keys()]) this.cancel(name);
     await this.queue;
+    await this.vmac?.remove();
+  }
+
+  /** Drop rules a killed run left would hide the VIPs even in accept mode: removed first. */
+  private async clearStaleFilter(name: string): Promise<void> {
+    try {
+      if (await this.deps.filter!.unblock(name)) this.log.warn({ table: name }, 'removed Accept_Mode drop rules left by an earlier run');
+    } catch (err) {
+      if (this.blocking) throw err;
+      this.log.warn({ err: String(err) }, 'cannot look for Accept_Mode drop rules left by an earlier run');
+    }
   }
 
   status(): VrrpStatus {
@@ -174,6 +220,9 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       addressMismatches: this.counters.addressMismatches,
       drops: { ...this.drops },
       vipErrors: this.counters.vipErrors,
+      ...(this.vmac && { virtualMac: { interface: this.vmac.name, address: this.vmac.address } }),
+      accept: this.options.accept,
+      filtering: this.filtering,
     };
   }
 
@@ -250,10 +299,11 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
 
   private addressParams(cidr: string): AddressParams {
     const linkLocal = /^fe[89ab][0-9a-f]:/i.test(cidr);
-    return { address: cidr, dev: this.options.interface, noDad: this.family === 6, scope: linkLocal ? 'link' : 'global', noPrefixRoute: linkLocal };
+    return { address: cidr, dev: this.vmac?.name ?? this.options.interface, noDad: this.family === 6, scope: linkLocal ? 'link' : 'global', noPrefixRoute: linkLocal };
   }
 
   private async addVips(): Promise<void> {
+    if (!(await this.vipsLinkUp())) return;
     for (const v of this.vips) {
       try {
         await this.deps.net.addAddress(this.addressParams(v.cidr));
@@ -264,6 +314,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
         this.log.error({ vip: v.cidr, err: String(err) }, 'cannot add the virtual address');
       }
     }
+    if (this.vmac) await this.viaVirtualMac(true);
     // The addresses are in: what serves them (the gateway's IKE sockets on the VIP) may bind now.
     this.emit('vips', { present: true, addresses: this.vips.map((v) => v.address) });
   }
@@ -273,6 +324,7 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     if (!cleanup) this.emit('vips', { present: false, addresses: this.vips.map((v) => v.address) });
     // The address owner (priority 255) keeps its own addresses (RFC 9568 §6.4.3 leaves them).
     if (this.cfg.priority === PRIORITY_OWNER) return;
+    if (this.vmac && !cleanup) await this.viaVirtualMac(false);
     for (const v of this.vips) {
       try {
         await this.deps.net.deleteAddress(this.addressParams(v.cidr));
@@ -283,6 +335,63 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
         this.counters.vipErrors++;
         this.log.error({ vip: v.cidr, err: String(err) }, 'cannot remove the virtual address');
       }
+    }
+    if (!cleanup) await this.vipsLinkDown();
+  }
+
+  /**
+   * Before the VIPs go in: Accept_Mode False's drop rules (so the VIPs never accept in between),
+   * then the virtual MAC's link up. False (nothing added) if the link cannot come up.
+   */
+  private async vipsLinkUp(): Promise<boolean> {
+    if (this.blocking && this.filterName) {
+      try {
+        await this.deps.filter!.block(this.filterName, this.vips.map((v) => v.address));
+        this.filtering = true;
+      } catch (err) {
+        this.counters.vipErrors++;
+        this.log.error({ err: String(err) }, 'cannot install the Accept_Mode drop rules (accept: false): the VIPs would accept traffic, so they are not added');
+        return false;
+      }
+    }
+    if (!this.vmac) return true;
+    try {
+      await this.vmac.up();
+      return true;
+    } catch (err) {
+      this.counters.vipErrors++;
+      this.log.error({ link: this.vmac.name, err: String(err) }, 'cannot bring the virtual MAC link up: the VIPs are not added');
+      return false;
+    }
+  }
+
+  /** After the VIPs went: the virtual MAC's link down, the drop rules out. */
+  private async vipsLinkDown(): Promise<void> {
+    if (this.vmac) {
+      await this.vmac.down().catch((err: unknown) => {
+        this.counters.vipErrors++;
+        this.log.error({ link: this.vmac!.name, err: String(err) }, 'cannot bring the virtual MAC link down');
+      });
+    }
+    if (this.filterName && this.filtering) {
+      await this.deps.filter!.unblock(this.filterName).then(
+        () => (this.filtering = false),
+        (err: unknown) => this.log.error({ err: String(err) }, 'cannot remove the Accept_Mode drop rules'),
+      );
+    }
+  }
+
+  /** Adverts and announcements from the virtual MAC (RFC 9568 §7.3) while master, else the interface's. */
+  private async viaVirtualMac(on: boolean): Promise<void> {
+    const link = this.deps.link;
+    if (!link.transmitVia) {
+      if (on) this.log.warn({}, 'this VRRP link cannot send from the virtual MAC: adverts keep the interface MAC');
+      return;
+    }
+    try {
+      await link.transmitVia(on ? { interface: this.vmac!.name, hardwareAddress: this.vmac!.address } : undefined);
+    } catch (err) {
+      this.log.error({ link: this.vmac!.name, err: String(err) }, 'cannot send from the virtual MAC link: adverts keep the interface MAC');
     }
   }
 

@@ -26,7 +26,12 @@ export interface VrrpOptions {
   preempt: boolean;
   /** ms after start before a lower-priority master is preempted. */
   preemptDelay: number;
-  /** Accept_Mode (RFC 9568 §6.1): accept packets addressed to the VIPs when not the owner. */
+  /**
+   * Accept_Mode (RFC 9568 §6.1): a master that is not the address owner accepts packets addressed
+   * to the VIPs. False: nftables rules (src/kernel/nft) drop them while master, except ARP and
+   * Neighbor Discovery (§6.4.3); the VIPs then only route and answer ARP. A segw gateway needs
+   * true (it serves IKE on the VIPs): its cluster configuration refuses false.
+   */
   accept: boolean;
   /** Virtual addresses as CIDR ("203.0.113.10/24"), all of one family. */
   vips: string[];
@@ -38,7 +43,11 @@ export interface VrrpOptions {
   unicastPeers?: string[];
   /** Source address of unicast adverts (default: the interface's primary address). */
   unicastSource?: string;
-  /** Use the virtual MAC 00-00-5E-00-01-{VRID} on a macvlan (RFC 9568 §7.3). */
+  /**
+   * Use the virtual MAC 00-00-5E-00-01-{VRID} (RFC 9568 §7.3) on a macvlan `vrrp.<VRID>` of the
+   * interface (./virtual-mac.ts): the VIPs answer ARP with it, so a failover changes no client's
+   * ARP entry. IPv4 instances only.
+   */
   virtualMac: boolean;
 }
 
@@ -65,10 +74,8 @@ export function validateVrrpOptions(o: VrrpOptions, path = 'cluster.vrrp'): 4 | 
     throw bad('advertInterval', `must be milliseconds, a multiple of 10 from 10 to ${ADVERT_INTERVAL_MAX_CS * 10} (centiseconds on the wire)`);
   }
   if (!Number.isFinite(o.preemptDelay) || o.preemptDelay < 0) throw bad('preemptDelay', 'must be milliseconds >= 0');
-  if (!o.accept) {
-    throw bad('accept', 'false is not supported yet: segw installs the VIPs as local addresses, so a master accepts traffic to them (a gateway must, for IKE)');
-  }
-  if (o.virtualMac) throw bad('virtualMac', 'the virtual MAC (macvlan) is not supported yet: set it to false');
+  if (typeof o.accept !== 'boolean') throw bad('accept', 'must be true or false');
+  if (typeof o.virtualMac !== 'boolean') throw bad('virtualMac', 'must be true or false');
   if (!Array.isArray(o.vips) || o.vips.length === 0) throw bad('vips', 'list at least one virtual address in CIDR form');
   if (o.vips.length > 255) throw bad('vips', 'at most 255 addresses fit one advertisement (RFC 9568 §5.2.5)');
   let family: 4 | 6 | undefined;
@@ -81,6 +88,9 @@ export function validateVrrpOptions(o: VrrpOptions, path = 'cluster.vrrp'): 4 | 
     }
     if (family && f !== family) throw bad(`vips[${i}]`, 'all virtual addresses of one instance must be of one family (run one instance per family)');
     family = f;
+  }
+  if (o.virtualMac && family === 6) {
+    throw bad('virtualMac', 'the virtual MAC is implemented for IPv4 instances only (00-00-5E-00-01-{VRID}); set it to false for IPv6');
   }
   if (!CHECKSUM_FORMS.includes(o.checksum)) throw bad('checksum', `must be one of ${CHECKSUM_FORMS.join(', ')}`);
   if (!Array.isArray(o.acceptChecksums) || o.acceptChecksums.length === 0) throw bad('acceptChecksums', `list one or more of ${CHECKSUM_FORMS.join(', ')}`);

@@ -138,11 +138,9 @@ test('durations, unicast VRRP, IPv6 report peers and a percentage ceiling resolv
           advertInterval: '50ms',
           preemptDelay: '2s',
           preempt: false,
-          accept: false,
           checksum: 'pseudo-header',
           unicastPeers: ['2001:db8::11', '2001:db8::13'],
           unicastSource: '2001:db8::12',
-          virtualMac: true,
         },
       }),
     ).cluster!;
@@ -158,8 +156,7 @@ test('durations, unicast VRRP, IPv6 report peers and a percentage ceiling resolv
     assert.equal(c.vrrp.advertInterval, 50);
     assert.equal(c.vrrp.preemptDelay, 2000);
     assert.equal(c.vrrp.preempt, false);
-    assert.equal(c.vrrp.accept, false);
-    assert.equal(c.vrrp.virtualMac, true);
+    assert.equal(c.vrrp.accept, true);
     assert.deepEqual(c.vrrp.acceptChecksums, ['pseudo-header']);
     assert.deepEqual(c.vrrp.unicastPeers, ['2001:db8::11', '2001:db8::13']);
     assert.equal(c.vrrp.unicastSource, '2001:db8::12');
@@ -211,6 +208,8 @@ test('wrong cluster inputs fail with the path of the key', () => {
     [vrrp({ unicastPeers: ['192.0.2.11'], unicastSource: '2001:db8::12' }), /^cluster\.vrrp\.unicastSource: 2001:db8::12 is not IPv4/],
     [vrrp({ interface: 'a-much-too-long-name' }), /^cluster\.vrrp\.interface: expected an interface name/],
     [vrrp({ vips: ['203.0.113.10/24'] }), /^cluster\.vrrp\.vips: unknown key/],
+    [vrrp({ accept: false }), /^cluster\.vrrp\.accept: must be true in a segw gateway: its master serves IKE on the VIPs/],
+    [{ vips: ['2001:db8:1::10/64'], vrrp: { interface: 'eth1', vrid: 7, virtualMac: true } }, /^cluster\.vrrp\.virtualMac: .*IPv4 instances only/],
   ];
   withDir((dir) => {
     for (const [over, re] of cases) {

@@ -27,6 +27,14 @@ test('cluster.vrrp with defaults filled in (RFC 9568 checksum, accept and preemp
   });
 });
 
+test('segw vrrp alone allows accept: false (Accept_Mode) and virtualMac: true', () => {
+  withFile('interface: eth0\nvrid: 51\nvips: [203.0.113.10/24]\naccept: false\nvirtualMac: true\n', (p) => {
+    const o = loadVrrpOptions(p);
+    assert.equal(o.accept, false);
+    assert.equal(o.virtualMac, true);
+  });
+});
+
 test('top-level options and unicast peers', () => {
   withFile('interface: eth0\nvrid: 7\nvips: ["2001:db8::10/64"]\nunicastPeers: ["2001:db8::2"]\nadvertInterval: 100\n', (p) => {
     const o = loadVrrpOptions(p);
@@ -41,8 +49,8 @@ const bad: [string, RegExp][] = [
   ['interface: eth0\nvrid: 5\nvips: [203.0.113.10/24]\nchecksum: crc\n', /checksum: must be one of rfc9568, pseudo-header, pseudo-header-group/],
   ['interface: eth0\nvrid: 5\nvips: [203.0.113.10/24]\nunicastPeers: ["2001:db8::2"]\n', /unicastPeers\[0\].*IPv4/],
   ['interface: eth0\nvrid: 5\nvips: [nonsense]\n', /vips\[0\]: "nonsense" is not an address in CIDR form/],
-  ['interface: eth0\nvrid: 5\nvips: [203.0.113.10/24]\nvirtualMac: true\n', /virtualMac: .*not supported yet/],
-  ['interface: eth0\nvrid: 5\nvips: [203.0.113.10/24]\naccept: false\n', /accept: false is not supported yet/],
+  ['interface: eth0\nvrid: 5\nvips: ["2001:db8::10/64"]\nvirtualMac: true\n', /virtualMac: .*IPv4 instances only/],
+  ['interface: eth0\nvrid: 5\nvips: [203.0.113.10/24]\naccept: "no"\n', /accept: must be true or false/],
   ['vrid: [', /cannot read the VRRP configuration/],
 ];
 for (const [text, re] of bad) {

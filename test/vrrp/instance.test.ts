@@ -73,6 +73,7 @@ class FakeLink implements VrrpLink {
   announce(a: string[]): void {
     this.announced.push(a);
   }
+  transmitVia?: VrrpLink['transmitVia'];
   async close(): Promise<void> {}
 }
 
@@ -318,4 +319,104 @@ test('an advert listing other virtual addresses is accepted but counted and logg
   assert.equal(st.advertsIn, 3);
   assert.equal(st.masterAddress, '203.0.113.9');
   assert.equal(cap.lines.filter((l) => /other virtual addresses/.test(String(l.msg))).length, 1);
+});
+
+/** Records the Accept_Mode rule sets as a VipAcceptFilter would install them. */
+class FakeFilter {
+  readonly sets = new Map<string, string[]>();
+  calls: string[] = [];
+  async block(name: string, addresses: string[]): Promise<void> {
+    this.calls.push(`block ${name}`);
+    this.sets.set(name, addresses);
+  }
+  async unblock(name: string): Promise<boolean> {
+    this.calls.push(`unblock ${name}`);
+    return this.sets.delete(name);
+  }
+}
+
+test('virtual MAC: the macvlan vrrp.51 (00:00:5e:00:01:33, bridge) is made at start, up with the VIPs only while master, deleted at stop', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const link = hub.link('203.0.113.1', '02:00:00:00:00:01');
+  const via: (string | undefined)[] = [];
+  link.transmitVia = async (v) => void via.push(v?.hardwareAddress);
+  const net = new StubKernelNet();
+  // A link of that name left by a killed run is replaced.
+  await net.addMacvlan({ name: 'vrrp.51', parent: 'eth0', address: '02:00:00:00:00:99', mode: 'private' });
+  await net.setLinkUp('vrrp.51', true);
+  const inst = new VrrpInstance(opts({ priority: 200, virtualMac: true }), { link, net, clock });
+  await inst.start();
+  assert.deepEqual(net.links.get('vrrp.51'), { name: 'vrrp.51', parent: 'eth0', address: '00:00:5e:00:01:33', mode: 'bridge', up: false });
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 1);
+  assert.equal(net.ipv4Conf.get('eth0/arp_announce'), 2);
+  assert.equal(net.ipv4Conf.get('vrrp.51/arp_ignore'), 1);
+  assert.equal(net.ipv4Conf.get('vrrp.51/arp_filter'), 0);
+  assert.equal(net.ipv4Conf.get('vrrp.51/rp_filter'), 2);
+  assert.equal(inst.state, 'Backup');
+  await clock.advance(4000);
+  assert.equal(inst.state, 'Master');
+  assert.equal(net.links.get('vrrp.51')!.up, true);
+  assert.ok(net.addresses.has(`vrrp.51|${VIP}`), 'the VIP is on the macvlan');
+  assert.ok(!net.addresses.has(`eth0|${VIP}`));
+  assert.deepEqual(via, ['00:00:5e:00:01:33']);
+  // A higher-priority router takes over: VIP off, macvlan down, sends back on eth0.
+  const other = hub.link('203.0.113.2', '02:00:00:00:00:02');
+  other.send(encodeAdvert({ vrid: 51, priority: 250, maxAdvertInterval: 100, addresses: ['203.0.113.10'] }, { family: 4, src: '203.0.113.2', dst: '224.0.0.18' }, 'rfc9568'), '224.0.0.18');
+  await clock.advance(10);
+  assert.equal(inst.state, 'Backup');
+  assert.equal(net.addresses.size, 0);
+  assert.equal(net.links.get('vrrp.51')!.up, false);
+  assert.deepEqual(via, ['00:00:5e:00:01:33', undefined]);
+  await inst.stop();
+  assert.equal(net.links.has('vrrp.51'), false);
+  // After a killed run the values found were its own, the originals unknown: they stay.
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 1);
+  // Started clean, the parent's settings are put back at stop.
+  net.ipv4Conf.set('eth0/arp_ignore', 0); // as the operator had it
+  const clean = new VrrpInstance(opts({ priority: 200, virtualMac: true }), { link, net, clock });
+  await clean.start();
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 1);
+  await clean.stop();
+  assert.equal(net.ipv4Conf.get('eth0/arp_ignore'), 0, 'the parent\'s settings are put back');
+});
+
+test('accept: false: drop rules for the VIPs while master (installed before the VIPs, removed after), stale ones cleared at start', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const link = hub.link('203.0.113.1', '02:00:00:00:00:01');
+  const net = new StubKernelNet();
+  const filter = new FakeFilter();
+  filter.sets.set('vrrp_eth0_51', ['203.0.113.10']); // left by a killed run
+  const inst = new VrrpInstance(opts({ priority: 200, accept: false }), { link, net, clock, filter });
+  await inst.start();
+  assert.equal(filter.sets.size, 0);
+  await clock.advance(4000);
+  assert.equal(inst.state, 'Master');
+  assert.deepEqual(filter.sets.get('vrrp_eth0_51'), ['203.0.113.10']);
+  assert.equal(inst.status().filtering, true);
+  await inst.stop();
+  assert.equal(filter.sets.size, 0);
+  assert.deepEqual(filter.calls, ['unblock vrrp_eth0_51', 'block vrrp_eth0_51', 'unblock vrrp_eth0_51']);
+  assert.equal(net.addresses.size, 0);
+});
+
+test('accept: false is moot for the address owner (RFC 9568 §6.4.3: the owner accepts), and needs a filter otherwise', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const filter = new FakeFilter();
+  const owner = new VrrpInstance(opts({ priority: 255, accept: false }), { link: hub.link('203.0.113.1', '02:00:00:00:00:01'), net: new StubKernelNet(), clock, filter });
+  await owner.start();
+  await clock.advance(10);
+  assert.equal(owner.state, 'Master');
+  assert.deepEqual(filter.calls, ['unblock vrrp_eth0_51'], 'only the start-up clean-up, no drop rules');
+  await owner.stop();
+  assert.throws(() => new VrrpInstance(opts({ accept: false }), { link: hub.link('203.0.113.2', '02:00:00:00:00:02'), net: new StubKernelNet(), clock }), /needs deps\.filter/);
+});
+
+test('virtual MAC: a link named vrrp.51 that is not a macvlan on the interface is left alone and the start fails, saying so', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const net = new StubKernelNet();
+  await net.addMacvlan({ name: 'vrrp.51', parent: 'eth1', address: '02:00:00:00:00:99', mode: 'bridge' });
+  const inst = new VrrpInstance(opts({ virtualMac: true }), { link: hub.link('203.0.113.1', '02:00:00:00:00:01'), net, clock });
+  await assert.rejects(inst.start(), (e: Error & { code?: string }) => e.code === 'SEGW_VRRP_VMAC' && /vrrp\.51 exists and is not a macvlan on eth0/.test(e.message));
+  assert.equal(net.links.get('vrrp.51')!.parent, 'eth1');
+  assert.equal(inst.state, 'Initialize');
 });

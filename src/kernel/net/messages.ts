@@ -12,13 +12,18 @@
  *   so segw never deletes a route another daemon installed for the same prefix.
  * - addresses: IFA_LOCAL, IFA_FLAGS (only when a flag does not fit the 8-bit ifa_flags),
  *   IFA_ADDRESS.
+ * - macvlan: NLM_F_CREATE|NLM_F_EXCL, IFLA_ADDRESS, IFLA_LINK (the parent's index), IFLA_IFNAME,
+ *   IFLA_LINKINFO { IFLA_INFO_KIND "macvlan", IFLA_INFO_DATA { IFLA_MACVLAN_MODE } }, as
+ *   `ip link add link eth0 name vrrp.51 address 00:00:5e:00:01:33 type macvlan mode bridge`;
+ *   delete: RTM_DELLINK with ifi_index only; up/down: RTM_NEWLINK with IFF_UP in ifi_change.
  */
 import { afOf } from '../../netlink/addr.js';
 import { familyOf, parseCidr, type Family } from '../../net/ip.js';
 import { encodeAttrs } from '../../netlink/attr.js';
 import { NLM_F_NEW } from '../../netlink/constants.js';
-import { IFA, IFA_F, RTA, RTM, RTN, RT_SCOPE, RT_TABLE, ifaddrmsg, ifinfomsg, rtmsg, IFLA } from '../../netlink/rtnetlink.js';
-import { ROUTE_PROTO_SEGW, type AddressParams, type RouteParams } from '../types.js';
+import { IFA, IFA_F, IFF, IFLA, IFLA_MACVLAN, MACVLAN_MODE, RTA, RTM, RTN, RT_SCOPE, RT_TABLE, ifaddrmsg, ifinfomsg, rtmsg } from '../../netlink/rtnetlink.js';
+import { macToBytes } from '../raw/announce.js';
+import { ROUTE_PROTO_SEGW, type AddressParams, type MacvlanParams, type RouteParams } from '../types.js';
 
 export interface RtRequest {
   type: number;
@@ -135,4 +140,34 @@ export function dumpLinks(): RtRequest {
 
 export function dumpAddresses(family?: Family): RtRequest {
   return { type: RTM.RTM_GETADDR, flags: 0, payload: ifaddrmsg.encode({ ifa_family: family ? afOf(family) : 0 }), detail: 'list addresses' };
+}
+
+const MACVLAN_MODES = { private: MACVLAN_MODE.MACVLAN_MODE_PRIVATE, vepa: MACVLAN_MODE.MACVLAN_MODE_VEPA, bridge: MACVLAN_MODE.MACVLAN_MODE_BRIDGE } as const;
+
+/** RTM_NEWLINK creating a macvlan on the link whose index is `parent`. */
+export function addMacvlan(m: MacvlanParams, parent: number): RtRequest {
+  const data = encodeAttrs(IFLA_MACVLAN, { IFLA_MACVLAN_MODE: MACVLAN_MODES[m.mode] });
+  const attrs = encodeAttrs(IFLA, {
+    IFLA_ADDRESS: macToBytes(m.address),
+    IFLA_LINK: parent,
+    IFLA_IFNAME: m.name,
+    IFLA_LINKINFO: { IFLA_INFO_KIND: 'macvlan', IFLA_INFO_DATA: data },
+  });
+  return {
+    type: RTM.RTM_NEWLINK,
+    flags: CREATE_EXCL,
+    payload: Buffer.concat([ifinfomsg.encode({}), attrs]),
+    detail: `add link ${m.name} (macvlan ${m.mode} on ${m.parent}, address ${m.address})`,
+  };
+}
+
+/** RTM_DELLINK of the link with index `index` (`name` for errors). */
+export function deleteLink(name: string, index: number): RtRequest {
+  return { type: RTM.RTM_DELLINK, flags: 0, payload: ifinfomsg.encode({ ifi_index: index }), detail: `delete link ${name}` };
+}
+
+/** RTM_NEWLINK setting IFF_UP on or off (`ip link set dev NAME up|down`). */
+export function setLinkUp(name: string, index: number, up: boolean): RtRequest {
+  const header = ifinfomsg.encode({ ifi_index: index, ifi_flags: up ? IFF.IFF_UP : 0, ifi_change: IFF.IFF_UP });
+  return { type: RTM.RTM_NEWLINK, flags: 0, payload: header, detail: `set link ${name} ${up ? 'up' : 'down'}` };
 }

@@ -18,7 +18,8 @@ import { NetlinkListener } from '../../netlink/listener.js';
 import type { NlMessage } from '../../netlink/message.js';
 import { IFA, IFF, IFLA, RTA, RTM, RTM_F, RTNLGRP, ifaddrmsg, ifinfomsg, rtmsg } from '../../netlink/rtnetlink.js';
 import { NetlinkSocket, type NetlinkStats } from '../../netlink/socket.js';
-import type { AddressParams, IpFamily, KernelNet, RouteParams } from '../types.js';
+import type { AddressParams, IpFamily, KernelNet, LinkDescription, MacvlanParams, RouteParams } from '../types.js';
+import { readFile, writeFile } from 'node:fs/promises';
 import * as msg from './messages.js';
 import { ensureRouteProtoName } from './rt-protos.js';
 
@@ -123,6 +124,63 @@ export class NetlinkKernelNet implements KernelNet {
 
   async deleteRoute(route: RouteParams): Promise<void> {
     await this.withLink(route.dev, (i) => msg.deleteRoute(route, i));
+  }
+
+  async addMacvlan(m: MacvlanParams): Promise<void> {
+    await this.withLink(m.parent, (i) => msg.addMacvlan(m, i ?? 0));
+  }
+
+  async describeLink(name: string): Promise<LinkDescription | undefined> {
+    let replies: NlMessage[];
+    try {
+      replies = await this.send(msg.getLink(name));
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return undefined;
+      throw err;
+    }
+    const link = replies.find((m) => m.type === RTM.RTM_NEWLINK);
+    if (!link) return undefined;
+    const index = ifinfomsg.decode(link.payload, 0, ifinfomsg.size).ifi_index;
+    const a = decodeAttrs(IFLA, link.payload, ifinfomsg.size);
+    this.links.set(name, index);
+    return {
+      index,
+      kind: a.IFLA_LINKINFO?.IFLA_INFO_KIND,
+      parentIndex: a.IFLA_LINK,
+      address: a.IFLA_ADDRESS ? [...a.IFLA_ADDRESS].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined,
+    };
+  }
+
+  async deleteLink(name: string): Promise<boolean> {
+    let index: number;
+    try {
+      index = await this.linkIndex(name);
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return false;
+      throw err;
+    }
+    this.links.delete(name);
+    try {
+      await this.send(msg.deleteLink(name, index));
+    } catch (err) {
+      if (err instanceof NetlinkError && err.errno === 'ENODEV') return false;
+      throw err;
+    }
+    return true;
+  }
+
+  async setLinkUp(name: string, up: boolean): Promise<void> {
+    await this.withLink(name, (i) => msg.setLinkUp(name, i ?? 0, up));
+  }
+
+  /** /proc/sys of this process's namespace: refused when the socket programs another one. */
+  async setIpv4Conf(dev: string, key: string, value: number): Promise<number> {
+    if (this.opts.netns) throw new TypeError(`setIpv4Conf: ${dev} is in ${this.opts.netns}, whose sysctls this process cannot write`);
+    if (!/^[\w.-]+$/.test(dev) || !/^\w+$/.test(key)) throw new TypeError(`setIpv4Conf: bad name ${dev}/${key}`);
+    const path = `/proc/sys/net/ipv4/conf/${dev}/${key}`;
+    const before = Number((await readFile(path, 'utf8')).trim());
+    if (before !== value) await writeFile(path, `${value}\n`);
+    return before;
   }
 
   /** Routes matching the filter (cloned cache entries excluded), with device names resolved. */

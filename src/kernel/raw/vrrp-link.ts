@@ -119,11 +119,20 @@ async function setSourceWithRetry(sock: NativeRawSocket, source: string, deadlin
   }
 }
 
+interface ViaSockets {
+  interface: string;
+  sock: NativeRawSocket;
+  announcer?: NativePacketSocket;
+}
+
 class RawVrrpLink implements VrrpLink {
   readonly family: IpFamily;
   readonly interface: string;
   private receiver: ((p: VrrpPacket) => void) | undefined;
   private announcer: NativePacketSocket | NativeRawSocket | undefined;
+  /** transmitVia's interface: its own socket for adverts and announcements, opened once per name. */
+  private via: { hardwareAddress: string; out: ViaSockets } | undefined;
+  private readonly viaSockets = new Map<string, ViaSockets>();
   private closed = false;
 
   constructor(
@@ -143,7 +152,7 @@ class RawVrrpLink implements VrrpLink {
 
   send(data: Buffer, dst: string): void {
     if (this.closed) return;
-    const n = this.sock.send(data, dst);
+    const n = (this.via?.out.sock ?? this.sock).send(data, dst);
     if (n < 0) limited.warn('send', { errno: -n, dst, interface: this.interface }, 'VRRP advert not sent (kernel queue full)');
   }
 
@@ -151,8 +160,39 @@ class RawVrrpLink implements VrrpLink {
     this.receiver = receiver;
   }
 
+  async transmitVia(via: { interface: string; hardwareAddress: string } | undefined): Promise<void> {
+    if (this.closed) return;
+    if (!via) {
+      this.via = undefined;
+      return;
+    }
+    let out = this.viaSockets.get(via.interface);
+    if (!out) {
+      const sock = new this.addon.RawSocket(this.family, IPPROTO_VRRP, { ifname: via.interface });
+      try {
+        await setSourceWithRetry(sock, this.localAddress, Date.now() + 5000);
+      } catch (err) {
+        sock.close();
+        throw new VrrpLinkError(`cannot send VRRP from ${this.localAddress} on ${via.interface}: ${String(err)}`, { cause: err });
+      }
+      // Bound to the macvlan it hears what reaches it too: read and dropped (the link's own socket
+      // on the parent receives every advert, the macvlan being in bridge mode).
+      sock.start(() => {});
+      sock.setRef(false);
+      out = { interface: via.interface, sock };
+      this.viaSockets.set(via.interface, out);
+    }
+    this.via = { hardwareAddress: via.hardwareAddress, out };
+  }
+
   announce(addresses: string[]): void {
     if (this.closed) return;
+    if (this.via && this.family === 4) {
+      const v = this.via;
+      const s = (v.out.announcer ??= new this.addon.PacketSocket(v.out.interface));
+      for (const a of addresses) s.send(gratuitousArp(a, v.hardwareAddress));
+      return;
+    }
     if (this.family === 4) {
       const s = (this.announcer ??= new this.addon.PacketSocket(this.interface)) as NativePacketSocket;
       for (const a of addresses) s.send(gratuitousArp(a, this.hardwareAddress));
@@ -168,5 +208,10 @@ class RawVrrpLink implements VrrpLink {
     this.receiver = undefined;
     this.sock.close();
     this.announcer?.close();
+    for (const v of this.viaSockets.values()) {
+      v.sock.close();
+      v.announcer?.close();
+    }
+    this.via = undefined;
   }
 }

@@ -68,3 +68,16 @@ for (const [name, a, args] of ADDRESSES) {
     await compare(msg.deleteAddress(a, oif), ['addr', 'del', a.address, 'dev', a.dev]);
   });
 }
+
+// The VRRP virtual MAC (RFC 9568 §7.3) on a macvlan: created, set up and down, deleted.
+for (const mode of ['private', 'bridge'] as const) {
+  test(`RTM_NEWLINK (macvlan ${mode}), link up/down and RTM_DELLINK bytes equal iproute2`, async () => {
+    const m = { name: 'vrrp.51', parent: 'core0', address: '00:00:5e:00:01:33', mode };
+    await compare(msg.addMacvlan(m, oif), ['link', 'add', 'link', 'core0', 'name', 'vrrp.51', 'address', '00:00:5e:00:01:33', 'type', 'macvlan', 'mode', mode]);
+    const index = Number((await gw.exec('cat', ['/sys/class/net/vrrp.51/ifindex'])).stdout);
+    assert.match((await gw.exec('ip', ['-d', 'link', 'show', 'vrrp.51'])).stdout, new RegExp(`00:00:5e:00:01:33.*macvlan mode ${mode}`, 's'));
+    await compare(msg.setLinkUp('vrrp.51', index, true), ['link', 'set', 'dev', 'vrrp.51', 'up']);
+    await compare(msg.setLinkUp('vrrp.51', index, false), ['link', 'set', 'dev', 'vrrp.51', 'down']);
+    await compare(msg.deleteLink('vrrp.51', index), ['link', 'del', 'vrrp.51']);
+  });
+}
