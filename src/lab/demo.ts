@@ -19,7 +19,7 @@ import { StrongSwan } from './peers/strongswan.js';
 import { SegwProcess } from './peers/segw.js';
 import type { MembersView } from '../cluster/view.js';
 import {
-  CORE_ADDR, FLEET_ADDR, FLEET_LANS, STRONGSWAN_ADDR, STRONGSWAN_CHARON, STRONGSWAN_LAN, VIP,
+  CORE_ADDR, FLEET_ADDR, FLEET_LANS, GW_PRIORITIES, STRONGSWAN_ADDR, STRONGSWAN_CHARON, STRONGSWAN_LAN, VIP,
   clusterGatewayConfig, fleetConfig, gwAddr, strongSwanClusterBaseStation,
 } from './demo-config.js';
 
@@ -120,7 +120,7 @@ async function buildTopology(c: Cluster): Promise<void> {
 }
 
 async function startCluster(c: Cluster): Promise<void> {
-  c.say('starting 3 segw gateways (VRRPv3 vrid 51, priorities 200/150/100; load reports every 250ms; userspace ESP)');
+  c.say(`starting 3 segw gateways (VRRPv3 vrid 51, priorities ${GW_PRIORITIES.join('/')}; load reports every 250ms; userspace ESP)`);
   const key = { 'cluster.key': randomBytes(32).toString('hex') + '\n' };
   c.gws = await Promise.all(c.hosts.map((h, i) => SegwProcess.start(h, 'gateway', clusterGatewayConfig(i), { files: key, timeoutMs: 60_000 })));
   const dp = c.gws[0]!.logLines().find((l) => l.msg === 'gateway started');
@@ -168,6 +168,7 @@ async function showServing(c: Cluster, m: number): Promise<void> {
 }
 
 async function showVrrp(c: Cluster, dead: number[]): Promise<void> {
+  c.say('VRRP as each member reports it (segw ctl vrrp):');
   for (const [i, g] of c.gws.entries()) {
     if (dead.includes(i)) {
       c.say(`  vrrp gw${i + 1}: (killed)`);
@@ -213,7 +214,7 @@ async function keepUp(c: Cluster, fleet: SegwProcess): Promise<void> {
   }
   c.say(`    ${ctl} ${c.gws[1]!.controlSocket} members`);
   c.say(`    ip netns exec ${c.bs1Host.ns} ping ${CORE_ADDR}`);
-  c.say(`    kill -9 ${c.gws[1]!.process.pid ?? '?'}   (gw2's process group leader: the cluster fails over to gw3)`);
+  c.say(`    kill -9 ${c.gws[1]!.process.pid ?? '?'}   (gw2's segw process: the cluster fails over to gw3)`);
   c.say('Ctrl-C tears everything down.');
   await new Promise<void>((r) => process.once('SIGINT', () => r()));
 }
