@@ -7,7 +7,8 @@
  *   cluster LAN 203.0.113.0/24 (a bridge)      VIP 203.0.113.10 (the VRRP master's)
  *     gw1 .1 (priority 200)  gw2 .2 (150)  gw3 .3 (100)    core LAN 192.0.2.128/25 on each
  *     bs1 .101  strongSwan, its LAN 192.0.2.0/27
- *     bsf .102  segw basestation: bs2..bsN, LANs 192.0.2.32/27, .64/27, .96/27
+ *     bs2 .103  segw basestation, userspace ESP, its LAN 192.0.2.32/27
+ *     bsf .102  segw basestation holding bs3, bs4 (IKE only), LANs 192.0.2.64/27, .96/27
  */
 export const VIP = '203.0.113.10';
 export const GW_PRIORITIES = [200, 150, 100] as const;
@@ -17,8 +18,10 @@ export const FLEET_ADDR = '203.0.113.102';
 /** The core LAN's address on every gateway: whichever serves a tunnel answers pings to it. */
 export const CORE_ADDR = '192.0.2.129';
 export const STRONGSWAN_LAN = { net: '192.0.2.0/27', addr: '192.0.2.1' };
-/** The subnets of the segw base stations (bs2, bs3, bs4). */
-export const FLEET_LANS = ['192.0.2.32/27', '192.0.2.64/27', '192.0.2.96/27'] as const;
+/** The segw base station with a data plane (pings go through its tunnel). */
+export const SEGW_BS = { addr: '203.0.113.103', net: '192.0.2.32/27', lanAddr: '192.0.2.33' };
+/** The subnets of the IKE-only segw base stations (bs3, bs4). */
+export const FLEET_LANS = ['192.0.2.64/27', '192.0.2.96/27'] as const;
 
 const PSK = 'demo-psk-not-secret-0123';
 const GW_ID = 'gw.segw.example';
@@ -54,31 +57,51 @@ export function clusterGatewayConfig(i: number): Record<string, unknown> {
   };
 }
 
-/** The `segw basestation` process: `count` base stations (bs2..), each its own IKE SA to the VIP. */
+/** One base station's connection to the VIP: its own IKE SA, its subnet to the core LAN. */
+function baseStationConnection(id: string, net: string): Record<string, unknown> {
+  return {
+    local: { id, auth: 'psk' },
+    remote: { id: GW_ID, addrs: [VIP], auth: 'psk' },
+    psk: PSK,
+    ikeProposals: [IKE],
+    // A quick DPD and give-up so a dead master is noticed within seconds.
+    dpd: 1,
+    retransmit: { timeout: 0.5, base: 1.5, tries: 2 },
+    children: { s1: { localTs: [net], remoteTs: ['192.0.2.128/25'], espProposals: [ESP] } },
+  };
+}
+
+const RECONNECT = { initial: '300ms', max: '1s' };
+
+/** bs2: a `segw basestation` with segw's userspace ESP engine. */
+export function segwBaseStationConfig(): Record<string, unknown> {
+  return {
+    node: { name: 'bs2' },
+    log: { level: 'info' },
+    ike: { listen: [SEGW_BS.addr] },
+    kernel: { ipsec: 'userspace', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } },
+    connections: { bs2: baseStationConnection('bs2.segw.example', SEGW_BS.net) },
+    initiate: ['bs2'],
+    reconnect: RECONNECT,
+  };
+}
+
+/** The IKE-only `segw basestation` process: `count` base stations (bs3..), one IKE SA each. */
 export function fleetConfig(count: number): Record<string, unknown> {
   const connections: Record<string, unknown> = {};
   for (const [k, net] of FLEET_LANS.slice(0, count).entries()) {
-    connections[`bs${k + 2}`] = {
-      local: { id: `bs${k + 2}.segw.example`, auth: 'psk' },
-      remote: { id: GW_ID, addrs: [VIP], auth: 'psk' },
-      psk: PSK,
-      ikeProposals: [IKE],
-      // A quick DPD and give-up so a dead master is noticed within seconds.
-      dpd: 1,
-      retransmit: { timeout: 0.5, base: 1.5, tries: 2 },
-      children: { s1: { localTs: [net], remoteTs: ['192.0.2.128/25'], espProposals: [ESP] } },
-    };
+    connections[`bs${k + 3}`] = baseStationConnection(`bs${k + 3}.segw.example`, net);
   }
   return {
     node: { name: 'bs-fleet' },
     log: { level: 'info' },
     ike: { listen: [FLEET_ADDR] },
-    // IKE only: several base stations in one process share no data plane; the pings go
-    // through strongSwan's tunnel.
+    // IKE only: several base stations in one process share no data plane (their tunnels count
+    // in the members table; the pings go through bs1's and bs2's).
     kernel: { ipsec: 'stub' },
     connections,
     initiate: Object.keys(connections),
-    reconnect: { initial: '300ms', max: '1s' },
+    reconnect: RECONNECT,
   };
 }
 

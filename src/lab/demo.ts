@@ -4,10 +4,11 @@
  *
  *   1. three `segw gateway` members start on one LAN; VRRPv3 elects gw1 (priority 200) master
  *      and it takes the VIP; every member sends HMAC-signed load reports to the others;
- *   2. a strongSwan 5.9.8 base station and a `segw basestation` process (several base stations,
- *      one IKE SA each) bring up tunnels to the VIP; the master serves them all;
+ *   2. a strongSwan 5.9.8 base station, a `segw basestation` with userspace ESP and a `segw
+ *      basestation` process holding more base stations (IKE only, one IKE SA each) bring up
+ *      tunnels to the VIP; the master serves them all;
  *   3. the members table (any member's view) shows the tunnels per gateway; ping runs through
- *      strongSwan's tunnel (segw's userspace ESP engine on the gateway) both ways;
+ *      strongSwan's and segw's base station tunnels both ways (segw's userspace ESP engine);
  *   4. kill -9 of the master: gw2 becomes master, takes the VIP (gratuitous ARP), the base
  *      stations' DPD notices the dead SAs and they come back through the VIP on gw2; ping passes;
  *   5. everything is stopped and the namespaces deleted; nothing is left behind.
@@ -19,8 +20,8 @@ import { StrongSwan } from './peers/strongswan.js';
 import { SegwProcess } from './peers/segw.js';
 import type { MembersView } from '../cluster/view.js';
 import {
-  CORE_ADDR, FLEET_ADDR, FLEET_LANS, GW_PRIORITIES, STRONGSWAN_ADDR, STRONGSWAN_CHARON, STRONGSWAN_LAN, VIP,
-  clusterGatewayConfig, fleetConfig, gwAddr, strongSwanClusterBaseStation,
+  CORE_ADDR, FLEET_ADDR, FLEET_LANS, GW_PRIORITIES, SEGW_BS, STRONGSWAN_ADDR, STRONGSWAN_CHARON, STRONGSWAN_LAN, VIP,
+  clusterGatewayConfig, fleetConfig, gwAddr, segwBaseStationConfig, strongSwanClusterBaseStation,
 } from './demo-config.js';
 
 export { segwGatewayConfig, strongSwanBaseStation } from './demo-config.js';
@@ -48,6 +49,7 @@ interface Cluster {
   hosts: Host[];
   gws: SegwProcess[];
   bs1Host: Host;
+  bs2Host: Host;
   fleetCount: number;
   pings: number;
   say: (msg: string) => void;
@@ -72,21 +74,22 @@ export async function demoCluster(opts: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
   const lab = await Lab.create('demo');
   const c: Cluster = {
-    lab, hosts: [], gws: [], bs1Host: undefined as unknown as Host, fleetCount: opts.quick ? 1 : FLEET_LANS.length,
+    lab, hosts: [], gws: [], bs1Host: undefined as unknown as Host, bs2Host: undefined as unknown as Host, fleetCount: opts.quick ? 1 : FLEET_LANS.length,
     pings: opts.quick ? 2 : 3, say, failed: [],
   };
   try {
     await buildTopology(c);
     await startCluster(c);
-    const [ss, fleet] = await startBaseStations(c);
+    const [ss, bs2, fleet] = await startBaseStations(c);
     await showServing(c, 0);
     // Not in main yet, each goes here when it lands: the redirect balancer (base stations spread
     // over the members), the 200-base-station simulator, drain, backup-site recovery, BIRD core.
     await failover(c);
     await showServing(c, 1);
-    if (opts.keep) await keepUp(c, fleet);
+    if (opts.keep) await keepUp(c, [bs2, fleet]);
     say('stopping base stations and gateways');
     await ss.stop();
+    await bs2.stop();
     await fleet.stop();
     for (const g of c.gws.slice(1)) await g.stop();
   } catch (err) {
@@ -114,9 +117,12 @@ async function buildTopology(c: Cluster): Promise<void> {
   c.bs1Host = await c.lab.host('bs1');
   await sw.attach(c.bs1Host, `${STRONGSWAN_ADDR}/24`, { ifname: 'eth0' });
   await c.lab.lan(c.bs1Host, `${STRONGSWAN_LAN.addr}/27`);
+  c.bs2Host = await c.lab.host('bs2');
+  await sw.attach(c.bs2Host, `${SEGW_BS.addr}/24`, { ifname: 'eth0' });
+  await c.lab.lan(c.bs2Host, `${SEGW_BS.lanAddr}/27`);
   await sw.attach(await c.lab.host('bsf'), `${FLEET_ADDR}/24`, { ifname: 'eth0' });
   c.say(`lab ${c.lab.id}: cluster LAN 203.0.113.0/24 on a bridge; gw1..gw3 at ${gwAddr(0)}..${gwAddr(2)}, VIP ${VIP}; ` +
-    `strongSwan base station at ${STRONGSWAN_ADDR}, segw base stations at ${FLEET_ADDR}`);
+    `base stations: strongSwan at ${STRONGSWAN_ADDR}, segw at ${SEGW_BS.addr} and ${FLEET_ADDR}`);
 }
 
 async function startCluster(c: Cluster): Promise<void> {
@@ -131,40 +137,53 @@ async function startCluster(c: Cluster): Promise<void> {
   await check(c, 'gw1 holds the VIP', holdsVip(c.hosts[0]!));
 }
 
-async function startBaseStations(c: Cluster): Promise<[StrongSwan, SegwProcess]> {
+const tunnelCount = (c: Cluster): number => c.fleetCount + 2;
+
+async function startBaseStations(c: Cluster): Promise<[StrongSwan, SegwProcess, SegwProcess]> {
   const ss = await StrongSwan.start(c.bs1Host, { name: 'bs1', swanctl: strongSwanClusterBaseStation(), charon: STRONGSWAN_CHARON });
   c.say(`bs1 (strongSwan 5.9.8, LAN ${STRONGSWAN_LAN.net}): initiating to the VIP ${VIP}`);
   await ss.initiate('s1', { timeoutS: 20 });
-  const fleetHost = c.lab.hosts.get('bsf')!;
-  c.say(`segw basestation with ${c.fleetCount} base station(s) (${FLEET_LANS.slice(0, c.fleetCount).join(', ')}): initiating to the VIP (IKE only)`);
-  const fleet = await SegwProcess.start(fleetHost, 'basestation', fleetConfig(c.fleetCount), { timeoutMs: 60_000 });
-  const want = c.fleetCount + 1;
+  c.say(`bs2 (segw basestation, userspace ESP, LAN ${SEGW_BS.net}) and a segw basestation holding ${c.fleetCount} more ` +
+    `(${FLEET_LANS.slice(0, c.fleetCount).join(', ')}, IKE only): initiating to the VIP`);
+  const [bs2, fleet] = await Promise.all([
+    SegwProcess.start(c.bs2Host, 'basestation', segwBaseStationConfig(), { timeoutMs: 60_000 }),
+    SegwProcess.start(c.lab.hosts.get('bsf')!, 'basestation', fleetConfig(c.fleetCount), { timeoutMs: 60_000 }),
+  ]);
+  const want = tunnelCount(c);
   await eventually(async () => (await selfTunnels(c.gws[0]!)) === want, { what: `${want} tunnels on gw1`, timeoutMs: 30_000 });
   c.say(`gw1 (master) serves all ${want} base stations itself (the redirect balancer is not in main yet)`);
-  return [ss, fleet];
+  return [ss, bs2, fleet];
 }
 
 /** The members table, VRRP roles and pings through the tunnel, served by gateway `m`. */
 async function showServing(c: Cluster, m: number): Promise<void> {
   // Before the failover gw3's view (every member holds the whole table), after it the new master's.
   const viewer = m === 0 ? 2 : m;
-  const want = c.fleetCount + 1;
+  const want = tunnelCount(c);
   await eventually(async () => {
     const rows = (await c.gws[viewer]!.ctl<MembersView>('members')).members;
     return rows.find((r) => r.id === `gw${m + 1}`)?.load.tunnels === want;
   }, { what: `gw${viewer + 1} sees ${want} tunnels on gw${m + 1}`, timeoutMs: 10_000 });
   await showMembers(c, viewer);
   const master = c.hosts[m]!;
-  const up = await eventually(() => c.bs1Host.ping(CORE_ADDR, { count: 1, timeoutS: 1 }), { what: 'a ping through the tunnel', timeoutMs: 30_000 }).catch(() => false);
-  await check(c, `a ping through bs1's tunnel passes (gw${m + 1})`, Promise.resolve(up));
-  const out = await c.bs1Host.exec('ping', ['-c', String(c.pings), '-i', '0.2', '-W', '2', '-I', STRONGSWAN_LAN.addr, CORE_ADDR], { allowFail: true });
-  const back = await master.exec('ping', ['-c', String(c.pings), '-i', '0.2', '-W', '2', '-I', CORE_ADDR, STRONGSWAN_LAN.addr], { allowFail: true });
-  const got = (r: { stdout: string }) => Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
-  c.say(`ping bs1 ${STRONGSWAN_LAN.addr} -> core ${CORE_ADDR} through the tunnel: ${got(out)}/${c.pings} replies`);
-  c.say(`ping core (gw${m + 1}) -> bs1 ${STRONGSWAN_LAN.addr} through the tunnel: ${got(back)}/${c.pings} replies`);
-  if (got(out) === 0 || got(back) === 0) c.failed.push(`pings through the tunnel on gw${m + 1}`);
+  await pingBothWays(c, c.bs1Host, 'bs1', STRONGSWAN_LAN.addr, m);
+  await pingBothWays(c, c.bs2Host, 'bs2', SEGW_BS.lanAddr, m);
   const routes = await master.exec('ip', ['route', 'show', 'proto', 'segw']);
   c.say(`gw${m + 1}'s injected routes (ip route show proto segw): ${routes.stdout.trim().split('\n').map((l) => l.trim()).join(' | ') || '(none)'}`);
+}
+
+/** Pings from a base station's LAN to the core LAN and back, through its tunnel to gateway `m`. */
+async function pingBothWays(c: Cluster, bs: Host, name: string, lanAddr: string, m: number): Promise<void> {
+  const once = async () => (await bs.exec('ping', ['-c', '1', '-W', '1', '-I', lanAddr, CORE_ADDR], { allowFail: true })).code === 0;
+  const up = await eventually(once, { what: `a ping through ${name}'s tunnel`, timeoutMs: 30_000 }).catch(() => false);
+  if (!up) c.say(`FAILED: no ping through ${name}'s tunnel within 30 s`);
+  const opts = ['-c', String(c.pings), '-i', '0.2', '-W', '2', '-I'];
+  const out = await bs.exec('ping', [...opts, lanAddr, CORE_ADDR], { allowFail: true });
+  const back = await c.hosts[m]!.exec('ping', [...opts, CORE_ADDR, lanAddr], { allowFail: true });
+  const got = (r: { stdout: string }) => Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+  c.say(`ping ${name} ${lanAddr} -> core ${CORE_ADDR} (gw${m + 1}) through the tunnel: ${got(out)}/${c.pings} replies`);
+  c.say(`ping core ${CORE_ADDR} (gw${m + 1}) -> ${name} ${lanAddr} through the tunnel: ${got(back)}/${c.pings} replies`);
+  if (!up || got(out) === 0 || got(back) === 0) c.failed.push(`pings through ${name}'s tunnel on gw${m + 1}`);
 }
 
 async function showVrrp(c: Cluster, dead: number[]): Promise<void> {
@@ -187,7 +206,7 @@ async function showMembers(c: Cluster, viewer: number): Promise<void> {
   for (const r of [...v.members].sort((a, b) => a.id.localeCompare(b.id))) {
     const util = `${(r.utilization * 100).toFixed(1)}%`;
     c.say(`    ${r.id.padEnd(6)}  ${r.role.padEnd(7)}  ${r.state.padEnd(6)}  ${String(r.load.tunnels).padEnd(7)}  ` +
-      `${String(r.load.childSas).padEnd(9)}  ${util.padEnd(11)}  ${r.self ? '(self)' : `${r.lastReportAgeMs}ms`}`);
+      `${String(r.load.childSas).padEnd(9)}  ${util.padEnd(11)}  ${r.self ? '(self)' : `${r.lastReportAgeMs}ms${r.stale ? ' (stale: its last report shown)' : ''}`}`);
   }
 }
 
@@ -200,20 +219,20 @@ async function failover(c: Cluster): Promise<void> {
   c.say(`gw2 is master and holds the VIP ${((Date.now() - t0) / 1000).toFixed(1)}s after the kill`);
   await showVrrp(c, [0]);
   await check(c, 'gw3 stays backup without the VIP', (async () => (await vrrpState(c.gws[2]!)) === 'Backup' && !(await holdsVip(c.hosts[2]!)))());
-  const want = c.fleetCount + 1;
+  const want = tunnelCount(c);
   c.say(`waiting for the base stations' DPD to give up on gw1 and re-initiate to the VIP (now gw2)`);
   await eventually(async () => (await selfTunnels(c.gws[1]!)) === want, { what: `${want} tunnels on gw2`, timeoutMs: 60_000 });
   c.say(`all ${want} base stations back on gw2 through the VIP ${((Date.now() - t0) / 1000).toFixed(1)}s after the kill`);
 }
 
-async function keepUp(c: Cluster, fleet: SegwProcess): Promise<void> {
+async function keepUp(c: Cluster, bss: SegwProcess[]): Promise<void> {
   const ctl = 'node --import tsx src/cli/main.ts ctl --socket';
   c.say('--keep: everything stays up until Ctrl-C. Explore with (as root, from the repository):');
-  for (const g of [...c.gws.slice(1), fleet]) {
+  for (const g of [...c.gws.slice(1), ...bss]) {
     c.say(`    ${ctl} ${g.controlSocket} ${g.host.name.startsWith('gw') ? 'vrrp' : 'list-sas'}`);
   }
   c.say(`    ${ctl} ${c.gws[1]!.controlSocket} members`);
-  c.say(`    ip netns exec ${c.bs1Host.ns} ping ${CORE_ADDR}`);
+  c.say(`    ip netns exec ${c.bs1Host.ns} ping ${CORE_ADDR}     (through bs1's tunnel; bs2: ${c.bs2Host.ns})`);
   c.say(`    kill -9 ${c.gws[1]!.process.pid ?? '?'}   (gw2's segw process: the cluster fails over to gw3)`);
   c.say('Ctrl-C tears everything down.');
   await new Promise<void>((r) => process.once('SIGINT', () => r()));
