@@ -232,7 +232,8 @@ async function keepUp(c: Cluster, bss: SegwProcess[]): Promise<void> {
     c.say(`    ${ctl} ${g.controlSocket} ${g.host.name.startsWith('gw') ? 'vrrp' : 'list-sas'}`);
   }
   c.say(`    ${ctl} ${c.gws[1]!.controlSocket} members`);
-  c.say(`    ip netns exec ${c.bs1Host.ns} ping ${CORE_ADDR}     (through bs1's tunnel; bs2: ${c.bs2Host.ns})`);
+  c.say(`    ip netns exec ${c.bs1Host.ns} ping -I ${STRONGSWAN_LAN.addr} ${CORE_ADDR}     (through bs1's tunnel)`);
+  c.say(`    ip netns exec ${c.bs2Host.ns} ping -I ${SEGW_BS.lanAddr} ${CORE_ADDR}    (through bs2's tunnel)`);
   c.say(`    kill -9 ${c.gws[1]!.process.pid ?? '?'}   (gw2's segw process: the cluster fails over to gw3)`);
   c.say('Ctrl-C tears everything down.');
   await new Promise<void>((r) => process.once('SIGINT', () => r()));
