@@ -1,10 +1,9 @@
 /**
- * `segw demo`: what exists today, in network namespaces (root needed): a strongSwan base
- * station brings up a tunnel to a segw gateway (userspace ESP), pings through it, and the
- * gateway injects the base station's subnet as a `proto segw` route. The cluster demo (VRRP,
- * redirect to the least-loaded gateway) replaces this when those issues land.
+ * `segw demo`: a 3-gateway segw cluster in network namespaces (root needed): VRRPv3 for the
+ * VIP, load reports, a strongSwan base station and segw base stations reaching the VIP, pings
+ * through the tunnel, kill -9 of the master and the failover (src/lab/demo.ts).
  */
 export async function runDemo(opts: { keep: boolean }): Promise<number> {
-  const { demoSingleGateway } = await import('../lab/demo.js');
-  return demoSingleGateway({ keep: opts.keep });
+  const { demoCluster } = await import('../lab/demo.js');
+  return (await demoCluster({ keep: opts.keep })).code;
 }

@@ -72,8 +72,8 @@ export const HELP: Record<string, CommandHelp> = {
   demo: {
     synopsis: ['segw demo [--keep]'],
     brief: 'a demo in network namespaces (root)',
-    summary: 'A strongSwan base station and a segw gateway in network namespaces (root): tunnel, ping, route.',
-    options: [['--keep', 'leave the namespaces up until Ctrl-C']],
+    summary: 'A 3-gateway segw cluster in network namespaces (root): VRRP master and VIP, base stations (strongSwan and segw) to the VIP, members table, ping through the tunnel, kill -9 of the master and the failover.',
+    options: [['--keep', 'after the failover, leave everything up until Ctrl-C and print segw ctl commands to explore it']],
   },
   version: {
     synopsis: ['segw version'],
