@@ -49,6 +49,9 @@ export function clusterGatewayConfig(i: number): Record<string, unknown> {
     cluster: {
       address: gwAddr(i),
       vips: [`${VIP}/24`],
+      // The master serves every base station itself in this demo, so the failover moves them all;
+      // redirects to the least-loaded member (RFC 5685) are shown by test/cluster/gateway-balance.
+      redirect: 'off',
       keyFile: 'cluster.key',
       capacity: { maxTunnels: 1000, bandwidth: '1G' },
       reports: { listen: gwAddr(i), interval: '250ms', staleAfter: 3, peers: others },

@@ -82,8 +82,8 @@ export async function demoCluster(opts: DemoOptions = {}): Promise<DemoResult> {
     await startCluster(c);
     const [ss, bs2, fleet] = await startBaseStations(c);
     await showServing(c, 0);
-    // Not in main yet, each goes here when it lands: the redirect balancer (base stations spread
-    // over the members), the 200-base-station simulator, drain, backup-site recovery, BIRD core.
+    // Still to show here (each exists and is tested on its own): redirects spreading base stations
+    // over the members, the simulator, drain, backup-site recovery, a BIRD core router.
     await failover(c);
     await showServing(c, 1);
     if (opts.keep) await keepUp(c, [bs2, fleet]);
@@ -151,7 +151,7 @@ async function startBaseStations(c: Cluster): Promise<[StrongSwan, SegwProcess, 
   ]);
   const want = tunnelCount(c);
   await eventually(async () => (await selfTunnels(c.gws[0]!)) === want, { what: `${want} tunnels on gw1`, timeoutMs: 30_000 });
-  c.say(`gw1 (master) serves all ${want} base stations itself (the redirect balancer is not in main yet)`);
+  c.say(`gw1 (master) serves all ${want} base stations itself (redirect: off in this demo)`);
   return [ss, bs2, fleet];
 }
 
