@@ -5,6 +5,8 @@
  * `segw gateway --check` rather than a running member. examples/cluster-member.yaml documents
  * every key.
  */
+import type { VrrpOptions } from '../vrrp/options.js';
+import { CHECKSUM_FORMS, type ChecksumForm } from '../vrrp/constants.js';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -14,29 +16,10 @@ import { bool, cidr, configFail, ConfigKeyError, duration, ipAddress, list, map,
 
 /** How this member answers IKE_SA_INIT / IKE_AUTH with RFC 5685 REDIRECT (the balancer, later). */
 export type RedirectMode = 'init' | 'auth' | 'off';
-export type VrrpChecksum = 'rfc9568' | 'pseudo-header' | 'pseudo-header-group';
+export type VrrpChecksum = ChecksumForm;
 
-/** The resolved VRRP instance settings (the names src/vrrp's options take). */
-export interface VrrpConfig {
-  interface: string;
-  /** Virtual Router Identifier, 1..255 (RFC 5798 §5.2.3). */
-  vrid: number;
-  /** 1..255; 255 = the address owner (RFC 5798 §5.2.4). */
-  priority: number;
-  /** Milliseconds, a multiple of 10 (the wire carries centiseconds, RFC 5798 §5.2.7), 10..40950. */
-  advertInterval: number;
-  preempt: boolean;
-  /** Milliseconds. */
-  preemptDelay: number;
-  accept: boolean;
-  /** CIDR, one address family. */
-  vips: string[];
-  checksum: VrrpChecksum;
-  acceptChecksums: VrrpChecksum[];
-  unicastPeers?: string[];
-  unicastSource?: string;
-  virtualMac: boolean;
-}
+/** The resolved VRRP instance settings: exactly the options src/vrrp takes (one declaration). */
+export type VrrpConfig = VrrpOptions;
 
 export interface ClusterEndpoint {
   address: string;
@@ -74,7 +57,7 @@ export interface ClusterConfig {
 }
 
 export const DEFAULT_REPORT_PORT = 7405;
-const CHECKSUMS = ['rfc9568', 'pseudo-header', 'pseudo-header-group'] as const;
+const CHECKSUMS = CHECKSUM_FORMS;
 
 const FQDN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
