@@ -56,10 +56,8 @@ interface Cluster {
   failed: string[];
 }
 
+const holdsVip = (h: Host): Promise<boolean> => h.hasAddress(`${VIP}/24`);
 const vrrpState = async (g: SegwProcess): Promise<string> => (await g.ctl<{ state: string }>('vrrp')).state;
-async function holdsVip(h: Host): Promise<boolean> {
-  return (await h.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP}/24`);
-}
 async function selfTunnels(g: SegwProcess): Promise<number> {
   return (await g.ctl<MembersView>('members')).members.find((m) => m.self)?.load.tunnels ?? -1;
 }

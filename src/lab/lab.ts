@@ -54,6 +54,24 @@ export class Host {
     this.lab.track(p);
     return p;
   }
+  /** True if `cidr` (address/prefix as `ip addr` shows it) is on `ifname` (a VRRP VIP, say). */
+  async hasAddress(cidr: string, ifname = 'eth0'): Promise<boolean> {
+    const v6 = cidr.includes(':');
+    const r = await this.exec('ip', [v6 ? '-6' : '-4', '-o', 'addr', 'show', 'dev', ifname]);
+    return r.stdout.split('\n').some((l) => l.split(/\s+/).includes(cidr));
+  }
+
+  /** The MAC address of `ifname`. */
+  async mac(ifname = 'eth0'): Promise<string> {
+    return (await this.exec('cat', [`/sys/class/net/${ifname}/address`])).stdout.trim();
+  }
+
+  /** The link-layer address this host's neighbour table holds for `address` on `ifname`, or ''. */
+  async neighbourMac(address: string, ifname = 'eth0'): Promise<string> {
+    const r = await this.exec('ip', [address.includes(':') ? '-6' : '-4', 'neigh', 'show', address, 'dev', ifname]);
+    return /lladdr (\S+)/.exec(r.stdout)?.[1] ?? '';
+  }
+
 
   async addAddress(ifname: string, cidr: string, opts: { noDad?: boolean } = {}): Promise<void> {
     assertLabAddress(cidr);

@@ -19,6 +19,9 @@ import { segwConfig, type TunnelSpec } from './support/configs.js';
 import { segwView } from './support/sas.js';
 
 const VIP = '203.0.113.10';
+const holdsVip = (h: Host) => h.hasAddress(`${VIP}/24`);
+const mac = (h: Host) => h.mac();
+const arpEntry = (client: Host) => client.neighbourMac(VIP);
 const addr = (i: number) => `203.0.113.${i + 1}`;
 const PRIORITIES = [200, 150, 100];
 
@@ -29,16 +32,6 @@ const SPEC: TunnelSpec = {
   segw: { dpd: 1, retransmit: { timeout: 0.5, base: 1.5, tries: 2 } },
 };
 
-async function mac(h: Host): Promise<string> {
-  return (await h.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
-}
-async function arpEntry(client: Host): Promise<string> {
-  const r = await client.exec('ip', ['-4', 'neigh', 'show', VIP, 'dev', 'eth0']);
-  return /lladdr (\S+)/.exec(r.stdout)?.[1] ?? '';
-}
-async function holdsVip(h: Host): Promise<boolean> {
-  return (await h.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`${VIP}/24`);
-}
 const vrrpState = async (g: SegwProcess) => (await g.ctl<{ state: string }>('vrrp')).state;
 const ikeSas = async (g: SegwProcess) => (await segwView(g)).filter((s) => s.state === 'ESTABLISHED').length;
 

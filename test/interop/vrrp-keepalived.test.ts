@@ -19,12 +19,9 @@ import { eventually } from '../support/eventually.js';
 import { virtualLinkLocal } from '../../src/vrrp/constants.js';
 
 const VIP = '203.0.113.10';
+const holdsVip = (h: Host) => h.hasAddress(`${VIP}/24`);
 const VRID = 51;
 
-async function holdsVip(h: Host): Promise<boolean> {
-  const r = await h.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', 'eth0']);
-  return r.stdout.includes(`${VIP}/24`);
-}
 
 async function lan(lab: Lab) {
   const sw = await lab.switch('lan');

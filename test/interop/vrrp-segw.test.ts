@@ -13,19 +13,11 @@ import { loadAddon } from '../../src/native/addon.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
+const holdsVip = (h: Host, ifname = 'eth0') => h.hasAddress(`${VIP}/24`, ifname);
+const mac = (h: Host) => h.mac();
+const arpEntry = (client: Host) => client.neighbourMac(VIP);
 
-async function holdsVip(h: Host, ifname = 'eth0'): Promise<boolean> {
-  const r = await h.exec('ip', ['-4', '-o', 'addr', 'show', 'dev', ifname]);
-  return r.stdout.includes(`${VIP}/24`);
-}
-async function mac(h: Host): Promise<string> {
-  return (await h.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
-}
 /** The client's neighbour entry for the VIP (lladdr), or ''. */
-async function arpEntry(client: Host): Promise<string> {
-  const r = await client.exec('ip', ['-4', 'neigh', 'show', VIP, 'dev', 'eth0']);
-  return /lladdr (\S+)/.exec(r.stdout)?.[1] ?? '';
-}
 
 test('3 segw VRRP nodes: kill -9 the master; the next priority takes the VIP and GARPs; the client ARP cache follows', { timeout: 120_000 }, async () => {
   let id = '';

@@ -9,15 +9,12 @@ import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
+const arpEntry = (client: Host) => client.neighbourMac(VIP);
 const VRID = 42;
 const VMAC = '00:00:5e:00:01:2a';
 const VLINK = `vrrp.${VRID}`;
 
 /** The client's neighbour entry for the VIP (lladdr), or ''. */
-async function arpEntry(client: Host): Promise<string> {
-  const r = await client.exec('ip', ['-4', 'neigh', 'show', VIP, 'dev', 'eth0']);
-  return /lladdr (\S+)/.exec(r.stdout)?.[1] ?? '';
-}
 /** The virtual MAC link of a node: absent, or up/down and whether it holds the VIP. */
 async function vlink(h: Host): Promise<{ present: boolean; up: boolean; vip: boolean; mac: string }> {
   const r = await h.exec('ip', ['-o', 'addr', 'show', 'dev', VLINK], { allowFail: true });
