@@ -120,6 +120,30 @@ test('child rekey: N(REKEY_SA), new pair installed before the old one is deleted
   await p.stop();
 });
 
+test('child rekey responder: the old child ends another way (hard expiry) and the deferred outbound SA takes over first', async () => {
+  const p = new Pair();
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const gwOld = gwSa.children[0]!;
+  await p.bs.daemon.rekeyChild(bsSa.children[0]!);
+  await p.next(); // CREATE_CHILD_SA request
+  await p.next(); // response
+  const gwNew = gwSa.children.find((c) => c !== gwOld)!;
+  assert.ok(gwNew.outboundDeferred);
+  // The old inbound SA hits its hard lifetime before the base station's DELETE arrives.
+  p.gw.kernel.ops.length = 0;
+  p.gw.kernel.expire(gwOld.inRef, 'hard');
+  await p.run();
+  assert.equal(gwOld.state, ChildState.DELETED);
+  assert.equal(gwNew.outboundDeferred, false);
+  const ops = p.gw.kernel.ops.filter((o) => o.op === 'addSa' || o.op === 'deleteSa').map((o) => o.op);
+  assert.equal(ops[0], 'addSa', `the new outbound SA before any old SA goes: ${ops.join(', ')}`);
+  assert.deepEqual(gwSa.children, [gwNew]);
+  const gwSas = [...p.gw.kernel.sas.values()].map((x) => `${x.dst}/${x.spi}`);
+  assert.deepEqual(gwSas.sort(), [gwNew.inRef, gwNew.outRef].map((r) => `${r.dst}/${r.spi}`).sort());
+  await p.stop();
+});
+
 test('child rekey by lifetime: the soft timer (with jitter) starts it, the hard one never fires', async () => {
   const life = { rekey: 600, jitter: 60, life: 700 };
   const p = new Pair({
