@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Pair, describe } from './harness.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 import { ChildState } from '../../src/ike/sa/child-sa.js';
+import { saKey } from '../../src/kernel/stub/ipsec.js';
 
 test('a second child: CREATE_CHILD_SA { SA, Ni, TSi, TSr } after IKE_AUTH', async () => {
   const p = new Pair({
@@ -76,18 +77,37 @@ test('child rekey: N(REKEY_SA), new pair installed before the old one is deleted
   await p.start();
   const { bsSa, gwSa } = await p.connect();
   const old = bsSa.children[0]!;
+  const gwOld = gwSa.children[0]!;
   const reqid = old.reqid;
   const events: string[] = [];
   await p.bs.daemon.rekeyChild(old);
   // CREATE_CHILD_SA SK { N(REKEY_SA), SA, Ni, TSi, TSr } -->
   assert.equal(describe(p.wire.queue[0]!, gwSa), 'CREATE_CHILD_SA request #2 { N(REKEY_SA), SA, NONCE, TSi, TSr }');
   await p.next();
-  // <-- CREATE_CHILD_SA SK { SA, Nr, TSi, TSr }; the gateway now holds old and new
-  assert.equal(p.gw.kernel.sas.size, 4);
+  // <-- CREATE_CHILD_SA SK { SA, Nr, TSi, TSr }; the gateway (responder) now holds the old pair
+  // and the new inbound SA; its new outbound SA waits for the old child's delete (§2.8): the
+  // base station cannot receive on the new SA before it has processed this response.
+  const gwNew = gwSa.children.find((c) => c !== gwOld)!;
+  assert.ok(gwNew.outboundDeferred, 'the responder defers its new outbound SA');
+  assert.equal(p.gw.kernel.sas.size, 3);
+  const gwSas = () => [...p.gw.kernel.sas.values()].map((x) => `${x.dst}/${x.spi}`);
+  const ref = (r: { dst: string; spi: number }) => `${r.dst}/${r.spi}`;
+  assert.ok(gwSas().includes(ref(gwNew.inRef)) && !gwSas().includes(ref(gwNew.outRef)), gwSas().join(' '));
   await p.next();
+  // The base station (initiator) installed both new SAs on the response and sends on the new one.
+  assert.equal(p.bs.kernel.sas.size, 4);
   // INFORMATIONAL SK { D(ESP) } -->  (the old child)
   assert.equal(describe(p.wire.queue[0]!, gwSa), 'INFORMATIONAL request #3 { D(ESP) }');
+  p.gw.kernel.ops.length = 0;
   await p.run();
+  // The gateway switched to the new outbound SA before it removed the old pair (make-before-break).
+  const gwOps = p.gw.kernel.ops.filter((o) => o.op === 'addSa' || o.op === 'deleteSa');
+  assert.deepEqual(gwOps, [
+    { op: 'addSa', key: saKey(gwNew.outRef) },
+    { op: 'deleteSa', key: saKey(gwOld.inRef) },
+    { op: 'deleteSa', key: saKey(gwOld.outRef) },
+  ]);
+  assert.equal(gwNew.outboundDeferred, false);
   events.push(old.state);
   assert.deepEqual(events, [ChildState.DELETED]);
   for (const s of [p.bs, p.gw]) {
@@ -97,6 +117,30 @@ test('child rekey: N(REKEY_SA), new pair installed before the old one is deleted
   }
   assert.equal(bsSa.children.length, 1);
   assert.notEqual(bsSa.children[0]!.spiIn, old.spiIn);
+  await p.stop();
+});
+
+test('child rekey responder: the old child ends another way (hard expiry) and the deferred outbound SA takes over first', async () => {
+  const p = new Pair();
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const gwOld = gwSa.children[0]!;
+  await p.bs.daemon.rekeyChild(bsSa.children[0]!);
+  await p.next(); // CREATE_CHILD_SA request
+  await p.next(); // response
+  const gwNew = gwSa.children.find((c) => c !== gwOld)!;
+  assert.ok(gwNew.outboundDeferred);
+  // The old inbound SA hits its hard lifetime before the base station's DELETE arrives.
+  p.gw.kernel.ops.length = 0;
+  p.gw.kernel.expire(gwOld.inRef, 'hard');
+  await p.run();
+  assert.equal(gwOld.state, ChildState.DELETED);
+  assert.equal(gwNew.outboundDeferred, false);
+  const ops = p.gw.kernel.ops.filter((o) => o.op === 'addSa' || o.op === 'deleteSa').map((o) => o.op);
+  assert.equal(ops[0], 'addSa', `the new outbound SA before any old SA goes: ${ops.join(', ')}`);
+  assert.deepEqual(gwSa.children, [gwNew]);
+  const gwSas = [...p.gw.kernel.sas.values()].map((x) => `${x.dst}/${x.spi}`);
+  assert.deepEqual(gwSas.sort(), [gwNew.inRef, gwNew.outRef].map((r) => `${r.dst}/${r.spi}`).sort());
   await p.stop();
 });
 

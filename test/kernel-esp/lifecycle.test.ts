@@ -5,16 +5,14 @@
  * guest scenario; the evidence from the guest's `ip -s xfrm state` is checked again here.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { guestSuite } from './guest.js';
 import type { ShownSa } from './guest/xfrm-show.js';
+import { worseThanReference, type Loss } from './guest/rekey-loss.js';
 
 interface ChildView { spiIn: string; spiOut: string }
 interface Peer { address: string; port: number }
 
-type Loss = { sent: number; received: number };
-
-const guest = guestSuite(
+guestSuite(
   'lifecycle.ts',
   {
     'nat-t-rebinding': (ev) => {
@@ -35,9 +33,13 @@ const guest = guestSuite(
       assert.deepEqual(Object.keys(loss).sort(), ['IKE by base station', 'IKE by gateway', 'child by base station', 'child by gateway']);
       assert.notEqual((ev.child as ChildView).spiIn, (ev.first as ChildView).spiIn, 'the child ends on new SPIs');
       for (const [kind, l] of Object.entries(loss)) assert.ok(l.sent > 0 && ref[kind]!.sent > 0, `${kind}: pings sent`);
-      for (const kind of ['IKE by gateway', 'IKE by base station']) {
-        assert.ok(loss[kind]!.sent - loss[kind]!.received <= ref[kind]!.sent - ref[kind]!.received, `${kind}: no more loss than between two charons`);
-      }
+      for (const [kind, l] of Object.entries({ ...loss, ...ref })) assert.ok(l.drops?.gw && l.drops.bs, `${kind}: XFRM drop counters read at both ends`);
+      // Child rekeys: before, segw as the rekey responder sent on its new SA at once and the
+      // initiator's kernel dropped it (XfrmAcquireError: the SPI still larval), 15 packets a rekey.
+      // Charon's own outbound drops (XfrmOutPolBlock at the base station) are not the gateway's:
+      // see worseThanReference.
+      const kinds = ['child by gateway', 'child by base station', 'IKE by gateway', 'IKE by base station'] as const;
+      assert.deepEqual(worseThanReference(loss, ref, kinds), [], 'no rekey costs more than between two charons');
       assert.ok((ev.tcpBytes as number) > 0);
     },
     'routes-from-kernel': (ev) => {
@@ -51,21 +53,3 @@ const guest = guestSuite(
   },
   { timeoutS: 600 },
 );
-
-// Measured on these machines under load (three guests on two cores): segw lost 1/60 and 2/60
-// echo requests across a child rekey (initiated by segw, by the base station) where two charons
-// lost 0/60; on an idle machine both lost 0. Likely cause, not yet verified: segw deletes the
-// old inbound SA as soon as the rekey completes and, as responder, sends on the new outbound SA
-// at once, where charon keeps the old inbound SA (delete_rekeyed_delay) and installs the
-// responder's outbound SA only after the old one is deleted. The fix belongs in src/ike.
-test('guest (user-mode-linux, kernel ESP): lifecycle child rekeys lose no more echoes than two charons', {
-  todo: 'segw loses 1-2 echoes per child rekey under load where charon loses none (see comment)',
-}, () => {
-  const r = guest()?.results.get('rekey-under-traffic');
-  assert.ok(r?.ok, 'the rekey scenario ran');
-  const loss = r.evidence.loss as Record<string, Loss>;
-  const ref = r.evidence.referenceLoss as Record<string, Loss>;
-  for (const kind of ['child by gateway', 'child by base station']) {
-    assert.ok(loss[kind]!.sent - loss[kind]!.received <= ref[kind]!.sent - ref[kind]!.received, `${kind}: segw ${JSON.stringify(loss[kind])}, charon ${JSON.stringify(ref[kind])}`);
-  }
-});

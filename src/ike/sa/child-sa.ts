@@ -3,6 +3,16 @@
  * KernelIpsec only. Installation is all-or-nothing: a failure rolls back what was installed,
  * so nothing half-installed is left in the kernel. A rekeyed child keeps its reqid and takes
  * over the policies of the child it replaces (make-before-break).
+ *
+ * Outbound hand-over on a rekey (RFC 7296 §2.8): the kernel sends on the newest outbound SA of a
+ * reqid, so installing one switches the traffic at once. The rekey's initiator does that when the
+ * response arrives: the responder installed the new inbound SA before answering. The responder
+ * must not: the initiator installs its new inbound SA only once it has processed the response, so
+ * packets sent on the new SA before that are dropped by the initiator's kernel (measured: 1-2 echo
+ * replies per rekey under load, XfrmInNoStates at the peer). The responder therefore keeps the new
+ * outbound SA's keys (`deferOutbound`) and installs it when the old child is removed (the
+ * initiator's DELETE, or any other end of the old child); until then it sends on the old SA, which
+ * the initiator still receives on.
  */
 import { SaLog } from './sa-log.js';
 import type { PolicyParams, SaParams, SaRef, TrafficSelector } from '../../kernel/types.js';
@@ -34,6 +44,8 @@ const INSTALLED_OUT = 2;
 const INSTALLED_POLICIES = 4;
 /** The inbound SPI is reserved in the kernel (a larval SA to release if we never fill it). */
 const SPI_ALLOCATED = 8;
+/** Rekey responder: the outbound SA waits in `deferredOut` until the replaced child goes. */
+const OUT_DEFERRED = 16;
 
 export class ChildSa implements TimerTarget {
   state: ChildState = ChildState.CREATED;
@@ -47,6 +59,8 @@ export class ChildSa implements TimerTarget {
   private inDst = '';
   private outDst = '';
   private installed = 0;
+  /** The outbound keys of a deferred outbound SA (OUT_DEFERRED), zeroed once used or dropped. */
+  private deferredOut: { encKey: Buffer; integKey: Buffer } | undefined;
   /** Rekey, then (same entry) hard expiry. */
   private lifeTimer: TimerEntry | undefined;
   private hardAt = 0;
@@ -81,8 +95,14 @@ export class ChildSa implements TimerTarget {
     return { dst: this.outDst || this.ike.remote.address, spi: this.spiOut, protocol: 'esp' };
   }
 
+  /** Both SAs are in place, the outbound one possibly deferred (see the file comment). */
   get isInstalled(): boolean {
-    return (this.installed & (INSTALLED_IN | INSTALLED_OUT)) === (INSTALLED_IN | INSTALLED_OUT);
+    return (this.installed & INSTALLED_IN) !== 0 && (this.installed & (INSTALLED_OUT | OUT_DEFERRED)) !== 0;
+  }
+
+  /** The outbound SA waits for the replaced child's removal (rekey responder). */
+  get outboundDeferred(): boolean {
+    return (this.installed & OUT_DEFERRED) !== 0;
   }
 
   /** Reserves the inbound SPI in the kernel (before the SA payload is built). */
@@ -154,9 +174,10 @@ export class ChildSa implements TimerTarget {
   /**
    * Installs both SAs and, when this child owns them, the policies. `weInitiated`: we sent the
    * request of the exchange that made the keys (so the *I keys protect what we send).
-   * Returns false after rolling back on any kernel failure.
+   * `deferOutbound` (rekey responder): the outbound SA is installed only by installOutbound(),
+   * when the replaced child is removed. Returns false after rolling back on any kernel failure.
    */
-  async install(keys: ChildKeys, weInitiated: boolean): Promise<boolean> {
+  async install(keys: ChildKeys, weInitiated: boolean, opts: { deferOutbound?: boolean } = {}): Promise<boolean> {
     const k = this.ike.ctx.kernel;
     const inKeys = weInitiated ? [keys.encrR, keys.integR] : [keys.encrI, keys.integI];
     const outKeys = weInitiated ? [keys.encrI, keys.integI] : [keys.encrR, keys.integR];
@@ -166,10 +187,15 @@ export class ChildSa implements TimerTarget {
       await k.updateSa(inSa);
       this.inDst = inSa.dst;
       this.installed |= INSTALLED_IN;
-      const outSa = this.saParams('out', outKeys[0]!, outKeys[1]!);
-      await k.addSa(outSa);
-      this.outDst = outSa.dst;
-      this.installed |= INSTALLED_OUT;
+      if (opts.deferOutbound) {
+        this.deferredOut = { encKey: Buffer.from(outKeys[0]!), integKey: Buffer.from(outKeys[1]!) };
+        this.installed |= OUT_DEFERRED;
+      } else {
+        const outSa = this.saParams('out', outKeys[0]!, outKeys[1]!);
+        await k.addSa(outSa);
+        this.outDst = outSa.dst;
+        this.installed |= INSTALLED_OUT;
+      }
       if (this.ownsPolicies) {
         for (const p of this.policies()) {
           await k.addPolicy(p);
@@ -182,6 +208,7 @@ export class ChildSa implements TimerTarget {
       for (const p of installedPolicies.reverse()) await this.quiet(() => k.deletePolicy(p));
       await this.removeSas();
       this.installed = 0;
+      this.dropDeferredOut();
       return false;
     }
     this.state = ChildState.INSTALLED;
@@ -189,8 +216,50 @@ export class ChildSa implements TimerTarget {
     this.ike.ctx.registerChild(this);
     this.armLifetimes();
     const log = this.log;
-    if (log.enabled('info')) log.info({ local: this.localTs.map(tsToString), remote: this.remoteTs.map(tsToString), reqid: this.reqid }, 'child SA installed');
+    if (log.enabled('info')) {
+      const outbound = this.outboundDeferred ? 'deferred until the rekeyed child is deleted' : 'installed';
+      log.info({ local: this.localTs.map(tsToString), remote: this.remoteTs.map(tsToString), reqid: this.reqid, outbound }, 'child SA installed');
+    }
     return true;
+  }
+
+  /**
+   * Installs the deferred outbound SA (rekey responder; no-op otherwise), on the IKE SA's
+   * current addresses and ports: from now on the kernel sends on it. On a kernel failure the
+   * child is rekeyed (the initiator's side installs both SAs at once) and false is returned.
+   */
+  async installOutbound(): Promise<boolean> {
+    const keys = this.deferredOut;
+    if (!keys || this.state === ChildState.DELETED) return true;
+    const outSa = this.saParams('out', keys.encKey, keys.integKey);
+    try {
+      await this.ike.ctx.kernel.addSa(outSa);
+    } catch (err) {
+      this.log.warn({ err }, 'kernel refused the deferred outbound SA; rekeying the child');
+      const ike = this.ike;
+      void ike.run(() => ike.ctx.tasks.rekeyChild(this));
+      return false;
+    }
+    this.outDst = outSa.dst;
+    this.installed = (this.installed & ~OUT_DEFERRED) | INSTALLED_OUT;
+    this.dropDeferredOut();
+    this.log.info('outbound SA installed: traffic moves to the new child');
+    return true;
+  }
+
+  private dropDeferredOut(): void {
+    this.deferredOut?.encKey.fill(0);
+    this.deferredOut?.integKey.fill(0);
+    this.deferredOut = undefined;
+    this.installed &= ~OUT_DEFERRED;
+  }
+
+  /** Before this child's SAs go: the children that rekeyed it and wait to send take over. */
+  private async releaseSuccessors(): Promise<void> {
+    if (!(this.installed & INSTALLED_OUT)) return;
+    for (const c of this.ike.children) {
+      if (c !== this && c.outboundDeferred && c.reqid === this.reqid && c.sameSelectors(this)) await c.installOutbound();
+    }
   }
 
   private async quiet(f: () => Promise<void>): Promise<void> {
@@ -207,6 +276,7 @@ export class ChildSa implements TimerTarget {
     if (this.installed & (INSTALLED_IN | SPI_ALLOCATED)) await this.quiet(() => k.deleteSa(this.inRef));
     if (this.installed & INSTALLED_OUT) await this.quiet(() => k.deleteSa(this.outRef));
     this.installed &= ~(INSTALLED_IN | INSTALLED_OUT | SPI_ALLOCATED);
+    this.dropDeferredOut();
   }
 
   /**
@@ -219,9 +289,11 @@ export class ChildSa implements TimerTarget {
     const ike = this.ike;
     const k = ike.ctx.kernel;
     if (!this.isInstalled || !ike.natDetected || !k.updateSaEncap) return false;
-    if (this.inDst !== ike.local.address || this.outDst !== ike.remote.address) return false;
+    // A deferred outbound SA is not in the kernel yet: it takes the current ports when installed.
+    const outInKernel = (this.installed & INSTALLED_OUT) !== 0;
+    if (this.inDst !== ike.local.address || (outInKernel && this.outDst !== ike.remote.address)) return false;
     try {
-      await k.updateSaEncap(this.outRef, { sport: ike.local.port, dport: ike.remote.port });
+      if (outInKernel) await k.updateSaEncap(this.outRef, { sport: ike.local.port, dport: ike.remote.port });
       await k.updateSaEncap(this.inRef, { sport: ike.remote.port, dport: ike.local.port });
     } catch (err) {
       this.log.warn({ err }, 'kernel could not move the child SA to the new NAT mapping; rekeying it');
@@ -275,6 +347,7 @@ export class ChildSa implements TimerTarget {
     this.state = ChildState.DELETED;
     this.cancelTimers();
     const k = this.ike.ctx.kernel;
+    await this.releaseSuccessors();
     // A sibling with the same reqid and selectors (a rekey) keeps the policies and the reqid.
     const heir = this.ike.children.find((c) => c !== this && c.reqid === this.reqid && c.isInstalled && c.sameSelectors(this));
     if (heir && this.installed & INSTALLED_POLICIES) this.handOverPolicies(heir);

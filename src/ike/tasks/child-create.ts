@@ -19,7 +19,7 @@ import { answerKe, requestedKeGroup } from './key-exchange.js';
 import type { ResolvedChild } from '../config.js';
 import { espSuiteOf, selectProposal, transformId, verifyChosen } from '../proposal.js';
 import { narrowTs, prefixCount, resolveTs, tsFromWire, tsSubset, tsToWire, type TrafficSelector } from '../traffic-selectors.js';
-import { ChildSa } from '../sa/child-sa.js';
+import { ChildSa, ChildState } from '../sa/child-sa.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import { IkeState, newNonce } from '../sa/state.js';
 import { addNotify, errorNotify, payloadOf, readSpi32, spi32 } from '../sa/payloads.js';
@@ -323,7 +323,10 @@ export class ChildCreate implements Task {
     this.secret?.fill(0);
     this.secret = undefined;
     sa.addChild(child);
-    if (!(await child.install(keys, weInitiated))) {
+    // Rekey responder: the initiator cannot receive on the new SA before it has our response;
+    // we keep sending on the old SA until it is deleted (child-sa.ts, §2.8).
+    const deferOutbound = !weInitiated && this.rekeying !== undefined && this.rekeying.state !== ChildState.DELETED;
+    if (!(await child.install(keys, weInitiated, { deferOutbound }))) {
       await this.release();
       return false;
     }

@@ -1,8 +1,10 @@
 /**
  * The kernel's XFRM drop counters (/proc/net/xfrm_stat, present with CONFIG_XFRM_STATISTICS;
  * field meanings in the kernel's Documentation/networking/xfrm_proc.rst), as IpsecStats: one
- * "Name value" line per counter, XfrmIn... and XfrmFwd... for received packets, XfrmOut... and
- * XfrmAcquire... for packets to protect. The reasons the userspace engine also counts get its names, so
+ * "Name value" line per counter, XfrmIn..., XfrmFwd... and XfrmAcquireError (ESP received on an
+ * SPI whose SA is still larval: the sender used a new SA before this end installed it; listed
+ * under the inbound errors there, counted in xfrm_input) for received packets, XfrmOut... for
+ * packets to protect. The reasons the userspace engine also counts get its names, so
  * `status` reads the same on both data planes; the rest keep the kernel's name in kebab case.
  */
 import { readFile } from 'node:fs/promises';
@@ -31,7 +33,7 @@ export function parseXfrmStat(text: string): IpsecDropStats {
     const m = /^(Xfrm\w+)\s+(\d+)\s*$/.exec(line);
     if (!m) continue;
     const [, field, value] = m as unknown as [string, string, string];
-    const inbound = field.startsWith('XfrmIn') || field.startsWith('XfrmFwd');
+    const inbound = field.startsWith('XfrmIn') || field.startsWith('XfrmFwd') || field === 'XfrmAcquireError';
     const name = SHARED_NAMES[field] ?? kebab(field.replace(/^Xfrm(In|Out)?/, ''));
     const side = inbound ? drops.in : drops.out;
     side[name] = (side[name] ?? 0) + Number(value);
