@@ -62,10 +62,13 @@ test('ping and iperf3 TCP both ways through a segw<->segw tunnel; counters match
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
       assertFlowed(up, down);
-      const ca = await counters(a), cb = await counters(b);
-      assert.equal(ca.out.packets, cb.in.packets, 'a sent what b received');
-      assert.equal(cb.out.packets, ca.in.packets, 'b sent what a received');
-      assert.equal(ca.out.bytes, cb.in.bytes);
+      const { ca, cb } = await eventually(async () => {
+        const ca = await counters(a), cb = await counters(b);
+        assert.equal(ca.out.packets, cb.in.packets, 'a sent what b received');
+        assert.equal(cb.out.packets, ca.in.packets, 'b sent what a received');
+        assert.equal(ca.out.bytes, cb.in.bytes);
+        return { ca, cb };
+      }, { what: 'what each side sent received by the other', timeoutMs: 5000 });
       for (const c of [ca.in, cb.in]) {
         assert.equal(c.replayDrops, 0n);
         assert.equal(c.integrityFailures, 0n);
@@ -105,8 +108,12 @@ test('SAs replaced (make-before-break) and removed while iperf3 runs', { timeout
       const r = parseIperf((await client).stdout);
       await srv.exited;
       assert.ok(flowedThroughout(r), `TCP kept flowing across three rekeys: bytes per second ${r.intervalBytes}`);
-      const ca = await counters(a), cb = await counters(b);
-      assert.equal(ca.out.packets, cb.in.packets, 'the newest SA pair carried the same packets');
+      // A last packet may still be on its way when iperf3 ends: wait for the counts to meet.
+      const cb = await eventually(async () => {
+        const ca = await counters(a), cb = await counters(b);
+        assert.equal(ca.out.packets, cb.in.packets, 'the newest SA pair carried the same packets');
+        return cb;
+      }, { what: 'the newest SA pair carried the same packets', timeoutMs: 5000 });
       assert.equal(cb.in.integrityFailures, 0n);
       // Removing the only outbound SA stops traffic; the policy stays, packets are dropped.
       await a.ipsec.deleteSa(a.out);
@@ -134,9 +141,14 @@ test('parallel pipeline: 2 crypto workers, ordered writers, 2 TUN queues; TCP in
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
       assertFlowed(up, down);
-      const ca = await counters(a), cb = await counters(b);
-      await assertDelivered(a, b, ca.out.packets, cb.in.packets, cb.in.replayDrops);
-      await assertDelivered(b, a, cb.out.packets, ca.in.packets, ca.in.replayDrops);
+      // The last packets may still be in a worker's queue when iperf3 ends: wait until the
+      // accounting closes (every packet sent is received or counted as a replay drop).
+      const { ca, cb } = await eventually(async () => {
+        const ca = await counters(a), cb = await counters(b);
+        await assertDelivered(a, b, ca.out.packets, cb.in.packets, cb.in.replayDrops);
+        await assertDelivered(b, a, cb.out.packets, ca.in.packets, ca.in.replayDrops);
+        return { ca, cb };
+      }, { what: 'every packet sent received or counted as a replay drop', timeoutMs: 5000 });
       // Ordered writers keep each lane's packets in order. Two TUN queues share one SA's counter,
       // so a lane starved of CPU for milliseconds can fall behind the other by more than the
       // window (1024): allow a trace of such drops, never a systematic reordering.
@@ -158,9 +170,12 @@ test('IPv6 inside and outside: ping6 and iperf3 TCP both ways (TSO/GRO for TCPv6
       const up = await iperf(a, b, 3);
       const down = await iperf(a, b, 3, true);
       assertFlowed(up, down);
-      const ca = await counters(a), cb = await counters(b);
-      assert.equal(ca.out.packets, cb.in.packets);
-      assert.equal(cb.out.packets, ca.in.packets);
+      await eventually(async () => {
+        const ca = await counters(a), cb = await counters(b);
+        assert.equal(ca.out.packets, cb.in.packets);
+        assert.equal(cb.out.packets, ca.in.packets);
+        return true;
+      }, { what: 'what each side sent received by the other', timeoutMs: 5000 });
     } finally {
       await a.ipsec.close();
       await b.ipsec.close();
