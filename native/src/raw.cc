@@ -30,20 +30,10 @@
 #include <vector>
 
 #include "registry.h"
+#include "syserror.h"
 
 namespace segw::raw {
 namespace {
-
-Napi::Value Throw(Napi::Env env, const char* syscall, int err) {
-  const char* name = strerrorname_np(err);
-  std::string code = name ? name : "E" + std::to_string(err);
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + code + " (" + strerror(err) + ")");
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 Napi::Value TypeError(Napi::Env env, const std::string& msg) {
   Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();

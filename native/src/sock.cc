@@ -25,24 +25,10 @@
 #include <vector>
 
 #include "registry.h"
+#include "syserror.h"
 
 namespace segw::sock {
 namespace {
-
-Napi::Error SysError(Napi::Env env, const char* syscall, int err) {
-  const char* name = strerrorname_np(err);
-  std::string code = name ? name : "E" + std::to_string(err);
-  Napi::Error e = Napi::Error::New(env, std::string(syscall) + " failed: " + code + " (" + strerror(err) + ")");
-  e.Set("code", Napi::String::New(env, code));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  return e;
-}
-
-Napi::Value Throw(Napi::Env env, const char* syscall, int err) {
-  SysError(env, syscall, err).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
 
 // Opens a socket in the network namespace at `nsPath` (or a fresh anonymous namespace when
 // `fresh`), then returns the calling thread to its own namespace. The socket stays bound to the
