@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Lab, withLab, type Host } from '../../src/lab/lab.js';
 import { SegwProcess } from '../../src/lab/peers/segw.js';
 import type { MembersView } from '../../src/cluster/view.js';
+import { vrrpLan } from './support/vrrp-lan.js';
 import { eventually } from '../support/eventually.js';
 import { segwConfig, type TunnelSpec } from './support/configs.js';
 import { segwView } from './support/sas.js';
@@ -60,11 +61,7 @@ test('3-gateway cluster: kill -9 the master; the next takes the VIP and GARPs, s
   let labId = '';
   await withLab('cluster3', async (lab) => {
     labId = lab.id;
-    const sw = await lab.switch('lan');
-    const hosts = [await lab.host('g1'), await lab.host('g2'), await lab.host('g3')];
-    const client = await lab.host('bs');
-    for (const [i, h] of hosts.entries()) await sw.attach(h, `${addr(i)}/24`, { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: hosts, client } = await vrrpLan(lab, ['g1', 'g2', 'g3']);
     await client.sysctl('net.ipv4.conf.eth0.arp_accept', 1);
     const key = { 'cluster.key': randomBytes(32).toString('hex') + '\n' };
 

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { vrrpLan } from './support/vrrp-lan.js';
 import { eventually } from '../support/eventually.js';
 import { withLab, Lab, type Host } from '../../src/lab/lab.js';
 import { Keepalived } from '../../src/lab/peers/keepalived.js';
@@ -16,13 +17,7 @@ test('keepalived pair: the higher priority holds the VIP; on a crash the backup 
   let id = '';
   await withLab('vrrp', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const g2 = await lab.host('g2');
-    const client = await lab.host('client');
-    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
-    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: [g1, g2], client } = await vrrpLan(lab, ['g1', 'g2']);
     const common = { interface: 'eth0', vrid: 51, advertInterval: 0.1, vips: [`${VIP}/24`] };
     const k1 = await Keepalived.start(g1, [{ ...common, priority: 150 }]);
     const k2 = await Keepalived.start(g2, [{ ...common, priority: 100 }]);

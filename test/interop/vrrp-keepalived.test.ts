@@ -15,6 +15,7 @@ import { Keepalived } from '../../src/lab/peers/keepalived.js';
 import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
 import { Capture } from '../../src/lab/peers/tshark.js';
 import { decodeVrrp } from '../../src/lab/peers/tshark-vrrp.js';
+import { vrrpLan } from './support/vrrp-lan.js';
 import { eventually } from '../support/eventually.js';
 import { virtualLinkLocal } from '../../src/vrrp/constants.js';
 
@@ -24,14 +25,8 @@ const VRID = 51;
 
 
 async function lan(lab: Lab) {
-  const sw = await lab.switch('lan');
-  const s = await lab.host('segw');
-  const k = await lab.host('ka');
-  const client = await lab.host('client');
-  await sw.attach(s, '203.0.113.1/24', { ifname: 'eth0' });
-  await sw.attach(k, '203.0.113.2/24', { ifname: 'eth0' });
-  await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
-  return { s, k, client };
+  const { nodes: [s, k], client } = await vrrpLan(lab, ['segw', 'ka']);
+  return { s: s!, k: k!, client };
 }
 
 const segwStrict = (priority: number) => ({ interface: 'eth0', vrid: VRID, priority, advertInterval: 100, vips: [`${VIP}/24`] });

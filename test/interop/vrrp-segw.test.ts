@@ -10,6 +10,7 @@ import { Capture } from '../../src/lab/peers/tshark.js';
 import { decodeVrrp } from '../../src/lab/peers/tshark-vrrp.js';
 import { encodeAdvert } from '../../src/vrrp/packet.js';
 import { loadAddon } from '../../src/native/addon.js';
+import { vrrpLan } from './support/vrrp-lan.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
@@ -23,11 +24,7 @@ test('3 segw VRRP nodes: kill -9 the master; the next priority takes the VIP and
   let id = '';
   await withLab('vrrp3', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g = [await lab.host('g1'), await lab.host('g2'), await lab.host('g3')];
-    const client = await lab.host('client');
-    for (const [i, h] of g.entries()) await sw.attach(h, `203.0.113.${i + 1}/24`, { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: g, client } = await vrrpLan(lab, ['g1', 'g2', 'g3']);
     // The client learns from gratuitous ARP (Linux ignores it for unknown entries unless asked).
     await client.sysctl('net.ipv4.conf.eth0.arp_accept', 1);
     const common = { interface: 'eth0', vrid: 42, advertInterval: 100, vips: [`${VIP}/24`] };
@@ -73,13 +70,7 @@ test('IPv6: ff02::12 adverts with hop limit 255 from link-local; failover moves 
   let id = '';
   await withLab('vrrp6', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const g2 = await lab.host('g2');
-    const client = await lab.host('client');
-    await sw.attach(g1, '2001:db8::1/64', { ifname: 'eth0' });
-    await sw.attach(g2, '2001:db8::2/64', { ifname: 'eth0' });
-    await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
+    const { nodes: [g1, g2], client } = await vrrpLan(lab, ['g1', 'g2'], { v6: true });
     const cap = await Capture.start(client, 'eth0', { filter: 'ip6 proto 112', name: 'vrrp6' });
     const common = { interface: 'eth0', vrid: 7, advertInterval: 100, vips: [`${VIP6}/64`] };
     const n1 = await SegwVrrp.start(g1, { ...common, priority: 200 });
@@ -116,13 +107,7 @@ test('unicast peers: adverts go only to the listed peer; failover works without 
   let id = '';
   await withLab('vrrpuc', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const g2 = await lab.host('g2');
-    const client = await lab.host('client');
-    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
-    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: [g1, g2], client } = await vrrpLan(lab, ['g1', 'g2']);
     const cap = await Capture.start(client, 'eth0', { filter: 'proto 112', name: 'vrrpuc' });
     const common = { interface: 'eth0', vrid: 9, advertInterval: 100, vips: [`${VIP}/24`] };
     const n1 = await SegwVrrp.start(g1, { ...common, priority: 200, unicastPeers: ['203.0.113.2'] });
@@ -148,13 +133,7 @@ test('split brain: while adverts are lost both nodes are master; when it heals t
   let id = '';
   await withLab('vrrpsplit', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const g2 = await lab.host('g2');
-    const client = await lab.host('client');
-    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
-    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: [g1, g2], client } = await vrrpLan(lab, ['g1', 'g2']);
     await client.sysctl('net.ipv4.conf.eth0.arp_accept', 1);
     const common = { interface: 'eth0', vrid: 11, advertInterval: 100, vips: [`${VIP}/24`] };
     const n1 = await SegwVrrp.start(g1, { ...common, priority: 200 });

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withLab, Lab, type Host } from '../../src/lab/lab.js';
 import { SegwVrrp } from '../../src/lab/peers/segw-vrrp.js';
+import { vrrpLan } from './support/vrrp-lan.js';
 import { eventually } from '../support/eventually.js';
 
 const VIP = '203.0.113.10';
@@ -113,11 +114,7 @@ test('accept: false: the master answers ARP for the VIP but not a ping to it; ac
   let id = '';
   await withLab('vaccept', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const client = await lab.host('client');
-    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: [g1], client } = await vrrpLan(lab, ['g1']);
     const g1mac = (await g1.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
     const table = async () => (await g1.exec('nft', ['list', 'tables'])).stdout.includes('inet segw_vrrp_eth0_42');
     const common = { interface: 'eth0', vrid: VRID, advertInterval: 100, vips: [`${VIP}/24`], priority: 200 };
@@ -153,13 +150,7 @@ test('virtual MAC: a higher-priority node preempts; the old master hears adverts
   let id = '';
   await withLab('vmacpre', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const g2 = await lab.host('g2');
-    const client = await lab.host('client');
-    await sw.attach(g1, '203.0.113.1/24', { ifname: 'eth0' });
-    await sw.attach(g2, '203.0.113.2/24', { ifname: 'eth0' });
-    await sw.attach(client, '203.0.113.100/24', { ifname: 'eth0' });
+    const { nodes: [g1, g2], client } = await vrrpLan(lab, ['g1', 'g2']);
     const common = { interface: 'eth0', vrid: VRID, advertInterval: 100, vips: [`${VIP}/24`], virtualMac: true };
     const low = await SegwVrrp.start(g1, { ...common, priority: 100 });
     await low.waitForState('Master');
@@ -184,11 +175,7 @@ test('accept: false, IPv6: no echo reply from the VIP while Neighbor Solicitatio
   let id = '';
   await withLab('vaccept6', async (lab) => {
     id = lab.id;
-    const sw = await lab.switch('lan');
-    const g1 = await lab.host('g1');
-    const client = await lab.host('client');
-    await sw.attach(g1, '2001:db8::1/64', { ifname: 'eth0' });
-    await sw.attach(client, '2001:db8::100/64', { ifname: 'eth0' });
+    const { nodes: [g1], client } = await vrrpLan(lab, ['g1'], { v6: true });
     const g1mac = (await g1.exec('cat', ['/sys/class/net/eth0/address'])).stdout.trim();
     for (const [k, v] of [['base_reachable_time_ms', 500], ['delay_first_probe_time', 1], ['retrans_time_ms', 300]] as const) {
       await client.sysctl(`net.ipv6.neigh.eth0.${k}`, v);
