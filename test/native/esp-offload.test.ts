@@ -3,6 +3,7 @@
 // completes (CHECKSUM_PARTIAL), so a segment may only join after its own checksum verified.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { espTest } from '../support/esp-fixtures.js';
 
 const VNET_NEEDS_CSUM = 1, VNET_DATA_VALID = 2, GSO_TCPV4 = 1;
@@ -76,4 +77,50 @@ test('a segment with a corrupted checksum field is not merged either', () => {
   assert.deepEqual(writes.map((x) => x.merged), [1, 1]);
   assert.deepEqual(writes[1].packet, bad);
   assert.equal(writes[1].flags, 0);
+});
+
+// The send side: a TUN read of a TCP super-packet (TSO) is cut into segments below the MSS the
+// virtio-net header names. The header comes from the kernel, but the engine must not trust its
+// layout: a csum_start inside the IP header, or a GSO type naming the other IP version, made
+// the segmenter read past the segment (test/fuzz/findings/esp_outbound-vnet-csum-start-inside-ip-header.bin).
+const GSO_TCPV6 = 4;
+
+function vnetRead(gsoType: number, gsoSize: number, csumStart: number, pkt: Buffer): Buffer {
+  const h = Buffer.alloc(10);
+  h[0] = VNET_NEEDS_CSUM;
+  h[1] = gsoType;
+  h.writeUInt16LE(40, 2);
+  h.writeUInt16LE(gsoSize, 4);
+  h.writeUInt16LE(csumStart, 6);
+  h.writeUInt16LE(16, 8);
+  return Buffer.concat([h, pkt]);
+}
+
+test('a TSO super-packet is cut into MSS-sized segments, each with complete IP and TCP checksums', () => {
+  const superPacket = tcpSegment(5000, Buffer.alloc(3 * MSS - 10, 0x7a));
+  const { headerLen, packets } = espTest().segment(vnetRead(GSO_TCPV4, MSS, 20, superPacket));
+  assert.equal(headerLen, 40);
+  assert.deepEqual(packets.map((p) => p.length), [40 + MSS, 40 + MSS, 40 + MSS - 10]);
+  packets.forEach((p, i) => {
+    assert.equal(p.readUInt16BE(2), p.length, 'IPv4 total length');
+    assert.equal(sum16(p.subarray(0, 20)), 0xffff, 'IPv4 header checksum');
+    assert.equal(p.readUInt32BE(24), 5000 + i * MSS, 'TCP sequence number');
+    const pseudo = Buffer.concat([p.subarray(12, 20), Buffer.from([0, 6, (p.length - 20) >> 8, (p.length - 20) & 0xff])]);
+    assert.equal(sum16(p.subarray(20), sum16(pseudo)), 0xffff, 'TCP checksum');
+  });
+});
+
+test('a virtio-net header whose layout does not fit the packet is refused, not trusted', () => {
+  const superPacket = tcpSegment(5000, Buffer.alloc(3 * MSS, 0x7a));
+  const refused = (read: Buffer, why: string) => assert.deepEqual(espTest().segment(read), { headerLen: 0, packets: [] }, why);
+  refused(vnetRead(GSO_TCPV4, MSS, 7, superPacket), 'csum_start inside the IPv4 header');
+  refused(vnetRead(GSO_TCPV4, MSS, 19, superPacket), 'csum_start one byte short of the IPv4 header');
+  refused(vnetRead(GSO_TCPV6, MSS, 20, superPacket), 'GSO type TCPv6 on an IPv4 packet');
+  refused(vnetRead(GSO_TCPV4, 0, 20, superPacket), 'GSO size 0');
+  const noTcpHeaderLength = Buffer.from(superPacket);
+  noTcpHeaderLength[32] = 0x10; // data offset 1 word: shorter than a TCP header
+  refused(vnetRead(GSO_TCPV4, MSS, 20, noTcpHeaderLength), 'TCP data offset below 5 words');
+  // The fuzzer's finding: GSO TCPv4 with csum_start 7 on an IPv6 packet.
+  const finding = readFileSync(new URL('../fuzz/findings/esp_outbound-vnet-csum-start-inside-ip-header.bin', import.meta.url));
+  refused(finding.subarray(1), 'the fuzzer finding (byte 0 is the target\'s SA choice)');
 });

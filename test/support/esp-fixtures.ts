@@ -20,6 +20,8 @@ export interface EspTestHooks {
   encapsulate(e: NativeEspEngine, ipPacket: Buffer): OneResult;
   /** The receive side's TCP coalescing over decrypted inner packets: one entry per TUN write. */
   coalesce(packets: Buffer[]): { merged: number; flags: number; gsoType: number; gsoSize: number; packet: Buffer }[];
+  /** The send side's split of one TUN read (virtio-net header + packet); no packets if refused. */
+  segment(read: Buffer): { headerLen: number; packets: Buffer[] };
 }
 
 export function espTest(): EspTestHooks {

@@ -201,6 +201,32 @@ Napi::Value HookCoalesce(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// espTest.segment(read: Buffer): the outbound lane's split of one TUN read (10-byte virtio-net
+// header + packet) into IP packets (offload.h segmentCount/tsoHeaderLen/segmentTo). Returns
+// { headerLen, packets } with packets empty when the read is refused as malformed.
+Napi::Value HookSegment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto b = info[0].As<Napi::Buffer<uint8_t>>();
+  auto out = Napi::Object::New(env);
+  auto pkts = Napi::Array::New(env);
+  out.Set("packets", pkts);
+  out.Set("headerLen", 0);
+  if (b.Length() < sizeof(VnetHdr)) return out;
+  VnetHdr h;
+  memcpy(&h, b.Data(), sizeof h);
+  std::vector<uint8_t> pkt(b.Data() + sizeof h, b.Data() + b.Length());
+  size_t segs = segmentCount(h, pkt.data(), pkt.size());
+  size_t hdr = tsoHeaderLen(h, pkt.data(), pkt.size());
+  out.Set("headerLen", double(hdr));
+  if (segs > 4096) return out;
+  for (size_t i = 0; i < segs; i++) {
+    std::vector<uint8_t> seg(hdr && hdr + h.gsoSize < pkt.size() ? hdr + h.gsoSize : pkt.size());
+    size_t n = segmentTo(h, pkt.data(), pkt.size(), i, seg.data());
+    pkts.Set(uint32_t(i), Napi::Buffer<uint8_t>::Copy(env, seg.data(), n));
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace {
@@ -327,6 +353,7 @@ void initTestHooks(Napi::Env env, Napi::Object exports) {
   t.Set("decapsulate", Napi::Function::New(env, HookDecapsulate, "decapsulate"));
   t.Set("encapsulate", Napi::Function::New(env, HookEncapsulate, "encapsulate"));
   t.Set("coalesce", Napi::Function::New(env, HookCoalesce, "coalesce"));
+  t.Set("segment", Napi::Function::New(env, HookSegment, "segment"));
   exports.Set("espTest", t);
   exports.Set("espGcm", Napi::Function::New(env, Gcm, "espGcm"));
   exports.Set("espGcmVectorSupported", Napi::Boolean::New(env, gcm::cpuSupported()));

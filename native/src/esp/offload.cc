@@ -115,14 +115,29 @@ static void setIpLength(uint8_t* ip, size_t total) {
   }
 }
 
+// The length of a TCP super-packet's headers (IP + TCP), or 0 when the virtio-net header does
+// not describe a TCP segmentation of this packet. The kernel fills the header from the skb
+// (virtio_net_hdr_from_skb): the GSO type names the packet's IP version and csum_start is the TCP
+// header's offset, past the whole IP header. segmentTo/finishTcpSegment rewrite the IP header
+// below csum_start and read the pseudo-header from it, so a header that breaks that layout (as a
+// bug or a hostile writer of the TUN could produce) is refused here rather than trusted.
+size_t tsoHeaderLen(const VnetHdr& h, const uint8_t* pkt, size_t len) {
+  uint8_t t = h.gsoType & ~kGsoEcn;
+  if ((t != kGsoTcpv4 && t != kGsoTcpv6) || h.gsoSize == 0 || len < 20) return 0;
+  uint8_t version = pkt[0] >> 4;
+  if (version != (t == kGsoTcpv4 ? 4 : 6)) return 0;
+  size_t ipHdr = version == 4 ? size_t(pkt[0] & 0x0f) * 4 : 40;
+  size_t l4 = h.csumStart;
+  if (ipHdr < 20 || l4 < ipHdr || l4 + 20 > len) return 0;
+  size_t hdr = l4 + size_t(pkt[l4 + 12] >> 4) * 4;
+  return hdr - l4 >= 20 && hdr <= len ? hdr : 0;
+}
+
 size_t segmentCount(const VnetHdr& h, const uint8_t* pkt, size_t len) {
   if (len < 20) return 0;
   if ((h.gsoType & ~kGsoEcn) == kGsoNone) return 1;
-  if ((h.gsoType & ~kGsoEcn) != kGsoTcpv4 && (h.gsoType & ~kGsoEcn) != kGsoTcpv6) return 0;
-  size_t l4 = h.csumStart;
-  if (l4 + 20 > len || h.gsoSize == 0) return 0;
-  size_t hdr = l4 + size_t(pkt[l4 + 12] >> 4) * 4;
-  if (hdr > len) return 0;
+  size_t hdr = tsoHeaderLen(h, pkt, len);
+  if (hdr == 0) return 0;
   if (hdr == len) return 1;
   return (len - hdr + h.gsoSize - 1) / h.gsoSize;
 }
@@ -146,13 +161,6 @@ size_t segmentTo(const VnetHdr& h, const uint8_t* pkt, size_t len, size_t i, uin
   memcpy(out, pkt, hdr);
   uint64_t dataSum = csumCopy(out + hdr, pkt + dataOff, dlen, 0);
   return finishTcpSegment(h, out, hdr, i, dlen, dataOff + dlen == len, dataSum);
-}
-
-size_t tsoHeaderLen(const VnetHdr& h, const uint8_t* pkt, size_t len) {
-  uint8_t t = h.gsoType & ~kGsoEcn;
-  if ((t != kGsoTcpv4 && t != kGsoTcpv6) || h.gsoSize == 0 || size_t(h.csumStart) + 20 > len) return 0;
-  size_t hdr = size_t(h.csumStart) + size_t(pkt[h.csumStart + 12] >> 4) * 4;
-  return hdr <= len ? hdr : 0;
 }
 
 size_t finishTcpSegment(const VnetHdr& h, uint8_t* out, size_t hdr, size_t i, size_t dlen, bool last, uint64_t dataSum) {
