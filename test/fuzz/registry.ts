@@ -1,7 +1,6 @@
 /**
  * The JavaScript fuzz targets: every file in ./targets exports `target`, a FuzzTarget. Adding a
- * target is adding one file there (the cluster's VRRP and load-report decoders will be two
- * more); the Jazzer.js entry (./jazzer.ts), the corpus replay test (./corpus.test.ts) and the
+ * target is adding one file there; the corpus replay test (./corpus.test.ts) and the
  * bench (bench/fuzz/) find it by its file name.
  *
  * A target takes one input and either returns (the input was handled, whatever the outcome)

@@ -21,6 +21,10 @@ import {
 } from '../../src/ike/codec/index.js';
 import { ExchangeType, GatewayIdType, PayloadType, TsType } from '../../src/ike/constants.js';
 import { bytesToIp, ipToBytes, prefixRange } from '../../src/net/ip.js';
+import { checkAdvert, encodeAdvert } from '../../src/vrrp/packet.js';
+import { CHECKSUM_FORMS } from '../../src/vrrp/constants.js';
+import { ClusterKey } from '../../src/cluster/key.js';
+import { decodeReport, encodeReport } from '../../src/cluster/report.js';
 
 /** The network address of `addr` under a /len mask. */
 function prefixOf(addr: string, family: 4 | 6, len: number): string {
@@ -188,5 +192,71 @@ test('traffic selectors: wire form and config text round-trip; intersections lie
       }
     }),
     RUNS,
+  );
+});
+
+// --- the cluster's own wire formats: VRRP adverts (RFC 9568 §5) and load reports.
+
+/** Records with Object's prototype, as the decoders build them (deepStrictEqual compares prototypes). */
+const plain = { noNullPrototype: true } as const;
+
+const vrrpAdvert = (family: 4 | 6) =>
+  fc.record({
+    vrid: fc.integer({ min: 1, max: 255 }),
+    priority: fc.integer({ min: 0, max: 255 }),
+    maxAdvertInterval: fc.integer({ min: 1, max: 0x0fff }),
+    addresses: fc.array(
+      fc.uint8Array({ minLength: family === 4 ? 4 : 16, maxLength: family === 4 ? 4 : 16 }).map((b) => bytesToIp(Buffer.from(b), family)),
+      { minLength: 1, maxLength: 16 },
+    ),
+  }, plain);
+
+test('VRRP adverts: what encodeAdvert writes, checkAdvert accepts as the same advert, in every checksum form', () => {
+  for (const family of [4, 6] as const) {
+    const ends = family === 4 ? ({ family, src: '192.0.2.2', dst: '224.0.0.18' } as const) : ({ family, src: 'fe80::2', dst: 'ff02::12' } as const);
+    const forms = family === 4 ? CHECKSUM_FORMS : (['rfc9568'] as const);
+    fc.assert(
+      fc.property(vrrpAdvert(family), fc.constantFrom(...forms), (a, form) => {
+        const r = checkAdvert({ ...ends, ttl: 255, data: encodeAdvert(a, ends, form) }, { vrid: a.vrid, acceptChecksums: [form] });
+        assert.ok(r.ok, r.ok ? '' : r.detail);
+        assert.deepEqual(r.advert, a);
+        assert.equal(r.checksumForm, form);
+      }),
+    );
+  }
+});
+
+test('load reports: decode(encode(r)) == r; any flipped bit makes the datagram refused', () => {
+  const key = new ClusterKey(Buffer.alloc(32, 7));
+  const report = fc.record(
+    {
+    nodeId: fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/),
+    address: fc.oneof(fc.ipV4(), fc.ipV6(), fc.domain()),
+    epoch: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    sequence: fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }),
+    intervalMs: fc.integer({ min: 1, max: 0xffffffff }),
+    role: fc.constantFrom('unknown', 'init', 'backup', 'master'),
+    draining: fc.boolean(),
+    leaving: fc.boolean(),
+    load: fc.record({
+      tunnels: fc.integer({ min: 0, max: 0xffffffff }),
+      childSas: fc.integer({ min: 0, max: 0xffffffff }),
+      bytesPerSec: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      cpu: fc.integer({ min: 0, max: 1000 }).map((p) => p / 1000),
+    }, plain),
+    capacity: fc.record({ maxTunnels: fc.integer({ min: 0, max: 0xffffffff }), bandwidthBps: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) }, plain),
+    },
+    plain,
+  );
+  fc.assert(
+    fc.property(report, fc.nat(), (r, bit) => {
+      const wire = encodeReport(r, key);
+      const d = decodeReport(wire, key);
+      assert.ok(d.ok, d.ok ? '' : d.reason);
+      assert.deepEqual(d.report, r);
+      const bad = Buffer.from(wire);
+      bad[(bit >> 3) % bad.length] ^= 1 << (bit & 7);
+      assert.equal(decodeReport(bad, key).ok, false, 'a changed datagram still decoded');
+    }),
   );
 });

@@ -5,13 +5,19 @@
  * here (UDP/TCP/ICMP over IPv4 and IPv6, a TCP super-packet with its virtio-net header).
  * Deterministic apart from the exchange's random SPIs, nonces and keys.
  *
- *   node --import tsx test/fuzz/seeds.ts        (rewrites ./corpus/*)
+ *   node --import tsx test/fuzz/seeds.ts [NAME...]   (rewrites ./corpus/*, or only NAME's)
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import pino from 'pino';
-import { CAPTURES_DIR, readUdpDatagrams } from '../support/pcap.js';
+import { CAPTURES_DIR, readFrames, readUdpDatagrams } from '../support/pcap.js';
+import { encodeAdvert } from '../../src/vrrp/packet.js';
+import { CHECKSUM_FORMS } from '../../src/vrrp/constants.js';
+import { encodeReport } from '../../src/cluster/report.js';
+import { MAC_OCTETS } from '../../src/cluster/key.js';
+import { FUZZ_VRID as VRRP_FUZZ_VRID } from './targets/vrrp.js';
+import { FUZZ_KEY as LOAD_FUZZ_KEY } from './targets/load-report.js';
 import { Pair } from '../exchange/harness.js';
 import { ExchangeType } from '../../src/ike/constants.js';
 import type { SkTransform } from '../../src/ike/crypto/types.js';
@@ -174,7 +180,50 @@ for (const ip of [ipv4(6, tcp(4000)), ipv6(6, tcp(4000))]) {
   add('native-esp_inbound', Buffer.concat([Buffer.from([0, 2]), ...recs]));
 }
 
+// --- VRRP: keepalived 2.2.7's own adverts (IPv4 with its RFC 5798 pseudo-header checksum, from
+// 192.0.2.2 as the target's fixed source, so they pass as received; IPv6 from its link-local
+// address, so the target re-checksums them for its fixed source), and segw's in every form.
+for (const f of readFrames(join(CAPTURES_DIR, 'keepalived-vrrp.pcap'))) {
+  const ip = f.data.subarray(14);
+  const v6 = ip[0]! >> 4 === 6;
+  const msg = v6 ? ip.subarray(40) : ip.subarray((ip[0]! & 15) * 4);
+  add('vrrp', Buffer.concat([Buffer.from([v6 ? 1 | (1 << 1) : 0, v6 ? ip[7]! : ip[8]!]), msg]));
+}
+for (const [family, addresses] of [[4, ['192.0.2.100']], [4, ['192.0.2.100', '192.0.2.101', '192.0.2.102']], [6, ['2001:db8::100']]] as const) {
+  const ends = family === 4 ? { family, src: '192.0.2.2', dst: '224.0.0.18' } as const : { family, src: 'fe80::2', dst: 'ff02::12' } as const;
+  CHECKSUM_FORMS.filter((form) => family === 4 || form === 'rfc9568').forEach((form, i) => {
+    for (const priority of [0, 100, 255]) {
+      const msg = encodeAdvert({ vrid: VRRP_FUZZ_VRID, priority, maxAdvertInterval: 100, addresses: [...addresses] }, ends, form);
+      add('vrrp', Buffer.concat([Buffer.from([(family === 6 ? 1 : 0) | ((i + 1) << 1) | 8, 255]), msg]));
+    }
+  });
+}
+
+// --- load reports: real ones sealed with the target's key (mode 0), and their bodies (mode 1).
+for (const [i, role] of (['master', 'backup', 'init'] as const).entries()) {
+  const report = encodeReport(
+    {
+      nodeId: `gw${i + 1}`,
+      address: ['192.0.2.11', '2001:db8::12', 'gw3.example.net'][i]!,
+      epoch: 1_733_300_000_000n + BigInt(i),
+      sequence: BigInt(i + 1),
+      intervalMs: 1000,
+      role,
+      draining: i === 1,
+      leaving: i === 2,
+      load: { tunnels: 100 * i, childSas: 120 * i, bytesPerSec: 1e6 * i, cpu: 0.25 * i },
+      capacity: { maxTunnels: 10_000, bandwidthBps: 1e9 },
+    },
+    LOAD_FUZZ_KEY,
+  );
+  add('load-report', Buffer.concat([Buffer.from([0]), report]));
+  add('load-report', Buffer.concat([Buffer.from([1]), report.subarray(0, report.length - MAC_OCTETS)]));
+}
+
+// `node seeds.ts NAME...` rewrites only those corpora (the exchange's seeds change every run).
+const only = process.argv.slice(2);
 for (const [name, inputs] of corpora) {
+  if (only.length > 0 && !only.includes(name)) continue;
   const dir = join(CORPUS_DIR, name);
   mkdirSync(dir, { recursive: true });
   // Generated seeds are replaced; findings' inputs (regression-*) stay.
