@@ -8,7 +8,7 @@ PACKAGES=(
   strongswan-charon strongswan-swanctl strongswan-pki
   libstrongswan-standard-plugins libstrongswan-extra-plugins libcharon-extra-plugins
   keepalived bird2 frr tshark iperf3
-  user-mode-linux kmod iptables
+  user-mode-linux kmod iptables ethtool
   clang libclang-rt-14-dev libssl-dev  # scripts/fuzz-native.sh: libFuzzer, ASan/UBSan runtimes, libcrypto
 )
 

@@ -49,6 +49,8 @@ export interface GatewayConfig {
   kernel: {
     ipsec: KernelIpsecChoice;
     userspace: { tun: string; mtu: number; threads: number };
+    /** XFRM data plane: ESP offload to a device (src/kernel/xfrm/offload.ts); 'off' by default. */
+    xfrm: { offload: 'off' | 'crypto' | 'packet'; offloadDevice?: string };
     routes: RouteInjectionConfig;
   };
   /** Addresses the gateway adds to interfaces at start (e.g. a VIP outside VRRP, lab use). */
@@ -86,6 +88,12 @@ export const nodeShape = {
           tun: optional(str({ pattern: /^[A-Za-z0-9_.-]{1,15}$/, hint: 'an interface name (up to 15 chars)' }), 'segw0'),
           mtu: optional(num({ min: 576, max: 9000, integer: true }), 1400),
           threads: optional(num({ min: 1, max: 64, integer: true }), 2),
+        }),
+      ),
+      xfrm: optional(
+        obj({
+          offload: optional(oneOf(['off', 'crypto', 'packet'] as const), 'off'),
+          offloadDevice: optional(str({ pattern: /^[A-Za-z0-9_.-]{1,15}$/, hint: 'an interface name (up to 15 chars)' })),
         }),
       ),
       routes: optional(
@@ -170,6 +178,7 @@ export function toGatewayConfig(raw: GatewayDocument, file: string): GatewayConf
         mtu: k?.userspace?.mtu ?? 1400,
         threads: k?.userspace?.threads ?? 2,
       },
+      xfrm: { offload: k?.xfrm?.offload ?? 'off', ...(k?.xfrm?.offloadDevice !== undefined && { offloadDevice: k.xfrm.offloadDevice }) },
       routes: {
         enabled: routes?.enabled ?? true,
         table: routes?.table ?? 254,

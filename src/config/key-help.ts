@@ -24,6 +24,10 @@ export const KEY_HELP: Readonly<Record<string, string>> = {
   'kernel.userspace.tun': 'TUN device the engine creates; injected routes point at it.',
   'kernel.userspace.mtu': 'MTU of the TUN device.',
   'kernel.userspace.threads': 'Crypto worker threads.',
+  'kernel.xfrm': 'The XFRM (kernel ESP) data plane.',
+  'kernel.xfrm.offload':
+    'ESP offload to a network device (XFRMA_OFFLOAD_DEV): `crypto` (the device encrypts) or `packet` (the device does all of ESP). A request the device or kernel refuses falls back, packet to crypto to software, logged at warn; NAT-T SAs are installed in software. Only with `kernel.ipsec: xfrm` (or `auto` choosing it).',
+  'kernel.xfrm.offloadDevice': 'The device to offload to; absent, the kernel picks the device of the route to each peer.',
   'kernel.routes': 'Route injection: base stations\' subnets become kernel routes (protocol segw) for FRR/BIRD to announce.',
   'kernel.routes.enabled': 'Inject routes (the userspace engine needs them to steer traffic in, whatever this says).',
   'kernel.routes.table': 'Routing table (254 = main).',

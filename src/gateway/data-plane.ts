@@ -9,6 +9,7 @@ import type { Endpoint, IkeDatagramSocket } from '../net/endpoint.js';
 import type { KernelIpsec, KernelNet } from '../kernel/types.js';
 import { StubKernelIpsec } from '../kernel/stub/ipsec.js';
 import { StubKernelNet } from '../kernel/stub/net.js';
+import { ConfigError } from '../errors.js';
 
 export interface DataPlane {
   ipsec: KernelIpsec;
@@ -57,7 +58,10 @@ export async function openDataPlane(cfg: GatewayConfig, opts: { log: Logger }): 
       const { enableEspInUdp } = await import('../netlink/native.js');
       const { requireListenDevice } = await import('../kernel/xfrm/route-device.js');
       // segw's reqid range marks its state; what a killed earlier run left is removed now.
-      const ipsec = XfrmKernelIpsec.open({ reqidBase: SEGW_REQID_BASE });
+      const x = cfg.kernel.xfrm;
+      const offload = x.offload === 'off' ? undefined : { mode: x.offload, ifindex: x.offloadDevice ? await offloadIndex(net, x.offloadDevice) : 0 };
+      if (offload) reason += `; ESP ${offload.mode} offload requested${x.offloadDevice ? ` on ${x.offloadDevice}` : ''} (software where refused)`;
+      const ipsec = XfrmKernelIpsec.open({ reqidBase: SEGW_REQID_BASE, offload });
       try {
         const stale = await ipsec.removeStale();
         if (stale.sas.length + stale.policies.length > 0) {
@@ -101,5 +105,14 @@ async function closeBoth(ipsec: KernelIpsec, net: KernelNet): Promise<void> {
     await ipsec.close();
   } finally {
     await net.close();
+  }
+}
+
+/** The offload device's ifindex, or a ConfigError naming the key. */
+async function offloadIndex(net: { linkIndex(name: string): Promise<number> }, dev: string): Promise<number> {
+  try {
+    return await net.linkIndex(dev);
+  } catch (err) {
+    throw new ConfigError(`kernel.xfrm.offloadDevice: no interface "${dev}" in segw's namespace (${(err as Error).message})`);
   }
 }

@@ -33,6 +33,20 @@ import * as msg from './messages.js';
 import { ReqidMap } from './ownership.js';
 import { parseExpire, parseMapping, parsePolicy, parseSa, type XfrmPolicy, type XfrmSa } from './parse.js';
 import { readXfrmStats } from './stats.js';
+import {
+  emptyOffloadStats,
+  isRefusal,
+  notOffered,
+  offloadAttr,
+  refusalKey,
+  resultOf,
+  stepDown,
+  type OffloadAttr,
+  type OffloadConfig,
+  type OffloadMode,
+  type OffloadResult,
+  type OffloadStats,
+} from './offload.js';
 
 const log = logger('kernel', { backend: 'xfrm' });
 
@@ -51,6 +65,11 @@ export interface XfrmOptions {
    * default 0: reqids as given, for tests and tools that own their namespace).
    */
   reqidBase?: number;
+  /**
+   * Ask the kernel to offload each SA to a device (XFRMA_OFFLOAD_DEV, ./offload.ts); refused
+   * requests fall back one step (packet -> crypto -> software). Absent: software only.
+   */
+  offload?: OffloadConfig;
 }
 
 /** What removeStale() found and removed. */
@@ -58,6 +77,9 @@ export interface StaleRemoved {
   sas: { src: string; dst: string; spi: string; reqid: number }[];
   policies: { direction: string; src: string; dst: string; reqid: number }[];
 }
+
+/** What the backend needs of its netlink socket. */
+export type XfrmTransport = Pick<NetlinkSocket, 'request' | 'dump' | 'close'>;
 
 const key = (ref: SaRef) => `${ref.dst}|${ref.spi >>> 0}|${ref.protocol}`;
 
@@ -73,15 +95,22 @@ export class XfrmKernelIpsec implements KernelIpsec {
   private readonly reqids: ReqidMap;
 
   private readonly netns: string | undefined;
+  private readonly offload: OffloadConfig | undefined;
+  private readonly offloadStats: OffloadStats | undefined;
+  /** What each installed SA got, when offload is asked for. */
+  private readonly offloaded = new Map<string, OffloadResult>();
+  private readonly offloadLog = new RateLimitedLog(log);
 
   private constructor(
-    private readonly nl: NetlinkSocket,
+    private readonly nl: XfrmTransport,
     private readonly listener: NetlinkListener | undefined,
     opts: XfrmOptions,
   ) {
     this.spiRange = opts.spiRange ?? [0xc0000000, 0xcfffffff];
     this.netns = opts.netns ?? (opts.freshNetns ? 'a fresh namespace' : undefined);
     this.reqids = new ReqidMap(opts.reqidBase ?? 0);
+    this.offload = opts.offload;
+    this.offloadStats = opts.offload ? emptyOffloadStats(opts.offload.mode) : undefined;
   }
 
   static open(opts: XfrmOptions = {}): XfrmKernelIpsec {
@@ -109,6 +138,14 @@ export class XfrmKernelIpsec implements KernelIpsec {
     }
     self = new XfrmKernelIpsec(nl, listener, opts);
     return self;
+  }
+
+  /**
+   * A backend over another transport than a netlink socket of its own (no event listener):
+   * tests replay recorded kernel answers through it.
+   */
+  static over(transport: XfrmTransport, opts: Omit<XfrmOptions, 'netns' | 'freshNetns' | 'events' | 'maxInFlight'> = {}): XfrmKernelIpsec {
+    return new XfrmKernelIpsec(transport, undefined, opts);
   }
 
   setEventHandler(handler: KernelIpsecEvents): void {
@@ -141,22 +178,75 @@ export class XfrmKernelIpsec implements KernelIpsec {
   async addSa(params: SaParams): Promise<void> {
     const sa = this.kernelSa(params);
     if (this.larval.has(key(sa))) return this.fillLarval(sa);
-    await this.send(msg.newSa(sa));
+    await this.install(sa, (o) => msg.newSa(sa, o));
     this.remember(sa);
   }
 
   async updateSa(params: SaParams): Promise<void> {
     const sa = this.kernelSa(params);
     if (this.larval.has(key(sa))) return this.fillLarval(sa);
-    await this.send(msg.updSa(sa));
+    await this.install(sa, (o) => msg.updSa(sa, o));
     this.remember(sa);
+  }
+
+  /**
+   * Sends the install request, with offload when it is asked for: a refusal (./offload.ts
+   * isRefusal) is counted, logged, and the same request goes again one step down; what the SA
+   * got is read back, since a device without IPsec offload takes the SA in software silently.
+   */
+  private async install(sa: SaParams, build: (offload?: OffloadAttr) => msg.XfrmRequest): Promise<void> {
+    const stats = this.offloadStats;
+    if (!this.offload || !stats) return void (await this.send(build()));
+    const why = notOffered(sa);
+    let mode: OffloadMode | undefined = why ? undefined : this.offload.mode;
+    if (why) stats.notOffered[why] = (stats.notOffered[why] ?? 0) + 1;
+    while (mode) {
+      try {
+        await this.send(build(offloadAttr(sa, this.offload.ifindex, mode)));
+        return this.recordOffload(sa, await this.readOffload(sa));
+      } catch (err) {
+        if (!isRefusal(err)) throw err;
+        const reason = refusalKey(mode, err);
+        stats.refused[reason] = (stats.refused[reason] ?? 0) + 1;
+        const next = stepDown(mode);
+        this.offloadLog.warn(reason, { spi: sa.spi.toString(16), dst: sa.dst, err: err.message }, `the kernel refused ${mode} offload for an SA; installing it with ${next ? `${next} offload` : 'software ESP'}`);
+        mode = next;
+      }
+    }
+    await this.send(build());
+    this.recordOffload(sa, 'software');
+  }
+
+  /** What a just-installed SA got (XFRMA_OFFLOAD_DEV in GETSA's answer, ./offload.ts resultOf). */
+  private async readOffload(sa: SaParams): Promise<OffloadResult> {
+    const replies = await this.send(msg.getSa({ dst: sa.dst, spi: sa.spi, protocol: sa.protocol, src: sa.src, mark: sa.mark }));
+    const m = replies.find((x) => x.type === XFRM_MSG.XFRM_MSG_NEWSA);
+    return resultOf(m ? parseSa(m).offload : undefined);
+  }
+
+  private recordOffload(sa: SaParams, got: OffloadResult): void {
+    this.offloadStats!.installed[got]++;
+    this.offloaded.set(key(sa), got);
+    if (got === 'software' && this.offload) {
+      this.offloadLog.info(`software:${sa.direction}`, { spi: sa.spi.toString(16), dst: sa.dst }, 'SA installed in software ESP: no device took the offload');
+    }
+  }
+
+  /** Offload outcomes since start, or undefined when offload is not asked for. */
+  offloadStatus(): OffloadStats | undefined {
+    return this.offloadStats && structuredClone(this.offloadStats);
+  }
+
+  /** What one installed SA got, when offload is asked for. */
+  offloadOf(ref: SaRef): OffloadResult | undefined {
+    return this.offloaded.get(key(ref));
   }
 
   /** UPDSA on an allocated SPI; on failure the larval SA is removed so nothing is half-installed. */
   private async fillLarval(sa: SaParams): Promise<void> {
     const k = key(sa);
     try {
-      await this.send(msg.updSa(sa));
+      await this.install(sa, (o) => msg.updSa(sa, o));
     } catch (err) {
       const larval = this.larval.get(k);
       this.larval.delete(k);
@@ -183,6 +273,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
     await this.send(msg.delSa(this.lookupKey(ref)));
     this.installed.delete(key(ref));
     this.larval.delete(key(ref));
+    this.offloaded.delete(key(ref));
   }
 
   /**
@@ -274,6 +365,7 @@ export class XfrmKernelIpsec implements KernelIpsec {
     await this.send(msg.flushPolicy());
     this.installed.clear();
     this.larval.clear();
+    this.offloaded.clear();
   }
 
   /** XFRM_MSG_EXPIRE and XFRM_MSG_MAPPING from the listener; exposed for tests that feed crafted messages. */
@@ -293,7 +385,10 @@ export class XfrmKernelIpsec implements KernelIpsec {
       log.info({ spi: e.sa.spi.toString(16), dst: e.sa.dst }, 'allocated SPI expired unused');
       return;
     }
-    if (e.kind === 'hard') this.installed.delete(k);
+    if (e.kind === 'hard') {
+      this.installed.delete(k);
+      this.offloaded.delete(k);
+    }
     log.info({ spi: e.sa.spi.toString(16), dst: e.sa.dst, kind: e.kind, reason: e.reason }, 'SA expired');
     this.handler?.onExpire(e.sa, e.kind, e.reason);
   }

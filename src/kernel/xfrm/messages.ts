@@ -13,7 +13,7 @@
  * - Tunnel-mode SAs carry an empty selector and XFRM_STATE_AF_UNSPEC, so one SA carries IPv4 and
  *   IPv6 inner traffic; the policies do the selecting (strongSwan does the same). Transport-mode
  *   SAs get the child's selector when it is a single prefix pair.
- * - Attribute order: algorithms, XFRMA_ENCAP, XFRMA_REPLAY_ESN_VAL, XFRMA_MARK.
+ * - Attribute order: algorithms, XFRMA_ENCAP, XFRMA_REPLAY_ESN_VAL, XFRMA_MARK, XFRMA_OFFLOAD_DEV.
  */
 import { afOf, xfrmAddress } from '../../netlink/addr.js';
 import { familyOf } from '../../net/ip.js';
@@ -41,6 +41,7 @@ import {
 import type { EspEncryption, EspIntegrity, PolicyParams, SaLifetime, SaParams, SaRef } from '../types.js';
 import { XfrmParamError } from './errors.js';
 import { singleSelector, toSelectors } from './selectors.js';
+import type { OffloadAttr } from './offload.js';
 
 export interface XfrmRequest {
   type: number;
@@ -73,7 +74,8 @@ const MODE = { tunnel: XFRM_MODE.XFRM_MODE_TUNNEL, transport: XFRM_MODE.XFRM_MOD
 const POLICY_DIR = { in: XFRM_POLICY_DIR.XFRM_POLICY_IN, out: XFRM_POLICY_DIR.XFRM_POLICY_OUT, fwd: XFRM_POLICY_DIR.XFRM_POLICY_FWD };
 
 const hex = (spi: number) => `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
-export const saDetail = (verb: string, ref: SaRef) => `${verb} SA ${ref.protocol} spi ${hex(ref.spi)} dst ${ref.dst}`;
+export const saDetail = (verb: string, ref: SaRef, offload?: OffloadAttr) =>
+  `${verb} SA ${ref.protocol} spi ${hex(ref.spi)} dst ${ref.dst}${offload ? ` with ${offload.flags & 4 ? 'packet' : 'crypto'} offload` : ''}`;
 
 function limit(v: bigint): bigint {
   return v === 0n ? XFRM_INF : v;
@@ -142,7 +144,7 @@ function checkSaEndpoints(sa: { src: string; dst: string }): number {
   return afOf(family);
 }
 
-function saPayload(sa: SaParams): Buffer {
+function saPayload(sa: SaParams, offload?: OffloadAttr): Buffer {
   const family = checkSaEndpoints(sa);
   const rp = replay(sa);
   let flags = sa.esn ? XFRM_STATE.XFRM_STATE_ESN : 0;
@@ -165,16 +167,18 @@ function saPayload(sa: SaParams): Buffer {
       : undefined,
     XFRMA_REPLAY_ESN_VAL: rp.esnAttr,
     XFRMA_MARK: sa.mark ? { v: sa.mark.value >>> 0, m: sa.mark.mask >>> 0 } : undefined,
+    XFRMA_OFFLOAD_DEV: offload,
   };
   return Buffer.concat([info, encodeAttrs(XFRMA, attrs)]);
 }
 
-export function newSa(sa: SaParams): XfrmRequest {
-  return { type: XFRM_MSG.XFRM_MSG_NEWSA, flags: 0, payload: saPayload(sa), detail: saDetail('add', sa) };
+/** `offload`: XFRMA_OFFLOAD_DEV (./offload.ts), last, as iproute2 puts `offload dev DEV dir DIR`. */
+export function newSa(sa: SaParams, offload?: OffloadAttr): XfrmRequest {
+  return { type: XFRM_MSG.XFRM_MSG_NEWSA, flags: 0, payload: saPayload(sa, offload), detail: saDetail('add', sa, offload) };
 }
 
-export function updSa(sa: SaParams): XfrmRequest {
-  return { type: XFRM_MSG.XFRM_MSG_UPDSA, flags: 0, payload: saPayload(sa), detail: saDetail('update', sa) };
+export function updSa(sa: SaParams, offload?: OffloadAttr): XfrmRequest {
+  return { type: XFRM_MSG.XFRM_MSG_UPDSA, flags: 0, payload: saPayload(sa, offload), detail: saDetail('update', sa, offload) };
 }
 
 /**

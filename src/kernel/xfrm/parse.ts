@@ -37,6 +37,8 @@ export interface XfrmSa {
   mark?: { value: number; mask: number };
   encap?: { type: number; sport: number; dport: number };
   algorithms: string[];
+  /** XFRMA_OFFLOAD_DEV: listed while a device offloads the SA. */
+  offload?: { ifindex: number; flags: number };
 }
 
 export interface XfrmPolicy {
@@ -96,6 +98,7 @@ export function parseSa(m: NlMessage): XfrmSa {
       ? { type: a.XFRMA_ENCAP.encap_type, sport: a.XFRMA_ENCAP.encap_sport, dport: a.XFRMA_ENCAP.encap_dport }
       : undefined,
     algorithms,
+    offload: a.XFRMA_OFFLOAD_DEV ? { ifindex: a.XFRMA_OFFLOAD_DEV.ifindex, flags: a.XFRMA_OFFLOAD_DEV.flags } : undefined,
   };
 }
 

@@ -25,6 +25,8 @@ export interface KernelTunnelOptions {
   ipsec?: 'xfrm' | 'auto';
   /** segw's kernel.routes (default: via the base station's address). */
   routes?: Record<string, unknown>;
+  /** segw's kernel.xfrm (offload). */
+  xfrm?: Record<string, unknown>;
   nat?: boolean;
 }
 
@@ -44,7 +46,7 @@ export async function startKernelTunnel(lab: Lab, opts: KernelTunnelOptions = {}
   const topo = opts.nat ? await natTopology(lab) : await buildTopology(lab);
   const lans = { bs: topo.bsLan, gw: topo.gwLan };
   const g = segwConfig(spec, 'gateway', topo.gwAddr, undefined, lans);
-  g.config.kernel = { ipsec: opts.ipsec ?? 'xfrm', routes: opts.routes ?? { via: topo.nat ? '203.0.113.254' : topo.bsAddr } };
+  g.config.kernel = { ipsec: opts.ipsec ?? 'xfrm', routes: opts.routes ?? { via: topo.nat ? '203.0.113.254' : topo.bsAddr }, ...(opts.xfrm && { xfrm: opts.xfrm }) };
   g.config.log = { level: 'info' };
   mark(ev, 'topology');
   const segw = await SegwProcess.start(topo.gw, 'gateway', g.config, { files: g.files, dist: true, timeoutMs: 30_000 });
