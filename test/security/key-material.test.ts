@@ -4,7 +4,8 @@
  * and a certificate exchange through the production logger (src/log createRootLogger, with its
  * redaction) at level trace into a log file; every line is searched for the PSK, every SK_*
  * key of every IKE SA (SK_d, SK_ai/ar, SK_ei/er, SK_pi/pr, spied as the SAs install them), every
- * ESP key the kernel received, and the private key PEM (see ./secrets.ts for the forms).
+ * ESP key the kernel received, and the private key PEM (see ./secrets.ts for the forms). The
+ * failure paths too: a kernel that refuses an SA at either end or a policy, a wrong PSK.
  * The cluster key: load reports between two members on loopback (signed, forged, replayed,
  * truncated, wrong-key, a member leaving) and the gateway config that reads the key file (its
  * warnings and errors, the parsed config printed as JSON and by util.inspect), here; a whole
@@ -294,5 +295,59 @@ test('load reports (signed, forged, replayed, truncated, wrong key) and the clus
   const got = (await lines()).concat(printed);
   assert.ok(got.some((l) => l.includes('load report dropped')), 'no drop was logged: the test would prove nothing');
   assert.ok(got.some((l) => l.includes('readable by group or others')), 'the key file warning was not logged');
+  assert.deepEqual(findSecrets(got, secrets), []);
+});
+
+test('failure paths log no key at level trace: a kernel that refuses an SA (either end), a refused policy, a wrong PSK', async () => {
+  const { lines } = traceLog('failures.log');
+  const WRONG = `${PSK} but not quite`;
+  let secrets: Secret[] = [
+    { what: 'PSK', bytes: Buffer.from(PSK), text: PSK },
+    { what: 'the wrong PSK', bytes: Buffer.from(WRONG), text: WRONG },
+  ];
+  /** Fails the first addSa of `side`'s kernel, keeping the keys it was handed. */
+  const refuseSa = (p: Pair, side: 'bs' | 'gw') => {
+    let done = false;
+    p[side].kernel.failWhen = (op, arg) => {
+      if (op !== 'addSa' || done) return undefined;
+      done = true;
+      const sa = arg as { encryptionKey: Buffer; integrityKey?: Buffer; spi: number };
+      secrets.push({ what: `${side} ESP key of the refused SA ${sa.spi.toString(16)}`, bytes: Buffer.from(sa.encryptionKey) });
+      return new Error(`addSa failed (injected at the ${side})`);
+    };
+  };
+  let refusals = 0;
+  const { keys } = await spyingKeys(async () => {
+    for (const setup of [
+      (p: Pair) => refuseSa(p, 'gw'),
+      (p: Pair) => refuseSa(p, 'bs'),
+      (p: Pair) => p.gw.kernel.failNext('addPolicy'),
+    ]) {
+      const p = new Pair();
+      await p.start();
+      try {
+        setup(p);
+        await p.initiate();
+        await p.run();
+        refusals += p.gw.daemon.manager.ikeSaCount === 0 ? 1 : 0;
+      } finally {
+        await p.stop();
+      }
+    }
+    const p = new Pair({ gw: { local: { id: 'gw.example.net', auth: { method: 'psk', secret: WRONG } }, remote: { addrs: ['%any'], id: '%any', auth: { method: 'psk', secret: PSK } } } });
+    await p.start();
+    try {
+      await p.initiate();
+      await p.run();
+      refusals += p.bs.daemon.manager.ikeSaCount === 0 ? 1 : 0;
+    } finally {
+      await p.stop();
+    }
+  });
+  secrets = secrets.concat(keys);
+  assert.equal(refusals, 4, 'every attempt failed as set up (else the failure paths did not run)');
+  assert.equal(secrets.filter((s) => s.what.includes('refused SA')).length, 2, 'both refused SAs seen');
+  const got = await lines();
+  assert.ok(got.some((l) => /"level":"(error|warn)"/.test(l)), 'no failure was logged: the test would prove nothing');
   assert.deepEqual(findSecrets(got, secrets), []);
 });
