@@ -130,6 +130,14 @@ export class Balancer implements RedirectProvider {
     return this.opts.settings;
   }
 
+  /**
+   * New weights, ceilings and pins (a config reload): the next decision uses them. Grants
+   * already counted stay; the mode does not change here (a restart-only key).
+   */
+  reconfigure(s: Pick<BalancerSettings, 'weights' | 'ceiling' | 'ceilings' | 'pins'>): void {
+    this.opts.settings = { ...this.opts.settings, ...s };
+  }
+
   onInit(ctx: RedirectInitContext): RedirectDecision {
     if (this.settings.mode !== 'init') return undefined;
     const key = `${ctx.remote.address}|${ctx.spiI}`;

@@ -36,6 +36,11 @@ export class ClusterKey {
     return tag.length === want.length && timingSafeEqual(tag, want);
   }
 
+  /** Same octets (constant time): a reload tells a rotated key from the same file re-read. */
+  equals(other: ClusterKey): boolean {
+    return other.#key.length === this.#key.length && timingSafeEqual(other.#key, this.#key);
+  }
+
   toJSON(): string {
     return '[cluster key]';
   }

@@ -87,6 +87,16 @@ export class ClusterMember {
   private readonly role: RoleSource;
   private readonly now: () => number;
 
+  /**
+   * A config reload: new weights and ceiling for the member views, and a new cluster key (key
+   * rotation: reports are signed and checked with it from the next one on; members still on the
+   * old key are seen as sending forged reports, so rotate every member within K intervals).
+   */
+  reconfigure(c: Pick<MemberSettings, 'weights' | 'ceiling' | 'key'>): void {
+    this.opts.cfg = { ...this.opts.cfg, ...c };
+    this.table.setKey(c.key);
+  }
+
   private constructor(
     private readonly opts: ClusterMemberOptions,
     private readonly socket: Socket,

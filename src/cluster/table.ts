@@ -93,6 +93,7 @@ export function utilization(r: LoadReport, w: Weights): number {
 
 export interface MembershipTableOptions {
   selfId: string;
+  /** Replaced by setKey() when the operator rotates the key. */
   key: ClusterKey;
   /** K: report intervals of silence after which a member is stale. */
   staleAfter: number;
@@ -112,6 +113,11 @@ export class MembershipTable {
 
   get selfId(): string {
     return this.opts.selfId;
+  }
+
+  /** A new cluster key (a reload after key rotation): reports are checked with it from now on. */
+  setKey(key: ClusterKey): void {
+    this.opts.key = key;
   }
 
   /** This member's own entry, refreshed every interval from the local load source. */

@@ -7,22 +7,27 @@
  *   diff the documents ──a restart-only key changed──> refuse the whole reload, naming the keys
  *          │
  *   apply: connections (new IKE SAs use the new ones, PSKs and certificates re-read; established
- *          SAs keep theirs until they end), log.level, and the log file reopened (log rotation)
+ *          SAs keep theirs until they end), log.level, and the log file reopened (log rotation);
+ *          the cluster's weights, ceilings and pins (the balancer's next decision uses them),
+ *          and the cluster key when its file's content changed (key rotation)
  *
  * A reload is all or nothing, so the running config is always one file's content.
  */
 import type { GatewayConfig, GatewayDocument } from '../config/gateway.js';
+import type { ClusterConfig } from '../config/cluster.js';
 
-/** Keys a reload applies; every other difference needs a restart. */
-const RELOADABLE = new Set(['connections', 'log.level']);
+/** Keys a reload applies (with everything below them); every other difference needs a restart. */
+const RELOADABLE = ['connections', 'log.level', 'cluster.weights', 'cluster.ceiling', 'cluster.ceilings', 'cluster.pins'];
+const reloadable = (path: string) => RELOADABLE.some((k) => path === k || path.startsWith(`${k}.`));
 
 export type ReloadPlan =
-  | { ok: true; added: string[]; removed: string[]; kept: string[]; logLevel?: { from: string; to: string } }
+  | { ok: true; added: string[]; removed: string[]; kept: string[]; logLevel?: { from: string; to: string }; cluster: string[] }
   | { ok: false; restartOnly: string[] };
 
 /** What a reload from `old` to `next` would change, or the restart-only keys that differ. */
 export function planReload(old: GatewayDocument, next: GatewayDocument): ReloadPlan {
-  const restartOnly = diffPaths(old, next, '').filter((p) => !RELOADABLE.has(p) && !p.startsWith('connections.'));
+  const changed = diffPaths(old, next, '');
+  const restartOnly = changed.filter((p) => !reloadable(p));
   if (restartOnly.length > 0) return { ok: false, restartOnly };
   const before = new Set(old.connections.keys());
   const after = [...next.connections.keys()];
@@ -34,6 +39,7 @@ export function planReload(old: GatewayDocument, next: GatewayDocument): ReloadP
     removed: [...before].filter((n) => !next.connections.has(n)),
     kept: after.filter((n) => before.has(n)),
     ...(from !== to ? { logLevel: { from, to } } : {}),
+    cluster: changed.filter((p) => p.startsWith('cluster.')),
   };
 }
 
@@ -62,12 +68,20 @@ export function diffPaths(a: unknown, b: unknown, path: string): string[] {
 /** What a running gateway offers a reload (a Gateway, or a test double). */
 export interface Reloadable {
   readonly daemon: { setConnections(c: GatewayConfig['connections']): void };
+  readonly cluster?: { reconfigure(c: Pick<ClusterConfig, 'weights' | 'ceiling' | 'key'>): void };
+  readonly balancing?: { balancer: { reconfigure(s: { weights: ClusterConfig['weights']; ceiling: number; ceilings: ReadonlyMap<string, number>; pins: ClusterConfig['pins'] }): void } };
 }
 
 /**
- * Applies `next` to a running gateway after planReload said ok (connections only: the caller
- * reopens the log with the new level).
+ * Applies `next` to a running gateway after planReload said ok (the caller reopens the log with
+ * the new level). Returns whether the cluster key changed (a rotation: logged by the caller).
  */
-export function applyReload(gw: Reloadable, next: GatewayConfig): void {
+export function applyReload(gw: Reloadable, current: GatewayConfig, next: GatewayConfig): { clusterKeyRotated: boolean } {
   gw.daemon.setConnections(next.connections);
+  const c = next.cluster;
+  if (!c) return { clusterKeyRotated: false };
+  const rotated = !!current.cluster && !current.cluster.key.equals(c.key);
+  gw.cluster?.reconfigure({ weights: c.weights, ceiling: c.ceiling, key: c.key });
+  gw.balancing?.balancer.reconfigure({ weights: c.weights, ceiling: c.ceiling, ceilings: new Map(Object.entries(c.ceilings)), pins: c.pins });
+  return { clusterKeyRotated: rotated };
 }

@@ -113,10 +113,20 @@ export function reload(gw: Gateway, current: GatewayConfig, log: Logger): Gatewa
     log.error({ config: current.file, error: (err as Error).message }, 'reload: cannot reopen the log; still running on the previous config');
     return current;
   }
-  applyReload(gw, next);
+  const applied = applyReload(gw, current, next);
   for (const w of next.warnings) log.warn({ config: next.file }, w);
+  if (applied.clusterKeyRotated) {
+    log.warn({ config: next.file, keyFile: next.cluster?.keyFile }, 'cluster key changed: load reports are signed and checked with the new key; members still on the old one look forged until they reload too');
+  }
   log.info(
-    { config: next.file, added: plan.added, removed: plan.removed, reloaded: plan.kept, ...(plan.logLevel && { logLevel: plan.logLevel }) },
+    {
+      config: next.file,
+      added: plan.added,
+      removed: plan.removed,
+      reloaded: plan.kept,
+      ...(plan.logLevel && { logLevel: plan.logLevel }),
+      ...(plan.cluster.length > 0 && { cluster: plan.cluster }),
+    },
     'config reloaded (established SAs keep the settings they were made with until they end)',
   );
   return next;
