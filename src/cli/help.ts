@@ -57,15 +57,20 @@ export const HELP: Record<string, CommandHelp> = {
     notes: 'Signals: SIGTERM/SIGINT resign (a priority-0 advert) and remove the VIPs; SIGUSR1 logs the status.',
   },
   ctl: {
-    synopsis: ['segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] [--json] METHOD [JSON-PARAMS]'],
+    synopsis: [
+      'segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] [--json] METHOD [JSON-PARAMS]',
+      'segw ctl [--socket PATH | --node NAME] --watch SECONDS [--count N] [--json] METHOD [JSON-PARAMS]',
+    ],
     brief: "ask a running node through its control socket",
-    summary: "Send one request to a running node's control socket; the result is printed as JSON.",
+    summary: "Send one request to a running node's control socket; the result is printed as JSON, or as a table for members, vrrp, redirects, drain and undrain; --watch redraws it live.",
     options: [
       ['-s, --socket PATH', 'the control socket (the config\'s control.socket)'],
       ['-n, --node NAME', 'the node\'s name: socket /run/segw/NAME.sock'],
       ['-t, --timeout SECONDS', 'how long an action may take (0..300; default 10)'],
       ['--compact', 'print the result on one line'],
-      ['--json', 'JSON also for the methods printed as tables (redirects, drain, undrain)'],
+      ['--json', 'JSON also for the methods printed as tables (members, vrrp, redirects, drain, undrain)'],
+      ['-w, --watch SECONDS', 'a live view: ask again and redraw every SECONDS (members, vrrp, redirects, status, list-sas) until Ctrl-C'],
+      ['--count N', 'with --watch: stop after N redraws'],
     ],
     notes: 'Methods: `segw ctl --node NAME methods` lists them (status, list-sas, initiate, terminate-ike, ...; on a cluster member also members, redirects, drain, undrain).\nExit codes: 0 answered, 1 the daemon refused or could not be reached, 2 usage.',
   },
