@@ -75,10 +75,13 @@ export const HELP: Record<string, CommandHelp> = {
     notes: 'Methods: `segw ctl --node NAME methods` lists them (status, list-sas, initiate, terminate-ike, ...; on a cluster member also members, redirects, drain, undrain).\nExit codes: 0 answered, 1 the daemon refused or could not be reached, 2 usage.',
   },
   demo: {
-    synopsis: ['segw demo [--keep]'],
-    brief: 'a demo in network namespaces (root)',
-    summary: 'A 3-gateway segw cluster in network namespaces (root): VRRP master and VIP, base stations (strongSwan and segw) to the VIP, members table, ping through the tunnel, kill -9 of the master and the failover.',
-    options: [['--keep', 'after the failover, leave everything up until Ctrl-C and print segw ctl commands to explore it']],
+    synopsis: ['segw demo [--keep] [--simulate N]'],
+    brief: 'the product in network namespaces (root, under 3 minutes)',
+    summary: 'The product in network namespaces (root): a 3-gateway primary cluster on a VIP (VRRPv3, redirects spreading base stations), a backup cluster of 2, a BIRD core router learning the injected routes over BGP, simulated base stations and a strongSwan one pinging a server behind the core. Live lines show roles, tunnels, redirects, routes and traffic while the master crashes, a member is drained, and the primary site fails over to the backup and back; then it checks nothing is left behind.',
+    options: [
+      ['--keep', 'after the last phase, leave everything up until Ctrl-C and print segw ctl commands to explore it'],
+      ['--simulate N', 'simulated base stations (default 200, at most 250)'],
+    ],
   },
   version: {
     synopsis: ['segw version'],
