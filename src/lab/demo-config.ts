@@ -73,7 +73,11 @@ export function clusterGatewayConfig(i: number): Record<string, unknown> {
       capacity: { maxTunnels: 1000, bandwidth: '1G' },
       reports: { listen: gwAddr(i), interval: '250ms', staleAfter: 3, peers: others },
       drain: { rate: 100 },
-      vrrp: { interface: 'eth0', vrid: isPrimary(i) ? 51 : 52, priority: gwPriority(i), advertInterval: '100ms' },
+      // No preemption: a restarted gw1 joins as a backup instead of taking the VIP back. A
+      // preempted master keeps the IKE SAs it served on the VIP but can no longer send from it
+      // (they linger until its DPD gives up, and a drain of it cannot finish), so the VIP moves
+      // only when its master is gone.
+      vrrp: { interface: 'eth0', vrid: isPrimary(i) ? 51 : 52, priority: gwPriority(i), advertInterval: '100ms', preempt: false },
     },
   };
 }

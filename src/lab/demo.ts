@@ -12,7 +12,7 @@
  *      strongSwan base station pings a server behind the core through its tunnel all along;
  *   3. gw1 (the master) crashes: gw2 takes the VIP, the base stations gw1 served notice (DPD),
  *      come back through the VIP and are spread over gw2 and gw3; the core forgets gw1's routes;
- *      gw1 restarts empty and takes the master role back (highest priority);
+ *      gw1 restarts empty and joins as a backup (no preemption: see demo-config.ts);
  *   4. the member serving the strongSwan base station is drained: its tunnels are redirected to
  *      the other members (RFC 5685 in INFORMATIONAL) and its routes move with them;
  *   5. the whole primary site crashes: every base station moves to the backup cluster; the
@@ -22,6 +22,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Lab } from './lab.js';
+import { eventually } from './eventually.js';
 import { run } from './exec.js';
 import { Bird } from './peers/bird.js';
 import { Monitor, type Snapshot } from './demo-monitor.js';
@@ -123,7 +124,12 @@ async function startCluster(site: DemoSite, n: number, say: Ctx['say'], failed: 
   say(`starting 5 segw gateways (userspace ESP, load reports every 250 ms, redirect at IKE_SA_INIT), each with a BIRD speaking eBGP to the core router (AS ${CORE.as})`);
   say(`  primary cluster gw1..gw3 on VIP ${VIP} (VRRPv3 vrid 51, priorities 200/150/100); backup cluster gw4, gw5 on VIP ${BACKUP_VIP} (vrid 52)`);
   const coreBird = await Bird.start(site.core, { name: 'core', config: coreBirdConfig() });
-  await Promise.all(site.gateways.map((g) => g.start()));
+  // Without preemption the first member up becomes master: gw1 and gw4 start first.
+  const [gw1, , , gw4] = site.gateways as [GatewayNode, GatewayNode, GatewayNode, GatewayNode, GatewayNode];
+  await Promise.all([gw1.start(), gw4.start()]);
+  await eventually(async () => (await gw1.ctl<{ state: string }>('vrrp')).state === 'Master' && (await gw4.ctl<{ state: string }>('vrrp')).state === 'Master',
+    { what: 'gw1 and gw4 masters', timeoutMs: 20_000, intervalMs: 200 });
+  await Promise.all([1, 2, 4].map((i) => site.gateways[i]!.start()));
   const bs = await startBaseStations(site, n, say);
   const monitor = new Monitor(site.gateways, site.core, bs.strongswan, bs.ping, () => bs.sim, (l) => say(l), t0);
   const c: Ctx = { site, n, say, failed, phases, monitor, bs, coreBird, t0 };
@@ -164,9 +170,9 @@ async function masterCrash(c: Ctx): Promise<void> {
     sum(s, [1, 2]) === want && routesVia(s, [1, 2]) === want && s.coreTotal === want && s.sim?.up === c.n && s.bs1 !== undefined, 60_000);
   c.say(`all ${want} base stations re-homed on gw2 and gw3 ${secondsSince(t)} s after the crash`);
   await trafficFlows(c, 'after the failover');
-  c.say('gw1 restarts (a fresh process; it takes the master role back: highest priority)');
+  c.say('gw1 restarts (a fresh process): it joins as a backup (no preemption: the VIP stays with gw2) and takes new base stations');
   await gw1.start();
-  await c.monitor.until('gw1 master again, serving nothing yet', (s) => role(s, 0) === 'M' && role(s, 1) === 'B', 30_000);
+  await c.monitor.until('gw1 back as a backup', (s) => role(s, 0) === 'B' && role(s, 1) === 'M', 30_000);
   c.phases.push('master-crash');
 }
 
@@ -211,10 +217,11 @@ async function siteFailover(c: Ctx): Promise<void> {
 /** Phase 6: the primary site returns; after the fail-back hold the base stations go back to it. */
 async function siteFailback(c: Ctx): Promise<void> {
   const want = c.n + 1;
-  c.say('phase 5: the primary site returns (gw1..gw3 restarted); the simulated base stations probe it and fail back after 4 s of answers');
+  c.say('phase 5: the primary site returns (gw1, then gw2 and gw3 restarted); the simulated base stations probe it and fail back after 4 s of answers');
   const t = Date.now();
-  await Promise.all(PRIMARY.map((i) => c.site.gateways[i]!.start()));
+  await c.site.gateways[0]!.start();
   await c.monitor.until('gw1 master of the primary again', (s) => role(s, 0) === 'M', 20_000);
+  await Promise.all([1, 2].map((i) => c.site.gateways[i]!.start()));
   c.say('  bs1 moved back by the demo: swanctl --terminate --ike dr, --initiate --ike vip');
   await c.bs.strongswan.swanctl(['--terminate', '--ike', 'dr', '--timeout', '5'], { allowFail: true });
   await c.bs.strongswan.initiate('s1', { ike: 'vip', timeoutS: 30 });
