@@ -57,7 +57,7 @@ export interface DemoResult {
   phases: string[];
 }
 
-export interface Ctx {
+interface Ctx {
   site: DemoSite;
   n: number;
   say: (msg: string) => void;
