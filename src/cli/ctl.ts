@@ -6,6 +6,7 @@
  *   segw ctl --node gw1 terminate-ike '{"ike":"6f2c..._91ab..."}'
  *   segw ctl --node gw1 methods
  *   segw ctl --node gw2 drain            (a table; --json for JSON)
+ *   segw ctl --node gw1 --watch 1 members   (the table redrawn every second, ./ctl-watch.ts)
  *
  * Exit codes: 0 answered, 1 the daemon refused (its error code and message on stderr) or could
  * not be reached, 2 usage.
@@ -18,6 +19,7 @@ import { SegwError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit.js';
 import { commandUsage } from './help.js';
 import { humanTable } from './ctl-tables.js';
+import { WATCHABLE_METHODS, watchMethod } from './ctl-watch.js';
 
 export async function runCtl(args: string[]): Promise<number> {
   let parsed;
@@ -32,6 +34,8 @@ export async function runCtl(args: string[]): Promise<number> {
         timeout: { type: 'string', short: 't' },
         compact: { type: 'boolean' },
         json: { type: 'boolean' },
+        watch: { type: 'string', short: 'w' },
+        count: { type: 'string' },
       },
     });
   } catch (err) {
@@ -58,6 +62,15 @@ export async function runCtl(args: string[]): Promise<number> {
     if (!(s >= 0 && s <= 300)) return usage('--timeout is 0..300 seconds');
     params = { ...params, timeoutMs: Math.round(s * 1000) };
   }
+  if (values.watch !== undefined) {
+    const s = Number(values.watch);
+    if (!(s >= 0.1 && s <= 3600)) return usage('--watch is 0.1..3600 seconds between redraws');
+    if (!WATCHABLE_METHODS.includes(method)) return usage(`--watch redraws a method that reads state: ${WATCHABLE_METHODS.join(', ')}`);
+    const count = values.count === undefined ? undefined : Number(values.count);
+    if (count !== undefined && !(Number.isInteger(count) && count >= 1)) return usage('--count is a number of redraws, 1 or more');
+    return watchMethod({ path, method, params, intervalMs: Math.round(s * 1000), count, json: values.json === true });
+  }
+  if (values.count !== undefined) return usage('--count goes with --watch');
   let client: ControlClient;
   try {
     client = await ControlClient.connect(path);

@@ -57,23 +57,31 @@ export const HELP: Record<string, CommandHelp> = {
     notes: 'Signals: SIGTERM/SIGINT resign (a priority-0 advert) and remove the VIPs; SIGUSR1 logs the status.',
   },
   ctl: {
-    synopsis: ['segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] [--json] METHOD [JSON-PARAMS]'],
+    synopsis: [
+      'segw ctl [--socket PATH | --node NAME] [--timeout SECONDS] [--compact] [--json] METHOD [JSON-PARAMS]',
+      'segw ctl [--socket PATH | --node NAME] --watch SECONDS [--count N] [--json] METHOD [JSON-PARAMS]',
+    ],
     brief: "ask a running node through its control socket",
-    summary: "Send one request to a running node's control socket; the result is printed as JSON.",
+    summary: "Send one request to a running node's control socket; the result is printed as JSON, or as a table for members, vrrp, redirects, drain and undrain; --watch redraws it live.",
     options: [
       ['-s, --socket PATH', 'the control socket (the config\'s control.socket)'],
       ['-n, --node NAME', 'the node\'s name: socket /run/segw/NAME.sock'],
       ['-t, --timeout SECONDS', 'how long an action may take (0..300; default 10)'],
       ['--compact', 'print the result on one line'],
-      ['--json', 'JSON also for the methods printed as tables (redirects, drain, undrain)'],
+      ['--json', 'JSON also for the methods printed as tables (members, vrrp, redirects, drain, undrain)'],
+      ['-w, --watch SECONDS', 'a live view: ask again and redraw every SECONDS (members, vrrp, redirects, status, list-sas) until Ctrl-C'],
+      ['--count N', 'with --watch: stop after N redraws'],
     ],
     notes: 'Methods: `segw ctl --node NAME methods` lists them (status, list-sas, initiate, terminate-ike, ...; on a cluster member also members, redirects, drain, undrain).\nExit codes: 0 answered, 1 the daemon refused or could not be reached, 2 usage.',
   },
   demo: {
-    synopsis: ['segw demo [--keep]'],
-    brief: 'a demo in network namespaces (root)',
-    summary: 'A 3-gateway segw cluster in network namespaces (root): VRRP master and VIP, base stations (strongSwan and segw) to the VIP, members table, ping through the tunnel, kill -9 of the master and the failover.',
-    options: [['--keep', 'after the failover, leave everything up until Ctrl-C and print segw ctl commands to explore it']],
+    synopsis: ['segw demo [--keep] [--simulate N]'],
+    brief: 'the product in network namespaces (root, under 3 minutes)',
+    summary: 'The product in network namespaces (root): a 3-gateway primary cluster on a VIP (VRRPv3, redirects spreading base stations), a backup cluster of 2, a BIRD core router learning the injected routes over BGP, simulated base stations and a strongSwan one pinging a server behind the core. Live lines show roles, tunnels, redirects, routes and traffic while the master crashes, a member is drained, and the primary site fails over to the backup and back; then it checks nothing is left behind.',
+    options: [
+      ['--keep', 'after the last phase, leave everything up until Ctrl-C and print segw ctl commands to explore it'],
+      ['--simulate N', 'simulated base stations (default 200, at most 250)'],
+    ],
   },
   version: {
     synopsis: ['segw version'],

@@ -5,7 +5,7 @@
  *   segw basestation --config FILE.yaml [--check]  run a base-station initiator
  *   segw vrrp --config FILE.yaml [--check]         run one VRRP instance (cluster.vrrp options)
  *   segw ctl [--socket PATH | --node NAME] METHOD [JSON]   ask a running daemon (control socket)
- *   segw demo [--keep]                              a demo in network namespaces (root)
+ *   segw demo [--keep] [--simulate N]               a demo in network namespaces (root)
  *   segw version
  *
  * Every command takes -h/--help (usage on stdout, exit 0) and --version. A usage mistake (an
@@ -86,9 +86,9 @@ const COMMANDS: Record<string, Command> = {
     return runCtl(args);
   },
   async demo(args) {
-    const { values } = parse(args, { keep: { type: 'boolean' } });
+    const { values } = parse(args, { keep: { type: 'boolean' }, simulate: { type: 'string' } });
     const { runDemo } = await import('./demo.js');
-    return runDemo({ keep: values.keep ?? false });
+    return runDemo({ keep: values.keep ?? false, simulated: values.simulate === undefined ? undefined : Number(values.simulate) });
   },
 };
 
