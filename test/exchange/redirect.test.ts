@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { captureLog } from '../support/log-capture.js';
 import { Pair, describe } from './harness.js';
-import { GatewayIdType } from '../../src/ike/constants.js';
+import { ExchangeType, GatewayIdType, HeaderFlag, NotifyStatus, PayloadType } from '../../src/ike/constants.js';
 import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/provider.js';
-import { IkeState } from '../../src/ike/sa/ike-sa.js';
-import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, gatewayIdFromString } from '../../src/ike/redirect/notify.js';
-import { decodeMessage } from '../../src/ike/codec/index.js';
+import { IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
+import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, gatewayIdFromString, gatewayIdToString } from '../../src/ike/redirect/notify.js';
+import { decodeMessage, encodeMessage } from '../../src/ike/codec/index.js';
 
 const GW2 = '192.0.2.2';
 
@@ -143,4 +143,90 @@ test('redirects at IKE_SA_INIT (unauthenticated requests) are logged at a bounde
   assert.equal(redirects[0]!.peer, '192.0.2.7');
   assert.equal(redirects[0]!.to, GW2);
   await p.stop();
+});
+
+/**
+ * An off-path attacker who saw nothing but the initiator's SPI (or guessed it) answers the
+ * IKE_SA_INIT request first: HDR(SPIi, SPIr 0), N(REDIRECT(its gateway, a nonce that is not Ni)).
+ * RFC 5685 §4 binds the REDIRECT to the request through Ni: without it the datagram is no
+ * answer to us, so it is ignored and the request stays outstanding.
+ */
+function spoofedRedirect(sa: IkeSa, to: string, nonce: Buffer = Buffer.alloc(32, 0x5a)): Buffer {
+  return encodeMessage({
+    header: {
+      spiI: sa.spiI,
+      spiR: Buffer.alloc(8),
+      majorVersion: 2,
+      minorVersion: 0,
+      exchangeType: ExchangeType.IKE_SA_INIT,
+      flags: HeaderFlag.RESPONSE,
+      messageId: 0,
+    },
+    payloads: [{ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyStatus.REDIRECT, data: encodeRedirect(gatewayIdFromString(to), nonce) }],
+  });
+}
+
+const ATTACKER_GW = '203.0.113.66';
+
+test('a forged IKE_SA_INIT REDIRECT (wrong nonce) before the real response is ignored: the SA comes up with the real responder', async () => {
+  const redirects: string[] = [];
+  const p = new Pair({ bsDaemon: { events: { redirected: (_sa, to) => redirects.push(gatewayIdToString(to)) } } });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    // <-- IKE_SA_INIT { N(REDIRECT(203.0.113.66, not Ni)) }   (forged, from the gateway's address)
+    p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW), natT: false });
+    await p.settle();
+    assert.equal(bsSa.state, IkeState.CONNECTING, 'the forged answer did not end the SA');
+    assert.equal(p.bs.daemon.counters.bad_response, 1, 'counted as a bad response');
+    // IKE_SA_INIT request --> ; <-- the real IKE_SA_INIT response; IKE_AUTH ...
+    await p.run();
+    assert.deepEqual(redirects, [], 'the forged REDIRECT was not followed');
+    assert.equal(bsSa.state, IkeState.ESTABLISHED);
+    assert.equal(bsSa.remote.address, '192.0.2.1');
+    assert.ok(p.wire.log.every((d) => d.to.address !== ATTACKER_GW), 'nothing was sent to the attacker\'s gateway');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a forged REDIRECT does not stop the retransmission: the request lost, the SA comes up on the retransmitted one', async () => {
+  const p = new Pair();
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(true); // the IKE_SA_INIT request is lost
+    for (let i = 0; i < 3; i++) {
+      p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW, Buffer.alloc(16, i)), natT: false });
+      await p.settle();
+    }
+    assert.equal(p.wire.queue.length, 0, 'nothing sent in answer to the forgeries');
+    assert.equal(bsSa.state, IkeState.CONNECTING);
+    // The first retransmission is due after retransmit.timeout (1 s), forgeries or not.
+    await p.advance(1000);
+    assert.match(describe(p.wire.queue[0]!), /^IKE_SA_INIT request #0 /, 'the request is retransmitted on schedule');
+    await p.run();
+    assert.equal(bsSa.state, IkeState.ESTABLISHED);
+    assert.equal(bsSa.remote.address, '192.0.2.1');
+    assert.equal(p.bs.daemon.counters.bad_response, 3);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a forged REDIRECT before the genuine one: the initiator follows the genuine REDIRECT (its Ni) only', async () => {
+  const p = new Pair({ gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'init') }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW), natT: false });
+    await p.settle();
+    await p.run();
+    const live = p.bs.daemon.manager.ikeSaList().filter((s) => s.state === IkeState.ESTABLISHED);
+    assert.equal(live.length, 1);
+    assert.equal(live[0]!.remote.address, GW2, 'on the gateway the genuine REDIRECT named');
+    assert.ok(p.wire.log.every((d) => d.to.address !== ATTACKER_GW));
+  } finally {
+    await p.stop();
+  }
 });
