@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Host, Lab } from '../../../src/lab/lab.js';
+import type { Host, Lab, LabSwitch } from '../../../src/lab/lab.js';
 import { SegwProcess } from '../../../src/lab/peers/segw.js';
 import { StrongSwan } from '../../../src/lab/peers/strongswan.js';
 import { childSas, ikeSas, type ViciSection } from '../../../src/lab/peers/vici-raw.js';
@@ -61,6 +61,7 @@ export interface BaseStation {
 
 export interface ClusterLab {
   lab: Lab;
+  sw: LabSwitch;
   /** The switch namespace; its bridge br0 sees every frame of the LAN. */
   switchHost: Host;
   members: Member[];
@@ -122,7 +123,7 @@ export async function startClusterLab(lab: Lab, opts: { mode: RedirectMode; capa
     const rows = (await members[0]!.segw.ctl<MembersView>('members')).members;
     return rows.length === 3 && rows.every((r) => !r.stale) && rows.find((r) => r.id === 'gw1')?.role === 'master';
   }, { what: 'gw1 (master) sees all three members live', timeoutMs: 20_000 });
-  return { lab, switchHost: sw.host, members, bss };
+  return { lab, sw, switchHost: sw.host, members, bss };
 }
 
 async function startBaseStation(lab: Lab, host: Host, i: number): Promise<BaseStation> {
@@ -138,6 +139,31 @@ async function startBaseStation(lab: Lab, host: Host, i: number): Promise<BaseSt
     charon: charonFileLog(logFile),
   });
   return { name, id, host, address: bsAddr(i), net, lanAddr, ss, logFile };
+}
+
+/** A `segw basestation` (segw's own initiator, userspace ESP) on the LAN at 203.0.113.(100+i), initiating to the VIP at start. */
+export interface SegwBaseStation {
+  name: string;
+  id: string;
+  host: Host;
+  address: string;
+  lanAddr: string;
+  segw: SegwProcess;
+}
+
+export async function startSegwBaseStation(c: ClusterLab, i: number): Promise<SegwBaseStation> {
+  const name = `sbs${i + 1}`;
+  const host = await c.lab.host(name);
+  await c.sw.attach(host, `${bsAddr(i)}/24`, { ifname: 'eth0' });
+  const lan = { net: `192.0.2.${16 * (i + 1)}/28`, addr: `192.0.2.${16 * (i + 1) + 1}`, cidr: `192.0.2.${16 * (i + 1) + 1}/28` };
+  await c.lab.lan(host, lan.cidr);
+  const id = `${name}.segw.example`;
+  const b = segwConfig(SPEC, 'basestation', bsAddr(i), VIP, { bs: lan, gw: GW_LAN });
+  const conn = (b.config.connections as Record<string, Record<string, unknown>>).tun!;
+  conn.local = { ...(conn.local as Record<string, unknown>), id };
+  const config = { ...b.config, node: { name }, kernel: { ipsec: 'userspace', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } }, reconnect: { initial: '500ms', max: '2s' } };
+  const segw = await SegwProcess.start(host, 'basestation', config, { name, timeoutMs: 40_000 });
+  return { name, id, host, address: bsAddr(i), lanAddr: lan.addr, segw };
 }
 
 export const vrrpState = async (m: Member) => (await m.segw.ctl<{ state: string }>('vrrp')).state;
