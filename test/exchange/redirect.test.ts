@@ -12,6 +12,8 @@ import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/pro
 import { IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
 import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, gatewayIdFromString, gatewayIdToString } from '../../src/ike/redirect/notify.js';
 import { decodeMessage, encodeMessage } from '../../src/ike/codec/index.js';
+import { encodeOutbound } from '../../src/ike/sa/wire.js';
+import { parseIdentity } from '../../src/ike/identity.js';
 
 const GW2 = '192.0.2.2';
 
@@ -226,6 +228,35 @@ test('a forged REDIRECT before the genuine one: the initiator follows the genuin
     assert.equal(live.length, 1);
     assert.equal(live[0]!.remote.address, GW2, 'on the gateway the genuine REDIRECT named');
     assert.ok(p.wire.log.every((d) => d.to.address !== ATTACKER_GW));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a REDIRECT in an IKE_AUTH response without the responder\'s AUTH is not followed (RFC 5685 §6: only after AUTH verifies)', async () => {
+  const redirects: string[] = [];
+  const p = new Pair({ bsDaemon: { events: { redirected: (_sa, to) => redirects.push(gatewayIdToString(to)) } }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(); // IKE_SA_INIT request -->
+    await p.next(); // <-- IKE_SA_INIT response
+    await p.next(); // IKE_AUTH request -->
+    p.wire.queue.shift(); // the genuine IKE_AUTH response is replaced by:
+    // <-- IKE_AUTH SK { IDr, N(REDIRECT(192.0.2.2)) }   (protected, but no AUTH)
+    const gwSa = p.gw.daemon.manager.ikeSaList()[0]!;
+    const msg = gwSa.newMessage(ExchangeType.IKE_AUTH, 1, true);
+    const idr = parseIdentity('gw.example.net');
+    msg.payloads.push({ type: PayloadType.IDr, idType: idr.type, data: idr.data });
+    msg.payloads.push({ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyStatus.REDIRECT, data: encodeRedirect(gatewayIdFromString(GW2)) });
+    const [data] = encodeOutbound(msg, gwSa.skOut, 0);
+    p.wire.deliver({ from: gwSa.local, to: gwSa.remote, data: data!, natT: gwSa.local.port === 4500 });
+    await p.settle();
+    await p.run();
+    assert.equal(p.bs.daemon.counters.integrity ?? 0, 0, 'the forged response was read (it carries the SA\'s keys)');
+    assert.deepEqual(redirects, [], 'not followed');
+    assert.equal(bsSa.state, IkeState.DESTROYED, 'an IKE_AUTH answer without AUTH cannot complete the exchange');
+    assert.ok(p.wire.log.every((d) => d.to.address !== GW2), 'nothing sent to the named gateway');
   } finally {
     await p.stop();
   }
