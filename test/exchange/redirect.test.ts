@@ -261,3 +261,26 @@ test('a REDIRECT in an IKE_AUTH response without the responder\'s AUTH is not fo
     await p.stop();
   }
 });
+
+test('an IKE SA redirected at IKE_AUTH is authenticated: it leaves the half-open table at once', async () => {
+  const p = new Pair({ gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'auth') }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(); // IKE_SA_INIT request -->
+    await p.next(); // <-- IKE_SA_INIT response
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 1, 'half-open until authenticated');
+    await p.next(); // IKE_AUTH request --> ; the answer { IDr, AUTH, N(REDIRECT) } is queued
+    assert.equal(describe(p.wire.queue[0]!, bsSa), 'IKE_AUTH response #1 { IDr, AUTH, N(REDIRECT) }');
+    const gwSa = p.gw.daemon.manager.ikeSaList()[0]!;
+    assert.equal(gwSa.state, IkeState.DELETING, 'kept until the peer deletes it or the wait ends');
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 0, 'no half-open slot (halfOpenMax, halfOpenPerPeer, cookies) held for an authenticated peer');
+    // The peer never deletes (it died): the master drops the SA after the wait, and nothing is left.
+    p.wire.queue.length = 0;
+    await p.advance(11_000);
+    assert.equal(p.gw.daemon.manager.ikeSaCount, 0);
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 0);
+  } finally {
+    await p.stop();
+  }
+});
