@@ -47,10 +47,10 @@ async function segwCtl(m: Member, method: string): Promise<Record<string, unknow
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
-async function connectExpected(c: ClusterLab, bs: BaseStation, tally: Record<string, number>): Promise<Member> {
+async function connectExpected(c: ClusterLab, bs: BaseStation, tally: Record<string, number>, draining: string[] = []): Promise<Member> {
   const master = c.members[0]!;
   await waitTable(master, tally);
-  const want = expectedMember(c.members, tally);
+  const want = expectedMember(c.members, tally, draining);
   await initiate(bs);
   // The master serves on the VIP it was reached at; another member on its own address.
   const where = want === master ? VIP : want.address;
@@ -124,15 +124,28 @@ test('cluster redirect at IKE_SA_INIT: strongSwan base stations end on the balan
       const drainCounts = (await redirectsOf(gw3)).redirects.filter((r) => r.reason === 'drain');
       assert.deepEqual(drainCounts.map((r) => [r.target, r.count]).sort(), [['gw1', 1], ['gw2', 1]]);
 
-      // Undrain: gw3 (0 tunnels) is the choice again. bs1 leaves gw1 and comes back through the VIP.
+      // Drained, gw3 takes no new base station although it is the emptiest: bs2 leaves gw2 and
+      // comes back through the VIP, to gw2 again (1/200 against gw1's 2/100). bs2, not a base
+      // station of gw1: the master's grant for the peer the drain moved to gw1 must be seen
+      // consumed first (a known limit of the grant accounting, see the report of this branch:
+      // an arrival and a departure at one member between two decisions leave its grant pending
+      // until it expires).
+      const gw3Draining = (on: boolean) => eventually(async () => (await gw1.segw.ctl<MembersView>('members')).members.find((r) => r.id === 'gw3')?.draining === on, `the master sees gw3 ${on ? '' : 'no longer '}draining`);
+      await gw3Draining(true);
+      const bs2 = c.bss[1]!;
+      const reconnect = async (draining: string[]) => {
+        await bs2.ss.swanctl(['--terminate', '--ike', 'tun'], { allowFail: true });
+        await eventually(async () => (await swanIkeSas(bs2)).length === 0, `${bs2.name} has no IKE SA`);
+        return connectExpected(c, bs2, { gw1: 2, gw2: 1, gw3: 0 }, draining);
+      };
+      assert.equal((await reconnect(['gw3'])).id, 'gw2', 'a drained member is never chosen');
+
+      // Undrain: gw3 (0 tunnels) is the choice again.
       const after = await segwCtl(gw3, 'undrain');
       assert.equal(after.state, 'idle');
-      await eventually(async () => (await gw1.segw.ctl<MembersView>('members')).members.find((r) => r.id === 'gw3')?.draining === false, 'the master sees gw3 no longer draining');
-      const bs1 = c.bss[0]!;
-      await bs1.ss.swanctl(['--terminate', '--ike', 'tun'], { allowFail: true });
-      const tally2 = { gw1: 1, gw2: 2, gw3: 0 };
-      await eventually(async () => (await swanIkeSas(bs1)).length === 0, `${bs1.name} has no IKE SA`);
-      assert.equal((await connectExpected(c, bs1, tally2)).id, 'gw3', 'undrained gw3 is chosen again');
+      await gw3Draining(false);
+      assert.equal((await reconnect([])).id, 'gw3', 'undrained gw3 is chosen again');
+      assert.equal(await establishedOn(gw3), 1);
     } finally {
       await cap.stop().catch(() => []);
       for (const bs of c.bss) await bs.ss.stop();
