@@ -77,6 +77,7 @@ test('cluster redirect at IKE_SA_INIT: strongSwan base stations end on the balan
       for (const bs of c.bss) placed.push(await connectExpected(c, bs, tally));
       assert.deepEqual(placed.map((m) => m.id), ['gw1', 'gw2', 'gw3', 'gw3'], 'the rule, as computed from the capacities');
       assert.deepEqual([await establishedOn(gw1), await establishedOn(gw2), await establishedOn(gw3)], [1, 1, 2]);
+      assert.equal(await ikeSaCountOn(gw1), 1, 'the master kept nothing of the IKE_SA_INITs it redirected');
 
       const counts = await redirectsOf(gw1);
       assert.deepEqual(counts.redirects.map((r) => [r.target, r.address, r.reason, r.count]), [['gw2', gw2.address, 'init', 1], ['gw3', gw3.address, 'init', 2]]);
