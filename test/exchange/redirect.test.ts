@@ -7,11 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { captureLog } from '../support/log-capture.js';
 import { Pair, describe } from './harness.js';
-import { GatewayIdType } from '../../src/ike/constants.js';
+import { ExchangeType, GatewayIdType, HeaderFlag, NotifyStatus, PayloadType } from '../../src/ike/constants.js';
 import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/provider.js';
-import { IkeState } from '../../src/ike/sa/ike-sa.js';
-import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, gatewayIdFromString } from '../../src/ike/redirect/notify.js';
-import { decodeMessage } from '../../src/ike/codec/index.js';
+import { IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
+import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, gatewayIdFromString, gatewayIdToString } from '../../src/ike/redirect/notify.js';
+import { decodeMessage, encodeMessage } from '../../src/ike/codec/index.js';
+import { encodeOutbound } from '../../src/ike/sa/wire.js';
+import { parseIdentity } from '../../src/ike/identity.js';
 
 const GW2 = '192.0.2.2';
 
@@ -143,4 +145,142 @@ test('redirects at IKE_SA_INIT (unauthenticated requests) are logged at a bounde
   assert.equal(redirects[0]!.peer, '192.0.2.7');
   assert.equal(redirects[0]!.to, GW2);
   await p.stop();
+});
+
+/**
+ * An off-path attacker who saw nothing but the initiator's SPI (or guessed it) answers the
+ * IKE_SA_INIT request first: HDR(SPIi, SPIr 0), N(REDIRECT(its gateway, a nonce that is not Ni)).
+ * RFC 5685 §4 binds the REDIRECT to the request through Ni: without it the datagram is no
+ * answer to us, so it is ignored and the request stays outstanding.
+ */
+function spoofedRedirect(sa: IkeSa, to: string, nonce: Buffer = Buffer.alloc(32, 0x5a)): Buffer {
+  return encodeMessage({
+    header: {
+      spiI: sa.spiI,
+      spiR: Buffer.alloc(8),
+      majorVersion: 2,
+      minorVersion: 0,
+      exchangeType: ExchangeType.IKE_SA_INIT,
+      flags: HeaderFlag.RESPONSE,
+      messageId: 0,
+    },
+    payloads: [{ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyStatus.REDIRECT, data: encodeRedirect(gatewayIdFromString(to), nonce) }],
+  });
+}
+
+const ATTACKER_GW = '203.0.113.66';
+
+test('a forged IKE_SA_INIT REDIRECT (wrong nonce) before the real response is ignored: the SA comes up with the real responder', async () => {
+  const redirects: string[] = [];
+  const p = new Pair({ bsDaemon: { events: { redirected: (_sa, to) => redirects.push(gatewayIdToString(to)) } } });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    // <-- IKE_SA_INIT { N(REDIRECT(203.0.113.66, not Ni)) }   (forged, from the gateway's address)
+    p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW), natT: false });
+    await p.settle();
+    assert.equal(bsSa.state, IkeState.CONNECTING, 'the forged answer did not end the SA');
+    assert.equal(p.bs.daemon.counters.bad_response, 1, 'counted as a bad response');
+    // IKE_SA_INIT request --> ; <-- the real IKE_SA_INIT response; IKE_AUTH ...
+    await p.run();
+    assert.deepEqual(redirects, [], 'the forged REDIRECT was not followed');
+    assert.equal(bsSa.state, IkeState.ESTABLISHED);
+    assert.equal(bsSa.remote.address, '192.0.2.1');
+    assert.ok(p.wire.log.every((d) => d.to.address !== ATTACKER_GW), 'nothing was sent to the attacker\'s gateway');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a forged REDIRECT does not stop the retransmission: the request lost, the SA comes up on the retransmitted one', async () => {
+  const p = new Pair();
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(true); // the IKE_SA_INIT request is lost
+    for (let i = 0; i < 3; i++) {
+      p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW, Buffer.alloc(16, i)), natT: false });
+      await p.settle();
+    }
+    assert.equal(p.wire.queue.length, 0, 'nothing sent in answer to the forgeries');
+    assert.equal(bsSa.state, IkeState.CONNECTING);
+    // The first retransmission is due after retransmit.timeout (1 s), forgeries or not.
+    await p.advance(1000);
+    assert.match(describe(p.wire.queue[0]!), /^IKE_SA_INIT request #0 /, 'the request is retransmitted on schedule');
+    await p.run();
+    assert.equal(bsSa.state, IkeState.ESTABLISHED);
+    assert.equal(bsSa.remote.address, '192.0.2.1');
+    assert.equal(p.bs.daemon.counters.bad_response, 3);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a forged REDIRECT before the genuine one: the initiator follows the genuine REDIRECT (its Ni) only', async () => {
+  const p = new Pair({ gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'init') }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    p.wire.deliver({ from: { address: '192.0.2.1', port: 500 }, to: { address: '192.0.2.7', port: 500 }, data: spoofedRedirect(bsSa, ATTACKER_GW), natT: false });
+    await p.settle();
+    await p.run();
+    const live = p.bs.daemon.manager.ikeSaList().filter((s) => s.state === IkeState.ESTABLISHED);
+    assert.equal(live.length, 1);
+    assert.equal(live[0]!.remote.address, GW2, 'on the gateway the genuine REDIRECT named');
+    assert.ok(p.wire.log.every((d) => d.to.address !== ATTACKER_GW));
+  } finally {
+    await p.stop();
+  }
+});
+
+test('a REDIRECT in an IKE_AUTH response without the responder\'s AUTH is not followed (RFC 5685 §6: only after AUTH verifies)', async () => {
+  const redirects: string[] = [];
+  const p = new Pair({ bsDaemon: { events: { redirected: (_sa, to) => redirects.push(gatewayIdToString(to)) } }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(); // IKE_SA_INIT request -->
+    await p.next(); // <-- IKE_SA_INIT response
+    await p.next(); // IKE_AUTH request -->
+    p.wire.queue.shift(); // the genuine IKE_AUTH response is replaced by:
+    // <-- IKE_AUTH SK { IDr, N(REDIRECT(192.0.2.2)) }   (protected, but no AUTH)
+    const gwSa = p.gw.daemon.manager.ikeSaList()[0]!;
+    const msg = gwSa.newMessage(ExchangeType.IKE_AUTH, 1, true);
+    const idr = parseIdentity('gw.example.net');
+    msg.payloads.push({ type: PayloadType.IDr, idType: idr.type, data: idr.data });
+    msg.payloads.push({ type: PayloadType.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notifyType: NotifyStatus.REDIRECT, data: encodeRedirect(gatewayIdFromString(GW2)) });
+    const [data] = encodeOutbound(msg, gwSa.skOut, 0);
+    p.wire.deliver({ from: gwSa.local, to: gwSa.remote, data: data!, natT: gwSa.local.port === 4500 });
+    await p.settle();
+    await p.run();
+    assert.equal(p.bs.daemon.counters.integrity ?? 0, 0, 'the forged response was read (it carries the SA\'s keys)');
+    assert.deepEqual(redirects, [], 'not followed');
+    assert.equal(bsSa.state, IkeState.DESTROYED, 'an IKE_AUTH answer without AUTH cannot complete the exchange');
+    assert.ok(p.wire.log.every((d) => d.to.address !== GW2), 'nothing sent to the named gateway');
+  } finally {
+    await p.stop();
+  }
+});
+
+test('an IKE SA redirected at IKE_AUTH is authenticated: it leaves the half-open table at once', async () => {
+  const p = new Pair({ gwDaemon: { redirect: redirectAllTo(gatewayIdFromString(GW2), 'auth') }, extraGateways: [GW2] });
+  await p.start();
+  try {
+    const bsSa = await p.initiate();
+    await p.next(); // IKE_SA_INIT request -->
+    await p.next(); // <-- IKE_SA_INIT response
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 1, 'half-open until authenticated');
+    await p.next(); // IKE_AUTH request --> ; the answer { IDr, AUTH, N(REDIRECT) } is queued
+    assert.equal(describe(p.wire.queue[0]!, bsSa), 'IKE_AUTH response #1 { IDr, AUTH, N(REDIRECT) }');
+    const gwSa = p.gw.daemon.manager.ikeSaList()[0]!;
+    assert.equal(gwSa.state, IkeState.DELETING, 'kept until the peer deletes it or the wait ends');
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 0, 'no half-open slot (halfOpenMax, halfOpenPerPeer, cookies) held for an authenticated peer');
+    // The peer never deletes (it died): the master drops the SA after the wait, and nothing is left.
+    p.wire.queue.length = 0;
+    await p.advance(11_000);
+    assert.equal(p.gw.daemon.manager.ikeSaCount, 0);
+    assert.equal(p.gw.daemon.manager.halfOpenCount, 0);
+  } finally {
+    await p.stop();
+  }
 });

@@ -90,6 +90,11 @@ export interface SaContext {
   newIkeSpi(): Buffer;
   /** Table updates. */
   ikeEstablished(sa: IkeSa): void;
+  /**
+   * The peer authenticated but the SA will not be established (redirected at IKE_AUTH, RFC 5685
+   * §6): it is no longer half-open, and the peer's address counts as one that authenticated.
+   */
+  ikeAuthenticated(sa: IkeSa): void;
   ikeDestroyed(sa: IkeSa): void;
   /** Adds an SA (a rekeyed IKE SA) to the tables under its own SPI. */
   ikeAdopt(sa: IkeSa): void;

@@ -435,7 +435,7 @@ export class IkeSa implements TimerTarget {
     else if (this.establishedAt === 0) this.ctx.events.halfOpenFailed?.(this, reason);
     // A responder SA that never came up exists because of an unauthenticated IKE_SA_INIT: at
     // info, a flood of those would be a flood of lines (the refusal itself is rate limited).
-    if (this.initiator || this.establishedAt > 0) this.log.info({ reason }, 'IKE SA destroyed');
+    if (this.initiator || this.establishedAt > 0 || this.peerId !== undefined) this.log.info({ reason }, 'IKE SA destroyed');
     else this.log.debug({ reason }, 'half-open IKE SA destroyed');
   }
 }

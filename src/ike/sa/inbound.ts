@@ -58,6 +58,11 @@ async function handleResponse(sa: IkeSa, d: Decoded, remote: Endpoint, local: En
       counters.inc(reasonOf(bad));
       return;
     }
+    // A forged answer (RFC 5685 §4) is not recorded as the response the AUTH payloads sign.
+    if (!sa.tm.isAnswer(d.message)) {
+      counters.inc(DropReason.BAD_RESPONSE);
+      return;
+    }
     sa.recordInit('response', d.raw);
     await sa.tm.processResponse(d.message);
     return;

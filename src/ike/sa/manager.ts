@@ -155,14 +155,18 @@ export class SaManager implements SaContext {
   }
 
   ikeEstablished(sa: IkeSa): void {
-    this.leaveHalfOpen(sa);
-    this.rememberPeer(sa.remote.address);
+    this.ikeAuthenticated(sa);
     if (sa.peerId) {
       const cur = this.byPeerId.get(sa.peerId);
       if (!cur) this.byPeerId.set(sa.peerId, sa);
       else if (cur instanceof Set) cur.add(sa);
       else if (cur !== sa) this.byPeerId.set(sa.peerId, new Set([cur, sa]));
     }
+  }
+
+  ikeAuthenticated(sa: IkeSa): void {
+    this.leaveHalfOpen(sa);
+    this.rememberPeer(sa.remote.address);
   }
 
   ikeDestroyed(sa: IkeSa): void {

@@ -168,6 +168,11 @@ export class TaskManager implements TimerTarget {
       sa.ctx.counters.inc(DropReason.UNEXPECTED_RESPONSE);
       return;
     }
+    if (!this.isAnswer(msg)) {
+      // Not an answer to our request (a forgery, RFC 5685 §4): the timer keeps running.
+      sa.ctx.counters.inc(DropReason.BAD_RESPONSE);
+      return;
+    }
     this.timer = sa.ctx.scheduler.cancel(this.timer);
     this.sent = undefined;
     const tasks = this.active;
@@ -199,6 +204,11 @@ export class TaskManager implements TimerTarget {
     }
     this.active = undefined;
     await this.initiate();
+  }
+
+  /** Whether every active task takes `msg` as the answer to the outstanding request (Task.answers). */
+  isAnswer(msg: IkeMessage): boolean {
+    return (this.active ?? []).every((t) => t.answers?.(msg) ?? true);
   }
 
   /**

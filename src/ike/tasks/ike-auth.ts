@@ -259,7 +259,9 @@ export class IkeAuth implements Task {
     if (this.redirectTo) {
       addNotify(msg, NotifyStatus.REDIRECT, encodeRedirect(this.redirectTo));
       sa.log.info({ to: gatewayIdToString(this.redirectTo), peer: sa.peerId }, 'redirecting at IKE_AUTH');
-      // No child SA; the initiator deletes this SA, or it times out.
+      // No child SA; the initiator deletes this SA, or it times out. The peer authenticated:
+      // the SA holds no half-open slot meanwhile (a burst of redirected peers must not fill them).
+      sa.ctx.ikeAuthenticated(sa);
       sa.state = IkeState.DELETING;
       sa.auth = undefined;
       sa.armDeleteWait();

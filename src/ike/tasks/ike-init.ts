@@ -68,6 +68,26 @@ export class IkeInit implements Task {
     return Promise.resolve(this.initiator ? this.processResponse(msg) : this.processRequest(msg));
   }
 
+  /**
+   * RFC 5685 §4: a REDIRECT in the IKE_SA_INIT response carries the initiator's Ni, which only
+   * the responder that got our request knows. One without it (malformed, or another nonce) is
+   * an off-path forgery or a stray answer to an earlier request: not an answer to this one. It is
+   * ignored, and we keep waiting for the responder (and retransmitting) instead of failing.
+   */
+  answers(msg: IkeMessage): boolean {
+    if (!this.initiator) return true;
+    const n = notifyOf(msg, NotifyStatus.REDIRECT);
+    if (!n) return true;
+    const r = decodeRedirect(n.data);
+    if (r && this.nonce && r.nonce.equals(this.nonce)) return true;
+    this.sa.ctx.unauthenticatedLog.warn(
+      'init-redirect-forged',
+      { peer: this.sa.remote.address, to: r ? gatewayIdToString(r.gw) : 'malformed' },
+      'IKE_SA_INIT response with a REDIRECT that does not carry our Ni ignored (forged or stray); still waiting for the responder',
+    );
+    return false;
+  }
+
   // ---- initiator ----
 
   private buildRequest(msg: IkeMessage): Status {
@@ -137,16 +157,14 @@ export class IkeInit implements Task {
     return Status.NEED_MORE;
   }
 
+  /** A REDIRECT that carries our Ni (checked by `answers` before the response got here). */
   private followRedirect(data: Buffer): Status {
     const sa = this.sa;
-    const r = decodeRedirect(data);
-    // RFC 5685 §4: the nonce in REDIRECT must be our Ni, else it is not an answer to us.
-    if (!r || !this.nonce || !r.nonce.equals(this.nonce)) {
-      sa.ctx.counters.inc(DropReason.BAD_RESPONSE);
-      sa.log.warn('REDIRECT with a wrong nonce or malformed data ignored');
+    const r = decodeRedirect(data)!;
+    if (!sa.conn?.followRedirects) {
+      sa.log.warn({ to: gatewayIdToString(r.gw) }, 'redirected at IKE_SA_INIT without having announced REDIRECT_SUPPORTED');
       return Status.FAILED;
     }
-    if (!sa.conn?.followRedirects) return Status.FAILED;
     sa.log.info({ to: gatewayIdToString(r.gw) }, 'redirected at IKE_SA_INIT');
     sa.ctx.followRedirect(sa, r.gw);
     return Status.DESTROY;

@@ -51,6 +51,15 @@ export interface Task {
   build(message: IkeMessage): Promise<Status>;
   process(message: IkeMessage): Promise<Status>;
   /**
+   * Initiator: whether a response is an answer to this task's request at all. An unprotected
+   * IKE_SA_INIT response can be forged by anyone who knows our SPI; a REDIRECT in it must carry
+   * our Ni (RFC 5685 §4). A response this returns false for is dropped (counted) before
+   * anything else: the request stays outstanding, its retransmission and give-up run on as if
+   * the datagram never came, and the genuine answer is still taken. Absent: every response
+   * with the right message ID is an answer.
+   */
+  answers?(response: IkeMessage): boolean;
+  /**
    * The SA is going away with this task unfinished (give-up, delete, failure): release what
    * the task holds (an allocated SPI, a half-installed child). Never throws.
    */
