@@ -14,33 +14,11 @@ import { NetlinkSocket } from '../../../src/netlink/socket.js';
 import { NETLINK } from '../../../src/netlink/constants.js';
 import { XFRM_MSG } from '../../../src/netlink/xfrm.js';
 import { XfrmKernelIpsec, type XfrmTransport } from '../../../src/kernel/xfrm/backend.js';
-import type { SaParams } from '../../../src/kernel/types.js';
-import { recordingTransport, type RecordedAnswer } from '../../kernel/xfrm/offload-replay.js';
+import { recordingTransport, type RecordedAnswer, offloadTestSa } from '../../kernel/xfrm/offload-replay.js';
 import type { Scenario } from './scenario.js';
 import { assertEspCounted, bringUp, startKernelTunnel, trafficThroughKernel } from './tunnel.js';
 
-const NO_LIMITS = { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n };
-
-function sa(spi: number, direction: 'in' | 'out', extra: Partial<SaParams> = {}): SaParams {
-  const [local, peer] = ['198.51.100.1', '198.51.100.2'];
-  return {
-    direction,
-    src: direction === 'out' ? local : peer,
-    dst: direction === 'out' ? peer : local,
-    spi,
-    protocol: 'esp',
-    mode: 'tunnel',
-    reqid: 1,
-    esn: false,
-    replayWindow: 32,
-    lifetime: NO_LIMITS,
-    localTs: [],
-    remoteTs: [],
-    encryption: 'aes-gcm-16',
-    encryptionKey: Buffer.alloc(20, spi & 0xff),
-    ...extra,
-  } as SaParams;
-}
+const sa = offloadTestSa;
 
 /**
  * The daemon with `kernel.xfrm.offload: packet` against strongSwan: the kernel refuses packet

@@ -16,6 +16,31 @@ import { NetlinkError } from '../../../src/netlink/errors.js';
 import type { NlMessage } from '../../../src/netlink/message.js';
 import { XFRM_MSG, XFRM_STATE, XFRMA, xfrm_usersa_id, xfrm_usersa_info } from '../../../src/netlink/xfrm.js';
 import type { XfrmTransport } from '../../../src/kernel/xfrm/backend.js';
+import type { SaParams } from '../../../src/kernel/types.js';
+
+const NO_LIMITS = { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n };
+
+/** An AES-GCM tunnel SA between 198.51.100.1 (segw) and .2, as the offload recordings use. */
+export function offloadTestSa(spi: number, direction: 'in' | 'out', extra: Partial<SaParams> = {}): SaParams {
+  const [local, peer] = ['198.51.100.1', '198.51.100.2'];
+  return {
+    direction,
+    src: direction === 'out' ? local : peer,
+    dst: direction === 'out' ? peer : local,
+    spi,
+    protocol: 'esp',
+    mode: 'tunnel',
+    reqid: 1,
+    esn: false,
+    replayWindow: 32,
+    lifetime: NO_LIMITS,
+    localTs: [],
+    remoteTs: [],
+    encryption: 'aes-gcm-16',
+    encryptionKey: Buffer.alloc(20, spi & 0xff),
+    ...extra,
+  } as SaParams;
+}
 
 export interface RecordedAnswer {
   /** The request as it matters to the kernel's offload decision (see describe()). */

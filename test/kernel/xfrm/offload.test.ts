@@ -11,36 +11,14 @@ import { offloadAttr, resultOf, stepDown } from '../../../src/kernel/xfrm/offloa
 import * as msg from '../../../src/kernel/xfrm/messages.js';
 import { encodeMessage } from '../../../src/netlink/message.js';
 import { NLM_F } from '../../../src/netlink/constants.js';
-import type { SaParams } from '../../../src/kernel/types.js';
 import { withLab, type Host } from '../../../src/lab/lab.js';
 import { captureSendmsg, findMessage, normalise } from '../../netlink/strace-capture.js';
-import { describe, replayTransport, type RecordedAnswer } from './offload-replay.js';
+import { describe, replayTransport, type RecordedAnswer, offloadTestSa } from './offload-replay.js';
 import { captureLog } from '../../support/log-capture.js';
 import { setRootLogger } from '../../../src/log/index.js';
 
 const { answers } = JSON.parse(readFileSync(new URL('./fixtures/offload-answers.json', import.meta.url), 'utf8')) as { answers: RecordedAnswer[] };
-const NO_LIMITS = { softBytes: 0n, hardBytes: 0n, softPackets: 0n, hardPackets: 0n };
-
-function sa(spi: number, direction: 'in' | 'out', extra: Partial<SaParams> = {}): SaParams {
-  const [local, peer] = ['198.51.100.1', '198.51.100.2'];
-  return {
-    direction,
-    src: direction === 'out' ? local : peer,
-    dst: direction === 'out' ? peer : local,
-    spi,
-    protocol: 'esp',
-    mode: 'tunnel',
-    reqid: 1,
-    esn: false,
-    replayWindow: 32,
-    lifetime: NO_LIMITS,
-    localTs: [],
-    remoteTs: [],
-    encryption: 'aes-gcm-16',
-    encryptionKey: Buffer.alloc(20, 1),
-    ...extra,
-  } as SaParams;
-}
+const sa = offloadTestSa;
 
 test('the offload flags: IPv6, inbound and packet mode (struct xfrm_user_offload)', () => {
   assert.deepEqual(offloadAttr({ direction: 'out', dst: '198.51.100.2' }, 0, 'crypto'), { ifindex: 0, flags: 0 });
