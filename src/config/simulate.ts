@@ -120,6 +120,7 @@ type RawTraffic = NonNullable<ReturnType<typeof simulateField.parse>['traffic']>
 
 /** The traffic settings, or undefined when no base station carries traffic. */
 function toTraffic(t: RawTraffic | undefined, count: number, remoteTs: string[], override: number | undefined): TrafficSettings | undefined {
+  if (!t && override === undefined) return undefined;
   const k = override ?? t?.count ?? DEFAULT_TRAFFIC.count;
   if (k === 0) return undefined;
   if (!t) return configFail('simulate.traffic', `--traffic ${k} needs a traffic: section naming the echo target (traffic: { target: ADDRESS })`);

@@ -125,8 +125,9 @@ export class SplitKernelIpsec implements KernelIpsec {
 
   async updateSa(sa: SaParams): Promise<void> {
     if (!this.shared.isTraffic(sa.localTs)) return this.fallback.updateSa(sa);
+    // The SPI was reserved by the null kernel, not the data plane: there the SA is new.
+    if (!this.shared.holds(sa, this)) return this.addSa(sa);
     await this.shared.data.updateSa(this.forData(sa));
-    this.shared.own(sa, this);
   }
 
   async updateSaEncap(ref: SaRef, encap: { sport: number; dport: number }): Promise<void> {
