@@ -80,7 +80,7 @@ async function simulate(cfg: ReturnType<typeof loadSimulateConfig>, f: SimulateF
   });
   const out = new ProgressWriter(process.stdout);
   sim.start();
-  traffic?.start((i) => sim.sa(i) !== undefined);
+  traffic?.start((i) => sim.sa(i));
   const tick = setInterval(() => out.write(sim.progress()), cfg.progressMs);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

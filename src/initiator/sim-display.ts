@@ -69,10 +69,10 @@ function trafficText(t: NonNullable<SimReport['traffic']>): string {
   const s = t.summary;
   const rows = t.baseStations.map((b) => [
     `  bs ${b.index}`, b.address, b.gateway ?? '(down)', String(b.sent), String(b.received), String(b.lost), String(b.sendErrors),
-    b.lastRttMs === null ? '-' : b.lastRttMs.toFixed(1), b.passing ? 'yes' : 'no',
+    b.lastRttMs === null ? '-' : b.lastRttMs.toFixed(1), `${b.tunnelsPassed}/${b.tunnels}`, b.passing ? 'yes' : 'no',
   ]);
   return (
     `traffic: ${s.baseStations} base stations, ${s.passing} passing; probes sent ${s.sent}, answered ${s.received}, lost ${s.lost}\n` +
-    table([['', 'inner address', 'gateway', 'sent', 'received', 'lost', 'send errors', 'last rtt ms', 'passing'], ...rows])
+    table([['', 'inner address', 'gateway', 'sent', 'received', 'lost', 'send errors', 'last rtt ms', 'tunnels passed', 'passing'], ...rows])
   );
 }

@@ -19,7 +19,9 @@
  *    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  *
  * A probe not answered within `replyTimeoutMs` is lost. A base station is "passing" when a
- * reply came within the last PASSING_INTERVALS intervals.
+ * reply came within the last PASSING_INTERVALS intervals. Each tunnel a base station sends over
+ * (its IKE SA: a new one after a fail-over or a fail-back) is counted, and whether traffic
+ * passed on it, so a run shows traffic on every tunnel, not only in total.
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
@@ -89,6 +91,11 @@ export interface TrafficCounts {
   lastRttMs: number | null;
   /** Whether a reply came within the last PASSING_INTERVALS intervals. */
   passing: boolean;
+  /** Tunnels (IKE SAs) it sent probes over, and on how many of them a probe was answered. */
+  tunnels: number;
+  tunnelsPassed: number;
+  /** Probes answered on the tunnel it is on now (or was on last). */
+  receivedOnTunnel: number;
 }
 
 export interface TrafficSummary {
@@ -107,6 +114,10 @@ class Member {
   seq = 0;
   lastReplyAt = -Infinity;
   lastRttMs: number | null = null;
+  tunnel: unknown;
+  tunnels = 0;
+  tunnelsPassed = 0;
+  receivedOnTunnel = 0;
   /** Sequence number -> when sent, of probes waiting for their echo. */
   readonly waiting = new Map<number, number>();
   socket: Socket | undefined;
@@ -145,17 +156,26 @@ export class TrafficProbes {
     });
   }
 
-  /** Sends a probe from every member `isUp(index)` says is up, every interval, until stop(). */
-  start(isUp: (index: number) => boolean): void {
-    this.timer = setInterval(() => this.tick(isUp), this.o.intervalMs);
-    this.tick(isUp);
+  /**
+   * Sends a probe every interval from every member that is up, until stop(): `tunnelOf(index)`
+   * is the tunnel (any object, e.g. its IKE SA) the base station is up on, undefined when down.
+   */
+  start(tunnelOf: (index: number) => unknown): void {
+    this.timer = setInterval(() => this.tick(tunnelOf), this.o.intervalMs);
+    this.tick(tunnelOf);
   }
 
-  private tick(isUp: (index: number) => boolean): void {
+  private tick(tunnelOf: (index: number) => unknown): void {
     const now = performance.now();
     for (const m of this.members) {
       this.expire(m, now);
-      if (!isUp(m.index) || !m.socket) continue;
+      const tunnel = tunnelOf(m.index);
+      if (tunnel === undefined || !m.socket) continue;
+      if (tunnel !== m.tunnel) {
+        m.tunnel = tunnel;
+        m.tunnels++;
+        m.receivedOnTunnel = 0;
+      }
       const seq = ++m.seq;
       m.waiting.set(seq, now);
       m.sent++;
@@ -184,6 +204,7 @@ export class TrafficProbes {
     m.waiting.delete(p.seq);
     const now = performance.now();
     m.received++;
+    if (m.receivedOnTunnel++ === 0) m.tunnelsPassed++;
     m.lastReplyAt = now;
     m.lastRttMs = Math.round((now - at) * 10) / 10;
   }
@@ -202,6 +223,9 @@ export class TrafficProbes {
         sendErrors: m.sendErrors,
         lastRttMs: m.lastRttMs,
         passing: now - m.lastReplyAt <= PASSING_INTERVALS * this.o.intervalMs,
+        tunnels: m.tunnels,
+        tunnelsPassed: m.tunnelsPassed,
+        receivedOnTunnel: m.receivedOnTunnel,
       };
     });
   }

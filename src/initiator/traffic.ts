@@ -125,9 +125,9 @@ export class TrafficPlane {
     return this.kernels.shard(shard, new NullKernelIpsec((0xc0000001 + shard * 0x01000000) >>> 0));
   }
 
-  /** Starts the probes: each traffic base station sends while `isUp(index)`. */
-  start(isUp: (index: number) => boolean): void {
-    this.probes.start(isUp);
+  /** Starts the probes: each traffic base station sends while `tunnelOf(index)` names its tunnel. */
+  start(tunnelOf: (index: number) => unknown): void {
+    this.probes.start(tunnelOf);
   }
 
   counts(): TrafficCounts[] {

@@ -26,6 +26,7 @@ test('probes go only from base stations that are up; each echo counts once for i
   // Every probe is echoed twice (a duplicate must not count) and preceded by junk.
   const e = await echo((m) => [Buffer.from('not a probe'), m, m]);
   const up = new Set([3]);
+  const tunnels: Record<number, object> = { 3: { sa: 'a' }, 7: { sa: 'b' } };
   const probes = new TrafficProbes({
     members: [{ index: 3, address: '127.0.0.1' }, { index: 7, address: '127.0.0.1' }],
     target: { address: '127.0.0.1', port: e.port },
@@ -34,7 +35,7 @@ test('probes go only from base stations that are up; each echo counts once for i
   });
   try {
     await probes.open();
-    probes.start((i) => up.has(i));
+    probes.start((i) => (up.has(i) ? tunnels[i] : undefined));
     await eventually(() => probes.counts()[0]!.received >= 3, 'three echoes for base station 3');
     const [a, b] = probes.counts();
     assert.equal(b!.sent, 0, 'base station 7 is down: nothing sent');
@@ -43,6 +44,13 @@ test('probes go only from base stations that are up; each echo counts once for i
     assert.equal(a!.passing, true);
     up.add(7);
     await eventually(() => probes.counts()[1]!.received >= 2, 'base station 7 passes once up');
+    // Base station 3 moves to another tunnel (a fail-over): counted from zero on it.
+    const before = probes.counts()[0]!;
+    assert.deepEqual([before.tunnels, before.tunnelsPassed], [1, 1]);
+    tunnels[3] = { sa: 'c' };
+    await eventually(() => probes.counts()[0]!.tunnelsPassed === 2, 'traffic passes on the second tunnel');
+    assert.equal(probes.counts()[0]!.tunnels, 2);
+    assert.ok(probes.counts()[0]!.receivedOnTunnel < probes.counts()[0]!.received);
   } finally {
     await probes.stop();
     e.s.close();
@@ -62,7 +70,7 @@ test('a service that does not echo, or echoes another base station\'s probe, mak
   const probes = new TrafficProbes({ members: [{ index: 1, address: '127.0.0.1' }], target: { address: '127.0.0.1', port: e.port }, intervalMs: 40, log });
   try {
     await probes.open();
-    probes.start(() => true);
+    probes.start(() => 'tunnel');
     await eventually(() => probes.counts()[0]!.lost >= 3, 'three probes lost');
   } finally {
     await probes.stop();
@@ -72,6 +80,7 @@ test('a service that does not echo, or echoes another base station\'s probe, mak
   assert.equal(c!.received, 0);
   assert.equal(c!.passing, false);
   assert.equal(c!.lost, c!.sent);
+  assert.deepEqual([c!.tunnels, c!.tunnelsPassed], [1, 0]);
 });
 
 test('the probe codec reads back what it wrote and refuses anything else', () => {
