@@ -79,7 +79,8 @@ test(`${K} of ${N} simulated base stations carry UDP echo traffic through the us
       logFile: join(lab.dir, 'simulator.log'),
     });
     try {
-      await sim.waitFor(new RegExp(`up ${N}/${N} .*\\| traffic ${K}/${K} passing`), 60_000);
+      // Every traffic base station passing, and 20 probes answered at least (5 each on average).
+      await sim.waitFor(new RegExp(`up ${N}/${N} .*\\| traffic ${K}/${K} passing, (?:[2-9]\\d|\\d{3,})/`), 60_000);
       // The gateway injected a route into its TUN per base station: the echo's way back.
       const routes = (await gwHost.exec('ip', ['-4', 'route', 'show', 'proto', 'segw'])).stdout.trim().split('\n');
       assert.equal(routes.filter((r) => / dev segw0 /.test(r)).length, N);
@@ -93,7 +94,8 @@ test(`${K} of ${N} simulated base stations carry UDP echo traffic through the us
     assert.deepEqual(t.baseStations.map((b) => b.index), [0, 5, 10, 15], 'spread evenly over the population');
     for (const b of t.baseStations) {
       assert.equal(b.gateway, GW, `bs ${b.index} is on the gateway`);
-      assert.ok(b.received > 0 && b.received <= b.sent, `bs ${b.index}: ${b.received} of ${b.sent} probes answered`);
+      assert.ok(b.received >= 2 && b.received <= b.sent, `bs ${b.index}: ${b.received} of ${b.sent} probes answered`);
+      assert.deepEqual([b.tunnels, b.tunnelsPassed], [1, 1], `bs ${b.index}: one tunnel, traffic passed on it`);
       assert.equal(b.sendErrors, 0);
     }
     assert.match(sim.output, new RegExp(`traffic: ${K} base stations, \\d+ passing; probes sent \\d+, answered \\d+`));
