@@ -11,6 +11,10 @@
  *     └─ per base station, in typed arrays: state, when it was started, first up, down since,
  *        the gateway it is on; failures by reason, redirects by target
  *
+ * With traffic base stations (traffic.ts, `traffic` here only for progress and the report), K of
+ * them install their child SAs in a real userspace ESP data plane and probe an echo service
+ * behind the gateways while up; the others keep the null kernel.
+ *
  * A base station is "up" when its first child SA is installed (childUp), "down" when the IKE
  * SA it was up on is lost. Setup latency is from its first attempt to its first child, with
  * every retry between; recovery latency is from a loss to the next child.
