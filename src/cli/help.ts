@@ -34,13 +34,14 @@ export const HELP: Record<string, CommandHelp> = {
     notes: 'Signals: SIGTERM/SIGINT stop gracefully (peers told, routes withdrawn); SIGHUP reloads the\nconfiguration (connections, PSKs, certificates, log.level; other keys need a restart) and\nreopens log.file; SIGUSR1 logs the status.',
   },
   basestation: {
-    synopsis: ['segw basestation --config FILE.yaml [--check]', 'segw basestation --config SIM.yaml [--simulate N] [--json FILE] [--duration S] [--exit-when-up]'],
+    synopsis: ['segw basestation --config FILE.yaml [--check]', 'segw basestation --config SIM.yaml [--simulate N] [--traffic K] [--json FILE] [--duration S] [--exit-when-up]'],
     brief: 'run a base-station initiator (or simulate many)',
     summary: 'Run a base-station initiator: bring up the configured connections and keep them up. A file with a\n`simulate:` section runs the simulator: N base stations from one process, progress and a report.',
     options: [
       ['-c, --config FILE', 'the configuration file (the gateway keys plus `initiate`, `reconnect`, `recovery`; or `simulate:`)'],
       ['--check', 'validate the file, print a summary, start nothing'],
       ['--simulate N', 'simulate N base stations (overrides simulate.count)'],
+      ['--traffic K', 'simulator: K base stations carry UDP echo probes through a userspace ESP data plane (overrides simulate.traffic.count; 0: none)'],
       ['--json FILE', 'simulator: write the report as JSON'],
       ['--duration S', 'simulator: stop after S seconds'],
       ['--exit-when-up', 'simulator: stop once every base station is up'],

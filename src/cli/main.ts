@@ -44,6 +44,7 @@ const CONFIG_OPTIONS = { config: { type: 'string', short: 'c' }, check: { type: 
 const SIMULATE_OPTIONS = {
   simulate: { type: 'string' },
   json: { type: 'string' },
+  traffic: { type: 'string' },
   duration: { type: 'string' },
   'exit-when-up': { type: 'boolean' },
 } as const;
@@ -69,8 +70,10 @@ const COMMANDS: Record<string, Command> = {
       if (count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`--simulate N: N must be a whole number >= 1, got ${values.simulate}`);
       const durationS = values.duration === undefined ? undefined : Number(values.duration);
       if (durationS !== undefined && !(durationS > 0)) throw new UsageError(`--duration SECONDS must be > 0, got ${values.duration}`);
+      const traffic = values.traffic === undefined ? undefined : Number(values.traffic);
+      if (traffic !== undefined && !(Number.isInteger(traffic) && traffic >= 0)) throw new UsageError(`--traffic K: K must be a whole number >= 0, got ${values.traffic}`);
       const { runSimulate } = await import('./simulate.js');
-      return runSimulate(values.config, { count, json: values.json, durationS, exitWhenUp: values['exit-when-up'] ?? false, check: values.check ?? false });
+      return runSimulate(values.config, { count, traffic, json: values.json, durationS, exitWhenUp: values['exit-when-up'] ?? false, check: values.check ?? false });
     }
     const { runBasestation } = await import('./basestation.js');
     return runBasestation(values.config, { check: values.check ?? false });

@@ -9,11 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { loadSimulateConfig } from '../config/simulate.js';
 import { logger } from '../log/index.js';
 import { Simulator } from '../initiator/simulator.js';
+import { TrafficPlane } from '../initiator/traffic.js';
 import { ProgressWriter, reportText } from '../initiator/sim-display.js';
 import { EXIT_OK } from './exit.js';
 
 export interface SimulateFlags {
   count?: number;
+  /** --traffic K: base stations that carry traffic (overrides simulate.traffic.count; 0: none). */
+  traffic?: number;
   json?: string;
   durationS?: number;
   exitWhenUp: boolean;
@@ -21,21 +24,44 @@ export interface SimulateFlags {
 }
 
 export async function runSimulate(path: string, f: SimulateFlags): Promise<number> {
-  const cfg = loadSimulateConfig(path, f.count);
+  const cfg = loadSimulateConfig(path, f.count, f.traffic);
   const failback = cfg.failback.mode === 'never' ? 'never' : `after ${cfg.failback.holdMs / 1000} s (probe every ${cfg.failback.probeMs / 1000} s)`;
   const summary =
     `simulator: ${cfg.count} base stations from ${cfg.endpoints.join(', ')}, clusters ${cfg.clusters.join(' -> ')}, fail-back ${failback}\n` +
     `  arrival ${cfg.arrival.ratePerSec}/s (burst ${cfg.arrival.burst}), reconnect ${cfg.reconnect.initialMs / 1000}..${cfg.reconnect.maxMs / 1000} s, dpd ${cfg.dpdDelay} s` +
-    (cfg.retransmit ? `, retransmit ${JSON.stringify(cfg.retransmit)}` : '');
+    (cfg.retransmit ? `, retransmit ${JSON.stringify(cfg.retransmit)}` : '') +
+    (cfg.traffic
+      ? `\n  traffic: ${cfg.traffic.count} base stations probe ${cfg.traffic.target}:${cfg.traffic.port} (UDP echo) every ${cfg.traffic.intervalMs / 1000} s through ESP on ${cfg.traffic.tun}`
+      : '');
   if (f.check) {
     console.log(`${summary}\nconfiguration OK`);
     return EXIT_OK;
   }
   console.log(summary);
   const mem0 = heap();
+  const log = logger('simulator');
+  const endpoints = cfg.endpoints.map((address) => (cfg.localPort === undefined ? { address } : { address, port: cfg.localPort, natTPort: cfg.localPort && cfg.localPort + 1 }));
+  const traffic = cfg.traffic
+    ? await TrafficPlane.open({ traffic: cfg.traffic, population: { count: cfg.count, subnetPool: cfg.subnetPool, endpoints }, remoteTs: cfg.remoteTs, shards: endpoints.length, log })
+    : undefined;
+  try {
+    return await simulate(cfg, f, { endpoints, traffic, log, mem0 });
+  } finally {
+    await traffic?.close();
+  }
+}
+
+interface Run {
+  endpoints: { address: string; port?: number; natTPort?: number }[];
+  traffic: TrafficPlane | undefined;
+  log: ReturnType<typeof logger>;
+  mem0: ReturnType<typeof heap>;
+}
+
+async function simulate(cfg: ReturnType<typeof loadSimulateConfig>, f: SimulateFlags, { endpoints, traffic, log, mem0 }: Run): Promise<number> {
   const sim = await Simulator.create({
     count: cfg.count,
-    endpoints: cfg.endpoints.map((address) => (cfg.localPort === undefined ? { address } : { address, port: cfg.localPort, natTPort: cfg.localPort && cfg.localPort + 1 })),
+    endpoints,
     subnetPool: cfg.subnetPool,
     psk: cfg.psk,
     gatewayId: cfg.gatewayId,
@@ -49,10 +75,12 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
     failback: cfg.failback,
     moveOn: cfg.moveOn,
     recvBufferSize: 8 << 20,
-    log: logger('simulator'),
+    log,
+    ...(traffic ? { kernel: (s: number) => traffic.kernelFor(s), traffic } : {}),
   });
   const out = new ProgressWriter(process.stdout);
   sim.start();
+  traffic?.start((i) => sim.sa(i));
   const tick = setInterval(() => out.write(sim.progress()), cfg.progressMs);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
@@ -62,6 +90,8 @@ export async function runSimulate(path: string, f: SimulateFlags): Promise<numbe
     if (f.exitWhenUp) void sim.allUp().then(stop);
   });
   clearInterval(tick);
+  // The last probes' replies are waited for, so the counts are final.
+  await traffic?.stopProbes();
   out.write(sim.progress());
   out.done();
   const mem1 = heap();

@@ -19,12 +19,38 @@
  *     failback: never                    # or a hold time: 5m (probe: 30s)
  *     progress: 1s                       # progress line interval
  *     local-port: 0                      # IKE port of the endpoints (default 500, NAT-T 4500; 0: ephemeral)
+ *     traffic:                           # some base stations carry real traffic (--traffic K overrides count)
+ *       count: 10                        # spread evenly over the population
+ *       target: 203.0.113.7              # a UDP echo service (RFC 862) behind the gateways, inside remote-ts
+ *       port: 7                          # its port (default 7)
+ *       interval: 1s                     # one probe per base station per interval, while it is up
+ *       tun: segwsim0                    # the userspace ESP engine's TUN device (default segwsim0)
+ *       threads: 1                       # engine worker threads (default 1)
+ *
+ * Traffic base stations install their child SAs in the userspace ESP engine (plain ESP, no NAT
+ * between the simulator and the gateways), have their inner address (the first host of their
+ * subnet) on the TUN device, with remote-ts routed into it; the others keep the null kernel.
  */
 import { resolve } from 'node:path';
 import { NotifyError } from '../ike/constants.js';
 import { cidr, duration, ipAddress, list, num, obj, oneOf, optional, str, configFail, type Field } from './schema.js';
 import { readYaml } from './load.js';
+import { addrToBigInt, familyOf, parseCidr } from '../net/ip.js';
 import { DEFAULT_MOVE_ON_NAMES, DEFAULT_PROBE_MS, DEFAULT_RECONNECT, type RecoveryConfig, type ReconnectBounds } from './basestation.js';
+
+/** Base stations that carry real traffic (src/initiator/traffic.ts). */
+export interface TrafficSettings {
+  /** How many (spread evenly over the population; 0 < count <= population). */
+  count: number;
+  /** The UDP echo service (RFC 862) behind the gateways, inside remote-ts. */
+  target: string;
+  port: number;
+  intervalMs: number;
+  /** The TUN device's name. */
+  tun: string;
+  /** Engine worker threads. */
+  threads: number;
+}
 
 export interface SimulateConfig {
   file: string;
@@ -45,6 +71,8 @@ export interface SimulateConfig {
   progressMs: number;
   /** IKE port of the local endpoints (default 500); NAT-T is the next one, or ephemeral with 0. */
   localPort?: number;
+  /** Base stations that carry traffic through a real data plane; absent: none. */
+  traffic?: TrafficSettings;
 }
 
 const failbackField: Field<'never' | number> = {
@@ -74,7 +102,41 @@ const simulateField = obj({
   'move-on': optional(list(oneOf(Object.keys(NotifyError) as (keyof typeof NotifyError)[]))),
   progress: optional(duration({ min: 0.1 })),
   'local-port': optional(num({ min: 0, max: 65534, integer: true })),
+  traffic: optional(
+    obj({
+      count: optional(num({ min: 0, max: 1_000_000, integer: true })),
+      target: ipAddress(),
+      port: optional(num({ min: 1, max: 65535, integer: true })),
+      interval: optional(duration({ min: 0.05 })),
+      tun: optional(str({ nonEmpty: true })),
+      threads: optional(num({ min: 1, max: 64, integer: true })),
+    }),
+  ),
 });
+
+export const DEFAULT_TRAFFIC = { count: 10, port: 7, intervalMs: 1000, tun: 'segwsim0', threads: 1 } as const;
+
+type RawTraffic = NonNullable<ReturnType<typeof simulateField.parse>['traffic']>;
+
+/** The traffic settings, or undefined when no base station carries traffic. */
+function toTraffic(t: RawTraffic | undefined, count: number, remoteTs: string[], override: number | undefined): TrafficSettings | undefined {
+  if (!t && override === undefined) return undefined;
+  const k = override ?? t?.count ?? DEFAULT_TRAFFIC.count;
+  if (k === 0) return undefined;
+  if (!t) return configFail('simulate.traffic', `--traffic ${k} needs a traffic: section naming the echo target (traffic: { target: ADDRESS })`);
+  if (k > count) configFail('simulate.traffic.count', `${k} traffic base stations, but only ${count} are simulated`);
+  if (!insideAny(t.target, remoteTs)) configFail('simulate.traffic.target', `${t.target} is outside remote-ts (${remoteTs.join(', ')}): its traffic would not enter a tunnel`);
+  const tun = t.tun ?? DEFAULT_TRAFFIC.tun;
+  if (tun.length > 15 || /[\s/]/.test(tun)) configFail('simulate.traffic.tun', `"${tun}" is not a usable interface name (at most 15 characters, no spaces or slashes)`);
+  return {
+    count: k,
+    target: t.target,
+    port: t.port ?? DEFAULT_TRAFFIC.port,
+    intervalMs: t.interval === undefined ? DEFAULT_TRAFFIC.intervalMs : t.interval * 1000,
+    tun,
+    threads: t.threads ?? DEFAULT_TRAFFIC.threads,
+  };
+}
 
 /** True when the file has a `simulate:` section (segw basestation then runs the simulator). */
 export function hasSimulate(path: string): boolean {
@@ -82,7 +144,8 @@ export function hasSimulate(path: string): boolean {
   return raw !== null && typeof raw === 'object' && 'simulate' in raw;
 }
 
-export function loadSimulateConfig(path: string, count?: number): SimulateConfig {
+/** `count` and `traffic` (--simulate N, --traffic K) override the file's. */
+export function loadSimulateConfig(path: string, count?: number, traffic?: number): SimulateConfig {
   const file = resolve(path);
   const raw = readYaml(file) as Record<string, unknown>;
   const extra = Object.keys(raw).filter((k) => k !== 'simulate');
@@ -97,9 +160,11 @@ export function loadSimulateConfig(path: string, count?: number): SimulateConfig
   if (s.failback !== undefined && s.failback !== 'never') {
     failback = { mode: 'hold', holdMs: s.failback * 1000, probeMs: s.probe === undefined ? DEFAULT_PROBE_MS : s.probe * 1000 };
   } else if (s.probe !== undefined) configFail('simulate.probe', 'probes are only sent with a fail-back hold time (failback: 5m)');
+  const n = count ?? s.count;
+  const trafficSettings = toTraffic(s.traffic, n, s['remote-ts'], traffic);
   return {
     file,
-    count: count ?? s.count,
+    count: n,
     endpoints: s.endpoints,
     subnetPool: s['subnet-pool'],
     psk: s.psk,
@@ -115,5 +180,18 @@ export function loadSimulateConfig(path: string, count?: number): SimulateConfig
     moveOn: (s['move-on'] ?? DEFAULT_MOVE_ON_NAMES).map((n) => NotifyError[n]),
     progressMs: (s.progress ?? 1) * 1000,
     ...(s['local-port'] === undefined ? {} : { localPort: s['local-port'] }),
+    ...(trafficSettings ? { traffic: trafficSettings } : {}),
   };
+}
+
+/** Whether `address` lies in one of the prefixes. */
+function insideAny(address: string, prefixes: readonly string[]): boolean {
+  const fam = familyOf(address);
+  const a = addrToBigInt(address);
+  return prefixes.some((text) => {
+    const p = parseCidr(text);
+    if (p.family !== fam) return false;
+    const shift = BigInt((fam === 4 ? 32 : 128) - p.len);
+    return a >> shift === addrToBigInt(p.addr) >> shift;
+  });
 }

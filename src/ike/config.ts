@@ -114,6 +114,13 @@ export interface ConnectionConfig {
   followRedirects?: boolean;
   /** Send INITIAL_CONTACT in the first IKE_AUTH (initiator). */
   initialContact?: boolean;
+  /**
+   * No other connection of the daemon uses this connection's local identity (the load
+   * generator: one connection per simulated base station). INITIAL_CONTACT (RFC 7296 §2.4: the
+   * only IKE SA between the two identities) is then sent when this connection has no other IKE
+   * SA, not only when no IKE SA of the peer identity exists at all. Default false.
+   */
+  ownIdentity?: boolean;
   /** Port the peer is reached on (initiator): 500 by default. */
   remotePort?: number;
 }
@@ -145,6 +152,7 @@ export interface ResolvedConnection {
   readonly retransmit: RetransmitConfig;
   readonly followRedirects: boolean;
   readonly initialContact: boolean;
+  readonly ownIdentity: boolean;
 }
 
 export const DEFAULT_RETRANSMIT: RetransmitConfig = { timeoutMs: 4000, base: 1.8, tries: 5, maxIntervalMs: 60_000 };
@@ -274,6 +282,7 @@ export function resolveConnection(c: ConnectionConfig, path = `connections.${c.n
     retransmit: resolveRetransmit(c.retransmit, `${path}.retransmit`),
     followRedirects: c.followRedirects ?? true,
     initialContact: c.initialContact ?? true,
+    ownIdentity: c.ownIdentity ?? false,
   };
 }
 

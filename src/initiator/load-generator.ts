@@ -214,6 +214,8 @@ export class LoadGenerator {
       }],
       retransmit: o.retransmit,
       initialContact: o.initialContact ?? true,
+      // Each connection is one base station with its own identity (INITIAL_CONTACT per base station).
+      ownIdentity: true,
       followRedirects: o.followRedirects ?? true,
       ...(o.dpdDelay ? { dpdDelay: o.dpdDelay } : {}),
     };

@@ -8,13 +8,18 @@ import type { SimProgress, SimReport } from './simulator.js';
 
 const pct = (a: number, b: number) => (b > 0 ? ((a / b) * 100).toFixed(1) : '0.0');
 
-/** "12.3s up 950/1000 (95.0%) connecting 30 retrying 20 waiting 0 | 812.3/s | 192.0.2.10 600, 192.0.2.11 350 | ETA 1s" */
+/**
+ * "12.3s up 950/1000 (95.0%) connecting 30 retrying 20 waiting 0 | 812.3/s | 192.0.2.10 600, 192.0.2.11 350 | ETA 1s"
+ * and with traffic base stations " | traffic 10/10 passing, 118/120 answered".
+ */
 export function progressLine(p: SimProgress): string {
   const gws = Object.entries(p.perGateway).map(([g, n]) => `${g} ${n}`).join(', ') || '-';
   const eta = p.etaS === null ? '?' : `${p.etaS}s`;
+  const t = p.traffic;
   return (
     `${(p.elapsedMs / 1000).toFixed(1)}s up ${p.up}/${p.count} (${pct(p.up, p.count)}%) connecting ${p.connecting} ` +
-    `retrying ${p.retrying} waiting ${p.waiting} | ${p.upPerSec}/s | ${gws} | ETA ${eta}`
+    `retrying ${p.retrying} waiting ${p.waiting} | ${p.upPerSec}/s | ${gws} | ETA ${eta}` +
+    (t ? ` | traffic ${t.passing}/${t.baseStations} passing, ${t.received}/${t.sent} answered` : '')
   );
 }
 
@@ -55,5 +60,19 @@ export function reportText(r: SimReport): string {
     counts('final distribution per gateway', r.distribution),
     counts('redirects per target gateway', r.redirects),
     counts('failures by reason', r.failures),
+    ...(r.traffic ? [trafficText(r.traffic)] : []),
   ].join('\n\n');
+}
+
+/** The traffic base stations: totals, then one row each. */
+function trafficText(t: NonNullable<SimReport['traffic']>): string {
+  const s = t.summary;
+  const rows = t.baseStations.map((b) => [
+    `  bs ${b.index}`, b.address, b.gateway ?? '(down)', String(b.sent), String(b.received), String(b.lost), String(b.sendErrors),
+    b.lastRttMs === null ? '-' : b.lastRttMs.toFixed(1), `${b.tunnelsPassed}/${b.tunnels}`, b.passing ? 'yes' : 'no',
+  ]);
+  return (
+    `traffic: ${s.baseStations} base stations, ${s.passing} passing; probes sent ${s.sent}, answered ${s.received}, lost ${s.lost}\n` +
+    table([['', 'inner address', 'gateway', 'sent', 'received', 'lost', 'send errors', 'last rtt ms', 'tunnels passed', 'passing'], ...rows])
+  );
 }

@@ -11,6 +11,10 @@
  *     └─ per base station, in typed arrays: state, when it was started, first up, down since,
  *        the gateway it is on; failures by reason, redirects by target
  *
+ * With traffic base stations (traffic.ts, `traffic` here only for progress and the report), K of
+ * them install their child SAs in a real userspace ESP data plane and probe an echo service
+ * behind the gateways while up; the others keep the null kernel.
+ *
  * A base station is "up" when its first child SA is installed (childUp), "down" when the IKE
  * SA it was up on is lost. Setup latency is from its first attempt to its first child, with
  * every retry between; recovery latency is from a loss to the next child.
@@ -29,6 +33,7 @@ import { connectionName, indexOfConnection, type LocalEndpoint } from './populat
 import { DEFAULT_RECONNECT, type RandomSource, type ReconnectBounds } from './reconnect.js';
 import { DEFAULT_MOVE_ON, type Failback, type RecoveryPolicy } from './recovery.js';
 import { OutcomeCounts, summarize, type LatencySummary } from './stats.js';
+import type { TrafficCounts, TrafficSummary } from './traffic-probe.js';
 
 export interface SimulatorOptions {
   count: number;
@@ -59,6 +64,8 @@ export interface SimulatorOptions {
   recvBufferSize?: number;
   random?: RandomSource;
   log?: Logger;
+  /** The traffic base stations' probes (traffic.ts), for progress and the report. */
+  traffic?: { counts(): TrafficCounts[]; summary(): TrafficSummary };
 }
 
 /** Where a base station is (one octet each). */
@@ -76,6 +83,14 @@ export interface SimProgress {
   perGateway: Record<string, number>;
   /** Seconds until every base station is up at the recent rate; null when unknown. */
   etaS: number | null;
+  /** With traffic base stations: how many pass traffic now, probes sent and answered. */
+  traffic?: TrafficSummary;
+}
+
+/** One traffic base station in the report: its probe counts and the gateway it is on. */
+export interface TrafficRow extends TrafficCounts {
+  /** The gateway address its tunnel is on now, or null when it is down. */
+  gateway: string | null;
 }
 
 export interface SimReport {
@@ -93,6 +108,8 @@ export interface SimReport {
   distribution: Record<string, number>;
   failures: Record<string, number>;
   clusterMoves: number;
+  /** With traffic base stations: the totals and every one of them. */
+  traffic?: { summary: TrafficSummary; baseStations: TrafficRow[] };
 }
 
 const PACE_MS = 10;
@@ -310,6 +327,7 @@ export class Simulator {
       upPerSec: Math.round(upPerSec * 10) / 10,
       perGateway: this.distribution(),
       etaS: missing === 0 ? 0 : upPerSec > 0 ? Math.round(missing / upPerSec) : null,
+      ...(this.o.traffic ? { traffic: this.o.traffic.summary() } : {}),
     };
   }
 
@@ -331,7 +349,13 @@ export class Simulator {
       distribution: this.distribution(),
       failures: this.failures.toJSON(),
       clusterMoves: this.keepers.reduce((n, k) => n + k.moves(), 0),
+      ...(this.o.traffic ? { traffic: this.trafficReport(this.o.traffic) } : {}),
     };
+  }
+
+  private trafficReport(t: NonNullable<SimulatorOptions['traffic']>): NonNullable<SimReport['traffic']> {
+    const baseStations = t.counts().map((c) => ({ ...c, gateway: this.sa(c.index)?.remote.address ?? null }));
+    return { summary: t.summary(), baseStations };
   }
 
   /** Stops keeping base stations up and drops every SA locally (gateways are not told), or with Deletes. */

@@ -203,3 +203,27 @@ test('silent teardown (a base station that loses power): the generator forgets i
     await gw.daemon.stop();
   }
 });
+
+test('a base station that lost its SA while the others stay up sends INITIAL_CONTACT: the gateway keeps no stale SA of it', async () => {
+  const gw = await responder();
+  const gen = await LoadGenerator.create(generatorOptions(gw.port, { population: { count: 5, subnetPool: '198.18.0.0/24', endpoints: [{ address: '127.0.0.2', port: 0, natTPort: 0 }] } }));
+  try {
+    assert.equal((await gen.establish({ concurrency: 5 })).established, 5);
+    // Base station 2 loses its SA without telling the gateway (a timeout it gave up on, a reboot);
+    // 0, 1, 3 and 4 keep theirs with the same gateway identity.
+    const lost = gen.sa(2)!;
+    await lost.run(() => lost.destroy('test: lost locally'));
+    await gen.endpoints()[0]!.daemon.idle();
+    assert.equal(gen.sa(2), undefined);
+    const again = await gen.establish({ concurrency: 1, indices: [2] });
+    assert.equal(again.established, 1, JSON.stringify(again));
+    await gw.daemon.idle();
+    // RFC 7296 §2.4: its new SA is the only one between its identity and the gateway's, so it
+    // says so, and the gateway drops the old one.
+    assert.equal(gw.daemon.manager.ikeSaCount, 5);
+    assert.equal(new Set(gw.daemon.manager.ikeSaList().map((sa) => sa.peerId)).size, 5);
+  } finally {
+    await gen.close();
+    await gw.daemon.stop();
+  }
+});

@@ -108,6 +108,8 @@ export interface SaContext {
   sasOfPeer(peerId: string, except: IkeSa): IkeSa[];
   /** Whether sasOfPeer would return any (without building the list). */
   hasSaOfPeer(peerId: string, except: IkeSa): boolean;
+  /** Whether connection `conn` (with ownIdentity) has an established IKE SA other than `except`. */
+  hasSaOfConnection(conn: ResolvedConnection, except: IkeSa): boolean;
   /** Initiator side of RFC 5685: start over towards `to`, bounded by the settings. */
   followRedirect(sa: IkeSa, to: GatewayId): void;
 }

@@ -26,7 +26,7 @@ import type { IkeEventSink, SaContext, SaTasks } from './context.js';
 import { CookieJar } from './cookie.js';
 import { Counters, DropReason } from './counters.js';
 import { IkeSa } from './ike-sa.js';
-import { randomSpi } from './state.js';
+import { IkeFlag, randomSpi } from './state.js';
 import { handleInbound, reasonOf } from './inbound.js';
 import { checkRules } from './wire.js';
 
@@ -89,6 +89,8 @@ export class SaManager implements SaContext {
   private readonly knownPeers = new Map<string, true>();
   /** Established SAs by peer identity: the SA itself, a Set only for the rare peer with several. */
   private readonly byPeerId = new Map<string, IkeSa | Set<IkeSa>>();
+  /** Established IKE SAs per connection with ownIdentity (IkeFlag.CONN_COUNTED marks them). */
+  private readonly establishedOfConn = new Map<ResolvedConnection, number>();
   private readonly childrenIn = new Map<number, ChildSa>();
   private readonly childrenOut = new Map<string, ChildSa>();
   private readonly freeReqids: number[] = [];
@@ -156,6 +158,11 @@ export class SaManager implements SaContext {
 
   ikeEstablished(sa: IkeSa): void {
     this.ikeAuthenticated(sa);
+    const conn = sa.conn;
+    if (conn?.ownIdentity && !(sa.flags & IkeFlag.CONN_COUNTED)) {
+      sa.flags |= IkeFlag.CONN_COUNTED;
+      this.establishedOfConn.set(conn, (this.establishedOfConn.get(conn) ?? 0) + 1);
+    }
     if (sa.peerId) {
       const cur = this.byPeerId.get(sa.peerId);
       if (!cur) this.byPeerId.set(sa.peerId, sa);
@@ -172,6 +179,12 @@ export class SaManager implements SaContext {
   ikeDestroyed(sa: IkeSa): void {
     if (this.ikeSas.get(sa.spiKey) === sa) this.ikeSas.delete(sa.spiKey);
     this.leaveHalfOpen(sa);
+    if (sa.flags & IkeFlag.CONN_COUNTED) {
+      sa.flags &= ~IkeFlag.CONN_COUNTED;
+      const n = (this.establishedOfConn.get(sa.conn!) ?? 1) - 1;
+      if (n > 0) this.establishedOfConn.set(sa.conn!, n);
+      else this.establishedOfConn.delete(sa.conn!);
+    }
     const cur = sa.peerId ? this.byPeerId.get(sa.peerId) : undefined;
     if (cur === sa) {
       this.byPeerId.delete(sa.peerId!);
@@ -191,6 +204,11 @@ export class SaManager implements SaContext {
     const cur = this.byPeerId.get(peerId);
     const all = cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
     return all.filter((s) => s !== except && !s.isDead);
+  }
+
+  hasSaOfConnection(conn: ResolvedConnection, except: IkeSa): boolean {
+    const n = this.establishedOfConn.get(conn) ?? 0;
+    return n - (except.conn === conn && except.flags & IkeFlag.CONN_COUNTED ? 1 : 0) > 0;
   }
 
   hasSaOfPeer(peerId: string, except: IkeSa): boolean {

@@ -28,6 +28,8 @@ export const IkeFlag = {
   NAT_REMOTE: 1 << 4,
   /** The peer sent INITIAL_CONTACT. */
   INITIAL_CONTACT: 1 << 5,
+  /** Counted among its connection's established IKE SAs (connections with ownIdentity). */
+  CONN_COUNTED: 1 << 6,
 } as const;
 
 /**

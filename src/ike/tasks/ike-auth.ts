@@ -140,7 +140,9 @@ export class IkeAuth implements Task {
     const id = localIdentity(conn, sa.local.address);
     msg.payloads.push({ type: PayloadType.IDi, idType: id.type, data: id.data });
     if (conn.cfg.local.auth.method === 'pubkey') addCerts(conn, msg);
-    if (conn.initialContact && !sa.ctx.hasSaOfPeer(conn.cfg.remote.id ?? sa.remote.address, sa)) {
+    // RFC 7296 §2.4: only when no other IKE SA exists between our identity and the peer's.
+    const other = conn.ownIdentity ? sa.ctx.hasSaOfConnection(conn, sa) : sa.ctx.hasSaOfPeer(conn.cfg.remote.id ?? sa.remote.address, sa);
+    if (conn.initialContact && !other) {
       addNotify(msg, NotifyStatus.INITIAL_CONTACT);
     }
     addCertReqs(sa, msg);
