@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DaemonLoadSource } from '../../src/cluster/load.js';
+import { COUNTED_CHILDREN_PER_SEC, DaemonLoadSource } from '../../src/cluster/load.js';
 import type { ChildSa } from '../../src/ike/sa/child-sa.js';
 import type { IkeSa } from '../../src/ike/sa/ike-sa.js';
 import type { SaCounters, SaRef } from '../../src/kernel/types.js';
@@ -63,4 +63,37 @@ test('two children whose outbound SAs share address and SPI (two base stations b
   bytes.set(a.outRef, 2000n).set(b.outRef, 5500n);
   const s = await src.sample();
   assert.equal(s.bytesPerSec, 1000 + 500);
+});
+
+test(`many children: counters are read at most ${COUNTED_CHILDREN_PER_SEC} children per second; reports in between repeat the rate, tunnels stay fresh`, async () => {
+  let clock = 0;
+  let queries = 0;
+  const n = 2 * COUNTED_CHILDREN_PER_SEC + 2000; // a full reading every 2.4 s
+  const children = Array.from({ length: n }, (_, i) => child(2 * i + 1, 2 * i + 2));
+  let sas = children.map(() => ike(true));
+  let octets = 0n;
+  const src = new DaemonLoadSource(
+    { manager: { ikeSaList: () => sas, liveChildren: () => children } },
+    {
+      querySa: async (r: SaRef) => {
+        queries++;
+        return { bytes: r.spi === 1 ? octets : 0n } as SaCounters;
+      },
+    },
+    () => clock,
+  );
+  await src.sample();
+  assert.equal(queries, 2 * n, 'the first report reads every child');
+  clock += 1000;
+  octets = 5000n;
+  sas = sas.slice(1);
+  const second = await src.sample();
+  assert.equal(queries, 2 * n, 'no reading 1 s later');
+  assert.deepEqual([second.tunnels, second.bytesPerSec], [n - 1, 0]);
+  clock += 1500;
+  const third = await src.sample();
+  assert.equal(queries, 4 * n, 'read again once the window has passed');
+  assert.equal(third.bytesPerSec, 5000 / 2.5, 'the rate over the whole window');
+  clock += 1000;
+  assert.equal((await src.sample()).bytesPerSec, 2000, 'repeated until the next reading');
 });
