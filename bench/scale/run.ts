@@ -32,6 +32,7 @@ import type { MembersView } from '../../src/cluster/view.js';
 import type { RedirectCounts } from '../../src/cluster/balancer.js';
 import type { LabProcess } from '../../src/lab/process.js';
 import { startSegw, type Responder } from '../ike-setup/responders.js';
+import { cpuMs } from '../ike-setup/procfs.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const PSK = 'bench scale psk 0123456789abcdef';
@@ -72,6 +73,8 @@ interface Member {
   socket: string;
   /** heapUsed + external after GC before the run. */
   before: number;
+  /** CPU time (all threads) before the run. */
+  cpuBefore: number;
 }
 
 interface GatewayFigures {
@@ -81,6 +84,8 @@ interface GatewayFigures {
   childSas: number;
   weightedLoad: number;
   kibPerSa: number | null;
+  /** CPU seconds the gateway used during the run (all threads). */
+  cpuS: number;
 }
 
 async function ctl<T>(socket: string, method: string): Promise<T> {
@@ -105,7 +110,10 @@ function clusterSection(i: number, lab: Lab): Record<string, unknown> {
       weights: { tunnels: 1, bandwidth: 0, cpu: 0 },
       // The default ceiling (80 %) with room: a member takes new base stations until then.
       reports: { listen: MEMBERS[i], interval: '1s', staleAfter: 5, peers: MEMBERS.filter((_, j) => j !== i) },
-      vrrp: { interface: 'eth0', vrid: 61, priority: PRIORITIES[i], advertInterval: '1s' },
+      // Adverts every 3 s (master down after ~10 s): on this shared machine a member's event loop
+      // can stall for seconds under the setup load, and with 1 s a backup declared the master
+      // down and took the VIP too (seen in a 100k run at load average 21).
+      vrrp: { interface: 'eth0', vrid: 61, priority: PRIORITIES[i], advertInterval: '3s' },
     },
   };
 }
@@ -122,7 +130,7 @@ async function startCluster(lab: Lab, sim: Host): Promise<Member[]> {
     const cpuProfDir = PROF && join(PROF, name);
     if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
     const gw = await startSegw(host, { name, proposal: PROPOSAL, esp: 'aes128gcm16', address: addr, psk: PSK, pool: '198.18.0.0/15', log: 'quiet', cpuProfDir, config: clusterSection(i, lab) });
-    members.push({ name, addr, host, gw, socket: join(lab.dir, `${name}.sock`), before: 0 });
+    members.push({ name, addr, host, gw, socket: join(lab.dir, `${name}.sock`), before: 0, cpuBefore: 0 });
   }
   // m1 (highest priority) holds the VIP, and knows every member as eligible, before any arrival.
   await eventually(() => members[0]!.host.hasAddress(`${VIP}/24`), { what: `m1 holds the VIP ${VIP}`, timeoutMs: 30_000 });
@@ -130,6 +138,7 @@ async function startCluster(lab: Lab, sim: Host): Promise<Member[]> {
   for (const m of members) {
     const mem = await m.gw.memory();
     m.before = mem.heapUsed! + mem.external!;
+    m.cpuBefore = cpuMs(m.gw.pid);
   }
   return members;
 }
@@ -147,7 +156,9 @@ function startSimulator(lab: Lab, host: Host): LabProcess {
       'remote-ts': ['203.0.113.0/24'],
       arrival: { rate: RATE, burst: Math.max(1, Math.round(RATE / 20)) },
       reconnect: { initial: '2s', max: '30s' },
-      dpd: '5m',
+      // DPD every 30 min: the run measures setups; at 5 min, 100,000 established base stations
+      // add ~330 INFORMATIONAL exchanges/s to the gateways once the first are 5 min old.
+      dpd: '30m',
       progress: '5s',
     },
   }));
@@ -166,6 +177,7 @@ async function measureGateways(members: Member[]): Promise<GatewayFigures[]> {
   const out: GatewayFigures[] = [];
   for (const [i, m] of members.entries()) {
     const s = await ctl<{ ikeSas: number; childSas: number; ike: Record<string, number> }>(m.socket, 'status');
+    const cpuS = (cpuMs(m.gw.pid) - m.cpuBefore) / 1000;
     const mem = await m.gw.memory();
     const established = s.ike.ESTABLISHED ?? s.ikeSas;
     out.push({
@@ -175,12 +187,13 @@ async function measureGateways(members: Member[]): Promise<GatewayFigures[]> {
       childSas: s.childSas,
       weightedLoad: established / CAPACITY[i]!,
       kibPerSa: established > 0 ? (mem.heapUsed! + mem.external! - m.before) / established / 1024 : null,
+      cpuS,
     });
   }
   return out;
 }
 
-function table(r: SimJson, gws: GatewayFigures[], redirects: RedirectCounts, wallS: number): string[] {
+function table(r: SimJson, gws: GatewayFigures[], redirects: RedirectCounts, wallS: number, simCpuS: number): string[] {
   const loads = gws.map((g) => g.weightedLoad);
   const ratio = Math.min(...loads) > 0 ? Math.max(...loads) / Math.min(...loads) : Infinity;
   const L = r.report.setupLatency;
@@ -199,6 +212,7 @@ function table(r: SimJson, gws: GatewayFigures[], redirects: RedirectCounts, wal
     `weighted load max/min      ${ratio.toFixed(4)} (goal <= 1.05)`,
     ...gws.map((g, i) => `gateway ${g.name} ${g.addr.padEnd(14)} ${String(g.ikeSas).padStart(6)} IKE SAs ${String(g.childSas).padStart(6)} child SAs, load ${(g.weightedLoad * 100).toFixed(2)}% of ${CAPACITY[i]}, ${g.kibPerSa === null ? '-' : g.kibPerSa.toFixed(2)} KiB per IKE SA + child SA (heap + external after GC)`),
     `simulator                  ${(r.memory.bytesPerBaseStation / 1024).toFixed(2)} KiB per base station (heap + external after GC), RSS ${(r.memory.rssBytes / 2 ** 20).toFixed(0)} MiB`,
+    `CPU until all up           gateways ${gws.map((g) => `${g.name} ${g.cpuS.toFixed(0)} s`).join(', ')} (${((gws.reduce((n, g) => n + g.cpuS, 0) * 1000) / N).toFixed(2)} ms per base station); simulator ${simCpuS.toFixed(0)} s (${((simCpuS * 1000) / N).toFixed(2)} ms per base station)`,
   ];
 }
 
@@ -210,6 +224,7 @@ await withLab('scale', async (lab) => {
   try {
     // Every base station up (the progress line), or the simulator's own deadline (it reports then).
     await Promise.race([sim.waitFor(new RegExp(`\\bup ${N}/${N} `), MAX_MS + 60_000), sim.waitFor(/simulator memory: /, MAX_MS + 60_000)]);
+    const simCpuS = cpuMs(sim.pid!) / 1000;
     const gws = await measureGateways(members);
     const redirects = await ctl<RedirectCounts>(members[0]!.socket, 'redirects');
     sim.signalGroup('SIGTERM');
@@ -217,8 +232,8 @@ await withLab('scale', async (lab) => {
     const r = JSON.parse(readFileSync(join(lab.dir, 'sim.json'), 'utf8')) as SimJson;
     // The simulator's own table (the lab directory goes away at the end).
     console.log(sim.output.slice(sim.output.lastIndexOf('base stations: ')));
-    console.log(table(r, gws, redirects, (Date.now() - t0) / 1000).join('\n'));
-    if (values.json) writeFileSync(values.json, `${JSON.stringify({ n: N, rate: RATE, capacity: CAPACITY, report: r.report, simulatorMemory: r.memory, gateways: gws, balancer: redirects }, null, 2)}\n`);
+    console.log(table(r, gws, redirects, (Date.now() - t0) / 1000, simCpuS).join('\n'));
+    if (values.json) writeFileSync(values.json, `${JSON.stringify({ n: N, rate: RATE, capacity: CAPACITY, report: r.report, simulatorMemory: r.memory, gateways: gws, simulatorCpuS: simCpuS, balancer: redirects }, null, 2)}\n`);
     // A CPU profile is written at a clean exit only: let the simulator finish deleting its SAs.
     if (PROF) await Promise.race([sim.exited, new Promise((r) => setTimeout(r, 300_000))]);
   } finally {
