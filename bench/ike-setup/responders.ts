@@ -42,6 +42,9 @@ export interface ResponderSpec {
   nodeFlags?: string[];
   /** segw's data plane: 'stub' (the issue's setting) or 'userspace' (the native ESP engine). */
   segwKernel?: 'stub' | 'userspace';
+  /** segw only: the node name (default segw-gwN) and top-level config sections added or replaced (`cluster`, `control`). */
+  name?: string;
+  config?: Record<string, unknown>;
 }
 
 export interface MemorySample {
@@ -72,7 +75,7 @@ async function waitUdpPort(host: Host, port: number, proc: LabProcess, timeoutMs
 }
 
 export async function startSegw(host: Host, s: ResponderSpec): Promise<Responder> {
-  const name = `segw-gw${++seq}`;
+  const name = s.name ?? `segw-gw${++seq}`;
   const cfg = {
     node: { name },
     log: { level: s.log === 'quiet' ? 'warn' : 'info' },
@@ -89,6 +92,7 @@ export async function startSegw(host: Host, s: ResponderSpec): Promise<Responder
         children: { core: { localTs: [CORE_TS], remoteTs: [s.pool], espProposals: [s.esp] } },
       },
     },
+    ...s.config,
   };
   const file = join(host.lab.dir, `${name}.yaml`);
   writeFileSync(file, stringify(cfg));

@@ -18,8 +18,12 @@
  *
  * Grants. A redirect granted to a member (or a peer served here) counts for that member at once,
  * until its reports show it: every tunnel a member's report gained since the previous one
- * consumes its oldest grant, and a grant no report has consumed within interval + settleMs
- * (a peer that never arrived) is dropped. So a burst inside one report interval spreads instead
+ * consumes its oldest grant, and a grant no report has consumed within interval + settle time
+ * (a peer that never arrived) is dropped. The settle time is settleMs, or twice the time granted
+ * peers have lately taken to show in that member's report if longer (at most MAX_SHOW_MS): under
+ * load (a mass reconnection queued at the base stations or the members) a redirected peer may
+ * take many seconds to complete IKE_AUTH, and a grant dropped before it shows makes its member
+ * look emptier than it is, so it would be sent more than its share. So a burst inside one report interval spreads instead
  * of piling onto the member that looked emptiest, and a peer is not counted twice once its
  * tunnel is in the report. A retransmitted IKE_SA_INIT (same initiator SPI and address) gets the
  * answer the first one got, without a second grant.
@@ -110,7 +114,12 @@ interface Grants {
   /** The member's tunnels in the newest report seen, and that report. */
   tunnels: number;
   report: LoadReport | undefined;
+  /** How long the newest grant a report consumed had waited to show (ms; 0 before any). */
+  showMs: number;
 }
+
+/** The observed show time is capped here (grants wait at most interval + 2 x this). */
+const MAX_SHOW_MS = 60_000;
 
 export class Balancer implements RedirectProvider {
   private readonly grants = new Map<string, Grants>();
@@ -221,10 +230,12 @@ export class Balancer implements RedirectProvider {
       if (g && g.report !== r) {
         // Tunnels the report gained consume the oldest grants (see Grants at the top).
         const gained = Math.max(0, r.load.tunnels - g.tunnels);
+        const consumed = Math.min(gained, g.times.length);
+        if (consumed > 0) g.showMs = Math.min(MAX_SHOW_MS, Math.max(0, e.lastAt - g.times[consumed - 1]!));
         g.times.splice(0, gained);
         g.tunnels = r.load.tunnels;
         g.report = r;
-        const expired = e.lastAt - r.intervalMs - settle;
+        const expired = e.lastAt - r.intervalMs - Math.max(settle, 2 * g.showMs);
         while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
       return { id: r.nodeId, address: r.address, report: r, stale: e.stale };
@@ -244,7 +255,7 @@ export class Balancer implements RedirectProvider {
   private grant(m: { id: string; report?: LoadReport }): void {
     const g = this.grants.get(m.id);
     if (g) g.times.push(this.now());
-    else this.grants.set(m.id, { times: [this.now()], tunnels: m.report?.load.tunnels ?? 0, report: m.report });
+    else this.grants.set(m.id, { times: [this.now()], tunnels: m.report?.load.tunnels ?? 0, report: m.report, showMs: 0 });
   }
 
   private serve(reason: ServeReason, self?: MemberEntry): undefined {

@@ -317,7 +317,8 @@ export class ConnectionKeeper {
   private liveSas(name: string): IkeSa[] {
     const d = this.daemon;
     if (!d) return [];
-    return d.manager.ikeSaList().filter((s) => s.conn?.name === name && !this.probes.has(s) && !s.isDead && s.state !== IkeState.REKEYED && s.state !== IkeState.DELETING);
+    // The manager's per-connection index: O(this connection's SAs), not of every SA the daemon holds.
+    return d.manager.ikeSasOfConnection(name).filter((s) => !this.probes.has(s) && !s.isDead && s.state !== IkeState.REKEYED && s.state !== IkeState.DELETING);
   }
 }
 

@@ -115,7 +115,7 @@ export interface SimReport {
 const PACE_MS = 10;
 
 export class Simulator {
-  readonly state: Uint8Array;
+  private readonly state: Uint8Array;
   private readonly startedAt: Float64Array;
   private readonly firstUpAt: Float64Array;
   private readonly downSince: Float64Array;
@@ -139,6 +139,8 @@ export class Simulator {
   private ups = 0;
   private lastSnap = { at: 0, ups: 0 };
   private readonly log: Logger;
+  /** Base stations in each SimState (kept with every change, so "all up?" is O(1) per event). */
+  private readonly inState = [0, 0, 0, 0];
   private allUpWaiters: (() => void)[] = [];
 
   private constructor(private readonly o: SimulatorOptions) {
@@ -150,6 +152,13 @@ export class Simulator {
     this.current = new Array<IkeSa | undefined>(n);
     this.gateway = new Uint16Array(n);
     this.log = o.log ?? logger('simulator');
+    this.inState[SimState.WAITING] = n;
+  }
+
+  private setState(i: number, s: number): void {
+    this.inState[this.state[i]!]!--;
+    this.inState[s]!++;
+    this.state[i] = s;
   }
 
   static async create(o: SimulatorOptions): Promise<Simulator> {
@@ -222,7 +231,7 @@ export class Simulator {
     while (this.tokens >= 1 && this.next < this.o.count) {
       const i = this.next++;
       this.tokens--;
-      this.state[i] = SimState.CONNECTING;
+      this.setState(i, SimState.CONNECTING);
       this.startedAt[i] = now;
       this.keepers[i % shards]!.initiateNow(connectionName(i));
     }
@@ -240,7 +249,7 @@ export class Simulator {
     if (!Number.isNaN(this.downSince[i]!)) this.recovery.push(now - this.downSince[i]!);
     this.downSince[i] = NaN;
     this.current[i] = sa;
-    this.state[i] = SimState.UP;
+    this.setState(i, SimState.UP);
     this.gateway[i] = this.gatewayIndex(sa.remote.address);
     this.ups++;
     if (this.allUpAt === 0 && this.upCount() === this.o.count) {
@@ -250,9 +259,7 @@ export class Simulator {
   }
 
   private upCount(): number {
-    let n = 0;
-    for (const s of this.state) if (s === SimState.UP) n++;
-    return n;
+    return this.inState[SimState.UP]!;
   }
 
   private onDown(sa: IkeSa): void {
@@ -261,7 +268,7 @@ export class Simulator {
     this.current[i] = undefined;
     this.gateway[i] = 0;
     // Deleted by a fail-back or the operator: the keeper initiates again; counted as a loss.
-    this.state[i] = SimState.RETRYING;
+    this.setState(i, SimState.RETRYING);
     this.downSince[i] = performance.now();
     this.losses++;
   }
@@ -273,7 +280,7 @@ export class Simulator {
     if (this.keepers[i % this.keepers.length]!.isProbe(sa) || this.redirectedSas.has(sa)) return;
     const notify = sa.refusedWith === undefined ? '' : ` (${nameOf(NotifyType, sa.refusedWith)})`;
     this.failures.inc(`${reason}${notify}`);
-    if (this.state[i] !== SimState.UP) this.state[i] = SimState.RETRYING;
+    if (this.state[i] !== SimState.UP) this.setState(i, SimState.RETRYING);
   }
 
   private gatewayIndex(addr: string): number {
@@ -311,8 +318,7 @@ export class Simulator {
 
   progress(): SimProgress {
     const now = performance.now();
-    const c = [0, 0, 0, 0];
-    for (const s of this.state) c[s]!++;
+    const c = this.inState;
     const dt = (now - this.lastSnap.at) / 1000;
     const upPerSec = dt > 0 ? (this.ups - this.lastSnap.ups) / dt : 0;
     this.lastSnap = { at: now, ups: this.ups };

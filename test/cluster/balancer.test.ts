@@ -87,6 +87,32 @@ test('grants stop counting once a report later than interval + settle time shows
   assert.equal(b.snapshot().pending.gw2, 1, 'only the newest grant is left');
 });
 
+test('under load, grants wait as long as granted peers lately took to show, so a slow member is not sent more than its share', () => {
+  const { b, ms, tick, at } = setup({ settleMs: 500 });
+  ms.rows = [
+    { report: report('gw1', '192.0.2.1', { tunnels: 900, max: 2000 }), lastAt: at() },
+    { report: report('gw2', '192.0.2.2'), lastAt: at() },
+    { report: report('gw3', '192.0.2.3'), lastAt: at() },
+  ];
+  for (let i = 0; i < 20; i++) b.onInit(ctxOf());
+  assert.deepEqual(b.snapshot().pending, { gw2: 10, gw3: 10 });
+  // 5 s later (peers queued at a loaded base-station side): half of each member's peers show.
+  tick(5000);
+  ms.rows[1] = { report: report('gw2', '192.0.2.2', { tunnels: 5 }), lastAt: at() };
+  ms.rows[2] = { report: report('gw3', '192.0.2.3', { tunnels: 5 }), lastAt: at() };
+  assert.equal(where(b.onInit(ctxOf())), '192.0.2.2');
+  // The other half are still on their way: they count (with settleMs alone they would have been
+  // dropped after 1.5 s, and gw2 and gw3 would look 5 tunnels emptier than they are).
+  assert.deepEqual(b.snapshot().pending, { gw2: 6, gw3: 5 });
+  // Peers that never arrive stop counting once twice that show time has passed with no report showing them.
+  tick(12_000);
+  ms.rows[1] = { report: report('gw2', '192.0.2.2', { tunnels: 5 }), lastAt: at() };
+  ms.rows[2] = { report: report('gw3', '192.0.2.3', { tunnels: 5 }), lastAt: at() };
+  b.onInit(ctxOf());
+  assert.equal(b.snapshot().pending.gw2 ?? 0, 1, 'only the grant of this last choice');
+  assert.equal(b.snapshot().pending.gw3 ?? 0, 0);
+});
+
 test('only the VRRP master redirects; a backup serves what reaches it', () => {
   const { b, ms, r } = setup({}, 'backup');
   ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 700 }) }, { report: report('gw2', '192.0.2.2') }];

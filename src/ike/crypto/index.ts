@@ -13,7 +13,7 @@ export type { IkeKeys, IkeSuite, KeyExchange, Prf, SkTransform } from './types.j
 export * from './algorithms.js';
 export { createPrf } from './prf.js';
 export { createKeyExchange, isSupportedDhGroup, respondKeyExchange } from './dh.js';
-export { createSkTransform } from './sk.js';
+export { createSkTransform, skStateLength } from './sk.js';
 export * from './keys.js';
 export * from './auth.js';
 export * from './signature.js';

@@ -32,6 +32,11 @@ function internedCipherName(alg: EncrAlgorithm, keyBits: number): string {
   return n;
 }
 
+/** key || salt || IV || counter (AesGcmSk's state). */
+function gcmStateLength(alg: EncrAlgorithm, keyBits: number): number {
+  return keyBits / 8 + GCM_SALT_LENGTH + 2 * alg.ivLength;
+}
+
 class AesGcmSk implements SkTransform {
   readonly ivLength: number;
   readonly blockSize: number;
@@ -46,10 +51,12 @@ class AesGcmSk implements SkTransform {
    * The salt || IV part is the GCM nonce (rewritten per message).
    * RFC 5282 §3.1: the IV MUST NOT repeat for a key. A 64-bit counter does that; it starts at a
    * random value so that two transforms made by mistake over the same key still do not collide.
+   * The caller may hand in that memory (`gcmStateLength` octets, see createSkTransform), so an
+   * SA keeps both directions and its SPIs in one ArrayBuffer.
    */
   readonly #mem: Buffer;
 
-  constructor(alg: EncrAlgorithm, keyBits: number, keymat: Buffer) {
+  constructor(alg: EncrAlgorithm, keyBits: number, keymat: Buffer, mem?: Buffer) {
     const keyLength = keyBits / 8;
     if (keymat.length !== keyLength + GCM_SALT_LENGTH) {
       throw new RangeError(`AES-GCM keying material must be ${keyLength + GCM_SALT_LENGTH} octets`);
@@ -59,7 +66,9 @@ class AesGcmSk implements SkTransform {
     this.icvLength = alg.icvLength;
     this.#cipher = internedCipherName(alg, keyBits) as CipherGCMTypes;
     this.#keyLength = keyLength;
-    this.#mem = Buffer.from(new ArrayBuffer(keyLength + GCM_SALT_LENGTH + 2 * alg.ivLength));
+    const length = gcmStateLength(alg, keyBits);
+    if (mem !== undefined && mem.length !== length) throw new RangeError(`AES-GCM transform memory must be ${length} octets`);
+    this.#mem = mem ?? Buffer.from(new ArrayBuffer(length));
     keymat.copy(this.#mem, 0, 0, keyLength + GCM_SALT_LENGTH);
     randomFill(this.#mem, keyLength + GCM_SALT_LENGTH + alg.ivLength, alg.ivLength);
   }
@@ -164,19 +173,37 @@ class AesCbcHmacSk implements SkTransform {
   }
 }
 
-/**
- * The SK/SKF protection for one direction of a negotiated suite: SK_ei/SK_ai for messages the
- * original initiator sends, SK_er/SK_ar for the responder's. For AEAD suites `integKey` is
- * empty (IntegId.NONE). Throws RangeError on an unsupported suite or wrong key lengths (bugs).
- */
-export function createSkTransform(suite: IkeSuite, encKey: Buffer, integKey: Buffer): SkTransform {
+function encrOf(suite: IkeSuite): EncrAlgorithm {
   const alg = ENCR_ALGORITHMS.get(suite.encr);
   if (!alg || !alg.keyBits.includes(suite.encrKeyLength)) {
     throw new RangeError(`unsupported encryption transform ${suite.encr}/${suite.encrKeyLength}`);
   }
+  return alg;
+}
+
+/**
+ * Octets of memory a transform of this suite can keep in a buffer its caller owns (0: it keeps
+ * its own). An SA allocates them with its other long-lived octets: at 100,000 SAs every
+ * ArrayBuffer saved is ~0.1 KiB per SA.
+ */
+export function skStateLength(suite: IkeSuite): number {
+  const alg = encrOf(suite);
+  return alg.mode === 'aead' ? gcmStateLength(alg, suite.encrKeyLength) : 0;
+}
+
+/**
+ * The SK/SKF protection for one direction of a negotiated suite: SK_ei/SK_ai for messages the
+ * original initiator sends, SK_er/SK_ar for the responder's. For AEAD suites `integKey` is
+ * empty (IntegId.NONE). `mem` (skStateLength(suite) octets, zeroes) is where the transform keeps
+ * its state, if given; the transform owns it from then on. Throws RangeError on an unsupported
+ * suite or wrong key or memory lengths (bugs).
+ */
+export function createSkTransform(suite: IkeSuite, encKey: Buffer, integKey: Buffer, mem?: Buffer): SkTransform {
+  const alg = encrOf(suite);
   if (alg.mode === 'aead') {
     if (suite.integ !== IntegId.NONE) throw new RangeError('an AEAD suite has no integrity transform');
-    return new AesGcmSk(alg, suite.encrKeyLength, encKey);
+    return new AesGcmSk(alg, suite.encrKeyLength, encKey, mem);
   }
+  if (mem !== undefined && mem.length > 0) throw new RangeError('an AES-CBC transform keeps no caller memory');
   return new AesCbcHmacSk(alg, suite.encrKeyLength, encKey, suite.integ, integKey);
 }

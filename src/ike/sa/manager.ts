@@ -2,7 +2,8 @@
  * The SA tables and the front door for inbound datagrams:
  *
  *   IKE SAs by our SPI (bigint keys); responder half-open SAs by (peer address, SPIi), counted
- *   per peer address and in total; child SAs by inbound SPI and by (peer, outbound SPI); reqids.
+ *   per peer address and in total; child SAs by inbound SPI and by (peer, outbound SPI); reqids;
+ *   the IKE SAs of each connection we initiate (see `byConnection`).
  *
  * IKE_SA_INIT requests: a duplicate is answered from its half-open SA; above the cookie
  * threshold a request without a valid COOKIE gets one, statelessly (§2.6); beyond the half-open
@@ -91,6 +92,15 @@ export class SaManager implements SaContext {
   private readonly byPeerId = new Map<string, IkeSa | Set<IkeSa>>();
   /** Established IKE SAs per connection with ownIdentity (IkeFlag.CONN_COUNTED marks them). */
   private readonly establishedOfConn = new Map<ResolvedConnection, number>();
+  /**
+   * IKE SAs by connection name, for the connections this node initiates (SAs we started, and
+   * established or rekeyed SAs of a connection whose remote.addrs names a peer): a base station's
+   * keeper asks "does this connection have a live SA?" per attempt and per loss, which must not
+   * walk every SA of a 100,000-base-station simulator. A responder-only connection (%any: a
+   * gateway's, holding all its SAs) is not indexed, so a gateway pays nothing per SA for it.
+   * The SA itself, a Set only while a connection has several (a rekey, a redirect being followed).
+   */
+  private readonly byConnection = new Map<string, IkeSa | Set<IkeSa>>();
   private readonly childrenIn = new Map<number, ChildSa>();
   private readonly childrenOut = new Map<string, ChildSa>();
   private readonly freeReqids: number[] = [];
@@ -163,12 +173,8 @@ export class SaManager implements SaContext {
       sa.flags |= IkeFlag.CONN_COUNTED;
       this.establishedOfConn.set(conn, (this.establishedOfConn.get(conn) ?? 0) + 1);
     }
-    if (sa.peerId) {
-      const cur = this.byPeerId.get(sa.peerId);
-      if (!cur) this.byPeerId.set(sa.peerId, sa);
-      else if (cur instanceof Set) cur.add(sa);
-      else if (cur !== sa) this.byPeerId.set(sa.peerId, new Set([cur, sa]));
-    }
+    if (sa.peerId) multiAdd(this.byPeerId, sa.peerId, sa);
+    if (sa.conn && initiates(sa.conn)) multiAdd(this.byConnection, sa.conn.name, sa);
   }
 
   ikeAuthenticated(sa: IkeSa): void {
@@ -185,19 +191,22 @@ export class SaManager implements SaContext {
       if (n > 0) this.establishedOfConn.set(sa.conn!, n);
       else this.establishedOfConn.delete(sa.conn!);
     }
-    const cur = sa.peerId ? this.byPeerId.get(sa.peerId) : undefined;
-    if (cur === sa) {
-      this.byPeerId.delete(sa.peerId!);
-    } else if (cur instanceof Set) {
-      cur.delete(sa);
-      if (cur.size === 1) this.byPeerId.set(sa.peerId!, cur.values().next().value!);
-      else if (cur.size === 0) this.byPeerId.delete(sa.peerId!);
-    }
+    if (sa.peerId) multiDelete(this.byPeerId, sa.peerId, sa);
+    if (sa.conn) multiDelete(this.byConnection, sa.conn.name, sa);
   }
 
   ikeAdopt(sa: IkeSa): void {
     this.ikeSas.set(sa.spiKey, sa);
     this.ikeEstablished(sa);
+  }
+
+  /**
+   * The IKE SAs of a connection this node initiates, in any state (dead ones are gone once
+   * destroyed). O(the connection's SAs). For a responder-only connection (remote %any): none.
+   */
+  ikeSasOfConnection(name: string): IkeSa[] {
+    const cur = this.byConnection.get(name);
+    return cur === undefined ? [] : cur instanceof Set ? [...cur] : [cur];
   }
 
   sasOfPeer(peerId: string, except: IkeSa): IkeSa[] {
@@ -244,6 +253,7 @@ export class SaManager implements SaContext {
   /** Registers an SA we initiate. */
   addInitiator(sa: IkeSa): void {
     this.ikeSas.set(sa.spiKey, sa);
+    if (sa.conn) multiAdd(this.byConnection, sa.conn.name, sa);
   }
 
   get ikeSaCount(): number {
@@ -507,6 +517,30 @@ export class SaManager implements SaContext {
     const out: Record<string, number> = {};
     for (const sa of this.ikeSas.values()) out[sa.state] = (out[sa.state] ?? 0) + 1;
     return out;
+  }
+}
+
+/** Whether a connection names a peer to initiate to (not only %any): its SAs are indexed by name. */
+function initiates(conn: ResolvedConnection): boolean {
+  return conn.cfg.remote.addrs?.some((a) => a !== '%any') ?? false;
+}
+
+/** A multimap of one value, or a Set of several (most keys hold one: no Set per key). */
+function multiAdd<K>(m: Map<K, IkeSa | Set<IkeSa>>, key: K, sa: IkeSa): void {
+  const cur = m.get(key);
+  if (!cur) m.set(key, sa);
+  else if (cur instanceof Set) cur.add(sa);
+  else if (cur !== sa) m.set(key, new Set([cur, sa]));
+}
+
+function multiDelete<K>(m: Map<K, IkeSa | Set<IkeSa>>, key: K, sa: IkeSa): void {
+  const cur = m.get(key);
+  if (cur === sa) {
+    m.delete(key);
+  } else if (cur instanceof Set) {
+    cur.delete(sa);
+    if (cur.size === 1) m.set(key, cur.values().next().value!);
+    else if (cur.size === 0) m.delete(key);
   }
 }
 

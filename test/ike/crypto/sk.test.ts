@@ -92,3 +92,29 @@ test('SK_* lengths per suite (RFC 7296 §2.14, RFC 5282 §7.1, RFC 4868 §2.1)',
   assert.deepEqual(ikeKeyLengths({ ...base, encr: EncrId.ENCR_AES_CBC, encrKeyLength: 128, integ: IntegId.AUTH_HMAC_SHA2_512_256 }),
     { skD: 48, skP: 48, skA: 64, skE: 16 });
 });
+
+test('AES-GCM in memory its caller owns (an SA keeps both directions and its SPIs in one allocation): interoperates with a transform that keeps its own, state kept there; wrong sizes refused', async () => {
+  const { skStateLength } = await import('../../../src/ike/crypto/index.js');
+  const gcm: IkeSuite = { encr: EncrId.ENCR_AES_GCM_16, encrKeyLength: 128, integ: IntegId.NONE, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.ECP_256 };
+  const len = ikeKeyLengths(gcm);
+  const ek = randomBytes(len.skE);
+  // RFC 5282: 16-octet key + 4-octet salt, then the 8-octet nonce IV and the 8-octet counter.
+  assert.equal(skStateLength(gcm), 16 + 4 + 8 + 8);
+  const slab = Buffer.alloc(8 + 2 * skStateLength(gcm));
+  const mine = slab.subarray(8, 8 + skStateLength(gcm));
+  const tx = createSkTransform(gcm, ek, Buffer.alloc(0), mine);
+  const rx = createSkTransform(gcm, ek, Buffer.alloc(0));
+  assert.deepEqual(mine.subarray(0, len.skE), ek, 'key and salt live in the memory handed in');
+  assert.ok(slab.subarray(0, 8).equals(Buffer.alloc(8)) && slab.subarray(8 + skStateLength(gcm)).equals(Buffer.alloc(skStateLength(gcm))), 'nothing written outside it');
+  const aad = randomBytes(32);
+  for (let i = 0; i < 3; i++) {
+    const pt = randomBytes(64);
+    assert.deepEqual(rx.open(aad, tx.seal(aad, pt)), pt);
+    assert.deepEqual(tx.open(aad, rx.seal(aad, pt)), pt);
+  }
+  assert.throws(() => createSkTransform(gcm, ek, Buffer.alloc(0), Buffer.alloc(skStateLength(gcm) - 1)), RangeError);
+  const cbc: IkeSuite = { encr: EncrId.ENCR_AES_CBC, encrKeyLength: 128, integ: IntegId.AUTH_HMAC_SHA2_256_128, prf: PrfId.PRF_HMAC_SHA2_256, dh: DhGroup.ECP_256 };
+  assert.equal(skStateLength(cbc), 0);
+  const c = ikeKeyLengths(cbc);
+  assert.throws(() => createSkTransform(cbc, randomBytes(c.skE), randomBytes(c.skA), Buffer.alloc(8)), RangeError);
+});
