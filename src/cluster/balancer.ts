@@ -19,7 +19,11 @@
  * Grants. A redirect granted to a member (or a peer served here) counts for that member at once,
  * until its reports show it: every tunnel a member's report gained since the previous one
  * consumes its oldest grant, and a grant no report has consumed within interval + settleMs
- * (a peer that never arrived) is dropped. So a burst inside one report interval spreads instead
+ * (a peer that never arrived) is dropped once a report shows the member gained nothing since
+ * the one before. A member whose reports keep gaining keeps its older grants (up to
+ * GRANT_MAX_MS): on a loaded member redirected peers wait in its receive queue for seconds, and
+ * dropping their grants at settleMs sent it the next burst too (bench/balance measured members
+ * 10% apart from that alone). So a burst inside one report interval spreads instead
  * of piling onto the member that looked emptiest, and a peer is not counted twice once its
  * tunnel is in the report. A retransmitted IKE_SA_INIT (same initiator SPI and address) gets the
  * answer the first one got, without a second grant.
@@ -94,6 +98,11 @@ export interface RedirectCounts {
 
 const SERVE_REASONS: readonly ServeReason[] = ['best', 'not-master', 'redirected-from', 'pin', 'no-table'];
 const DEFAULT_SETTLE_MS = 2000;
+/**
+ * The longest a grant counts while its member keeps gaining tunnels: past a redirected base
+ * station's IKE_SA_INIT retransmissions (strongSwan's first four take 4 + 7.2 + 13 + 23 s).
+ */
+export const GRANT_MAX_MS = 45_000;
 
 /** A case-insensitive whole-string glob (* any run, ? one character). */
 export function globMatches(pattern: string, text: string): boolean {
@@ -216,7 +225,9 @@ export class Balancer implements RedirectProvider {
         g.times.splice(0, gained);
         g.tunnels = r.load.tunnels;
         g.report = r;
-        const expired = e.lastAt - r.intervalMs - settle;
+        // A member still taking peers is working through its queue: its grants wait for it
+        // (up to GRANT_MAX_MS); one that gained nothing has shown all it will (see Grants).
+        const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - settle;
         while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
       return { id: r.nodeId, address: r.address, report: r, stale: e.stale };

@@ -87,6 +87,30 @@ test('grants stop counting once a report later than interval + settle time shows
   assert.equal(b.snapshot().pending.gw2, 1, 'only the newest grant is left');
 });
 
+test('a loaded member still taking peers keeps its grants past the settle time; one that stopped gaining drops them', () => {
+  // gw2 and gw3 equal; 20 granted to each. Their reports then show the peers arriving slowly
+  // (a loaded machine): gw2 keeps gaining, so its remaining grants still count after settle;
+  // gw3's report shows nothing new, so its grants (peers that never came) stop counting.
+  const { b, ms, tick, at } = setup({ settleMs: 500 });
+  ms.rows = [
+    { report: report('gw1', '192.0.2.1', { tunnels: 900 }), lastAt: at() },
+    { report: report('gw2', '192.0.2.2'), lastAt: at() },
+    { report: report('gw3', '192.0.2.3'), lastAt: at() },
+  ];
+  for (let i = 0; i < 40; i++) b.onInit(ctxOf());
+  assert.deepEqual(b.snapshot().pending, { gw2: 20, gw3: 20 });
+  for (let k = 1; k <= 5; k++) {
+    tick(1000);
+    ms.rows[1] = { report: { ...report('gw2', '192.0.2.2', { tunnels: 2 * k }), sequence: BigInt(k + 1) }, lastAt: at() };
+    ms.rows[2] = { report: { ...report('gw3', '192.0.2.3'), sequence: BigInt(k + 1) }, lastAt: at() };
+    b.snapshot();
+    b.chooseElsewhere();
+  }
+  assert.deepEqual(b.snapshot().pending, { gw2: 10 }, 'gw2: 20 granted, 10 shown, 10 still on their way; gw3: none came');
+  // The next peers go to gw3: gw2 counts 10 shown + 10 on their way.
+  assert.equal(where(b.onInit(ctxOf())), '192.0.2.3');
+});
+
 test('only the VRRP master redirects; a backup serves what reaches it', () => {
   const { b, ms, r } = setup({}, 'backup');
   ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 700 }) }, { report: report('gw2', '192.0.2.2') }];

@@ -44,3 +44,12 @@ test('tunnels, installed child SAs and the byte rate across SAs that come and go
   const third = await src.sample();
   assert.deepEqual([third.tunnels, third.childSas, third.bytesPerSec], [1, 2, 500 + 4000]);
 });
+
+test('a tunnel counts from the peer\'s IKE_SA_INIT on: a responder SA being set up is load, an initiator one is not', async () => {
+  // The balancer's grant for a redirected peer is consumed when the member's report shows it;
+  // a setup that takes longer than the grant lives (a loaded member) must still show at once.
+  const sa = (initiator: boolean, state: string) => ({ initiator, state, established: state === 'ESTABLISHED', isDead: state === 'DESTROYED' }) as unknown as IkeSa;
+  const sas = [sa(false, 'ESTABLISHED'), sa(false, 'CONNECTING'), sa(false, 'CONNECTING'), sa(true, 'CONNECTING'), sa(false, 'DESTROYED'), sa(false, 'DELETING')];
+  const src = new DaemonLoadSource({ manager: { ikeSaList: () => sas, liveChildren: () => [] } }, { querySa: async () => undefined as unknown as SaCounters }, () => 0);
+  assert.equal((await src.sample()).tunnels, 3);
+});
