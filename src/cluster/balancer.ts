@@ -214,8 +214,17 @@ export class Balancer implements RedirectProvider {
     return { members, pending, weights: s.weights, ceiling: s.ceiling, ...(s.ceilings && { ceilings: s.ceilings }) };
   }
 
+  /**
+   * The members as the choice sees them. While this member is master, another member whose
+   * newest report still says master is the master this one took over from: VRRP made this one
+   * master because that one fell silent (killed, cut off), which VRRP notices within
+   * Master_Down_Interval (RFC 9568 §6.1, ~3.6 adverts), well before its load reports go stale
+   * (K intervals). It gets no peers until it reports again in another role (it resigned,
+   * restarted, or came back as backup).
+   */
   private members(entries: MemberEntry[]): BalanceMember[] {
     const settle = this.settings.settleMs ?? DEFAULT_SETTLE_MS;
+    const selfMaster = this.opts.role.role() === 'master';
     return entries.map((e) => {
       const r = e.report;
       const g = this.grants.get(r.nodeId);
@@ -230,7 +239,7 @@ export class Balancer implements RedirectProvider {
         const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - settle;
         while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
-      return { id: r.nodeId, address: r.address, report: r, stale: e.stale };
+      return { id: r.nodeId, address: r.address, report: r, stale: e.stale || (selfMaster && !e.self && r.role === 'master') };
     });
   }
 

@@ -120,6 +120,24 @@ test('only the VRRP master redirects; a backup serves what reaches it', () => {
   assert.equal(b.snapshot().served['not-master'], 1);
 });
 
+test('a new master sends nobody to the old master whose last report still says master (killed, not yet stale)', () => {
+  const { b, ms, r } = setup({}, 'backup');
+  const old = { ...report('gw2', '192.0.2.2', { max: 9000 }), role: 'master' as const };
+  ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 400, max: 1000 }) }, { report: old }, { report: report('gw3', '192.0.2.3', { tunnels: 400, max: 1000 }) }];
+  // VRRP made gw1 master (gw2 fell silent); gw2's reports are not stale yet.
+  r.role = 'master';
+  const got = new Set(Array.from({ length: 20 }, () => where(b.onInit(ctxOf()))));
+  assert.deepEqual([...got].sort(), ['192.0.2.3', 'here'], 'the emptiest member, gw2, is the dead master');
+  // gw2 reports again as backup (it restarted, or it was only cut off): it gets peers again.
+  ms.rows[1] = { report: { ...old, role: 'backup', sequence: 2n } };
+  assert.equal(where(b.onInit(ctxOf())), '192.0.2.2');
+  // A draining backup may still send peers to the master.
+  const d = setup({}, 'backup');
+  d.ms.rows = [{ report: report('gw1', '192.0.2.1') }, { report: old }];
+  d.b.draining = true;
+  assert.equal(where(d.b.onInit(ctxOf())), '192.0.2.2');
+});
+
 test('mode off, or a mode for the other exchange: never asked to act', () => {
   const { b, ms } = setup({ mode: 'auth' });
   ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 700 }) }, { report: report('gw2', '192.0.2.2') }];
