@@ -19,11 +19,14 @@
  * Grants. A redirect granted to a member (or a peer served here) counts for that member at once,
  * until its reports show it: every tunnel a member's report gained since the previous one
  * consumes its oldest grant, and a grant no report has consumed within interval + settle time
- * (a peer that never arrived) is dropped. The settle time is settleMs, or twice the time granted
- * peers have lately taken to show in that member's report if longer (at most MAX_SHOW_MS): under
- * load (a mass reconnection queued at the base stations or the members) a redirected peer may
- * take many seconds to complete IKE_AUTH, and a grant dropped before it shows makes its member
- * look emptier than it is, so it would be sent more than its share. So a burst inside one report interval spreads instead
+ * (a peer that never arrived) is dropped once a report shows the member gained nothing since
+ * the one before. The settle time is settleMs, or twice the time granted peers have lately taken
+ * to show in that member's report if longer (at most MAX_SHOW_MS): under load a redirected peer
+ * may take many seconds to complete IKE_AUTH. A member whose reports keep gaining keeps its older
+ * grants (up to GRANT_MAX_MS): on a loaded member redirected peers wait in its receive queue for
+ * seconds, and dropping their grants early makes it look emptier than it is, so it would be sent
+ * more than its share (bench/balance and bench/scale measured members 10% apart from that alone).
+ * So a burst inside one report interval spreads instead
  * of piling onto the member that looked emptiest, and a peer is not counted twice once its
  * tunnel is in the report. A retransmitted IKE_SA_INIT (same initiator SPI and address) gets the
  * answer the first one got, without a second grant.
@@ -98,6 +101,11 @@ export interface RedirectCounts {
 
 const SERVE_REASONS: readonly ServeReason[] = ['best', 'not-master', 'redirected-from', 'pin', 'no-table'];
 const DEFAULT_SETTLE_MS = 2000;
+/**
+ * The longest a grant counts while its member keeps gaining tunnels: past a redirected base
+ * station's IKE_SA_INIT retransmissions (strongSwan's first four take 4 + 7.2 + 13 + 23 s).
+ */
+export const GRANT_MAX_MS = 45_000;
 
 /** A case-insensitive whole-string glob (* any run, ? one character). */
 export function globMatches(pattern: string, text: string): boolean {
@@ -222,8 +230,17 @@ export class Balancer implements RedirectProvider {
     return { members, pending, weights: s.weights, ceiling: s.ceiling, ...(s.ceilings && { ceilings: s.ceilings }) };
   }
 
+  /**
+   * The members as the choice sees them. While this member is master, another member whose
+   * newest report still says master is the master this one took over from: VRRP made this one
+   * master because that one fell silent (killed, cut off), which VRRP notices within
+   * Master_Down_Interval (RFC 9568 §6.1, ~3.6 adverts), well before its load reports go stale
+   * (K intervals). It gets no peers until it reports again in another role (it resigned,
+   * restarted, or came back as backup).
+   */
   private members(entries: MemberEntry[]): BalanceMember[] {
     const settle = this.settings.settleMs ?? DEFAULT_SETTLE_MS;
+    const selfMaster = this.opts.role.role() === 'master';
     return entries.map((e) => {
       const r = e.report;
       const g = this.grants.get(r.nodeId);
@@ -235,10 +252,12 @@ export class Balancer implements RedirectProvider {
         g.times.splice(0, gained);
         g.tunnels = r.load.tunnels;
         g.report = r;
-        const expired = e.lastAt - r.intervalMs - Math.max(settle, 2 * g.showMs);
+        // A member still taking peers is working through its queue: its grants wait for it
+        // (up to GRANT_MAX_MS); one that gained nothing has shown all it will (see Grants).
+        const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - Math.max(settle, 2 * g.showMs);
         while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
-      return { id: r.nodeId, address: r.address, report: r, stale: e.stale };
+      return { id: r.nodeId, address: r.address, report: r, stale: e.stale || (selfMaster && !e.self && r.role === 'master') };
     });
   }
 

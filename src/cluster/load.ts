@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import type { ChildSa } from '../ike/sa/child-sa.js';
 import type { IkeSa } from '../ike/sa/ike-sa.js';
+import { IkeState } from '../ike/sa/state.js';
 import type { KernelIpsec } from '../kernel/types.js';
 import type { MemberLoad, MemberRoleName } from './report.js';
 
@@ -26,6 +27,19 @@ export interface SaTables {
   readonly manager: { ikeSaList(): IkeSa[]; liveChildren(): ChildSa[] };
 }
 
+/**
+ * A tunnel this member has taken on: an established IKE SA, or one a peer is setting up with it
+ * (a responder SA between IKE_SA_INIT and IKE_AUTH). Counting the second kind is what lets the
+ * master's grants meet the report soon: a redirected peer's IKE_SA_INIT reaches its member one
+ * round trip after the redirect, while its IKE_AUTH may complete seconds later on a loaded
+ * machine, after the grant for it expired (src/cluster/balancer.ts, Grants). A setup that fails
+ * leaves the count again at the next sample.
+ */
+export function committed(sa: Pick<IkeSa, 'established' | 'isDead' | 'initiator' | 'state'>): boolean {
+  if (sa.isDead) return false;
+  return sa.established || (!sa.initiator && sa.state === IkeState.CONNECTING);
+}
+
 /** Child SAs whose counters are queried at once (bounds the requests in flight to the kernel). */
 const QUERY_BATCH = 64;
 /**
@@ -37,7 +51,7 @@ const QUERY_BATCH = 64;
 export const COUNTED_CHILDREN_PER_SEC = 5000;
 
 /**
- * Tunnels = established IKE SAs; child SAs = installed ones; bytes/s = the growth of the
+ * Tunnels = established IKE SAs and those being set up as responder (`committed`); child SAs = installed ones; bytes/s = the growth of the
  * installed SAs' byte counters (both directions) since the previous sample, a new SA counting
  * from zero and a deleted one no longer counting; CPU = this process's CPU time (every thread:
  * IKE, the userspace ESP engine's workers) over the wall time, across all cores.
@@ -65,7 +79,7 @@ export class DaemonLoadSource implements LoadSource {
 
   async sample(): Promise<MemberLoad> {
     const m = this.daemon.manager;
-    const tunnels = m.ikeSaList().filter((sa) => sa.established && !sa.isDead).length;
+    const tunnels = m.ikeSaList().filter(committed).length;
     const children = m.liveChildren().filter((c) => c.isInstalled);
     const windowMs = (children.length / COUNTED_CHILDREN_PER_SEC) * 1000;
     if (this.bytesAt === undefined || this.now() - this.bytesAt >= windowMs) await this.countBytes(children);

@@ -11,7 +11,7 @@
  *       16       8  Sequence: 1, 2, 3, ... within one epoch
  *       24       4  Report Interval (ms)
  *       28       1  Role (0 unknown, 1 init, 2 backup, 3 master)
- *       29       4  Tunnels (established IKE SAs)
+ *       29       4  Tunnels (IKE SAs established or being set up with the sender)
  *       33       4  Child SAs
  *       37       8  Bytes per Second (ESP, in and out)
  *       45       2  CPU (per mille of all the machine's cores)
@@ -62,7 +62,7 @@ const HEADER_OCTETS = fieldsSize(HEADER);
 export const MIN_REPORT_OCTETS = HEADER_OCTETS + fieldsSize(BODY) + MAC_OCTETS;
 
 export interface MemberLoad {
-  /** Established IKE SAs (base stations' tunnels). */
+  /** IKE SAs established, or being set up by a peer (responder, before IKE_AUTH completed): see load.ts committed(). */
   tunnels: number;
   childSas: number;
   /** ESP bytes per second, in and out together. */

@@ -113,6 +113,30 @@ test('under load, grants wait as long as granted peers lately took to show, so a
   assert.equal(b.snapshot().pending.gw3 ?? 0, 0);
 });
 
+test('a loaded member still taking peers keeps its grants past the settle time; one that stopped gaining drops them', () => {
+  // gw2 and gw3 equal; 20 granted to each. Their reports then show the peers arriving slowly
+  // (a loaded machine): gw2 keeps gaining, so its remaining grants still count after settle;
+  // gw3's report shows nothing new, so its grants (peers that never came) stop counting.
+  const { b, ms, tick, at } = setup({ settleMs: 500 });
+  ms.rows = [
+    { report: report('gw1', '192.0.2.1', { tunnels: 900 }), lastAt: at() },
+    { report: report('gw2', '192.0.2.2'), lastAt: at() },
+    { report: report('gw3', '192.0.2.3'), lastAt: at() },
+  ];
+  for (let i = 0; i < 40; i++) b.onInit(ctxOf());
+  assert.deepEqual(b.snapshot().pending, { gw2: 20, gw3: 20 });
+  for (let k = 1; k <= 5; k++) {
+    tick(1000);
+    ms.rows[1] = { report: { ...report('gw2', '192.0.2.2', { tunnels: 2 * k }), sequence: BigInt(k + 1) }, lastAt: at() };
+    ms.rows[2] = { report: { ...report('gw3', '192.0.2.3'), sequence: BigInt(k + 1) }, lastAt: at() };
+    b.snapshot();
+    b.chooseElsewhere();
+  }
+  assert.deepEqual(b.snapshot().pending, { gw2: 10 }, 'gw2: 20 granted, 10 shown, 10 still on their way; gw3: none came');
+  // The next peers go to gw3: gw2 counts 10 shown + 10 on their way.
+  assert.equal(where(b.onInit(ctxOf())), '192.0.2.3');
+});
+
 test('only the VRRP master redirects; a backup serves what reaches it', () => {
   const { b, ms, r } = setup({}, 'backup');
   ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 700 }) }, { report: report('gw2', '192.0.2.2') }];
@@ -120,6 +144,24 @@ test('only the VRRP master redirects; a backup serves what reaches it', () => {
   r.role = 'master';
   assert.equal(where(b.onInit(ctxOf())), '192.0.2.2');
   assert.equal(b.snapshot().served['not-master'], 1);
+});
+
+test('a new master sends nobody to the old master whose last report still says master (killed, not yet stale)', () => {
+  const { b, ms, r } = setup({}, 'backup');
+  const old = { ...report('gw2', '192.0.2.2', { max: 9000 }), role: 'master' as const };
+  ms.rows = [{ report: report('gw1', '192.0.2.1', { tunnels: 400, max: 1000 }) }, { report: old }, { report: report('gw3', '192.0.2.3', { tunnels: 400, max: 1000 }) }];
+  // VRRP made gw1 master (gw2 fell silent); gw2's reports are not stale yet.
+  r.role = 'master';
+  const got = new Set(Array.from({ length: 20 }, () => where(b.onInit(ctxOf()))));
+  assert.deepEqual([...got].sort(), ['192.0.2.3', 'here'], 'the emptiest member, gw2, is the dead master');
+  // gw2 reports again as backup (it restarted, or it was only cut off): it gets peers again.
+  ms.rows[1] = { report: { ...old, role: 'backup', sequence: 2n } };
+  assert.equal(where(b.onInit(ctxOf())), '192.0.2.2');
+  // A draining backup may still send peers to the master.
+  const d = setup({}, 'backup');
+  d.ms.rows = [{ report: report('gw1', '192.0.2.1') }, { report: old }];
+  d.b.draining = true;
+  assert.equal(where(d.b.onInit(ctxOf())), '192.0.2.2');
 });
 
 test('mode off, or a mode for the other exchange: never asked to act', () => {

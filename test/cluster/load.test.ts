@@ -97,3 +97,12 @@ test(`many children: counters are read at most ${COUNTED_CHILDREN_PER_SEC} child
   clock += 1000;
   assert.equal((await src.sample()).bytesPerSec, 2000, 'repeated until the next reading');
 });
+
+test('a tunnel counts from the peer\'s IKE_SA_INIT on: a responder SA being set up is load, an initiator one is not', async () => {
+  // The balancer's grant for a redirected peer is consumed when the member's report shows it;
+  // a setup that takes longer than the grant lives (a loaded member) must still show at once.
+  const sa = (initiator: boolean, state: string) => ({ initiator, state, established: state === 'ESTABLISHED', isDead: state === 'DESTROYED' }) as unknown as IkeSa;
+  const sas = [sa(false, 'ESTABLISHED'), sa(false, 'CONNECTING'), sa(false, 'CONNECTING'), sa(true, 'CONNECTING'), sa(false, 'DESTROYED'), sa(false, 'DELETING')];
+  const src = new DaemonLoadSource({ manager: { ikeSaList: () => sas, liveChildren: () => [] } }, { querySa: async () => undefined as unknown as SaCounters }, () => 0);
+  assert.equal((await src.sample()).tunnels, 3);
+});
