@@ -60,12 +60,11 @@ test('spoofed flood: cookies engage at the threshold, half-open stays there, and
   await p.start();
   try {
     const req = await initRequest(p);
-    const to = req.to;
     let most = 0;
     let cookiesSeen = 0;
     const flood = async (from: number, n: number) => {
       for (let i = from; i < from + n; i++) {
-        p.wire.deliver({ from: { address: spoofed(i), port: 500 }, to, data: withSpi(req, i) });
+        p.wire.deliver({ ...req, from: { address: spoofed(i), port: 500 }, data: withSpi(req, i) });
         most = Math.max(most, p.gw.daemon.manager.halfOpenCount);
       }
       await p.settle();
@@ -107,7 +106,7 @@ test('a flood that returns cookies fills the half-open table up to halfOpenMax a
     const req = await initRequest(p);
     let most = 0;
     // Round 1: 200 requests from 200 addresses; above the threshold each gets a cookie.
-    for (let i = 0; i < 200; i++) p.wire.deliver({ from: { address: spoofed(i), port: 500 }, to: req.to, data: withSpi(req, i) });
+    for (let i = 0; i < 200; i++) p.wire.deliver({ ...req, from: { address: spoofed(i), port: 500 }, data: withSpi(req, i) });
     await p.settle();
     const answers = p.wire.dropAll();
     most = Math.max(most, p.gw.daemon.manager.halfOpenCount);
@@ -117,7 +116,7 @@ test('a flood that returns cookies fills the half-open table up to halfOpenMax a
       const cookie = cookieOf(a);
       if (!cookie) continue;
       const i = a.data.readUInt32BE(4);
-      p.wire.deliver({ from: a.to, to: req.to, data: withCookie(withSpi(req, i), cookie) });
+      p.wire.deliver({ ...req, from: a.to, data: withCookie(withSpi(req, i), cookie) });
       returned++;
       most = Math.max(most, p.gw.daemon.manager.halfOpenCount);
     }
