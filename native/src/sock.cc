@@ -8,6 +8,7 @@
 //   s.bind(sockaddrBytes);
 //   s.start((errno, datagrams, sources) => ...);   // arrays of Buffers, one call per wakeup
 //   s.send(bytes) -> bytes sent, or -errno for EAGAIN/ENOBUFS/EINTR (flow control, a value)
+//   s.sendMany([bytes...], [sockaddr...]) -> per datagram: bytes sent or -errno (sendmmsg)
 //   s.close();
 //
 // Every other failure throws an Error with `code` (the errno name), `errno` and `syscall`, like
@@ -76,6 +77,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value GetSockName(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value SendMany(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
@@ -116,6 +118,7 @@ Napi::Function Socket::Define(Napi::Env env) {
                       InstanceMethod("connect", &Socket::Connect),
                       InstanceMethod("getsockname", &Socket::GetSockName),
                       InstanceMethod("send", &Socket::Send),
+                     InstanceMethod("sendMany", &Socket::SendMany),
                       InstanceMethod("start", &Socket::Start),
                       InstanceMethod("stop", &Socket::Stop),
                       InstanceMethod("setRef", &Socket::SetRef),
@@ -232,6 +235,61 @@ Napi::Value Socket::Send(const Napi::CallbackInfo& info) {
   int e = errno;
   if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == EINTR) return Napi::Number::New(env, -e);
   return Throw(env, "sendto", e);
+}
+
+// sendMany(datagrams: Buffer[], destinations: Buffer[]) -> Int32Array: per datagram the bytes
+// sent or -errno. One sendmmsg call for the whole list (more only after a failure): a datagram
+// the kernel refuses (no route, EPERM, a full buffer) is reported in its slot and skipped, and
+// the rest are still sent, in order. Nothing throws for I/O: the caller counts the failures.
+Napi::Value Socket::SendMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Live(env)) return env.Undefined();
+  if (!info[0].IsArray() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "sendMany(datagrams: Buffer[], destinations: Buffer[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto datas = info[0].As<Napi::Array>();
+  auto dests = info[1].As<Napi::Array>();
+  uint32_t n = datas.Length();
+  if (dests.Length() != n) {
+    Napi::RangeError::New(env, "sendMany: one destination per datagram").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<struct mmsghdr> msgs(n);
+  std::vector<struct iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value d = datas.Get(i), a = dests.Get(i);
+    if (!d.IsBuffer() || !a.IsBuffer()) {
+      Napi::TypeError::New(env, "sendMany: datagrams and destinations must be Buffers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto db = d.As<Napi::Buffer<uint8_t>>();
+    auto ab = a.As<Napi::Buffer<uint8_t>>();
+    iov[i] = {db.Data(), db.Length()};
+    msgs[i].msg_hdr = {};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = ab.Data();
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(ab.Length());
+  }
+  auto result = Napi::Int32Array::New(env, n);
+  uint32_t off = 0;
+  while (off < n) {
+    int k = sendmmsg(fd_, msgs.data() + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (k < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      result[off++] = -e;  // this datagram failed: report it, go on with the next
+      continue;
+    }
+    if (k == 0) {  // not expected for a non-empty vector; never spin on it
+      while (off < n) result[off++] = -EAGAIN;
+      break;
+    }
+    for (int j = 0; j < k; j++) result[off + j] = static_cast<int32_t>(msgs[off + j].msg_len);
+    off += static_cast<uint32_t>(k);
+  }
+  return result;
 }
 
 // start(callback(errno, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean)): one

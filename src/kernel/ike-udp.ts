@@ -7,10 +7,14 @@
  *   - sizes the receive buffer (default 16 MiB, as the engine's port-4500 socket) with
  *     SO_RCVBUFFORCE, falling back to SO_RCVBUF (capped by net.core.rmem_max) without
  *     CAP_NET_ADMIN, so bursts queue in the kernel instead of being dropped there.
+ *   - answers the receiver sends while it handles one batch (N(COOKIE) under a flood: synchronous)
+ *     leave in one sendmmsg at the end of the batch instead of one sendto each; a datagram the
+ *     kernel refuses there is counted and reported like a failed sendto, the others still go;
  * On a NAT-T port, datagrams without the RFC 3948 non-ESP marker (ESP without a kernel to take
  * it, NAT-keepalives) are counted and dropped, as in transport/udp.ts.
  */
 import { isIPv6 } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import {
   IKE_NATT_PORT,
   NON_ESP_MARKER,
@@ -55,6 +59,9 @@ export interface IkeUdpStats {
   nonIke: number;
   /** Datagrams longer than 64 KiB, dropped. */
   truncated: number;
+  /** Datagrams handed to the kernel, and the system calls that carried them (sendto or sendmmsg). */
+  sent: number;
+  sendCalls: number;
   sendErrors: number;
 }
 
@@ -97,10 +104,12 @@ function endpointOf(sa: Buffer): Endpoint {
 
 export class NativeUdpIkeSocket implements IkeDatagramSocket {
   readonly natT: boolean;
-  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, sendErrors: 0 };
+  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, sent: 0, sendCalls: 0, sendErrors: 0 };
   private receiver: IkeReceiver | undefined;
   private onSendError: SendErrorHandler | undefined;
   private closed = false;
+  /** While a received batch is handled: what the receiver sends, flushed with one sendmmsg after it. */
+  private pending: { data: Buffer[]; to: Buffer[]; remotes: Endpoint[] } | undefined;
 
   private constructor(
     private readonly sock: NativeSocket,
@@ -166,16 +175,51 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
   }
 
   private sendRaw(b: Buffer, remote: Endpoint): void {
+    let to: Buffer;
     try {
-      if (this.sock.send(b, sockaddr(remote.address, remote.port)) < 0) {
-        this.stats.sendErrors++;
-        this.onSendError?.(new Error('sendmsg: the datagram was not sent'), remote);
-      }
+      to = sockaddr(remote.address, remote.port);
+    } catch (err) {
+      this.sendFailed(err as Error, remote);
+      return;
+    }
+    const p = this.pending;
+    if (p) {
+      p.data.push(b);
+      p.to.push(to);
+      p.remotes.push(remote);
+      return;
+    }
+    this.stats.sendCalls++;
+    try {
+      if (this.sock.send(b, to) < 0) this.sendFailed(new Error('sendmsg: the datagram was not sent'), remote);
+      else this.stats.sent++;
     } catch (err) {
       // An unreachable destination and the like: a lost datagram to IKE, which retransmits.
-      this.stats.sendErrors++;
-      this.onSendError?.(err as Error, remote);
+      this.sendFailed(err as Error, remote);
     }
+  }
+
+  /** The answers of one received batch, in one sendmmsg (a single one in a plain sendto). */
+  private flush(p: { data: Buffer[]; to: Buffer[]; remotes: Endpoint[] }): void {
+    const n = p.data.length;
+    if (n === 0 || this.closed) return;
+    if (n === 1) return this.sendRaw(p.data[0]!, p.remotes[0]!);
+    this.stats.sendCalls++;
+    const results = this.sock.sendMany(p.data, p.to);
+    for (let i = 0; i < n; i++) {
+      const r = results[i]!;
+      if (r >= 0) {
+        this.stats.sent++;
+        continue;
+      }
+      const err = Object.assign(new Error(`sendmmsg: ${getSystemErrorName(r)}`), { code: getSystemErrorName(r), errno: r, syscall: 'sendmmsg' });
+      this.sendFailed(err, p.remotes[i]!);
+    }
+  }
+
+  private sendFailed(err: Error, remote: Endpoint): void {
+    this.stats.sendErrors++;
+    this.onSendError?.(err, remote);
   }
 
   /** One wakeup's datagrams, delivered in order within this one callback. */
@@ -186,16 +230,22 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
     this.stats.batches++;
     this.stats.datagrams += n;
     if (n > this.stats.largestBatch) this.stats.largestBatch = n;
-    for (let i = 0; i < n && !this.closed; i++) {
-      let data = datagrams[i]!;
-      if (this.natT) {
-        if (data.length < 4 || data.readUInt32BE(0) !== 0) {
-          this.stats.nonIke++;
-          continue;
+    const pending = (this.pending = { data: [], to: [], remotes: [] });
+    try {
+      for (let i = 0; i < n && !this.closed; i++) {
+        let data = datagrams[i]!;
+        if (this.natT) {
+          if (data.length < 4 || data.readUInt32BE(0) !== 0) {
+            this.stats.nonIke++;
+            continue;
+          }
+          data = data.subarray(4);
         }
-        data = data.subarray(4);
+        this.receiver?.(data, endpointOf(sources[i]!), this.local);
       }
-      this.receiver?.(data, endpointOf(sources[i]!), this.local);
+    } finally {
+      this.pending = undefined;
+      this.flush(pending);
     }
   }
 

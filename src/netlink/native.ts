@@ -37,6 +37,8 @@ export interface NativeSocket {
   connect(addr: Buffer): void;
   getsockname(): Buffer;
   send(data: Buffer, to?: Buffer): number;
+  /** sendmmsg: one call for the list; per datagram the bytes sent or -errno (nothing thrown for I/O). */
+  sendMany(datagrams: Buffer[], destinations: Buffer[]): Int32Array;
   start(onData: ReceiveHandler): void;
   stop(): void;
   setRef(ref: boolean): void;
