@@ -7,6 +7,9 @@
  *   - sizes the receive buffer (default 16 MiB, as the engine's port-4500 socket) with
  *     SO_RCVBUFFORCE, falling back to SO_RCVBUF (capped by net.core.rmem_max) without
  *     CAP_NET_ADMIN, so bursts queue in the kernel instead of being dropped there.
+ *   - drops, unread, datagrams that waited longer than IKE_MAX_QUEUE_AGE_MS in that buffer, so
+ *     that a sustained flood the gateway cannot keep up with does not delay fresh requests by
+ *     the seconds the buffer can hold;
  *   - answers the receiver sends while it handles one batch (N(COOKIE) under a flood: synchronous)
  *     leave in one sendmmsg at the end of the batch instead of one sendto each; a datagram the
  *     kernel refuses there is counted and reported like a failed sendto, the others still go;
@@ -31,6 +34,17 @@ import { openSocket, type NativeSocket } from '../netlink/native.js';
 export const IKE_RECV_BUFFER = 16 << 20;
 /** Datagrams read per wakeup (recvmmsg vlen). */
 export const IKE_RECV_BATCH = 64;
+/**
+ * Requests that waited longer than this in the receive queue are dropped unread (counted as
+ * `stale`). Under a flood the gateway reads fewer datagrams than arrive, and the 16 MiB queue
+ * then holds seconds of them: answering a request that old is wasted work (its initiator has
+ * retransmitted or given up) and it makes every fresh request, a real base station's too, wait
+ * behind it. Dropping them costs a copy in native code, not a decode; fresh requests are read
+ * within this time of arriving. Well under an initiator's first retransmission timeout
+ * (strongSwan and segw's base stations: 4 s), so a request is dropped only when its answer
+ * would come too late to matter, or nearly so.
+ */
+export const IKE_MAX_QUEUE_AGE_MS = 1000;
 /** Largest IKE datagram read whole: RFC 7296 §2 lets messages reach 64 KiB without fragmentation. */
 const DATAGRAM_SIZE = 65536;
 const IPV6_V6ONLY = 26; // linux/in6.h
@@ -47,6 +61,8 @@ export interface NativeUdpOptions {
   batch?: number;
   /** Network namespace path (/run/netns/NAME) to open the socket in. */
   netns?: string;
+  /** Drop datagrams older than this in the receive queue (default IKE_MAX_QUEUE_AGE_MS; 0: keep all). */
+  maxQueueAgeMs?: number;
 }
 
 /** What the socket has seen, for status and tests. */
@@ -59,6 +75,8 @@ export interface IkeUdpStats {
   nonIke: number;
   /** Datagrams longer than 64 KiB, dropped. */
   truncated: number;
+  /** Datagrams dropped unread for having waited longer than maxQueueAgeMs in the receive queue. */
+  stale: number;
   /** Datagrams handed to the kernel, and the system calls that carried them (sendto or sendmmsg). */
   sent: number;
   sendCalls: number;
@@ -104,7 +122,7 @@ function endpointOf(sa: Buffer): Endpoint {
 
 export class NativeUdpIkeSocket implements IkeDatagramSocket {
   readonly natT: boolean;
-  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, sent: 0, sendCalls: 0, sendErrors: 0 };
+  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, stale: 0, sent: 0, sendCalls: 0, sendErrors: 0 };
   private receiver: IkeReceiver | undefined;
   private onSendError: SendErrorHandler | undefined;
   private closed = false;
@@ -129,6 +147,7 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
       datagramSize: DATAGRAM_SIZE,
       batch: o.batch ?? IKE_RECV_BATCH,
       withSource: true,
+      maxAgeMs: o.maxQueueAgeMs ?? IKE_MAX_QUEUE_AGE_MS,
     });
     try {
       if (v6) sock.setsockopt(SOL.SOL_IPV6, IPV6_V6ONLY, 1);
@@ -142,7 +161,7 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
       sock.bind(sockaddr(o.address, o.port));
       const bound = endpointOf(sock.getsockname());
       const s = new NativeUdpIkeSocket(sock, { address: o.address, port: bound.port }, o.natT ?? o.port === IKE_NATT_PORT, granted);
-      sock.start((errno, datagrams, sources) => s.onBatch(errno, datagrams, sources!));
+      sock.start((errno, datagrams, sources, _drained, stale) => s.onBatch(errno, datagrams, sources!, stale));
       return s;
     } catch (err) {
       sock.close();
@@ -223,8 +242,9 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
   }
 
   /** One wakeup's datagrams, delivered in order within this one callback. */
-  private onBatch(errno: number, datagrams: Buffer[], sources: Buffer[]): void {
+  private onBatch(errno: number, datagrams: Buffer[], sources: Buffer[], stale: number): void {
     if (errno === EMSGSIZE) this.stats.truncated++;
+    this.stats.stale += stale;
     const n = datagrams.length;
     if (n === 0) return;
     this.stats.batches++;

@@ -76,7 +76,8 @@ test('a port in use is refused with EADDRINUSE; a send to a malformed address is
 });
 
 test('a flood of IKE_SA_INIT read in batches: 30 half-open SAs, every later request answered with N(COOKIE)', async () => {
-  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
+  // No age limit: every request is to be answered however long the 30 DH computations take here.
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0, maxQueueAgeMs: 0 });
   const gw = new IkeDaemon({ connections: [gwConfig(false)], kernel: new StubKernelIpsec(), sockets: [rx] });
   const capture = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0 });
   const bs = new IkeDaemon({
@@ -172,4 +173,39 @@ test('a datagram the kernel refuses inside a batch is reported with its peer and
       await rx.close();
     }
   });
+});
+
+test('datagrams that waited longer than maxQueueAgeMs in the receive queue are dropped unread and counted; fresh ones are delivered', async () => {
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0, maxQueueAgeMs: 1000 });
+  const tx = NativeUdpIkeSocket.bind({ address: '127.0.0.2', port: 0 });
+  try {
+    const got = collect(rx);
+    for (let i = 0; i < 100; i++) tx.send(Buffer.from(`old ${i}`), rx.local);
+    // The event loop is held (as a gateway busy with a flood is) while these age in the queue.
+    const until = Date.now() + 2500;
+    while (Date.now() < until) { /* hold the loop */ }
+    for (let i = 0; i < 20; i++) tx.send(Buffer.from(`new ${i}`), rx.local);
+    await eventually(() => got.length === 20 && rx.stats.stale === 100, { what: 'the fresh datagrams, and the old ones counted as stale' });
+    assert.deepEqual(got.map((g) => g.data.toString()), Array.from({ length: 20 }, (_, i) => `new ${i}`));
+    assert.equal(rx.stats.datagrams, 20, 'stale datagrams never reach JavaScript');
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
+});
+
+test('maxQueueAgeMs 0 keeps every datagram, however long it waited', async () => {
+  const rx = NativeUdpIkeSocket.bind({ address: '127.0.0.1', port: 0, maxQueueAgeMs: 0 });
+  const tx = NativeUdpIkeSocket.bind({ address: '127.0.0.2', port: 0 });
+  try {
+    const got = collect(rx);
+    for (let i = 0; i < 10; i++) tx.send(Buffer.from(`old ${i}`), rx.local);
+    const until = Date.now() + 1200;
+    while (Date.now() < until) { /* hold the loop */ }
+    await eventually(() => got.length === 10, { what: 'all ten' });
+    assert.equal(rx.stats.stale, 0);
+  } finally {
+    await tx.close();
+    await rx.close();
+  }
 });
