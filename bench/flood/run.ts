@@ -281,7 +281,7 @@ async function oneRun(hosts: { g: Host[]; sim: Host; flood: Host }, who: Who, re
     const samples = sampler(r);
     const flood = runFlood(hosts.flood, { target: VIP, sources: FLOOD, rate: RATE, seconds: SECONDS, proposal: PROPOSAL });
     await sleep(2000);
-    const legit = runSimulator(hosts.sim, `${who}${rep}`, SECONDS - 4);
+    const legit = runSimulator(hosts.sim, `${who}${rep}`, SECONDS - 2); // stops when all are up, or with the flood
     const [f, report] = await Promise.all([flood, legit]);
     await eventually(async () => (await recvQueue(resp)) === 0, { what: 'the responder queue drained', timeoutMs: 60_000, intervalMs: 200 });
     const cpu1 = cpuTimes(r.pid);
