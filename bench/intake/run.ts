@@ -17,7 +17,6 @@
  *   node --import tsx bench/intake/run.ts [--rate 10000,100000] [--seconds 10] [--repeat 3] [--legit 10]
  */
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -26,6 +25,7 @@ import { eventually } from '../../src/lab/eventually.js';
 import { StrongSwan } from '../../src/lab/peers/strongswan.js';
 import { GeneratorProcess, type RemoteGeneratorOptions } from '../../src/initiator/remote.js';
 import { cpuTimes, pidIn } from '../ike-setup/procfs.js';
+import { recvQueue, runFlood, udpSnmp } from './measure.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -73,17 +73,6 @@ interface Row {
 }
 
 const progress = (s: string) => process.stderr.write(`[intake] ${s}\n`);
-
-function udpSnmp(host: Host): Record<string, number> {
-  const out = execFileSync('ip', ['netns', 'exec', host.ns, 'cat', '/proc/net/snmp']).toString();
-  const [names, vals] = out.split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.split(/\s+/));
-  return Object.fromEntries(names!.slice(1).map((n, i) => [n, Number(vals![i + 1])]));
-}
-
-async function recvQueue(host: Host): Promise<number> {
-  const r = await host.exec('ss', ['-Hlun', 'sport = :500'], { allowFail: true });
-  return r.stdout.split('\n').filter(Boolean).reduce((n, l) => n + Number(l.split(/\s+/)[1] ?? 0), 0);
-}
 
 async function startSegw(host: Host): Promise<{ pid: number; stop(): Promise<void> }> {
   const name = `segw-intake-${Date.now()}`;
@@ -155,14 +144,6 @@ function legitOptions(): RemoteGeneratorOptions {
   };
 }
 
-async function runFlood(gen: Host, rate: number): Promise<{ sent: number; answered: number; seconds: number }> {
-  const spec = { target: RESP, sources: FLOOD_ADDRS, rate, seconds: SECONDS, proposal: PROPOSAL };
-  const r = await gen.exec(process.execPath, ['--import', 'tsx', join(REPO, 'bench/intake/flood.ts'), JSON.stringify(spec)], {
-    timeoutMs: (SECONDS + 60) * 1000,
-  });
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { sent: number; answered: number; seconds: number };
-}
-
 async function oneRun(gen: Host, resp: Host, legit: GeneratorProcess, who: Who, rate: number, rep: number): Promise<Row> {
   const r = who === 'segw' ? await startSegw(resp) : await startCharon(resp);
   try {
@@ -170,7 +151,7 @@ async function oneRun(gen: Host, resp: Host, legit: GeneratorProcess, who: Who, 
     const snmp0 = udpSnmp(resp);
     const cpu0 = cpuTimes(r.pid);
     const t0 = performance.now();
-    const flood = runFlood(gen, rate);
+    const flood = runFlood(gen, { target: RESP, sources: FLOOD_ADDRS, rate, seconds: SECONDS, proposal: PROPOSAL });
     await new Promise((res) => setTimeout(res, 1000));
     const ok = legit.establish({ concurrency: LEGIT, setupTimeoutMs: 25_000 });
     const [f, report] = await Promise.all([flood, ok]);

@@ -6,8 +6,11 @@
 //   const s = new addon.sock.Socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, { netns: '/run/netns/x' });
 //   s.setsockopt(SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20);
 //   s.bind(sockaddrBytes);
-//   s.start((errno, datagrams, sources) => ...);   // arrays of Buffers, one call per wakeup
+//   s.start((errno, datagrams, sources, drained, stale) => ...);   // arrays of Buffers, one call per wakeup
+//   (with { maxAgeMs }: datagrams that waited longer in the kernel's queue are dropped here,
+//   never copied to JavaScript, and counted in `stale`)
 //   s.send(bytes) -> bytes sent, or -errno for EAGAIN/ENOBUFS/EINTR (flow control, a value)
+//   s.sendMany([bytes...], [sockaddr...]) -> per datagram: bytes sent or -errno (sendmmsg)
 //   s.close();
 //
 // Every other failure throws an Error with `code` (the errno name), `errno` and `syscall`, like
@@ -17,6 +20,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -76,6 +80,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
   Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value GetSockName(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value SendMany(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetRef(const Napi::CallbackInfo& info);
@@ -90,8 +95,12 @@ class Socket : public Napi::ObjectWrap<Socket> {
   void Shutdown();
   static void OnReadable(uv_poll_t* handle, int status, int events);
   void Drain();
+  // Reads up to batch_ datagrams into the scratch buffers; with maxAgeMs_, marks the stale ones.
+  int ReadBatch(int* err, unsigned* stale);
+  bool Stale(const struct msghdr& h, const struct timespec& now) const;
 
   int fd_ = -1;
+  uint32_t maxAgeMs_ = 0;  // 0: deliver every datagram whatever its age
   bool withSource_ = false;
   size_t datagramSize_ = 65536;
   unsigned batch_ = 32;
@@ -105,7 +114,12 @@ class Socket : public Napi::ObjectWrap<Socket> {
   std::vector<struct mmsghdr> headers_;
   std::vector<struct iovec> iovs_;
   std::vector<struct sockaddr_storage> sources_;
+  // SCM_TIMESTAMPNS control messages, one per header (only with maxAgeMs_).
+  std::vector<char> controls_;
+  std::vector<bool> stale_;
 };
+
+constexpr size_t kControlSize = CMSG_SPACE(sizeof(struct timespec));
 
 Napi::Function Socket::Define(Napi::Env env) {
   return DefineClass(env, "Socket",
@@ -116,13 +130,14 @@ Napi::Function Socket::Define(Napi::Env env) {
                       InstanceMethod("connect", &Socket::Connect),
                       InstanceMethod("getsockname", &Socket::GetSockName),
                       InstanceMethod("send", &Socket::Send),
+                     InstanceMethod("sendMany", &Socket::SendMany),
                       InstanceMethod("start", &Socket::Start),
                       InstanceMethod("stop", &Socket::Stop),
                       InstanceMethod("setRef", &Socket::SetRef),
                       InstanceMethod("close", &Socket::Close)});
 }
 
-// new Socket(domain, type, protocol, { netns?: path, freshNetns?: bool, datagramSize?, batch?, withSource? })
+// new Socket(domain, type, protocol, { netns?: path, freshNetns?: bool, datagramSize?, batch?, withSource?, maxAgeMs? })
 Socket::Socket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
@@ -141,6 +156,7 @@ Socket::Socket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket>(info) 
     if (o.Get("datagramSize").IsNumber()) datagramSize_ = o.Get("datagramSize").As<Napi::Number>().Uint32Value();
     if (o.Get("batch").IsNumber()) batch_ = o.Get("batch").As<Napi::Number>().Uint32Value();
     withSource_ = o.Get("withSource").ToBoolean().Value();
+    if (o.Get("maxAgeMs").IsNumber()) maxAgeMs_ = o.Get("maxAgeMs").As<Napi::Number>().Uint32Value();
   }
   if (datagramSize_ < 64 || datagramSize_ > (1u << 20) || batch_ < 1 || batch_ > 1024) {
     Napi::RangeError::New(env, "Socket: datagramSize 64..1 MiB, batch 1..1024").ThrowAsJavaScriptException();
@@ -148,16 +164,22 @@ Socket::Socket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket>(info) 
   }
   if (nsPath.empty() && !fresh) {
     fd_ = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
-    if (fd_ < 0) Throw(env, "socket", errno);
-    return;
+    if (fd_ < 0) {
+      Throw(env, "socket", errno);
+      return;
+    }
+  } else {
+    const char* failed = "socket";
+    int fd = OpenInNamespace(domain, type, protocol, nsPath, fresh, &failed);
+    if (fd < 0) {
+      Throw(env, failed, -fd);
+      return;
+    }
+    fd_ = fd;
   }
-  const char* failed = "socket";
-  int fd = OpenInNamespace(domain, type, protocol, nsPath, fresh, &failed);
-  if (fd < 0) {
-    Throw(env, failed, -fd);
-    return;
-  }
-  fd_ = fd;
+  // The kernel stamps each datagram when it is queued (socket(7) SO_TIMESTAMPNS, CLOCK_REALTIME).
+  int on = 1;
+  if (maxAgeMs_ > 0 && setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) Throw(env, "setsockopt(SO_TIMESTAMPNS)", errno);
 }
 
 // setsockopt(level, name, value: number (as a C int) | Buffer) -> undefined
@@ -234,6 +256,61 @@ Napi::Value Socket::Send(const Napi::CallbackInfo& info) {
   return Throw(env, "sendto", e);
 }
 
+// sendMany(datagrams: Buffer[], destinations: Buffer[]) -> Int32Array: per datagram the bytes
+// sent or -errno. One sendmmsg call for the whole list (more only after a failure): a datagram
+// the kernel refuses (no route, EPERM, a full buffer) is reported in its slot and skipped, and
+// the rest are still sent, in order. Nothing throws for I/O: the caller counts the failures.
+Napi::Value Socket::SendMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!Live(env)) return env.Undefined();
+  if (!info[0].IsArray() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "sendMany(datagrams: Buffer[], destinations: Buffer[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto datas = info[0].As<Napi::Array>();
+  auto dests = info[1].As<Napi::Array>();
+  uint32_t n = datas.Length();
+  if (dests.Length() != n) {
+    Napi::RangeError::New(env, "sendMany: one destination per datagram").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<struct mmsghdr> msgs(n);
+  std::vector<struct iovec> iov(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value d = datas.Get(i), a = dests.Get(i);
+    if (!d.IsBuffer() || !a.IsBuffer()) {
+      Napi::TypeError::New(env, "sendMany: datagrams and destinations must be Buffers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto db = d.As<Napi::Buffer<uint8_t>>();
+    auto ab = a.As<Napi::Buffer<uint8_t>>();
+    iov[i] = {db.Data(), db.Length()};
+    msgs[i].msg_hdr = {};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_hdr.msg_name = ab.Data();
+    msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(ab.Length());
+  }
+  auto result = Napi::Int32Array::New(env, n);
+  uint32_t off = 0;
+  while (off < n) {
+    int k = sendmmsg(fd_, msgs.data() + off, n - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (k < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      result[off++] = -e;  // this datagram failed: report it, go on with the next
+      continue;
+    }
+    if (k == 0) {  // not expected for a non-empty vector; never spin on it
+      while (off < n) result[off++] = -EAGAIN;
+      break;
+    }
+    for (int j = 0; j < k; j++) result[off + j] = static_cast<int32_t>(msgs[off + j].msg_len);
+    off += static_cast<uint32_t>(k);
+  }
+  return result;
+}
+
 // start(callback(errno, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean)): one
 // call per wakeup with up to `batch` datagrams. errno is 0, or a receive error the socket
 // reported (ENOBUFS: the kernel dropped messages because the receive buffer was full; EMSGSIZE:
@@ -266,6 +343,8 @@ Napi::Value Socket::Start(const Napi::CallbackInfo& info) {
     headers_.resize(batch_);
     iovs_.resize(batch_);
     sources_.resize(batch_);
+    stale_.resize(batch_);
+    if (maxAgeMs_ > 0) controls_.resize(kControlSize * batch_);
   }
   int rc = uv_poll_start(poll_, UV_READABLE, &Socket::OnReadable);
   if (rc < 0) return Throw(env, "uv_poll_start", -rc);
@@ -283,9 +362,19 @@ void Socket::OnReadable(uv_poll_t* handle, int status, int events) {
   if (status < 0 && self->polling_ && self->poll_) uv_poll_start(self->poll_, UV_READABLE, &Socket::OnReadable);
 }
 
-void Socket::Drain() {
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
+bool Socket::Stale(const struct msghdr& h, const struct timespec& now) const {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(const_cast<struct msghdr*>(&h)); c; c = CMSG_NXTHDR(const_cast<struct msghdr*>(&h), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    struct timespec t;
+    memcpy(&t, CMSG_DATA(c), sizeof t);
+    int64_t ageMs = (int64_t(now.tv_sec) - t.tv_sec) * 1000 + (int64_t(now.tv_nsec) - t.tv_nsec) / 1000000;
+    return ageMs > int64_t(maxAgeMs_);
+  }
+  return false;  // no stamp (queued before stamping was on): deliver it
+}
+
+int Socket::ReadBatch(int* err, unsigned* stale) {
+  *stale = 0;
   for (unsigned i = 0; i < batch_; i++) {
     iovs_[i] = {scratch_.data() + i * datagramSize_, datagramSize_};
     headers_[i].msg_hdr = {};
@@ -295,18 +384,52 @@ void Socket::Drain() {
       headers_[i].msg_hdr.msg_name = &sources_[i];
       headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     }
+    if (maxAgeMs_ > 0) {
+      headers_[i].msg_hdr.msg_control = controls_.data() + i * kControlSize;
+      headers_[i].msg_hdr.msg_controllen = kControlSize;
+    }
   }
-  int err = 0;
-  bool drained = false;
   int n = recvmmsg(fd_, headers_.data(), batch_, MSG_DONTWAIT, nullptr);
   if (n < 0) {
-    err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) return;
+    *err = errno;
+    if (*err == EAGAIN || *err == EWOULDBLOCK || *err == EINTR) return -1;
     // A socket error is reported before the queued datagrams: read those in the same wakeup,
     // since the level-triggered poll may not fire again if the error was all there was.
     n = recvmmsg(fd_, headers_.data(), batch_, MSG_DONTWAIT, nullptr);
     if (n < 0) n = 0;
   }
+  if (maxAgeMs_ > 0 && n > 0) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    for (int i = 0; i < n; i++) {
+      stale_[i] = Stale(headers_[i].msg_hdr, now);
+      if (stale_[i]) ++*stale;
+    }
+  } else {
+    for (int i = 0; i < n; i++) stale_[i] = false;
+  }
+  return n;
+}
+
+void Socket::Drain() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  int err = 0;
+  bool drained = false;
+  unsigned stale = 0, staleTotal = 0;
+  int n = ReadBatch(&err, &stale);
+  // A full batch of stale datagrams costs no call into JavaScript: read on (bounded) until
+  // something is fresh, the queue runs dry, or 64 batches were skipped.
+  for (int rounds = 0; n == static_cast<int>(batch_) && stale == batch_ && rounds < 64; rounds++) {
+    staleTotal += stale;
+    n = ReadBatch(&err, &stale);
+  }
+  if (n < 0) {
+    if (staleTotal == 0) return;
+    n = 0;
+    err = 0;
+  }
+  staleTotal += stale;
   // recvmmsg stops early only when the queue ran dry (or on an error): the caller may rely on
   // `drained` to know the kernel has nothing more queued for this socket.
   drained = n < static_cast<int>(batch_);
@@ -314,6 +437,7 @@ void Socket::Drain() {
   Napi::Array src = Napi::Array::New(env);
   uint32_t k = 0;
   for (int i = 0; i < n; i++) {
+    if (stale_[i]) continue;
     if (headers_[i].msg_hdr.msg_flags & MSG_TRUNC) {
       err = EMSGSIZE;
       continue;
@@ -324,9 +448,9 @@ void Socket::Drain() {
     }
     k++;
   }
-  if (k == 0 && err == 0) return;
+  if (k == 0 && err == 0 && staleTotal == 0) return;
   std::vector<napi_value> args = {Napi::Number::New(env, err), out, withSource_ ? src.As<Napi::Value>() : env.Undefined(),
-                                   Napi::Boolean::New(env, drained)};
+                                   Napi::Boolean::New(env, drained), Napi::Number::New(env, staleTotal)};
   callback_.MakeCallback(Value(), args, *async_);
   if (env.IsExceptionPending()) {
     // A throwing handler is a bug in the caller: report it as Node reports uncaught exceptions.

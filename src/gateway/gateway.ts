@@ -63,6 +63,8 @@ export interface GatewayStatus {
   dataPlane: { backend: KernelIpsec['name']; reason: string };
   ike: Record<string, number>;
   ikeSas: number;
+  /** Half-open IKE SAs as the admission rules count them (RFC 7296 §2.6: cookies above ike.cookieThreshold). */
+  halfOpen: number;
   childSas: number;
   routes: { prefix: string; children: number; installed: boolean }[];
   counters: Record<string, number>;
@@ -203,6 +205,7 @@ export class Gateway {
       dataPlane: { backend: this.kernel.name, reason: this.dataPlane.reason },
       ike: m.stateCounts(),
       ikeSas: m.ikeSaList().length,
+      halfOpen: m.halfOpenCount,
       childSas: m.liveChildren().length,
       routes: this.rri?.routes() ?? [],
       counters: this.daemon.counters,

@@ -7,10 +7,17 @@
  *   - sizes the receive buffer (default 16 MiB, as the engine's port-4500 socket) with
  *     SO_RCVBUFFORCE, falling back to SO_RCVBUF (capped by net.core.rmem_max) without
  *     CAP_NET_ADMIN, so bursts queue in the kernel instead of being dropped there.
+ *   - drops, unread, datagrams that waited longer than IKE_MAX_QUEUE_AGE_MS in that buffer, so
+ *     that a sustained flood the gateway cannot keep up with does not delay fresh requests by
+ *     the seconds the buffer can hold;
+ *   - answers the receiver sends while it handles one batch (N(COOKIE) under a flood: synchronous)
+ *     leave in one sendmmsg at the end of the batch instead of one sendto each; a datagram the
+ *     kernel refuses there is counted and reported like a failed sendto, the others still go;
  * On a NAT-T port, datagrams without the RFC 3948 non-ESP marker (ESP without a kernel to take
  * it, NAT-keepalives) are counted and dropped, as in transport/udp.ts.
  */
 import { isIPv6 } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import {
   IKE_NATT_PORT,
   NON_ESP_MARKER,
@@ -27,6 +34,19 @@ import { openSocket, type NativeSocket } from '../netlink/native.js';
 export const IKE_RECV_BUFFER = 16 << 20;
 /** Datagrams read per wakeup (recvmmsg vlen). */
 export const IKE_RECV_BATCH = 64;
+/**
+ * Requests that waited longer than this in the receive queue are dropped unread (counted as
+ * `stale`). Under a flood the gateway reads fewer datagrams than arrive, and the 16 MiB queue
+ * then holds seconds of them: answering a request that old is wasted work (its initiator has
+ * retransmitted or given up) and it makes every fresh request, a real base station's too, wait
+ * behind it. Dropping them costs a copy in native code, not a decode; fresh requests are read
+ * within this time of arriving. Under a sustained overload every request waits about this
+ * long, so it must stay below the initiators' first retransmission timeout (strongSwan and segw:
+ * 4 s; bench/flood's simulator: 1 s, where 1000 ms left 89 % of base stations up and 500 ms is
+ * measured in bench/flood/README.md); a GC pause or a burst of DH work longer than this sheds
+ * requests, which their initiators retransmit.
+ */
+export const IKE_MAX_QUEUE_AGE_MS = 500;
 /** Largest IKE datagram read whole: RFC 7296 §2 lets messages reach 64 KiB without fragmentation. */
 const DATAGRAM_SIZE = 65536;
 const IPV6_V6ONLY = 26; // linux/in6.h
@@ -43,6 +63,8 @@ export interface NativeUdpOptions {
   batch?: number;
   /** Network namespace path (/run/netns/NAME) to open the socket in. */
   netns?: string;
+  /** Drop datagrams older than this in the receive queue (default IKE_MAX_QUEUE_AGE_MS; 0: keep all). */
+  maxQueueAgeMs?: number;
 }
 
 /** What the socket has seen, for status and tests. */
@@ -55,6 +77,11 @@ export interface IkeUdpStats {
   nonIke: number;
   /** Datagrams longer than 64 KiB, dropped. */
   truncated: number;
+  /** Datagrams dropped unread for having waited longer than maxQueueAgeMs in the receive queue. */
+  stale: number;
+  /** Datagrams handed to the kernel, and the system calls that carried them (sendto or sendmmsg). */
+  sent: number;
+  sendCalls: number;
   sendErrors: number;
 }
 
@@ -97,10 +124,12 @@ function endpointOf(sa: Buffer): Endpoint {
 
 export class NativeUdpIkeSocket implements IkeDatagramSocket {
   readonly natT: boolean;
-  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, sendErrors: 0 };
+  readonly stats: IkeUdpStats = { datagrams: 0, batches: 0, largestBatch: 0, nonIke: 0, truncated: 0, stale: 0, sent: 0, sendCalls: 0, sendErrors: 0 };
   private receiver: IkeReceiver | undefined;
   private onSendError: SendErrorHandler | undefined;
   private closed = false;
+  /** While a received batch is handled: what the receiver sends, flushed with one sendmmsg after it. */
+  private pending: { data: Buffer[]; to: Buffer[]; remotes: Endpoint[] } | undefined;
 
   private constructor(
     private readonly sock: NativeSocket,
@@ -120,6 +149,7 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
       datagramSize: DATAGRAM_SIZE,
       batch: o.batch ?? IKE_RECV_BATCH,
       withSource: true,
+      maxAgeMs: o.maxQueueAgeMs ?? IKE_MAX_QUEUE_AGE_MS,
     });
     try {
       if (v6) sock.setsockopt(SOL.SOL_IPV6, IPV6_V6ONLY, 1);
@@ -133,7 +163,7 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
       sock.bind(sockaddr(o.address, o.port));
       const bound = endpointOf(sock.getsockname());
       const s = new NativeUdpIkeSocket(sock, { address: o.address, port: bound.port }, o.natT ?? o.port === IKE_NATT_PORT, granted);
-      sock.start((errno, datagrams, sources) => s.onBatch(errno, datagrams, sources!));
+      sock.start((errno, datagrams, sources, _drained, stale) => s.onBatch(errno, datagrams, sources!, stale));
       return s;
     } catch (err) {
       sock.close();
@@ -166,36 +196,78 @@ export class NativeUdpIkeSocket implements IkeDatagramSocket {
   }
 
   private sendRaw(b: Buffer, remote: Endpoint): void {
+    let to: Buffer;
     try {
-      if (this.sock.send(b, sockaddr(remote.address, remote.port)) < 0) {
-        this.stats.sendErrors++;
-        this.onSendError?.(new Error('sendmsg: the datagram was not sent'), remote);
-      }
+      to = sockaddr(remote.address, remote.port);
+    } catch (err) {
+      this.sendFailed(err as Error, remote);
+      return;
+    }
+    const p = this.pending;
+    if (p) {
+      p.data.push(b);
+      p.to.push(to);
+      p.remotes.push(remote);
+      return;
+    }
+    this.stats.sendCalls++;
+    try {
+      if (this.sock.send(b, to) < 0) this.sendFailed(new Error('sendmsg: the datagram was not sent'), remote);
+      else this.stats.sent++;
     } catch (err) {
       // An unreachable destination and the like: a lost datagram to IKE, which retransmits.
-      this.stats.sendErrors++;
-      this.onSendError?.(err as Error, remote);
+      this.sendFailed(err as Error, remote);
     }
   }
 
+  /** The answers of one received batch, in one sendmmsg (a single one in a plain sendto). */
+  private flush(p: { data: Buffer[]; to: Buffer[]; remotes: Endpoint[] }): void {
+    const n = p.data.length;
+    if (n === 0 || this.closed) return;
+    if (n === 1) return this.sendRaw(p.data[0]!, p.remotes[0]!);
+    this.stats.sendCalls++;
+    const results = this.sock.sendMany(p.data, p.to);
+    for (let i = 0; i < n; i++) {
+      const r = results[i]!;
+      if (r >= 0) {
+        this.stats.sent++;
+        continue;
+      }
+      const err = Object.assign(new Error(`sendmmsg: ${getSystemErrorName(r)}`), { code: getSystemErrorName(r), errno: r, syscall: 'sendmmsg' });
+      this.sendFailed(err, p.remotes[i]!);
+    }
+  }
+
+  private sendFailed(err: Error, remote: Endpoint): void {
+    this.stats.sendErrors++;
+    this.onSendError?.(err, remote);
+  }
+
   /** One wakeup's datagrams, delivered in order within this one callback. */
-  private onBatch(errno: number, datagrams: Buffer[], sources: Buffer[]): void {
+  private onBatch(errno: number, datagrams: Buffer[], sources: Buffer[], stale: number): void {
     if (errno === EMSGSIZE) this.stats.truncated++;
+    this.stats.stale += stale;
     const n = datagrams.length;
     if (n === 0) return;
     this.stats.batches++;
     this.stats.datagrams += n;
     if (n > this.stats.largestBatch) this.stats.largestBatch = n;
-    for (let i = 0; i < n && !this.closed; i++) {
-      let data = datagrams[i]!;
-      if (this.natT) {
-        if (data.length < 4 || data.readUInt32BE(0) !== 0) {
-          this.stats.nonIke++;
-          continue;
+    const pending = (this.pending = { data: [], to: [], remotes: [] });
+    try {
+      for (let i = 0; i < n && !this.closed; i++) {
+        let data = datagrams[i]!;
+        if (this.natT) {
+          if (data.length < 4 || data.readUInt32BE(0) !== 0) {
+            this.stats.nonIke++;
+            continue;
+          }
+          data = data.subarray(4);
         }
-        data = data.subarray(4);
+        this.receiver?.(data, endpointOf(sources[i]!), this.local);
       }
-      this.receiver?.(data, endpointOf(sources[i]!), this.local);
+    } finally {
+      this.pending = undefined;
+      this.flush(pending);
     }
   }
 

@@ -19,6 +19,11 @@ export interface SocketOptions {
   datagramSize?: number;
   /** Datagrams read per wakeup (recvmmsg batch, default 32). */
   batch?: number;
+  /**
+   * Datagrams that waited longer than this in the kernel's receive queue (SO_TIMESTAMPNS) are
+   * dropped in native code, never handed over, and counted (`stale`). Default 0: no limit.
+   */
+  maxAgeMs?: number;
   /** Deliver each datagram's source address (sockaddr bytes). */
   withSource?: boolean;
 }
@@ -27,7 +32,8 @@ export interface SocketOptions {
  * Receive callback: errno 0 or a socket error (ENOBUFS: overrun; EMSGSIZE: truncated datagram);
  * `drained`: the kernel's receive queue was empty when reading stopped.
  */
-export type ReceiveHandler = (errno: number, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean) => void;
+/** `stale`: datagrams dropped since the last call for having waited longer than `maxAgeMs` in the kernel's queue. */
+export type ReceiveHandler = (errno: number, datagrams: Buffer[], sources: Buffer[] | undefined, drained: boolean, stale: number) => void;
 
 export interface NativeSocket {
   readonly fd: number;
@@ -37,6 +43,8 @@ export interface NativeSocket {
   connect(addr: Buffer): void;
   getsockname(): Buffer;
   send(data: Buffer, to?: Buffer): number;
+  /** sendmmsg: one call for the list; per datagram the bytes sent or -errno (nothing thrown for I/O). */
+  sendMany(datagrams: Buffer[], destinations: Buffer[]): Int32Array;
   start(onData: ReceiveHandler): void;
   stop(): void;
   setRef(ref: boolean): void;

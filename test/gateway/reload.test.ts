@@ -123,8 +123,9 @@ test('SIGHUP reloads connections, PSKs and log.level without dropping the establ
     const refused = await gw.waitForLog(/^reload refused: ike\.port cannot change while running/, 'reload refused: ike.port, in a new gw.log');
     assert.equal(statSync(join(dir, 'gw.log')).mode & 0o777, 0o600);
     assert.deepEqual(refused.restartOnly, ['ike.port']);
-    const status = await ctl<{ ikeSas: number }>(socket, 'status');
+    const status = await ctl<{ ikeSas: number; halfOpen: number }>(socket, 'status');
     assert.equal(status.ikeSas, 2, 'still running with the bs1 SA and the bs2 SA (bs2 not removed)');
+    assert.equal(status.halfOpen, 0, 'both past IKE_AUTH: none half-open');
 
     // A broken file: refused with the reason, the running config stays.
     writeFileSync(gw.configFile, 'node: [\n');
