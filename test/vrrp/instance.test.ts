@@ -286,6 +286,32 @@ test('split brain healing: a master hearing a lower-priority master re-announces
   assert.ok(a.link.announced.length - before >= 2 * ANNOUNCE_REPEAT, 'another burst once the interval passed');
 });
 
+test('split brain healing when the winner speaks first: the yielding master\'s parting advert makes the winner re-announce (GARP)', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const a = node(hub, clock, '203.0.113.1', { priority: 200 });
+  const b = node(hub, clock, '203.0.113.2', { priority: 150 });
+  a.inst.start();
+  await clock.advance(5000);
+  // The link between them is cut: b hears no advert and becomes master too.
+  b.link.up = false;
+  b.inst.start();
+  await clock.advance(5000);
+  assert.deepEqual([a.inst.state, b.inst.state], ['Master', 'Master']);
+  const before = a.link.announced.length;
+  // Healed: a's advert reaches b before b's next one goes out (adverts race; here a wins), so
+  // b yields at once and a never hears b as master on its own. The LAN's ARP caches still hold
+  // b's MAC for the VIP (b announced it while cut off): a must announce again.
+  b.link.up = true;
+  const ends = { family: 4 as const, src: '203.0.113.1', dst: '224.0.0.18' };
+  const advertA = encodeAdvert({ vrid: 51, priority: 200, maxAdvertInterval: 100, addresses: ['203.0.113.10'] }, ends, 'rfc9568');
+  b.link.receiver!({ ...ends, ttl: 255, data: advertA });
+  await clock.advance(10);
+  assert.equal(b.inst.state, 'Backup');
+  assert.equal(b.holdsVip(), false);
+  assert.equal(a.inst.state, 'Master');
+  assert.equal(a.link.announced.length - before, ANNOUNCE_REPEAT, 'the winner re-announced the VIP');
+});
+
 test('IPv6: the advert lists the virtual router\'s link-local address first (RFC 9568 §5.2.9), and the master installs it', async () => {
   const link6 = {
     family: 6 as const, interface: 'eth0', localAddress: 'fe80::1', hardwareAddress: '02:00:00:00:00:01',
