@@ -1,6 +1,7 @@
 /**
  * bench/faults: the fault matrix on a 3-gateway segw cluster in namespaces (src/lab/faults):
- * N simulated base stations on the VIP, userspace ESP and route injection on every gateway.
+ * N simulated base stations and a strongSwan 5.9.8 base station on the VIP, userspace ESP and
+ * route injection on every gateway.
  * Each fault runs `--reps` times; after each the cluster must converge (every base station has a
  * tunnel, no stale route, no leaked SA or TUN device, one master holding the VIP, GARP seen),
  * and the time each phase took to converge is reported: median, min, max.
@@ -8,7 +9,7 @@
  * The rekey fault needs short child lifetimes, so it runs on a second cluster of its own.
  * As root; not part of `npm test` (the tests in test/faults run single cases).
  *
- *   node --import tsx bench/faults/run.ts [--n 50] [--reps 3] [--cases kill-master,split-brain] [--json FILE]
+ *   node --import tsx bench/faults/run.ts [--n 50] [--reps 3] [--cases kill-9-master,cut-vrrp-link] [--strongswan off] [--json FILE]
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     cases: { type: 'string' },
     'bound-s': { type: 'string', default: '60' },
     json: { type: 'string' },
+    strongswan: { type: 'string', default: 'on' },
   },
 });
 const N = Number(values.n);
@@ -51,18 +53,23 @@ async function runCases(lab: Lab, cases: FaultCase[], rekey: boolean): Promise<v
     const t0 = Date.now();
     cluster = await FaultCluster.start(lab, {
       baseStations: N,
+      strongSwan: values.strongswan !== 'off',
       gateway: (i) => ({ ...(rekey && { childRekeyS: 5 }), ...(i === LOG_GW && disk && { logFile: disk.file }) }),
     });
     console.log(`cluster${rekey ? ' (child rekey 5 s)' : ''}: ${N} base stations up in ${Date.now() - t0} ms`);
-    for (const fc of cases) {
-      for (let r = 0; r < REPS; r++) {
+    // Round by round, not case by case: the other faults move base stations between members, so
+    // a restarted master serves some again before it is killed the next time.
+    for (let r = 0; r < REPS; r++) {
+      for (const fc of cases) {
+        const before = await cluster.snapshot();
         const phases: Phases = await fc.run({
           cluster,
           boundMs: BOUND_MS,
           note: (l) => notes.push(`${fc.name} #${r + 1}: ${l}`),
           ...(disk && { logDisk: { gateway: LOG_GW, disk } }),
         });
-        console.log(`${fc.name} #${r + 1}: ${Object.entries(phases).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+        const held = before.gateways.map((g) => `${g.name}${g.vrrp === 'Master' ? '*' : ''} ${g.established.length}`).join(', ');
+        console.log(`${fc.name} #${r + 1}: ${Object.entries(phases).map(([k, v]) => `${k} ${v} ms`).join(', ')} (before: ${held})`);
         for (const [phase, ms] of Object.entries(phases)) {
           let row = rows.find((x) => x.case === fc.name && x.phase === phase);
           if (!row) rows.push((row = { case: fc.name, phase, runs: [] }));

@@ -75,7 +75,8 @@ export const splitBrain: FaultCase = {
       const others = c.hosts.map((_h, i) => i).filter((i) => i !== m);
       await eventually(async () => {
         const s = await c.snapshot();
-        return others.reduce((n, i) => n + s.gateways[i]!.established.length, 0) === c.baseStations && s.sim?.up === c.baseStations;
+        const served = new Set(others.flatMap((i) => s.gateways[i]!.established.map((sa) => sa.peer)));
+        return c.identities.every((id) => served.has(id)) && s.sim?.up === c.baseStations;
       }, { what: `every base station up on ${others.map(gwName).join(' and ')} while ${gwName(m)} is cut off`, timeoutMs: ctx.boundMs, intervalMs: 100 });
       const rehomed = Date.now() - t0;
       const t1 = Date.now();
@@ -126,6 +127,27 @@ export const flap: FaultCase = {
   },
 };
 
+export const flapMaster: FaultCase = {
+  name: 'flap master link',
+  what: "take the master's bridge port down until a backup takes over, then up again: it preempts back (GARP twice)",
+  async run(ctx) {
+    const c = ctx.cluster;
+    const m = await c.master();
+    const t0 = Date.now();
+    await c.setLink(m, false);
+    try {
+      await eventually(async () => (await Promise.all(c.hosts.map((_h, i) => (i === m ? null : c.vrrpState(i))))).includes('Master'), {
+        what: `a backup takes over from ${gwName(m)}`,
+        timeoutMs: ctx.boundMs,
+      });
+      ctx.note(`${gwName(m)} link down ${Date.now() - t0} ms`);
+    } finally {
+      await c.setLink(m, true);
+    }
+    return { converge: await c.converge(`after the flap of ${gwName(m)}`, ctx.boundMs, t0) };
+  },
+};
+
 export const rekeyKill: FaultCase = {
   name: 'kill -9 during rekey',
   what: 'short child lifetimes; SIGKILL the busiest backup the moment it logs a rekeyed child SA installed; start it again',
@@ -158,7 +180,9 @@ export const diskFull: FaultCase = {
     }, { what: `${gwName(ld.gateway)} reports its log disk full`, timeoutMs: ctx.boundMs, intervalMs: 200 });
     ctx.note(`${gwName(ld.gateway)} reported the full disk after ${Date.now() - t0} ms`);
     // Activity while the disk is full: another member's base stations move.
-    const victim = [0, 1, 2].find((x) => x !== ld.gateway && x !== 0) ?? 1;
+    const m = await c.master();
+    const victim = c.hosts.map((_h, x) => x).find((x) => x !== ld.gateway && x !== m);
+    if (victim === undefined) throw new Error('the disk-full case needs a member other than the master and the full-disk gateway');
     const t1 = Date.now();
     await c.kill(victim);
     const serving = await c.converge(`every base station up with ${gwName(ld.gateway)}'s log disk full`, ctx.boundMs, t1);
@@ -177,4 +201,4 @@ export const diskFull: FaultCase = {
   },
 };
 
-export const ALL_CASES: FaultCase[] = [killMaster, killMember, splitBrain, restart, flap, diskFull, rekeyKill];
+export const ALL_CASES: FaultCase[] = [killMaster, killMember, splitBrain, restart, flap, flapMaster, diskFull, rekeyKill];

@@ -12,12 +12,14 @@ import { stringify } from 'yaml';
 import type { Host, Lab, LabSwitch } from '../lab.js';
 import type { LabProcess } from '../process.js';
 import { SegwProcess } from '../peers/segw.js';
+import { StrongSwan } from '../peers/strongswan.js';
+import { childSas, ikeSas } from '../peers/vici-raw.js';
 import { eventually } from '../eventually.js';
 import type { IkeSaView, EspDropsView } from '../../control/views.js';
 import { defaultIdentity } from '../../initiator/population.js';
 import {
-  CLUSTER_KEY_FILE, GATEWAYS, PROTO_SEGW, SIM_ADDR, VIP,
-  faultGatewayConfig, faultSimulatorConfig, gwAddr, gwName, type GatewayOptions,
+  CLUSTER_KEY_FILE, FAULT_STRONGSWAN_CHARON, GATEWAYS, PROTO_SEGW, SIM_ADDR, STRONGSWAN, VIP,
+  faultGatewayConfig, faultSimulatorConfig, faultStrongSwanConf, gwAddr, gwName, type GatewayOptions,
 } from './config.js';
 import { violations, type ClusterSnapshot, type GatewaySnapshot } from './invariants.js';
 
@@ -29,6 +31,8 @@ export interface FaultClusterOptions {
   gateway?: (i: number) => GatewayOptions;
   /** How long every base station may take to come up at the start (default 90 s). */
   upTimeoutMs?: number;
+  /** Add a strongSwan 5.9.8 base station (STRONGSWAN in ./config.ts) beside the simulator. */
+  strongSwan?: boolean;
 }
 
 export class FaultCluster {
@@ -44,10 +48,16 @@ export class FaultCluster {
     readonly client: Host,
     readonly opts: FaultClusterOptions,
     private sim?: LabProcess,
+    private swan?: StrongSwan,
   ) {}
 
   get baseStations(): number {
     return this.opts.baseStations;
+  }
+
+  /** Every base station's identity: the simulator's, then the strongSwan's if there is one. */
+  get identities(): string[] {
+    return [...Array(this.baseStations).keys()].map(defaultIdentity).concat(this.opts.strongSwan ? [STRONGSWAN.id] : []);
   }
 
   /** Builds the LAN, starts the three gateways (gw1 master) and the simulator, waits for all up. */
@@ -68,6 +78,14 @@ export class FaultCluster {
     await eventually(async () => (await c.vrrpState(0)) === 'Master', { what: 'gw1 VRRP master', timeoutMs: 15_000 });
     for (let i = 1; i < GATEWAYS; i++) await c.startGateway(i);
     await c.startSimulator();
+    if (opts.strongSwan) {
+      const ss = await lab.host('ss');
+      await sw.attach(ss, `${STRONGSWAN.addr}/24`, { ifname: 'eth0' });
+      await ss.sysctl('net.ipv4.conf.eth0.arp_accept', 1);
+      await lab.lan(ss, `${STRONGSWAN.lanAddr}/28`);
+      // start_action = start: charon initiates as soon as swanctl loads the connection.
+      c.swan = await StrongSwan.start(ss, { name: 'bs-strongswan', swanctl: faultStrongSwanConf(), charon: FAULT_STRONGSWAN_CHARON });
+    }
     await c.converge('every base station up at the start', opts.upTimeoutMs ?? 90_000);
     return c;
   }
@@ -88,7 +106,7 @@ export class FaultCluster {
 
   private async startSimulator(): Promise<void> {
     const file = join(this.lab.dir, 'faults-sim.yaml');
-    writeFileSync(file, stringify(faultSimulatorConfig(this.baseStations)));
+    writeFileSync(file, stringify(faultSimulatorConfig(this.baseStations, this.opts.strongSwan)));
     this.sim = this.client.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'basestation', '--config', file], {
       name: 'simulator',
       cwd: REPO,
@@ -148,24 +166,32 @@ export class FaultCluster {
     return m[0]!;
   }
 
-  /** Running gateways other than the master holding the most base stations (ties: the first). */
+  /**
+   * The running backup to hit: the one serving the strongSwan base station if a backup does (so
+   * the real peer goes through the fault), else the one holding the most base stations.
+   */
   async busiestBackup(): Promise<number> {
     const m = await this.master();
     const s = await this.snapshot();
-    const order = s.gateways.map((g, i) => ({ i, n: g.established.length })).filter((x) => x.i !== m && s.gateways[x.i]!.running);
-    order.sort((a, b) => b.n - a.n || a.i - b.i);
+    const order = s.gateways
+      .map((g, i) => ({ i, n: g.established.length, ss: g.established.some((sa) => sa.peer === STRONGSWAN.id) }))
+      .filter((x) => x.i !== m && s.gateways[x.i]!.running);
+    order.sort((a, b) => Number(b.ss) - Number(a.ss) || b.n - a.n || a.i - b.i);
     if (!order[0] || order[0].n === 0) throw new Error('no backup holds a base station');
     return order[0].i;
   }
 
   async snapshot(): Promise<ClusterSnapshot> {
     const gateways = await Promise.all(this.hosts.map((_h, i) => this.gatewaySnapshot(i)));
-    return { gateways, sim: this.simProgress(), vipNeighbour: await this.client.neighbourMac(VIP) };
+    const snap: ClusterSnapshot = { gateways, sim: this.simProgress(), vipNeighbour: await this.client.neighbourMac(VIP) };
+    if (this.swan) snap.strongSwan = await strongSwanView(this.swan);
+    return snap;
   }
 
   /** Rules broken now (./invariants.ts), given which gateways are down on purpose. */
   async violations(): Promise<string[]> {
-    return violations(await this.snapshot(), { count: this.baseStations, identity: defaultIdentity }, this.killed);
+    const want = { count: this.baseStations, identity: defaultIdentity, extra: this.swan ? [STRONGSWAN.id] : [] };
+    return violations(await this.snapshot(), want, this.killed);
   }
 
   /**
@@ -214,6 +240,7 @@ export class FaultCluster {
   /** Stops the simulator (its SAs deleted with the gateways) and every running gateway. */
   async close(): Promise<void> {
     await this.sim?.stop('SIGTERM', 15_000);
+    await this.swan?.stop();
     await Promise.all(this.gateways.map((g) => (g?.process.running ? g.stop() : undefined)));
   }
 }
@@ -228,4 +255,11 @@ export async function injectedRoutes(h: Host): Promise<string[]> {
 export async function tunDevices(h: Host): Promise<string[]> {
   const r = await h.sh('for d in /sys/class/net/*; do [ -e "$d/tun_flags" ] && basename "$d"; done; true');
   return r.stdout.split('\n').filter(Boolean);
+}
+
+/** strongSwan's own count of established IKE SAs and installed child SAs. */
+async function strongSwanView(ss: StrongSwan): Promise<{ established: number; installed: number }> {
+  const sas = (await ss.listSas()).flatMap((e) => ikeSas(e).map(([, ike]) => ike));
+  const up = sas.filter((ike) => ike.state === 'ESTABLISHED');
+  return { established: up.length, installed: up.flatMap((ike) => childSas(ike)).filter((c) => c.state === 'INSTALLED').length };
 }
