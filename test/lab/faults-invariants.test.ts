@@ -80,3 +80,17 @@ test("a killed gateway's leftovers are expected until it starts again; a stopped
   assert.deepEqual(violations(s, WANT, new Set(['gw3'])), []);
   assert.match(violations(s, WANT).join('\n'), /gw3 \(stopped\) left 1 proto segw routes/);
 });
+
+test("a strongSwan base station: its identity served once, and its own view one IKE SA with one installed child", () => {
+  const s = converged();
+  s.gateways[2] = gw('gw3', [], { established: [{ peer: 'ss', children: [{ state: 'INSTALLED', remoteTs: ['198.51.100.240/28'] }] }], kernelRoutes: ['198.51.100.240/28'], dataPlane: { sas: 2, policies: 3 } });
+  s.strongSwan = { established: 1, installed: 1 };
+  const want = { ...WANT, extra: ['ss'] };
+  assert.deepEqual(violations(s, want), []);
+  s.strongSwan = { established: 1, installed: 0 };
+  assert.match(violations(s, want).join('\n'), /strongSwan: 1 IKE SAs established, 0 child SAs installed/);
+  s.gateways[2]!.established = [];
+  s.gateways[2]!.kernelRoutes = [];
+  s.gateways[2]!.dataPlane = { sas: 0, policies: 0 };
+  assert.match(violations(s, want).join('\n'), /1 base stations without an IKE SA \(ss\)/);
+});

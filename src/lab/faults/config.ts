@@ -22,6 +22,10 @@ export const SIM_ADDR = '203.0.113.100';
 /** Base station i protects the i-th /32 of this pool (at most 128 base stations). */
 export const BS_POOL = '198.51.100.128/25';
 export const BS_POOL_SIZE = 128;
+/** The strongSwan base station (optional): its address, identity and protected LAN (inside BS_POOL, after the simulator's /32s). */
+export const STRONGSWAN = { addr: '203.0.113.101', id: 'bs-strongswan.ran.segw.example', lan: '198.51.100.240/28', lanAddr: '198.51.100.241' } as const;
+/** With the strongSwan base station the simulator's /32s must stay below its LAN. */
+export const BS_POOL_SIZE_WITH_STRONGSWAN = 112;
 /** The core side of every child SA. */
 export const CORE_NET = '192.0.2.0/24';
 /** segw's rtm_protocol for injected routes (src/kernel/types.ts ROUTE_PROTO_SEGW). */
@@ -80,8 +84,9 @@ export function faultGatewayConfig(i: number, opts: GatewayOptions = {}): Record
 }
 
 /** The simulator's file: `count` base stations to the VIP, kept up with a short back-off. */
-export function faultSimulatorConfig(count: number): Record<string, unknown> {
-  if (count > BS_POOL_SIZE) throw new RangeError(`at most ${BS_POOL_SIZE} base stations (one /32 each of ${BS_POOL})`);
+export function faultSimulatorConfig(count: number, withStrongSwan = false): Record<string, unknown> {
+  const max = withStrongSwan ? BS_POOL_SIZE_WITH_STRONGSWAN : BS_POOL_SIZE;
+  if (count > max) throw new RangeError(`at most ${max} simulated base stations (one /32 each of ${BS_POOL}${withStrongSwan ? ` below ${STRONGSWAN.lan}` : ''})`);
   return {
     simulate: {
       count,
@@ -100,3 +105,47 @@ export function faultSimulatorConfig(count: number): Record<string, unknown> {
     },
   };
 }
+
+/**
+ * swanctl.conf of the strongSwan base station: to the VIP, following the master's redirect
+ * (charon's default), DPD 1 s; a dead gateway's SA or a gateway's Delete brings it back.
+ */
+export function faultStrongSwanConf(): string {
+  return `connections {
+  vip {
+    local_addrs = ${STRONGSWAN.addr}
+    remote_addrs = ${VIP}
+    version = 2
+    proposals = ${IKE}
+    dpd_delay = 1s
+    keyingtries = 0
+    local {
+      auth = psk
+      id = ${STRONGSWAN.id}
+    }
+    remote {
+      auth = psk
+      id = ${GW_ID}
+    }
+    children {
+      s1 {
+        local_ts = ${STRONGSWAN.lan}
+        remote_ts = ${CORE_NET}
+        esp_proposals = ${ESP}
+        start_action = start
+        dpd_action = restart
+        close_action = restart
+      }
+    }
+  }
+}
+secrets {
+  ike-1 {
+    secret = "${PSK}"
+  }
+}
+`;
+}
+
+/** charon settings: give up on a silent gateway within seconds, as the simulator does. */
+export const FAULT_STRONGSWAN_CHARON = `retransmit_timeout = ${RETRANSMIT.timeout}\n  retransmit_base = ${RETRANSMIT.base}\n  retransmit_tries = ${RETRANSMIT.tries}`;

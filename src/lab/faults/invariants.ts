@@ -39,6 +39,8 @@ export interface ClusterSnapshot {
   sim: { up: number; count: number } | null;
   /** The MAC the base stations' LAN holds for the VIP ('' if none). */
   vipNeighbour: string;
+  /** A strongSwan base station's own view, when the cluster has one: IKE SAs established, child SAs installed. */
+  strongSwan?: { established: number; installed: number };
 }
 
 /** The base stations every gateway must serve between them (count), as the simulator numbers them. */
@@ -46,6 +48,8 @@ export interface Expectation {
   count: number;
   /** Identity of base station i. */
   identity: (i: number) => string;
+  /** Identities of base stations other than the simulator's (a strongSwan), each to be served once. */
+  extra?: string[];
 }
 
 const host32 = (ts: string): string => {
@@ -75,6 +79,9 @@ export function violations(s: ClusterSnapshot, want: Expectation, killed: Readon
   if (!s.sim || s.sim.count !== want.count || s.sim.up !== want.count) {
     out.push(`simulator: ${s.sim ? `${s.sim.up}/${s.sim.count}` : 'no progress yet'} up, want ${want.count}`);
   }
+  if (s.strongSwan && (s.strongSwan.established !== 1 || s.strongSwan.installed !== 1)) {
+    out.push(`strongSwan: ${s.strongSwan.established} IKE SAs established, ${s.strongSwan.installed} child SAs installed (want 1 and 1)`);
+  }
   out.push(...identityViolations(s.gateways, want));
   for (const g of s.gateways) {
     if (g.running) out.push(...leakViolations(g));
@@ -89,8 +96,8 @@ function identityViolations(gateways: GatewaySnapshot[], want: Expectation): str
   for (const g of gateways) for (const sa of g.established) where.set(sa.peer, [...(where.get(sa.peer) ?? []), g.name]);
   let missing = 0;
   const examples: string[] = [];
-  for (let i = 0; i < want.count; i++) {
-    const id = want.identity(i);
+  const ids = [...Array(want.count).keys()].map(want.identity).concat(want.extra ?? []);
+  for (const id of ids) {
     const at = where.get(id) ?? [];
     where.delete(id);
     if (at.length === 0) {
