@@ -32,7 +32,7 @@ export interface FaultCase {
 }
 
 /** SIGKILL gateway `i`, converge on the others, start it again, converge. */
-async function killAndRestart(ctx: CaseContext, i: number): Promise<Phases> {
+async function killAndRestart(ctx: CaseContext, i: number, master = false): Promise<Phases> {
   const c = ctx.cluster;
   const t0 = Date.now();
   await c.kill(i);
@@ -41,14 +41,14 @@ async function killAndRestart(ctx: CaseContext, i: number): Promise<Phases> {
   ctx.note(`${gwName(i)} killed, left ${left.join(', ') || 'nothing'}`);
   const t1 = Date.now();
   await c.startGateway(i);
-  const restart = await c.converge(`${gwName(i)} restarted and clean`, ctx.boundMs, t1);
+  const restart = await c.converge(`${gwName(i)} restarted and clean`, ctx.boundMs, t1, master ? i : undefined);
   return { failover, restart };
 }
 
 export const killMaster: FaultCase = {
   name: 'kill -9 master',
   what: 'SIGKILL the VRRP master; after convergence start it again (it preempts back)',
-  run: async (ctx) => killAndRestart(ctx, await ctx.cluster.master()),
+  run: async (ctx) => killAndRestart(ctx, await ctx.cluster.master(), true),
 };
 
 export const killMember: FaultCase = {

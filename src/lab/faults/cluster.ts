@@ -198,9 +198,12 @@ export class FaultCluster {
    * Waits until no rule is broken; resolves with the time waited (ms). The timeout's message
    * lists the rules still broken.
    */
-  async converge(what: string, timeoutMs: number, since = Date.now()): Promise<number> {
+  async converge(what: string, timeoutMs: number, since = Date.now(), expectMaster?: number): Promise<number> {
     await eventually(async () => {
       const v = await this.violations();
+      // A restarted highest-priority member preempts after its Master_Down_Interval: until then
+      // the cluster looks converged on the other master.
+      if (expectMaster !== undefined && (await this.vrrpState(expectMaster)) !== 'Master') v.push(`${gwName(expectMaster)} is not master (yet)`);
       if (v.length > 0) throw new Error(v.join('; '));
       return true;
     }, { what, timeoutMs, intervalMs: 100 });
