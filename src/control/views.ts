@@ -142,12 +142,16 @@ export function ikeSaView(sa: IkeSa, children: ChildSaView[] = sa.children.map((
  * cannot count them.
  */
 export type EspDropsView =
-  | { available: true; in: Record<string, number>; out: Record<string, number>; totalIn: number; totalOut: number }
+  | {
+      available: true; in: Record<string, number>; out: Record<string, number>; totalIn: number; totalOut: number;
+      /** SAs and policies the data plane holds now (where it tells): compare with list-sas to find leaks. */
+      installed?: { sas: number; policies: number };
+    }
   | { available: false; reason: string };
 
 export function espDropsView(stats: IpsecStats): EspDropsView {
   if (!stats.available) return stats;
   const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
   const { in: inbound, out } = stats.drops;
-  return { available: true, in: inbound, out, totalIn: total(inbound), totalOut: total(out) };
+  return { available: true, in: inbound, out, totalIn: total(inbound), totalOut: total(out), ...(stats.installed && { installed: stats.installed }) };
 }

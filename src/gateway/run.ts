@@ -7,33 +7,65 @@
  */
 import { loadGatewayConfig, type GatewayConfig } from '../config/gateway.js';
 import { ConfigError, SegwError } from '../errors.js';
-import { closeRootLogger, createRootLogger, logger, LogFileError, rootLogger, setRootLogger, type Logger } from '../log/index.js';
+import { closeRootLogger, createRootLogger, logger, LogFileError, reopenLogFile, rootLogger, setRootLogger, type Logger } from '../log/index.js';
 import { Gateway } from './gateway.js';
 import { applyReload, planReload } from './reload.js';
 
+/** How often a log.file whose writes failed is tried again (implementation constant). */
+export const LOG_FILE_RETRY_MS = 5000;
+
 /**
  * Points the process's logging at the config's `log` (file created 0600, or stdout). A write
- * failure later (EIO, a full disk) is reported in one line on stderr and logging moves there.
+ * failure later (EIO, a full disk) is reported in one line on stderr and logging moves there;
+ * the file is tried again every `retryMs` and logging returns to it once a line can be written
+ * (the first line there says since when the log went to stderr).
  */
-export function startLogging(cfg: Pick<GatewayConfig, 'log'>): void {
-  const { level, file } = cfg.log;
+export function startLogging(cfg: Pick<GatewayConfig, 'log'>, opts: { retryMs?: number } = {}): void {
   let root: Logger;
   try {
-    root = createRootLogger({
-      level,
-      destination: file,
-      onWriteError: (err) => {
-        if (rootLogger() !== root) return; // a log replaced by a reload failed while closing
-        process.stderr.write(`segw: log.file ${file}: write failed (${err.code ?? err.message}); logging to standard error from now on\n`);
-        setRootLogger(createRootLogger({ level, destination: 2 }));
-      },
-    });
+    root = createRootLogger({ level: cfg.log.level, destination: cfg.log.file, onWriteError: (err) => onLogWriteError(root, cfg, err, opts.retryMs ?? LOG_FILE_RETRY_MS) });
   } catch (err) {
     if (err instanceof LogFileError) throw new ConfigError(`log.file: ${err.message}`, { cause: err });
     throw err;
   }
   const old = setRootLogger(root);
   if (old) closeRootLogger(old);
+}
+
+/** The file logger `failed` could not write: stderr from now, and the file again once it takes a line. */
+function onLogWriteError(failed: Logger, cfg: Pick<GatewayConfig, 'log'>, err: NodeJS.ErrnoException, retryMs: number): void {
+  if (rootLogger() !== failed) return; // a log replaced by a reload failed while closing
+  const { level, file } = cfg.log;
+  const error = err.code ?? err.message;
+  if (file === undefined) {
+    // Standard output failed (a closed pipe): there is nothing to go back to.
+    process.stderr.write(`segw: standard output: write failed (${error}); logging to standard error from now on\n`);
+    setRootLogger(createRootLogger({ level, destination: 2 }));
+    return;
+  }
+  process.stderr.write(`segw: log.file ${file}: write failed (${error}); logging to standard error until it can be written again (tried every ${retryMs / 1000} s)\n`);
+  const fallback = createRootLogger({ level, destination: 2 });
+  setRootLogger(fallback);
+  const since = new Date();
+  const timer = setInterval(() => {
+    // A reload (SIGHUP) that reopened the log meanwhile has taken over.
+    if (rootLogger() !== fallback) return clearInterval(timer);
+    let fd: number;
+    try {
+      fd = reopenLogFile(file, level, (l) =>
+        l.child({ sub: 'log' }).warn({ file, error, since: since.toISOString() }, 'log.file writable again; the lines since the failure went to standard error'),
+      );
+    } catch {
+      return; // still failing: stay on stderr, try again at the next tick
+    }
+    clearInterval(timer);
+    let again: Logger;
+    again = createRootLogger({ level, destination: fd, onWriteError: (e) => onLogWriteError(again, cfg, e, retryMs) });
+    setRootLogger(again);
+    closeRootLogger(fallback);
+    process.stderr.write(`segw: log.file ${file}: writable again; logging there\n`);
+  }, retryMs);
+  timer.unref();
 }
 
 export async function runGatewayDaemon(cfg: GatewayConfig): Promise<number> {

@@ -98,8 +98,20 @@ export interface IpsecDropStats {
   out: Record<string, number>;
 }
 
-/** What `KernelIpsec.stats` answers: drops by reason, or why this backend cannot count them. */
-export type IpsecStats = { available: true; drops: IpsecDropStats } | { available: false; reason: string };
+/**
+ * What the data plane holds right now: SAs (each direction counts one) and policies. A gateway
+ * whose IKE tables are empty must hold none: anything more is leaked state.
+ */
+export interface IpsecInstalled {
+  sas: number;
+  policies: number;
+}
+
+/**
+ * What `KernelIpsec.stats` answers: drops by reason (and, where the backend can tell, what it
+ * holds), or why this backend cannot count them.
+ */
+export type IpsecStats = { available: true; drops: IpsecDropStats; installed?: IpsecInstalled } | { available: false; reason: string };
 
 export type PolicyDirection = 'in' | 'out' | 'fwd';
 

@@ -4,7 +4,7 @@
  * logged: callers pass SPIs and names, never keys; `redact` is a second line of defence.
  * Per-packet faults go through `rateLimited` so a flood cannot flood the log.
  */
-import { openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import pino from 'pino';
 import type { Logger, LevelWithSilent } from 'pino';
 import { SegwError } from '../errors.js';
@@ -102,6 +102,38 @@ export function createRootLogger(opts: RootLoggerOptions): Logger {
   const l = pino({ level: opts.level ?? defaultLevel(), ...BASE_OPTIONS }, dest);
   destinations.set(l, dest);
   return l;
+}
+
+/**
+ * Opens `path` for append (created 0600) and writes the line(s) `first` logs into it synchronously,
+ * so that a file system still full, or a device still failing, throws here (errno in the error)
+ * before any other line is routed to the file. A line cut short by the write that failed
+ * earlier is ended first, so the file stays one JSON object per line. Resolves with the
+ * descriptor, for createRootLogger's `destination`.
+ */
+export function reopenLogFile(path: string, level: LevelWithSilent, first: (l: Logger) => void): number {
+  const fd = openSync(path, 'a+', 0o600); // read too: the last byte tells if a line was cut short
+  try {
+    const size = fstatSync(fd).size;
+    const last = Buffer.alloc(1);
+    if (size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) writeAllSync(fd, '\n');
+    const probe = pino({ level, ...BASE_OPTIONS }, { write: (line: string) => writeAllSync(fd, line) });
+    first(probe);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** writeSync until every byte is written; a write that makes no progress throws (EIO-like). */
+function writeAllSync(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  for (let off = 0; off < buf.length; ) {
+    const n = writeSync(fd, buf, off);
+    if (n <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    off += n;
+  }
 }
 
 /**

@@ -118,6 +118,8 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
   private readonly addressMismatchLogged = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
   private lastSplitBrainAnnounce = -Infinity;
+  /** When a lower-priority master was last heard (split-brain episodes, see announce()). */
+  private lastLowerMasterSeen = -Infinity;
   private readonly counters = { advertsIn: 0, advertsOut: 0, announcements: 0, checksumMismatches: 0, addressMismatches: 0, transitions: 0, vipErrors: 0 };
   private readonly drops = Object.fromEntries([...DROP_REASONS, 'unknown-peer'].map((r) => [r, 0])) as Record<InstanceDropReason, number>;
   private lastTransition: VrrpTransition | undefined;
@@ -399,7 +401,12 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
   private announce(reason: 'became-master' | 'split-brain'): void {
     if (reason === 'split-brain') {
       const now = this.clock.now();
-      if (now - this.lastSplitBrainAnnounce < SPLIT_BRAIN_ANNOUNCE_MIN_MS) return;
+      // A lower-priority master that keeps advertising (it cannot hear us) gets a burst at most
+      // every SPLIT_BRAIN_ANNOUNCE_MIN_MS; one heard again after a Master_Down_Interval of
+      // silence is a new split brain (a link that flaps), whose healing is announced at once.
+      const newEpisode = now - this.lastLowerMasterSeen > currentMasterDownMs(this.cfg, this.s);
+      this.lastLowerMasterSeen = now;
+      if (!newEpisode && now - this.lastSplitBrainAnnounce < SPLIT_BRAIN_ANNOUNCE_MIN_MS) return;
       this.lastSplitBrainAnnounce = now;
       this.log.warn({}, 'another master with lower priority seen (split brain healing): re-announcing the VIPs');
     }

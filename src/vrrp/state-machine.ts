@@ -196,6 +196,13 @@ function master(c: MachineConfig, s: MachineState, e: VrrpEvent): StepResult {
         return {
           state: next,
           actions: [
+            // Two masters: a split brain is healing. The winner re-announces the VIPs when it
+            // hears a lower-priority master (below), but adverts race: if its advert reached us
+            // before ours reached it, it never hears us as master, and the LAN's ARP caches keep
+            // our MAC (we announced the VIPs while cut off). One parting advert, with our
+            // priority, tells it; RFC 9568 §6.4.3 routers discard it, backups only reset
+            // Master_Down_Timer (beyond §6.4.3, which only has us go Backup).
+            { type: 'SendAdvertisement', priority: c.priority },
             { type: 'CancelTimer', timer: 'Adver_Timer' },
             { type: 'Transition', from: 'Master', to: 'Backup', reason: `advertisement from ${e.src} with priority ${e.priority}` },
             { type: 'RemoveVips' },

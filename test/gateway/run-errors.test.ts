@@ -82,7 +82,7 @@ test('a log file whose writes fail (/dev/full) is reported in one line; the gate
   try {
     await eventually(() => {
       if (!gw.running) throw new Error(`exited: ${gw.stderr}`);
-      return /^segw: log\.file \/dev\/full: write failed \(ENOSPC\); logging to standard error from now on$/m.test(gw.stderr);
+      return /^segw: log\.file \/dev\/full: write failed \(ENOSPC\); logging to standard error until it can be written again \(tried every 5 s\)$/m.test(gw.stderr);
     }, { what: 'the write failure reported on stderr', timeoutMs: 20_000 });
     const c = await eventually(() => ControlClient.connect(join(sub, 'gw.sock')), { what: 'the control socket', timeoutMs: 20_000 });
     try {

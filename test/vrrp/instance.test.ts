@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { StubKernelNet } from '../../src/kernel/stub/net.js';
 import type { VrrpLink, VrrpPacket } from '../../src/kernel/types.js';
-import { ANNOUNCE_REPEAT, type Clock, VrrpInstance } from '../../src/vrrp/instance.js';
+import { ANNOUNCE_REPEAT, type Clock, SPLIT_BRAIN_ANNOUNCE_MIN_MS, VrrpInstance } from '../../src/vrrp/instance.js';
 import { DEFAULT_VRRP_OPTIONS, type VrrpOptions } from '../../src/vrrp/options.js';
 import { encodeAdvert } from '../../src/vrrp/packet.js';
 import { captureLog } from '../support/log-capture.js';
@@ -284,6 +284,56 @@ test('split brain healing: a master hearing a lower-priority master re-announces
   a.link.receiver!({ ...ends, ttl: 255, data: lower });
   await clock.advance(10);
   assert.ok(a.link.announced.length - before >= 2 * ANNOUNCE_REPEAT, 'another burst once the interval passed');
+});
+
+test('a split brain that heals and happens again within SPLIT_BRAIN_ANNOUNCE_MIN_MS (a flapping link) is announced each time', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const a = node(hub, clock, '203.0.113.1', { priority: 200, advertInterval: 100 });
+  a.inst.start();
+  await clock.advance(5000);
+  const masterDown = a.inst.status().masterDownInterval;
+  assert.ok(masterDown + 200 < SPLIT_BRAIN_ANNOUNCE_MIN_MS, 'the second episode falls inside the rate limit');
+  const before = a.link.announced.length;
+  const ends = { family: 4 as const, src: '203.0.113.2', dst: '224.0.0.18' };
+  const lower = encodeAdvert({ vrid: 51, priority: 100, maxAdvertInterval: 10, addresses: ['203.0.113.10'] }, ends, 'rfc9568');
+  a.link.receiver!({ ...ends, ttl: 255, data: lower });
+  await clock.advance(10);
+  assert.equal(a.link.announced.length - before, ANNOUNCE_REPEAT, 'first healing announced');
+  // The same lower master keeps advertising (one episode): no new burst within the limit.
+  a.link.receiver!({ ...ends, ttl: 255, data: lower });
+  await clock.advance(10);
+  assert.equal(a.link.announced.length - before, ANNOUNCE_REPEAT, 'one burst per episode');
+  // Silent for more than Master_Down_Interval (it yielded), then master again and heard again.
+  await clock.advance(masterDown + 100);
+  a.link.receiver!({ ...ends, ttl: 255, data: lower });
+  await clock.advance(10);
+  assert.equal(a.link.announced.length - before, 2 * ANNOUNCE_REPEAT, 'the second healing announced too');
+});
+
+test('split brain healing when the winner speaks first: the yielding master\'s parting advert makes the winner re-announce (GARP)', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const a = node(hub, clock, '203.0.113.1', { priority: 200 });
+  const b = node(hub, clock, '203.0.113.2', { priority: 150 });
+  a.inst.start();
+  await clock.advance(5000);
+  // The link between them is cut: b hears no advert and becomes master too.
+  b.link.up = false;
+  b.inst.start();
+  await clock.advance(5000);
+  assert.deepEqual([a.inst.state, b.inst.state], ['Master', 'Master']);
+  const before = a.link.announced.length;
+  // Healed: a's advert reaches b before b's next one goes out (adverts race; here a wins), so
+  // b yields at once and a never hears b as master on its own. The LAN's ARP caches still hold
+  // b's MAC for the VIP (b announced it while cut off): a must announce again.
+  b.link.up = true;
+  const ends = { family: 4 as const, src: '203.0.113.1', dst: '224.0.0.18' };
+  const advertA = encodeAdvert({ vrid: 51, priority: 200, maxAdvertInterval: 100, addresses: ['203.0.113.10'] }, ends, 'rfc9568');
+  b.link.receiver!({ ...ends, ttl: 255, data: advertA });
+  await clock.advance(10);
+  assert.equal(b.inst.state, 'Backup');
+  assert.equal(b.holdsVip(), false);
+  assert.equal(a.inst.state, 'Master');
+  assert.equal(a.link.announced.length - before, ANNOUNCE_REPEAT, 'the winner re-announced the VIP');
 });
 
 test('IPv6: the advert lists the virtual router\'s link-local address first (RFC 9568 §5.2.9), and the master installs it', async () => {

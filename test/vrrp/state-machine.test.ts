@@ -90,9 +90,10 @@ const rows: { name: string; cfg?: Partial<MachineConfig>; from: MachineState; ev
     ],
   },
   {
-    name: 'Master + higher priority -> Backup, VIPs removed, adopt interval',
+    name: 'Master + higher priority -> one parting advert, Backup, VIPs removed, adopt interval',
     from: masterS, event: adv('203.0.113.9', 150, 10), to: 'Backup', interval: 10,
     actions: [
+      { type: 'SendAdvertisement', priority: 100 }, // parting advert: the winner re-announces
       { type: 'CancelTimer', timer: 'Adver_Timer' },
       { type: 'Transition', from: 'Master', to: 'Backup', reason: 'advertisement from 203.0.113.9 with priority 150' },
       { type: 'RemoveVips' },
@@ -103,6 +104,7 @@ const rows: { name: string; cfg?: Partial<MachineConfig>; from: MachineState; ev
     name: 'Master + equal priority from a greater address -> Backup',
     from: masterS, event: adv('203.0.113.3', 100), to: 'Backup',
     actions: [
+      { type: 'SendAdvertisement', priority: 100 }, // parting advert: the winner re-announces
       { type: 'CancelTimer', timer: 'Adver_Timer' },
       { type: 'Transition', from: 'Master', to: 'Backup', reason: 'advertisement from 203.0.113.3 with priority 100' },
       { type: 'RemoveVips' },

@@ -228,6 +228,8 @@ export class UserspaceIpsec implements KernelIpsec {
         in: { ...drops(s.in), 'ike-queue-full': s.ikeDropped, 'tun-write-error': s.tunWriteErrors },
         out: { ...drops(s.out), 'send-error': s.sendErrors },
       },
+      // The engine's own SA table (not this adapter's bookkeeping), and the policies recorded.
+      installed: { sas: s.sas, policies: this.policies.size },
     };
   }
 

@@ -13,6 +13,7 @@ import type { Host } from '../lab.js';
 import type { LabProcess } from '../process.js';
 import { LabError } from '../../errors.js';
 import { ControlClient } from '../../control/client.js';
+import { eventually } from '../eventually.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -41,7 +42,14 @@ export class SegwProcess {
     host: Host,
     role: 'gateway' | 'basestation',
     config: Record<string, unknown>,
-    opts: { name?: string; files?: Record<string, string>; env?: NodeJS.ProcessEnv; timeoutMs?: number; dist?: boolean } = {},
+    opts: {
+      name?: string; files?: Record<string, string>; env?: NodeJS.ProcessEnv; timeoutMs?: number; dist?: boolean;
+      /**
+       * How to tell it started: its "gateway started" log line (default), or its control socket
+       * answering `status` (a node whose log goes to a log.file, not to the output).
+       */
+      readyBy?: 'log' | 'control';
+    } = {},
   ): Promise<SegwProcess> {
     const name = opts.name ?? `${role}-${host.name}`;
     const dir = host.lab.dir;
@@ -61,8 +69,20 @@ export class SegwProcess {
       logFile: join(dir, `${name}.log`),
     });
     const p = new SegwProcess(host, name, configFile, proc, String(control.socket));
-    await proc.waitFor(role === 'gateway' ? /"msg":"gateway started"/ : /"msg":"gateway started"/, opts.timeoutMs ?? 20_000);
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    if (opts.readyBy === 'control') await p.controlReady(timeoutMs);
+    else await proc.waitFor(/"msg":"gateway started"/, timeoutMs);
     return p;
+  }
+
+  /** Resolves once the control socket answers; rejects with the output if the process exits or time runs out. */
+  private async controlReady(timeoutMs: number): Promise<void> {
+    const seen = await eventually(async () => {
+      if (!this.process.running) return 'exited';
+      await this.ctl('status');
+      return 'answered';
+    }, { what: `${this.name}'s control socket`, timeoutMs, intervalMs: 100 }).catch((err: Error) => err.message);
+    if (seen !== 'answered') throw new LabError(`${this.name}: ${seen === 'exited' ? 'exited while starting' : seen}; last output:\n${this.process.output.slice(-2000)}`);
   }
 
   /** The JSON log lines so far. */

@@ -56,6 +56,10 @@ test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the n
       const outA = saParams({ direction: 'out', src: '198.51.100.1', dst: '198.51.100.2', spi, key, reqid: 5, localNet: '192.0.2.0/25', remoteNet: '192.0.2.128/25' });
       await ga.addSa(outA);
       await ga.addPolicy({ direction: 'out', src: outA.localTs[0], dst: outA.remoteTs[0], tmplSrc: outA.src, tmplDst: outA.dst, reqid: 5, mode: 'tunnel', priority: 10 });
+      // What the data plane holds (status espDrops.installed, which the fault matrix compares with list-sas).
+      const installed = async (g: UserspaceIpsec) => { const st = await g.stats(); return st.available ? st.installed : undefined; };
+      assert.deepEqual(await installed(ga), { sas: 1, policies: 1 });
+      assert.deepEqual(await installed(gb), { sas: 1, policies: 0 });
       await a.exec('ip', ['addr', 'add', '192.0.2.1/32', 'dev', ga.tunName]);
       await a.addRoute('192.0.2.128/25', { dev: ga.tunName, src: '192.0.2.1' });
       await a.exec('ping', ['-c', '4', '-i', '0.2', '-W', '1', '192.0.2.129'], { allowFail: true }); // no reply route: one way
@@ -63,6 +67,7 @@ test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the n
       const ref = { dst: '198.51.100.2', spi, protocol: 'esp' as const };
       assert.deepEqual(expired, [[ref, 'soft', 'packets'], [ref, 'hard', 'packets']]);
       await assert.rejects(gb.querySa(ref), { code: 'SEGW_ESP' });
+      assert.deepEqual(await installed(gb), { sas: 0, policies: 0 }, 'the expired SA left the engine');
       const [c] = ga.queryMany([outA]);
       assert.equal(c!.packets, 4n);
     } finally {
