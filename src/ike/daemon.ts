@@ -449,6 +449,14 @@ export class IkeDaemon {
     return { outcome: end.then((e) => (e.status === Status.SUCCESS ? succeeded(undefined) : failed(`redirect of IKE SA ${sa.name}: ${whyNot(task, e)}`))) };
   }
 
+  /**
+   * Removes an IKE SA here only: children (and their kernel SAs), timers, tables; sends nothing
+   * (its local address is gone: a cluster VIP that moved to another member).
+   */
+  async drop(sa: IkeSa, reason: string): Promise<void> {
+    await sa.run(() => sa.destroy(reason));
+  }
+
   /** A liveness check now; the outcome is ok when the peer answered. */
   async dpd(sa: IkeSa): Promise<Started<void>> {
     const task = new IkeDpd(true);
