@@ -13,7 +13,8 @@
  *                                             or the VIP itself when there is none (or redirect
  *                                             is off): the peer comes back through the new master
  *       otherwise                         ─► INFORMATIONAL D(IKE): the peer reconnects at once
- *     the grace ends early once every request was answered
+ *     the grace ends early once every request was answered; meanwhile new IKE_SA_INITs to the
+ *     VIPs are dropped unanswered (a peer sent back to the VIP retransmits to the new master)
  *   VIPs gone: every SA still on one of them is removed locally (children, kernel SAs and,
  *     through the daemon's events, injected routes; nothing is sent: the address is gone),
  *     logged at warn with the count.
@@ -79,6 +80,8 @@ export interface ReleaseDaemon {
   terminate(sa: IkeSa): Promise<Started<{ acknowledged: boolean }>>;
   /** Removes an IKE SA locally (children, kernel SAs), sending nothing. */
   drop(sa: IkeSa, reason: string): Promise<void>;
+  /** Stops (or resumes) taking new IKE SAs on an address. */
+  refuseNewSas(address: string, refuse: boolean): void;
 }
 
 /** What the releaser needs of the balancer: the choice, and the counters. */
@@ -118,6 +121,8 @@ export class VipReleaser {
    */
   async release(addresses: readonly string[], cause: VipLossCause): Promise<void> {
     const vips = new Set(addresses);
+    // No new SA on an address about to go: the peers sent back to the VIP must reach the new master.
+    for (const a of addresses) this.daemon.refuseNewSas(a, true);
     const sas = this.daemon.manager.ikeSaList().filter((sa) => vips.has(sa.local.address) && isServed(sa));
     if (sas.length === 0) return;
     const started = performance.now();
@@ -149,6 +154,8 @@ export class VipReleaser {
    */
   async dropUnheld(addresses: readonly string[], cause: VipLossCause): Promise<number> {
     const vips = new Set(addresses);
+    // The address is gone (its sockets close next); when this member is master again it takes new SAs there.
+    for (const a of addresses) this.daemon.refuseNewSas(a, false);
     const sas = this.daemon.manager.ikeSaList().filter((sa) => vips.has(sa.local.address) && !sa.isDead);
     if (sas.length === 0) return 0;
     for (const sa of sas) await this.daemon.drop(sa, 'the virtual address moved to another member');

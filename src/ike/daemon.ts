@@ -26,6 +26,7 @@ import { noRedirect, type RedirectProvider } from './redirect/provider.js';
 import { Scheduler, systemClock, type Clock } from './scheduler.js';
 import type { IkeEventSink } from './sa/context.js';
 import { IkeSa } from './sa/ike-sa.js';
+import { peekInitRequest } from './codec/peek.js';
 import { SaManager } from './sa/manager.js';
 import { ChildCreate } from './tasks/child-create.js';
 import { ChildDelete } from './tasks/child-delete.js';
@@ -86,6 +87,8 @@ export class IkeDaemon {
   /** By name: initiate() looks connections up per SA, and an initiator may hold 100k of them. */
   private connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
+  /** Local addresses where new IKE SAs are not taken (refuseNewSas). */
+  private readonly refusingNew = new Set<string>();
   private readonly redirectHistory = new Map<string, number[]>();
   /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
   private readonly redirected = new WeakMap<IkeSa, Promise<Outcome<Established>>>();
@@ -182,9 +185,27 @@ export class IkeDaemon {
     await s.close();
   }
 
+  /**
+   * Stops (or resumes) taking new IKE SAs on a local address: IKE_SA_INIT requests to it are
+   * dropped unanswered (counted `releasing_address`), the SAs on it keep working. A cluster
+   * member giving up a VIP uses it while it moves its peers away: a peer that comes back to the
+   * VIP meanwhile must not start an SA here that is gone a moment later; its retransmission
+   * reaches the new master.
+   */
+  refuseNewSas(address: string, refuse: boolean): void {
+    if (refuse) this.refusingNew.add(address);
+    else this.refusingNew.delete(address);
+  }
+
   private attach(s: IkeDatagramSocket): void {
     this.sockets.set(sockKey(s.local), s);
-    s.setReceiver((data, remote, local) => this.manager.dispatch(data, remote, local));
+    s.setReceiver((data, remote, local) => {
+      if (this.refusingNew.size > 0 && this.refusingNew.has(local.address) && peekInitRequest(data)) {
+        this.manager.counters.inc('releasing_address');
+        return;
+      }
+      this.manager.dispatch(data, remote, local);
+    });
     s.setSendErrorHandler?.((err, remote) => this.manager.sendFailed(err, s.local, remote));
   }
 

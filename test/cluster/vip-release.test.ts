@@ -89,6 +89,11 @@ class FakeDaemon implements ReleaseDaemon {
     if (this.answering) (sa as unknown as FakeSa).isDead = true;
     return { outcome: this.answering ? Promise.resolve(succeeded({ acknowledged: true })) : new Promise<never>(() => {}) };
   }
+  refusing = new Set<string>();
+  refuseNewSas(address: string, refuse: boolean) {
+    if (refuse) this.refusing.add(address);
+    else this.refusing.delete(address);
+  }
   async drop(sa: IkeSa) {
     this.log.push(`drop ${sa.name}`);
     (sa as unknown as FakeSa).isDead = true;
@@ -119,6 +124,7 @@ test('release: each peer served on the VIP is redirected to the balancer\'s choi
   const cap = captureLog();
   const r = new VipReleaser(d, b, cap.log);
   await r.release([VIP], 'lost');
+  assert.deepEqual([...d.refusing], [VIP], 'no new SA on the VIP while it is being given up');
   // gw2 is emptiest (0/100 against gw3's 1/100); with a's grant counted both are at 1/100 and the smaller id wins: gw2 again.
   assert.deepEqual(d.log, ['redirect a 203.0.113.2', 'redirect b 203.0.113.2', 'delete c']);
   const s = b.snapshot();
@@ -129,6 +135,7 @@ test('release: each peer served on the VIP is redirected to the balancer\'s choi
   // The VIP is gone: what is still on it (a and b have not left yet, the half-open one, ours) is removed here.
   d.log.length = 0;
   assert.equal(await r.dropUnheld([VIP], 'lost'), 4);
+  assert.deepEqual([...d.refusing], [], 'taken again once this member holds it again');
   assert.deepEqual(d.log, ['drop a', 'drop b', 'drop half', 'drop ours']);
   assert.equal(b.snapshot().vipRelease.lost.removed, 4);
   const warn = cap.lines.find((l) => l.level === 'warn');
