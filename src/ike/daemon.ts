@@ -176,7 +176,7 @@ export class IkeDaemon {
 
   /**
    * Stops serving a local endpoint and closes its socket (the VIP moved to another member). SAs
-   * made on it stay until DPD or their peer ends them: their peer reaches the new master.
+   * made on it are the caller's to move or drop first (src/cluster/vip-release.ts).
    */
   async removeSocket(local: Endpoint): Promise<void> {
     const s = this.sockets.get(sockKey(local));
