@@ -38,6 +38,7 @@ import type { RoleSource } from './load.js';
 import { ceilingOf, choose, weightedLoad, type BalanceChoice, type BalanceMember, type RefuseReason } from './balance.js';
 import type { LoadReport } from './report.js';
 import type { MemberEntry, Weights } from './table.js';
+import { VIP_LOSS_CAUSES, type ReleaseBalancer, type ReleaseTarget, type VipLossCause } from './vip-release.js';
 
 /**
  * REFUSAL: RFC 7296 has no "busy" code for a new IKE SA. TEMPORARY_FAILURE (§2.25: "try again
@@ -47,7 +48,7 @@ import type { MemberEntry, Weights } from './table.js';
 export const REFUSAL_NOTIFY = NotifyError.TEMPORARY_FAILURE;
 
 /** Why a peer was redirected (counted per target and reason). */
-export type RedirectReason = 'init' | 'auth' | 'pin' | 'loop-overload' | 'draining' | 'drain';
+export type RedirectReason = 'init' | 'auth' | 'pin' | 'loop-overload' | 'draining' | 'drain' | 'vip-stop' | 'vip-lost';
 /** Why a peer that reached the provider was served here. */
 export type ServeReason = 'best' | 'not-master' | 'redirected-from' | 'pin' | 'no-table';
 
@@ -97,6 +98,13 @@ export interface RedirectCounts {
   refused: Record<RefuseReason, number>;
   /** Grants not yet visible in each member's report. */
   pending: Record<string, number>;
+  /**
+   * SAs served on the VIPs when this member stopped holding them, by cause (`stop`: graceful
+   * stop; `lost`: a higher-priority master): deleted with the peer (no REDIRECT_SUPPORTED), and
+   * removed locally once the address was gone. Their redirects are in `redirects`
+   * (reason vip-stop / vip-lost; target "vip" when sent back to the virtual address).
+   */
+  vipRelease: Record<VipLossCause, { deleted: number; removed: number }>;
 }
 
 const SERVE_REASONS: readonly ServeReason[] = ['best', 'not-master', 'redirected-from', 'pin', 'no-table'];
@@ -129,12 +137,13 @@ interface Grants {
 /** The observed show time is capped here (grants wait at most interval + 2 x this). */
 const MAX_SHOW_MS = 60_000;
 
-export class Balancer implements RedirectProvider {
+export class Balancer implements RedirectProvider, ReleaseBalancer {
   private readonly grants = new Map<string, Grants>();
   private readonly recent = new Map<string, RedirectDecision>();
   private readonly redirectCounts = new Map<string, { target: string; address: string; reason: RedirectReason; count: number }>();
   private readonly served = Object.fromEntries(SERVE_REASONS.map((r) => [r, 0])) as Record<ServeReason, number>;
   private readonly refused: Record<RefuseReason, number> = { 'all-above-ceiling': 0, 'no-live-member': 0 };
+  private readonly vipRelease = Object.fromEntries(VIP_LOSS_CAUSES.map((c) => [c, { deleted: 0, removed: 0 }])) as Record<VipLossCause, { deleted: number; removed: number }>;
   private readonly now: () => number;
   /** This member takes no new peers (set at once by a drain, before its next report says so). */
   draining = false;
@@ -205,6 +214,17 @@ export class Balancer implements RedirectProvider {
   granted(member: BalanceMember, reason: RedirectReason): void {
     this.grant(member);
     this.count(member, reason);
+  }
+
+  /** Counts a redirect of a peer served on a VIP this member gives up (./vip-release.ts). */
+  released(to: ReleaseTarget, cause: VipLossCause): void {
+    const reason: RedirectReason = cause === 'stop' ? 'vip-stop' : 'vip-lost';
+    if (to.kind === 'member') this.granted(to.member, reason);
+    else this.count({ id: 'vip', address: to.address }, reason);
+  }
+
+  releaseCounted(what: 'deleted' | 'removed', cause: VipLossCause, n: number): void {
+    this.vipRelease[cause][what] += n;
   }
 
   private elsewhere(members: BalanceMember[], selfId: string, reason: RedirectReason): RedirectDecision {
@@ -294,7 +314,7 @@ export class Balancer implements RedirectProvider {
     return gatewayIdFromString(m.address);
   }
 
-  private count(m: BalanceMember, reason: RedirectReason): void {
+  private count(m: Pick<BalanceMember, 'id' | 'address'>, reason: RedirectReason): void {
     const key = `${m.id}|${reason}`;
     const c = this.redirectCounts.get(key);
     if (c) c.count++;
@@ -311,6 +331,7 @@ export class Balancer implements RedirectProvider {
       served: { ...this.served },
       refused: { ...this.refused },
       pending: Object.fromEntries([...this.grants].filter(([, g]) => g.times.length > 0).map(([id, g]) => [id, g.times.length])),
+      vipRelease: Object.fromEntries(VIP_LOSS_CAUSES.map((c) => [c, { ...this.vipRelease[c] }])) as RedirectCounts['vipRelease'],
     };
   }
 }

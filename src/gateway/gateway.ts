@@ -29,6 +29,7 @@ import { ControlServer } from '../control/server.js';
 import { ClusterMember } from '../cluster/member.js';
 import { DaemonLoadSource, type LoadSource, type RoleSource } from '../cluster/load.js';
 import { VrrpNode } from './vrrp-node.js';
+import { VipReleaser } from '../cluster/vip-release.js';
 import { GatewayMetrics } from '../metrics/index.js';
 import { redirectAdapter, vrrpAdapter } from '../metrics/sources.js';
 import { clusterMethods } from '../control/cluster-methods.js';
@@ -160,6 +161,7 @@ export class Gateway {
             bind: (address) => (ike.endpoints().some((e) => e.address === address) ? Promise.resolve([]) : ikeSocketsOn(address, cfg, dp)),
             serve: (sock) => ike.addSocket(sock),
             unserve: (local) => ike.removeSocket(local),
+            releaser: new VipReleaser(ike, balancer!, clusterLog),
             log: logger('vrrp', { node: cfg.node.name, vrid: cfg.cluster.vrrp.vrid }),
           });
         }

@@ -26,6 +26,7 @@ import { noRedirect, type RedirectProvider } from './redirect/provider.js';
 import { Scheduler, systemClock, type Clock } from './scheduler.js';
 import type { IkeEventSink } from './sa/context.js';
 import { IkeSa } from './sa/ike-sa.js';
+import { peekInitRequest } from './codec/peek.js';
 import { SaManager } from './sa/manager.js';
 import { ChildCreate } from './tasks/child-create.js';
 import { ChildDelete } from './tasks/child-delete.js';
@@ -86,6 +87,8 @@ export class IkeDaemon {
   /** By name: initiate() looks connections up per SA, and an initiator may hold 100k of them. */
   private connsByName = new Map<string, ResolvedConnection>();
   private readonly sockets = new Map<string, IkeDatagramSocket>();
+  /** Local addresses where new IKE SAs are not taken (refuseNewSas). */
+  private readonly refusingNew = new Set<string>();
   private readonly redirectHistory = new Map<string, number[]>();
   /** Initiator SAs that were redirected (RFC 5685): the outcome of the SA that follows. */
   private readonly redirected = new WeakMap<IkeSa, Promise<Outcome<Established>>>();
@@ -173,7 +176,7 @@ export class IkeDaemon {
 
   /**
    * Stops serving a local endpoint and closes its socket (the VIP moved to another member). SAs
-   * made on it stay until DPD or their peer ends them: their peer reaches the new master.
+   * made on it are the caller's to move or drop first (src/cluster/vip-release.ts).
    */
   async removeSocket(local: Endpoint): Promise<void> {
     const s = this.sockets.get(sockKey(local));
@@ -182,9 +185,27 @@ export class IkeDaemon {
     await s.close();
   }
 
+  /**
+   * Stops (or resumes) taking new IKE SAs on a local address: IKE_SA_INIT requests to it are
+   * dropped unanswered (counted `releasing_address`), the SAs on it keep working. A cluster
+   * member giving up a VIP uses it while it moves its peers away: a peer that comes back to the
+   * VIP meanwhile must not start an SA here that is gone a moment later; its retransmission
+   * reaches the new master.
+   */
+  refuseNewSas(address: string, refuse: boolean): void {
+    if (refuse) this.refusingNew.add(address);
+    else this.refusingNew.delete(address);
+  }
+
   private attach(s: IkeDatagramSocket): void {
     this.sockets.set(sockKey(s.local), s);
-    s.setReceiver((data, remote, local) => this.manager.dispatch(data, remote, local));
+    s.setReceiver((data, remote, local) => {
+      if (this.refusingNew.size > 0 && this.refusingNew.has(local.address) && peekInitRequest(data)) {
+        this.manager.counters.inc('releasing_address');
+        return;
+      }
+      this.manager.dispatch(data, remote, local);
+    });
     s.setSendErrorHandler?.((err, remote) => this.manager.sendFailed(err, s.local, remote));
   }
 
@@ -447,6 +468,14 @@ export class IkeDaemon {
     const task = new IkeRedirect(sa, true, to);
     const { end } = await this.act(sa, task);
     return { outcome: end.then((e) => (e.status === Status.SUCCESS ? succeeded(undefined) : failed(`redirect of IKE SA ${sa.name}: ${whyNot(task, e)}`))) };
+  }
+
+  /**
+   * Removes an IKE SA here only: children (and their kernel SAs), timers, tables; sends nothing
+   * (its local address is gone: a cluster VIP that moved to another member).
+   */
+  async drop(sa: IkeSa, reason: string): Promise<void> {
+    await sa.run(() => sa.destroy(reason));
   }
 
   /** A liveness check now; the outcome is ok when the peer answered. */

@@ -97,6 +97,21 @@ export interface VrrpInstanceDeps {
   filter?: VipAcceptFilter;
   clock?: Clock;
   log?: Logger;
+  /**
+   * Called while the VIPs are still held, just before a master removes them (Shutdown, or a
+   * higher-priority advert: RFC 9568 §6.4.3), not by the startup clean-up: what serves the VIPs
+   * moves its clients away. The removal waits for it at most `graceMs` (a duplicate address on
+   * the LAN meanwhile: keep it short).
+   */
+  release?: VipReleaseHook;
+}
+
+/** Why a master gives up its VIPs: it stops (priority 0 sent), or another router won (§6.4.3). */
+export type VipReleaseReason = 'shutdown' | 'superseded';
+
+export interface VipReleaseHook {
+  graceMs: number;
+  run(addresses: string[], reason: VipReleaseReason): Promise<void>;
 }
 
 export interface VrrpInstanceEvents {
@@ -248,9 +263,12 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
         return this.cancel(a.timer);
       case 'AddVips':
         return this.enqueue(() => this.addVips());
-      case 'RemoveVips':
+      case 'RemoveVips': {
         this.cancel('announce');
-        return this.enqueue(() => this.removeVips(a.cleanup ?? false));
+        // dispatch() set the new state first: Initialize after Shutdown, Backup after losing.
+        const reason: VipReleaseReason = this.s.state === 'Initialize' ? 'shutdown' : 'superseded';
+        return this.enqueue(() => this.removeVips(a.cleanup ?? false, reason));
+      }
       case 'Announce':
         return this.announce(a.reason);
     }
@@ -321,7 +339,8 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
     this.emit('vips', { present: true, addresses: this.vips.map((v) => v.address) });
   }
 
-  private async removeVips(cleanup: boolean): Promise<void> {
+  private async removeVips(cleanup: boolean, reason: VipReleaseReason): Promise<void> {
+    if (!cleanup && this.deps.release) await this.releaseWithin(this.deps.release, reason);
     // Whatever serves the VIPs lets go first, so no socket is left bound to a vanished address.
     if (!cleanup) this.emit('vips', { present: false, addresses: this.vips.map((v) => v.address) });
     // The address owner (priority 255) keeps its own addresses (RFC 9568 §6.4.3 leaves them).
@@ -339,6 +358,17 @@ export class VrrpInstance extends EventEmitter<VrrpInstanceEvents> {
       }
     }
     if (!cleanup) await this.vipsLinkDown();
+  }
+
+  /** The release hook, bounded by its grace on this instance's clock; its failure is only logged. */
+  private async releaseWithin(hook: VipReleaseHook, reason: VipReleaseReason): Promise<void> {
+    let timer: unknown;
+    const grace = new Promise<void>((r) => (timer = this.clock.setTimeout(r, hook.graceMs)));
+    const run = hook.run(this.vips.map((v) => v.address), reason).catch((err: unknown) => {
+      this.log.error({ err: String(err) }, 'moving the clients of the virtual addresses failed; removing them anyway');
+    });
+    await Promise.race([run, grace]);
+    this.clock.clearTimeout(timer);
   }
 
   /**

@@ -470,3 +470,49 @@ test('virtual MAC: a link named vrrp.51 that is not a macvlan on the interface i
   assert.equal(net.links.get('vrrp.51')!.parent, 'eth1');
   assert.equal(inst.state, 'Initialize');
 });
+
+test('losing the VIP: the release hook runs while the VIP is still held, with why; the VIP goes after it, or after its grace if it hangs', async () => {
+  for (const hang of [false, true]) {
+    const hub = new Hub(), clock = new ManualClock();
+    const calls: { addresses: string[]; reason: string; heldDuring: boolean; at: number }[] = [];
+    let finish: () => void = () => {};
+    const link = hub.link('203.0.113.1', '02:00:00:00:00:01');
+    const net = new StubKernelNet();
+    const holds = () => net.addresses.has(`eth0|${VIP}`);
+    const low = new VrrpInstance(opts({ priority: 100 }), {
+      link, net, clock,
+      release: { graceMs: 1000, run: (addresses, reason) => { calls.push({ addresses, reason, heldDuring: holds(), at: clock.t }); return new Promise<void>((r) => (finish = r)); } },
+    });
+    low.start();
+    await clock.advance(5000);
+    assert.equal(low.state, 'Master');
+    assert.equal(calls.length, 0, 'the startup clean-up does not call it');
+    const high = node(hub, clock, '203.0.113.2', { priority: 200 });
+    high.inst.start();
+    for (let i = 0; i < 200 && low.state === 'Master'; i++) await clock.advance(50); // Master_Down_Interval, then preemption
+    assert.equal(low.state, 'Backup');
+    assert.deepEqual(calls.map((c) => [c.addresses, c.reason, c.heldDuring]), [[['203.0.113.10'], 'superseded', true]], `hang ${hang}`);
+    assert.equal(holds(), true, 'kept while the hook runs');
+    if (!hang) finish();
+    await clock.advance(hang ? calls[0]!.at + 999 - clock.t : 0);
+    assert.equal(holds(), hang, hang ? 'a hung hook holds it until the grace' : 'removed once the hook is done');
+    await clock.advance(1);
+    assert.equal(holds(), false);
+  }
+});
+
+test('graceful stop: priority 0 is sent, then the release hook runs (reason shutdown) before the VIP goes', async () => {
+  const hub = new Hub(), clock = new ManualClock();
+  const link = hub.link('203.0.113.1', '02:00:00:00:00:01');
+  const net = new StubKernelNet();
+  const seen: string[] = [];
+  const a = new VrrpInstance(opts({ priority: 200 }), {
+    link, net, clock,
+    release: { graceMs: 1000, run: async (_a, reason) => { seen.push(`${reason} prio0=${link.sent.at(-1)!.data[2] === 0} held=${net.addresses.has(`eth0|${VIP}`)}`); } },
+  });
+  a.start();
+  await clock.advance(4000);
+  await a.stop();
+  assert.deepEqual(seen, ['shutdown prio0=true held=true']);
+  assert.equal(net.addresses.has(`eth0|${VIP}`), false);
+});

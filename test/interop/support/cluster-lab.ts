@@ -66,9 +66,11 @@ export interface ClusterLab {
   switchHost: Host;
   members: Member[];
   bss: BaseStation[];
+  /** The cluster key file every member reads (to start a member again). */
+  key: Record<string, string>;
 }
 
-function gatewayConfig(i: number, mode: RedirectMode, capacities: readonly number[]): Record<string, unknown> {
+export function gatewayConfig(i: number, mode: RedirectMode, capacities: readonly number[]): Record<string, unknown> {
   const base = segwConfig(SPEC, 'gateway', gwAddr(i)).config;
   const others = [0, 1, 2].filter((j) => j !== i).map(gwAddr);
   return {
@@ -123,7 +125,7 @@ export async function startClusterLab(lab: Lab, opts: { mode: RedirectMode; capa
     const rows = (await members[0]!.segw.ctl<MembersView>('members')).members;
     return rows.length === 3 && rows.every((r) => !r.stale) && rows.find((r) => r.id === 'gw1')?.role === 'master';
   }, { what: 'gw1 (master) sees all three members live', timeoutMs: 20_000 });
-  return { lab, sw, switchHost: sw.host, members, bss };
+  return { lab, sw, switchHost: sw.host, members, bss, key };
 }
 
 async function startBaseStation(lab: Lab, host: Host, i: number): Promise<BaseStation> {
