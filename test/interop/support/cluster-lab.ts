@@ -122,7 +122,15 @@ export interface ClusterLabOptions {
   dataPlane?: ClusterDataPlane;
   /** strongSwan with kernel-libipsec (default true); false: kernel-netlink only, the kernel's ESP. */
   libipsec?: boolean;
+  /**
+   * Base stations that find a dead gateway by DPD (every `dpdS` seconds, two quick retransmits)
+   * and connect again to the VIP (dpd_action = restart). Default: no DPD.
+   */
+  dpdS?: number;
 }
+
+/** charon's retransmits (strongswan.conf) for a quick DPD verdict: 1 s, 1.2 s, give up after 2.2 s. */
+const QUICK_RETRANSMIT = 'retransmit_timeout = 1\n  retransmit_base = 1.2\n  retransmit_tries = 2';
 
 /**
  * Builds the LAN, starts one member per capacity (gw1 becomes master) and `count` strongSwan
@@ -142,7 +150,7 @@ export async function startClusterLab(lab: Lab, opts: ClusterLabOptions): Promis
   const key = { 'cluster.key': randomBytes(32).toString('hex') + '\n' };
   const segws = await Promise.all(nodes.map((h, i) => SegwProcess.start(h, 'gateway', gatewayConfig(i, opts.mode, opts.capacities, opts.dataPlane ?? 'userspace'), { files: key, timeoutMs: 40_000 })));
   const members = segws.map((segw, i) => ({ id: `gw${i + 1}`, address: gwAddr(i), maxTunnels: opts.capacities[i]!, host: nodes[i]!, segw }));
-  const bss = await Promise.all(bsHosts.map((h, i) => startBaseStation(lab, h, i, opts.libipsec ?? true)));
+  const bss = await Promise.all(bsHosts.map((h, i) => startBaseStation(lab, h, i, opts.libipsec ?? true, opts.dpdS)));
   await eventually(async () => (await vrrpState(members[0]!)) === 'Master', { what: 'gw1 is VRRP master', timeoutMs: 20_000 });
   // Every member's table holds all of them, live: the master balances over the whole cluster.
   await eventually(async () => {
@@ -152,7 +160,7 @@ export async function startClusterLab(lab: Lab, opts: ClusterLabOptions): Promis
   return { lab, sw, switchHost: sw.host, members, bss };
 }
 
-async function startBaseStation(lab: Lab, host: Host, i: number, libipsec: boolean): Promise<BaseStation> {
+async function startBaseStation(lab: Lab, host: Host, i: number, libipsec: boolean, dpdS?: number): Promise<BaseStation> {
   const name = `bs${i + 1}`;
   const net = `192.0.2.${16 * (i + 1)}/28`;
   const lanAddr = `192.0.2.${16 * (i + 1) + 1}`;
@@ -161,8 +169,8 @@ async function startBaseStation(lab: Lab, host: Host, i: number, libipsec: boole
   const logFile = join(lab.dir, `strongswan-${name}`, 'charon-full.log');
   const ss = await StrongSwan.start(host, {
     name,
-    swanctl: swanctlConf(SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
-    charon: charonFileLog(logFile),
+    swanctl: swanctlConf(dpdS ? { ...SPEC, swan: { dpdDelay: dpdS, dpdAction: 'restart' } } : SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
+    charon: dpdS ? `${charonFileLog(logFile)}\n  ${QUICK_RETRANSMIT}` : charonFileLog(logFile),
     libipsec,
   });
   return { name, id, host, address: bsAddr(i), net, lanAddr, ss, logFile };
