@@ -70,13 +70,23 @@ export interface ClusterLab {
   key: Record<string, string>;
 }
 
-export function gatewayConfig(i: number, mode: RedirectMode, capacities: readonly number[]): Record<string, unknown> {
+/**
+ * The members' data plane: the userspace ESP engine (default), or the kernel's XFRM
+ * (test/kernel-esp, where the kernel has ESP), with routes on the device of ike.listen.
+ */
+export type ClusterDataPlane = 'userspace' | 'xfrm';
+
+function kernelConfig(plane: ClusterDataPlane): Record<string, unknown> {
+  return plane === 'xfrm' ? { ipsec: 'xfrm', routes: {} } : { ipsec: 'userspace', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } };
+}
+
+export function gatewayConfig(i: number, mode: RedirectMode, capacities: readonly number[], plane: ClusterDataPlane = 'userspace'): Record<string, unknown> {
   const base = segwConfig(SPEC, 'gateway', gwAddr(i)).config;
-  const others = [0, 1, 2].filter((j) => j !== i).map(gwAddr);
+  const others = capacities.map((_, j) => j).filter((j) => j !== i).map(gwAddr);
   return {
     ...base,
     node: { name: `gw${i + 1}` },
-    kernel: { ipsec: 'userspace', userspace: { tun: 'segw0', mtu: 1400, threads: 1 } },
+    kernel: kernelConfig(plane),
     cluster: {
       address: gwAddr(i),
       vips: [`${VIP}/24`],
@@ -105,9 +115,33 @@ function charonFileLog(path: string): string {
   }`;
 }
 
-/** Builds the LAN, starts the three members (gw1 becomes master) and `count` strongSwan base stations (idle). */
-export async function startClusterLab(lab: Lab, opts: { mode: RedirectMode; capacities: readonly number[]; basestations: number }): Promise<ClusterLab> {
-  const { sw, nodes, client } = await vrrpLan(lab, ['g1', 'g2', 'g3']);
+export interface ClusterLabOptions {
+  mode: RedirectMode;
+  /** One per member (2 or 3 members). */
+  capacities: readonly number[];
+  basestations: number;
+  /** The members' data plane (default userspace). */
+  dataPlane?: ClusterDataPlane;
+  /** strongSwan with kernel-libipsec (default true); false: kernel-netlink only, the kernel's ESP. */
+  libipsec?: boolean;
+  /**
+   * Base stations that find a dead gateway by DPD (every `dpdS` seconds, two quick retransmits)
+   * and connect again to the VIP (dpd_action = restart). Default: no DPD.
+   */
+  dpdS?: number;
+}
+
+/** charon's retransmits (strongswan.conf) for a quick DPD verdict: 1 s, 1.2 s, give up after 2.2 s. */
+const QUICK_RETRANSMIT = 'retransmit_timeout = 1\n  retransmit_base = 1.2\n  retransmit_tries = 2';
+
+/**
+ * Builds the LAN, starts one member per capacity (gw1 becomes master) and `count` strongSwan
+ * base stations (idle).
+ */
+export async function startClusterLab(lab: Lab, opts: ClusterLabOptions): Promise<ClusterLab> {
+  const n = opts.capacities.length;
+  if (n < 2 || n > PRIORITIES.length) throw new Error(`startClusterLab: 2 or 3 members, not ${n}`);
+  const { sw, nodes, client } = await vrrpLan(lab, ['g1', 'g2', 'g3'].slice(0, n));
   const bsHosts = [client];
   for (let i = 1; i < opts.basestations; i++) {
     const h = await lab.host(`bs${i + 1}`);
@@ -116,19 +150,19 @@ export async function startClusterLab(lab: Lab, opts: { mode: RedirectMode; capa
   }
   for (const h of nodes) await lab.lan(h, GW_LAN.cidr);
   const key = { 'cluster.key': randomBytes(32).toString('hex') + '\n' };
-  const segws = await Promise.all(nodes.map((h, i) => SegwProcess.start(h, 'gateway', gatewayConfig(i, opts.mode, opts.capacities), { files: key, timeoutMs: 40_000 })));
+  const segws = await Promise.all(nodes.map((h, i) => SegwProcess.start(h, 'gateway', gatewayConfig(i, opts.mode, opts.capacities, opts.dataPlane ?? 'userspace'), { files: key, timeoutMs: 40_000 })));
   const members = segws.map((segw, i) => ({ id: `gw${i + 1}`, address: gwAddr(i), maxTunnels: opts.capacities[i]!, host: nodes[i]!, segw }));
-  const bss = await Promise.all(bsHosts.map((h, i) => startBaseStation(lab, h, i)));
+  const bss = await Promise.all(bsHosts.map((h, i) => startBaseStation(lab, h, i, opts.libipsec ?? true, opts.dpdS)));
   await eventually(async () => (await vrrpState(members[0]!)) === 'Master', { what: 'gw1 is VRRP master', timeoutMs: 20_000 });
-  // Every member's table holds all three, live: the master balances over the whole cluster.
+  // Every member's table holds all of them, live: the master balances over the whole cluster.
   await eventually(async () => {
     const rows = (await members[0]!.segw.ctl<MembersView>('members')).members;
-    return rows.length === 3 && rows.every((r) => !r.stale) && rows.find((r) => r.id === 'gw1')?.role === 'master';
-  }, { what: 'gw1 (master) sees all three members live', timeoutMs: 20_000 });
+    return rows.length === n && rows.every((r) => !r.stale) && rows.find((r) => r.id === 'gw1')?.role === 'master';
+  }, { what: `gw1 (master) sees all ${n} members live`, timeoutMs: 20_000 });
   return { lab, sw, switchHost: sw.host, members, bss, key };
 }
 
-async function startBaseStation(lab: Lab, host: Host, i: number): Promise<BaseStation> {
+async function startBaseStation(lab: Lab, host: Host, i: number, libipsec: boolean, dpdS?: number): Promise<BaseStation> {
   const name = `bs${i + 1}`;
   const net = `192.0.2.${16 * (i + 1)}/28`;
   const lanAddr = `192.0.2.${16 * (i + 1) + 1}`;
@@ -137,8 +171,9 @@ async function startBaseStation(lab: Lab, host: Host, i: number): Promise<BaseSt
   const logFile = join(lab.dir, `strongswan-${name}`, 'charon-full.log');
   const ss = await StrongSwan.start(host, {
     name,
-    swanctl: swanctlConf(SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
-    charon: charonFileLog(logFile),
+    swanctl: swanctlConf(dpdS ? { ...SPEC, swan: { dpdDelay: dpdS, dpdAction: 'restart' } } : SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
+    charon: dpdS ? `${charonFileLog(logFile)}\n  ${QUICK_RETRANSMIT}` : charonFileLog(logFile),
+    libipsec,
   });
   return { name, id, host, address: bsAddr(i), net, lanAddr, ss, logFile };
 }

@@ -19,7 +19,10 @@ export interface TunnelSpec {
    * IKE proposals and PSK when they are to differ from segw's (negotiation failures, retries).
    */
   swan?: {
-    dpdDelay?: number; ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string;
+    dpdDelay?: number;
+    /** The child's dpd_action (what charon does when DPD finds the peer dead; unset = none). */
+    dpdAction?: 'clear' | 'trap' | 'restart';
+    ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string;
     /** How strongSwan requires its peer to authenticate, when not as itself (a refused AUTH). */
     remoteAuth?: 'psk' | 'pubkey';
   };
@@ -75,6 +78,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     `        remote_ts = ${ends.remoteTs}`,
     `        esp_proposals = ${spec.esp}`,
     ...(s.childRekey ? [`        rekey_time = ${s.childRekey}s`, `        life_time = ${s.childRekey * 2}s`, '        rand_time = 0'] : []),
+    ...(s.dpdAction ? [`        dpd_action = ${s.dpdAction}`] : []),
     '        start_action = none',
     '      }',
     '    }',
