@@ -29,6 +29,7 @@ import { withLab, type Host } from '../../src/lab/lab.js';
 import { eventually } from '../../src/lab/eventually.js';
 import { SegwProcess } from '../../src/lab/peers/segw.js';
 import type { MembersView } from '../../src/cluster/view.js';
+import { RAN_GW_ID as GW_ID, RAN_POOL as POOL, segwRanConnections } from '../ran-profile.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values } = parseArgs({
@@ -54,11 +55,9 @@ const GW = ['203.0.113.1', '203.0.113.2', '203.0.113.3'];
 const VIP = '203.0.113.10';
 const SIM = ['203.0.113.100', '203.0.113.101', '203.0.113.102', '203.0.113.103'];
 const PSK = 'balance failover bench psk 0123456789';
-const GW_ID = 'gw.segw.example';
 // The simulator's proposal (src/initiator/load-generator.ts default).
-const IKE = 'aes128gcm16-prfsha256-ecp256';
-const POOL = '198.18.0.0/15';
 const CORE_TS = '192.0.2.128/25';
+const RAN = { psk: PSK, coreTs: CORE_TS };
 
 function gatewayConfig(i: number): Record<string, unknown> {
   return {
@@ -67,15 +66,7 @@ function gatewayConfig(i: number): Record<string, unknown> {
     log: { level: 'info' },
     ike: { listen: [GW[i]], cookieThreshold: 1_000_000, halfOpenPerPeer: 1_000_000, halfOpenMax: 1_000_000 },
     kernel: { ipsec: 'stub', routes: { enabled: false } },
-    connections: {
-      ran: {
-        local: { id: GW_ID, auth: 'psk' },
-        remote: { id: '%any', addrs: ['%any'], auth: 'psk' },
-        psk: PSK,
-        ikeProposals: [IKE],
-        children: { core: { localTs: [CORE_TS], remoteTs: [POOL], espProposals: ['aes128gcm16'] } },
-      },
-    },
+    connections: segwRanConnections(RAN),
     cluster: {
       address: GW[i],
       vips: [`${VIP}/24`],

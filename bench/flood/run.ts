@@ -38,6 +38,7 @@ import { ControlClient } from '../../src/control/client.js';
 import { cpuTimes, pidIn, rssBytes } from '../ike-setup/procfs.js';
 import { recvQueue, runFlood, udpSnmp } from '../intake/measure.js';
 import { median, stat } from './stats.js';
+import { RAN_PROPOSAL as PROPOSAL, RAN_GW_ID as GW_ID, RAN_POOL as POOL, segwRanConnections, charonRanSwanctl, CHARON_QUIET } from '../ran-profile.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -67,11 +68,9 @@ const VIP = '203.0.113.10';
 const GW = ['203.0.113.1', '203.0.113.2'];
 const SIM = Array.from({ length: 50 }, (_, i) => `203.0.113.${20 + i}`);
 const FLOOD = Array.from({ length: 150 }, (_, i) => `203.0.113.${100 + i}`);
-const PROPOSAL = 'aes128gcm16-prfsha256-ecp256';
-const GW_ID = 'gw.segw.example';
 const PSK = 'flood-bench-psk-0123456789abcdef';
-const POOL = '198.18.0.0/15';
 const CORE_TS = '192.0.2.0/24';
+const RAN = { psk: PSK, coreTs: CORE_TS };
 /** segw's defaults (src/ike/config.ts), repeated here to print them and to configure charon alike. */
 const COOKIE_THRESHOLD = 30;
 const HALF_OPEN_PER_PEER = 100;
@@ -113,15 +112,7 @@ function gatewayConfig(i: number, socket: string): Record<string, unknown> {
     control: { socket },
     ike: { listen: [GW[i]] }, // default DoS protection (cookies above 30 half-open, 100 per source, 20,000 in all)
     kernel: { ipsec: 'stub', routes: { enabled: false } },
-    connections: {
-      ran: {
-        local: { id: GW_ID, auth: 'psk' },
-        remote: { id: '%any', addrs: ['%any'], auth: 'psk' },
-        psk: PSK,
-        ikeProposals: [PROPOSAL],
-        children: { core: { localTs: [CORE_TS], remoteTs: [POOL], espProposals: ['aes128gcm16'] } },
-      },
-    },
+    connections: segwRanConnections(RAN),
     cluster: {
       address: GW[i],
       vips: [`${VIP}/24`],
@@ -167,31 +158,13 @@ async function startSegwCluster(g: Host[]): Promise<Responder> {
 
 async function startCharon(host: Host): Promise<Responder> {
   await host.exec('ip', ['addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
-  const swanctl = `connections {
-  ran {
-    version = 2
-    local_addrs = ${VIP}
-    proposals = ${PROPOSAL}
-    send_certreq = no
-    local { auth = psk
-      id = ${GW_ID} }
-    remote { auth = psk }
-    children {
-      core { local_ts = ${CORE_TS}
-        remote_ts = ${POOL}
-        esp_proposals = aes128gcm16 }
-    }
-  }
-}
-secrets { ike-ran { secret = "${PSK}" } }
-`;
-  const quiet = Object.fromEntries(['dmn', 'mgr', 'ike', 'chd', 'cfg', 'knl', 'net', 'enc', 'lib', 'asn', 'job', 'esp', 'tls', 'app'].map((k) => [k, -1]));
+  const swanctl = charonRanSwanctl(RAN, VIP);
   const charon = `ikesa_table_size = 4096
   dos_protection = yes
   cookie_threshold = ${COOKIE_THRESHOLD}
   block_threshold = ${HALF_OPEN_PER_PEER}`;
   const debug = process.env.FLOOD_DEBUG === '1';
-  const ss = await StrongSwan.start(host, { name: `flood${Date.now()}`, swanctl, charon, logLevels: debug ? { ike: 1, cfg: 1, net: 1, enc: 1 } : quiet });
+  const ss = await StrongSwan.start(host, { name: `flood${Date.now()}`, swanctl, charon, logLevels: debug ? { ike: 1, cfg: 1, net: 1, enc: 1 } : CHARON_QUIET });
   return {
     pid: pidIn(host, 'charon'),
     halfOpen: async () => {

@@ -26,6 +26,7 @@ import { StrongSwan } from '../../src/lab/peers/strongswan.js';
 import { GeneratorProcess, type RemoteGeneratorOptions } from '../../src/initiator/remote.js';
 import { cpuTimes, pidIn } from '../ike-setup/procfs.js';
 import { recvQueue, runFlood, udpSnmp } from './measure.js';
+import { RAN_PROPOSAL as PROPOSAL, RAN_GW_ID as GW_ID, RAN_POOL as POOL, segwRanConnections, charonRanSwanctl, CHARON_QUIET } from '../ran-profile.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -49,11 +50,9 @@ if (RATES.some((r) => !(r > 0 && r <= 200_000)) || !(SECONDS > 0 && SECONDS <= 6
 const RESP = '198.51.100.1';
 const LEGIT_ADDRS = Array.from({ length: LEGIT }, (_, i) => `198.51.100.${10 + i}`);
 const FLOOD_ADDRS = Array.from({ length: 100 }, (_, i) => `198.51.100.${100 + i}`);
-const PROPOSAL = 'aes128gcm16-prfsha256-ecp256';
-const GW_ID = 'gw.segw.example';
 const PSK = 'intake-bench-psk-0123456789abcdef';
-const POOL = '198.18.0.0/15';
 const CORE_TS = '203.0.113.0/24';
+const RAN = { psk: PSK, coreTs: CORE_TS };
 
 type Who = 'segw' | 'charon';
 interface Row {
@@ -81,15 +80,7 @@ async function startSegw(host: Host): Promise<{ pid: number; stop(): Promise<voi
     log: { level: 'warn' },
     ike: { listen: [RESP] }, // default DoS protection: cookies above 30 half-open SAs
     kernel: { ipsec: 'stub', routes: { enabled: false } },
-    connections: {
-      ran: {
-        local: { id: GW_ID, auth: 'psk' },
-        remote: { id: '%any', addrs: ['%any'], auth: 'psk' },
-        psk: PSK,
-        ikeProposals: [PROPOSAL],
-        children: { core: { localTs: [CORE_TS], remoteTs: [POOL], espProposals: ['aes128gcm16'] } },
-      },
-    },
+    connections: segwRanConnections(RAN),
   };
   const file = join(host.lab.dir, `${name}.yaml`);
   writeFileSync(file, stringify(cfg));
@@ -107,27 +98,9 @@ async function startSegw(host: Host): Promise<{ pid: number; stop(): Promise<voi
 }
 
 async function startCharon(host: Host): Promise<{ pid: number; stop(): Promise<void> }> {
-  const swanctl = `connections {
-  ran {
-    version = 2
-    local_addrs = ${RESP}
-    proposals = ${PROPOSAL}
-    send_certreq = no
-    local { auth = psk
-      id = ${GW_ID} }
-    remote { auth = psk }
-    children {
-      core { local_ts = ${CORE_TS}
-        remote_ts = ${POOL}
-        esp_proposals = aes128gcm16 }
-    }
-  }
-}
-secrets { ike-ran { secret = "${PSK}" } }
-`;
+  const swanctl = charonRanSwanctl(RAN, RESP);
   // Default DoS protection (cookies at 30 half-open SAs, 5 per IP blocked); log off as in bench/ike-setup.
-  const quiet = Object.fromEntries(['dmn', 'mgr', 'ike', 'chd', 'cfg', 'knl', 'net', 'enc', 'lib', 'asn', 'job', 'esp', 'tls', 'app'].map((k) => [k, -1]));
-  const ss = await StrongSwan.start(host, { name: `intake${Date.now()}`, swanctl, charon: 'ikesa_table_size = 4096', logLevels: quiet });
+  const ss = await StrongSwan.start(host, { name: `intake${Date.now()}`, swanctl, charon: 'ikesa_table_size = 4096', logLevels: CHARON_QUIET });
   return { pid: pidIn(host, 'charon'), stop: () => ss.process.stop('SIGKILL', 2000) };
 }
 
