@@ -105,6 +105,23 @@ export const restart: FaultCase = {
   },
 };
 
+/**
+ * Takes gateway `i`'s bridge port down until `down` holds, then up again; the cluster must then
+ * converge (timed from the moment the port went down).
+ */
+async function flapLink(ctx: CaseContext, i: number, down: () => Promise<boolean>, what: string): Promise<Phases> {
+  const c = ctx.cluster;
+  const t0 = Date.now();
+  await c.setLink(i, false);
+  try {
+    await eventually(down, { what, timeoutMs: ctx.boundMs });
+    ctx.note(`${gwName(i)} link down ${Date.now() - t0} ms`);
+  } finally {
+    await c.setLink(i, true);
+  }
+  return { converge: await c.converge(`after the flap of ${gwName(i)}`, ctx.boundMs, t0) };
+}
+
 export const flap: FaultCase = {
   name: 'flap member link',
   what: "take the busiest backup's bridge port down until the master's table marks it stale, then up again",
@@ -112,18 +129,11 @@ export const flap: FaultCase = {
     const c = ctx.cluster;
     const m = await c.master();
     const i = await c.busiestBackup();
-    const t0 = Date.now();
-    await c.setLink(i, false);
-    try {
-      await eventually(async () => {
-        const rows = (await c.gateways[m]!.ctl<{ members: { id: string; stale: boolean }[] }>('members')).members;
-        return rows.find((r) => r.id === gwName(i))?.stale === true;
-      }, { what: `${gwName(m)} marks ${gwName(i)} stale`, timeoutMs: ctx.boundMs });
-      ctx.note(`${gwName(i)} link down ${Date.now() - t0} ms`);
-    } finally {
-      await c.setLink(i, true);
-    }
-    return { converge: await c.converge(`after the flap of ${gwName(i)}`, ctx.boundMs, t0) };
+    const stale = async () => {
+      const rows = (await c.gateways[m]!.ctl<{ members: { id: string; stale: boolean }[] }>('members')).members;
+      return rows.find((r) => r.id === gwName(i))?.stale === true;
+    };
+    return flapLink(ctx, i, stale, `${gwName(m)} marks ${gwName(i)} stale`);
   },
 };
 
@@ -133,18 +143,8 @@ export const flapMaster: FaultCase = {
   async run(ctx) {
     const c = ctx.cluster;
     const m = await c.master();
-    const t0 = Date.now();
-    await c.setLink(m, false);
-    try {
-      await eventually(async () => (await Promise.all(c.hosts.map((_h, i) => (i === m ? null : c.vrrpState(i))))).includes('Master'), {
-        what: `a backup takes over from ${gwName(m)}`,
-        timeoutMs: ctx.boundMs,
-      });
-      ctx.note(`${gwName(m)} link down ${Date.now() - t0} ms`);
-    } finally {
-      await c.setLink(m, true);
-    }
-    return { converge: await c.converge(`after the flap of ${gwName(m)}`, ctx.boundMs, t0) };
+    const backupMaster = async () => (await Promise.all(c.hosts.map((_h, i) => (i === m ? null : c.vrrpState(i))))).includes('Master');
+    return flapLink(ctx, m, backupMaster, `a backup takes over from ${gwName(m)}`);
   },
 };
 
