@@ -6,10 +6,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { humanTable } from '../../src/cli/ctl-tables.js';
 import { ControlServer } from '../../src/control/server.js';
 import { IkeDaemon } from '../../src/ike/daemon.js';
@@ -18,8 +17,8 @@ import { logger } from '../../src/log/index.js';
 import type { MembersView, MemberView } from '../../src/cluster/view.js';
 import type { VrrpStatus } from '../../src/vrrp/instance.js';
 import { gwConfig } from '../exchange/harness.js';
+import { runSegw } from '../support/segw-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 
 function member(id: string, over: Partial<MemberView> = {}): MemberView {
   return {
@@ -106,13 +105,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function segw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, (err, stdout, stderr) =>
-      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const segw = (args: string[]) => runSegw(args);
 
 test('segw ctl members / vrrp print tables by default and JSON with --json', async () => {
   const sock = server.path;

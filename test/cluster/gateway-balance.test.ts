@@ -9,8 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { parseGatewayConfig } from '../../src/config/gateway.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -21,6 +20,7 @@ import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { bsConfig, PSK } from '../exchange/harness.js';
 import { eventually } from '../support/eventually.js';
+import { runSegw } from '../support/segw-cli.js';
 
 const base = 22_000 + Math.floor(Math.random() * 18_000);
 const REPORT_PORT = base + 10;
@@ -86,15 +86,8 @@ async function call<T>(node: string, method: string, params: Record<string, unkn
   }
 }
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 
-function segwCtl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'ctl', ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, (err, stdout, stderr) =>
-      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const segwCtl = (args: string[]) => runSegw(['ctl', ...args]);
 
 const tunnelsAt = () => gws.map((g) => g!.daemon.manager.ikeSaList().filter((s) => s.established && !s.isDead).length);
 

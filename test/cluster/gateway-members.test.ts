@@ -6,11 +6,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { parseGatewayConfig } from '../../src/config/gateway.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -20,8 +19,8 @@ import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { bsConfig, PSK } from '../exchange/harness.js';
 import { eventually } from '../support/eventually.js';
+import { runSegw } from '../support/segw-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 const base = 22_000 + Math.floor(Math.random() * 18_000);
 const REPORT_PORT = base + 10;
 let dir: string;
@@ -84,13 +83,7 @@ async function members(node: string): Promise<MembersView> {
   }
 }
 
-function segwCtl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), 'ctl', ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, (err, stdout, stderr) =>
-      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const segwCtl = (args: string[]) => runSegw(['ctl', ...args]);
 
 test('members on a running gateway: the other member with its tunnels and role; stale once it stops', async () => {
   bs = new IkeDaemon({

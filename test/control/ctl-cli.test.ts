@@ -4,17 +4,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ControlServer } from '../../src/control/server.js';
 import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { logger } from '../../src/log/index.js';
 import { gwConfig } from '../exchange/harness.js';
+import { runSegw } from '../support/segw-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 let dir: string;
 let server: ControlServer;
 
@@ -28,13 +27,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function segw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined } }, (err, stdout, stderr) =>
-      res({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const segw = (args: string[]) => runSegw(args);
 
 test('segw ctl: results on stdout (exit 0), daemon errors by code (exit 1), usage (exit 2)', async () => {
   const sock = server.path;

@@ -5,25 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { logger } from '../../src/log/index.js';
 import { eventually } from '../support/eventually.js';
+import { runSegw } from '../support/segw-cli.js';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 const PSK = 'simulator cli test psk 0123456789';
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/main.ts'), ...args], { cwd: REPO, env: { ...process.env, NODE_TEST_CONTEXT: undefined, SEGW_LOG_LEVEL: 'error' }, timeout: 60_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const run = (args: string[]) => runSegw(args, { env: { SEGW_LOG_LEVEL: 'error' }, timeoutMs: 60_000 });
 
 test('segw basestation --simulate 12: progress, report table and JSON; SAs deleted at the end', async () => {
   const kernel = new StubKernelIpsec({ recordOps: false });
