@@ -18,14 +18,12 @@
  *
  * Grants. A redirect granted to a member (or a peer served here) counts for that member at once,
  * until its reports show it: every tunnel a member's report gained since the previous one
- * consumes its oldest grant, and a grant no report has consumed within interval + settle time
+ * consumes its oldest grant, and a grant no report has consumed within interval + settleMs
  * (a peer that never arrived) is dropped once a report shows the member gained nothing since
- * the one before. The settle time is settleMs, or twice the time granted peers have lately taken
- * to show in that member's report if longer (at most MAX_SHOW_MS): under load a redirected peer
- * may take many seconds to complete IKE_AUTH. A member whose reports keep gaining keeps its older
- * grants (up to GRANT_MAX_MS): on a loaded member redirected peers wait in its receive queue for
- * seconds, and dropping their grants early makes it look emptier than it is, so it would be sent
- * more than its share (bench/balance and bench/scale measured members 10% apart from that alone).
+ * the one before. A member whose reports keep gaining keeps its older grants (up to
+ * GRANT_MAX_MS): on a loaded member redirected peers wait in its receive queue for seconds, and
+ * dropping their grants early makes it look emptier than it is, so it would be sent more than
+ * its share (bench/balance and bench/scale measured members 10% apart from that alone).
  * So a burst inside one report interval spreads instead
  * of piling onto the member that looked emptiest, and a peer is not counted twice once its
  * tunnel is in the report. A retransmitted IKE_SA_INIT (same initiator SPI and address) gets the
@@ -130,12 +128,7 @@ interface Grants {
   /** The member's tunnels in the newest report seen, and that report. */
   tunnels: number;
   report: LoadReport | undefined;
-  /** How long the newest grant a report consumed had waited to show (ms; 0 before any). */
-  showMs: number;
 }
-
-/** The observed show time is capped here (grants wait at most interval + 2 x this). */
-const MAX_SHOW_MS = 60_000;
 
 export class Balancer implements RedirectProvider, ReleaseBalancer {
   private readonly grants = new Map<string, Grants>();
@@ -267,14 +260,12 @@ export class Balancer implements RedirectProvider, ReleaseBalancer {
       if (g && g.report !== r) {
         // Tunnels the report gained consume the oldest grants (see Grants at the top).
         const gained = Math.max(0, r.load.tunnels - g.tunnels);
-        const consumed = Math.min(gained, g.times.length);
-        if (consumed > 0) g.showMs = Math.min(MAX_SHOW_MS, Math.max(0, e.lastAt - g.times[consumed - 1]!));
         g.times.splice(0, gained);
         g.tunnels = r.load.tunnels;
         g.report = r;
         // A member still taking peers is working through its queue: its grants wait for it
         // (up to GRANT_MAX_MS); one that gained nothing has shown all it will (see Grants).
-        const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - Math.max(settle, 2 * g.showMs);
+        const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - settle;
         while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
       }
       return { id: r.nodeId, address: r.address, report: r, stale: e.stale || (selfMaster && !e.self && r.role === 'master') };
@@ -294,7 +285,7 @@ export class Balancer implements RedirectProvider, ReleaseBalancer {
   private grant(m: { id: string; report?: LoadReport }): void {
     const g = this.grants.get(m.id);
     if (g) g.times.push(this.now());
-    else this.grants.set(m.id, { times: [this.now()], tunnels: m.report?.load.tunnels ?? 0, report: m.report, showMs: 0 });
+    else this.grants.set(m.id, { times: [this.now()], tunnels: m.report?.load.tunnels ?? 0, report: m.report });
   }
 
   private serve(reason: ServeReason, self?: MemberEntry): undefined {
