@@ -36,18 +36,23 @@ function records(data: Buffer, fields: number): { head: number[]; body: Buffer }
   return out;
 }
 
+// One logger of each kind for the whole run (see responder.ts).
+const capture = captureLog('warn');
+const silent = pino({ level: 'silent' });
+
 export const target: FuzzTarget = {
   name: 'initiator',
   input: 'mode octet, then answers (or plaintexts of protected responses) to a base station',
   async fuzz(data) {
     if (data.length === 0) return;
-    const log = captureLog('warn');
+    const log = capture;
+    log.lines.length = 0;
     const proposals = ['aes128gcm16-prfsha256-x25519', 'aes256-sha256-x25519'];
     const p = new Pair({
       bs: { ikeProposals: [proposals[data[0]! & 2 ? 0 : 1]!] },
       gw: { ikeProposals: proposals },
       bsDaemon: { log: log.log },
-      gwDaemon: { log: pino({ level: 'silent' }) },
+      gwDaemon: { log: silent },
     });
     await p.start();
     try {
