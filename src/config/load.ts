@@ -3,7 +3,7 @@
  * do validation errors (ConfigKeyError): `gw.yaml:12:5: connections.bs.remote.auth: ...`.
  */
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { ConfigKeyError } from './schema.js';
 
@@ -40,6 +40,7 @@ function parseYamlFile(text: string, path: string): YamlFile {
     const where = e.linePos ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
     throw new ConfigError(`${path}${where}: ${e.message.split('\n')[0]}`);
   }
+  checkKeys(doc, lines, path);
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -56,6 +57,36 @@ function parseYamlFile(text: string, path: string): YamlFile {
       return offset === undefined ? undefined : lines.linePos(offset);
     },
   };
+}
+
+/**
+ * Every mapping key must be a name on one line: YAML also allows a mapping or a sequence as a
+ * key (`? {a: 1}`, `{x: y}: z`), an empty one, or a quoted key with line breaks. No segw key is
+ * any of those, and the library would turn them into text (a mapping key becomes its own YAML,
+ * lines and comments included) that makes an "unknown key" error unreadable. Found by
+ * test/fuzz/targets/config.ts.
+ */
+function checkKeys(doc: Document, lines: LineCounter, path: string): void {
+  visit(doc, {
+    Pair(_, pair) {
+      const k = pair.key as Node | null;
+      const what = isMap(k)
+        ? 'a mapping'
+        : isSeq(k)
+          ? 'a sequence'
+          : !isScalar(k) || k.value === null || k.value === ''
+            ? 'empty'
+            : typeof k.value === 'string' && /[\r\n]/.test(k.value)
+              ? 'text with a line break'
+              : undefined;
+      if (what === undefined) return;
+      // A block mapping's range starts after its first key: point at that key instead.
+      const first = (isMap(k) || isSeq(k)) && !k.flow ? ((isMap(k) ? k.items[0]?.key : k.items[0]) as Node | null | undefined) : undefined;
+      const offset = first?.range?.[0] ?? k?.range?.[0] ?? (pair.value as Node | null)?.range?.[0];
+      const at = offset === undefined ? undefined : lines.linePos(offset);
+      throw new ConfigError(`${path}${at ? `:${at.line}:${at.col}` : ''}: a key must be a name on one line, not ${what}`);
+    },
+  });
 }
 
 /**
