@@ -14,9 +14,9 @@
  *   keeper.start(daemon);    // initiates now; keeps them up until stop()
  *
  * Disaster recovery (recovery.ts): a connection given a RecoveryPolicy names its cluster
- * addresses, primary first. Every attempt goes to the cluster it is on; a loss or failure the
- * policy counts as the cluster being unreachable moves it to the next one (logged at warn with
- * why), after the same back-off, so a site of thousands does not land on the backup at once.
+ * addresses, primary first. Every attempt goes to the cluster it is on (its address, whichever
+ * member the cluster then redirects to); a loss or failure the policy counts as the cluster
+ * being unreachable moves it to the next one (logged at warn with why), after the same back-off, so a site of thousands does not land on the backup at once.
  * While it is up on a backup and fail-back has a hold time, the primary is probed every
  * probeMs (IkeDaemon.probe: an IKE_SA_INIT abandoned after the answer, the working tunnel
  * untouched); once it answered for the hold time, the connection deletes its SA on the backup
@@ -36,7 +36,7 @@ import type { IkeEventSink } from '../ike/sa/context.js';
 import { IkeState, type IkeSa } from '../ike/sa/ike-sa.js';
 import type { TimerEntry, TimerTarget } from '../ike/scheduler.js';
 import { Backoff, DEFAULT_RECONNECT, type RandomSource, type ReconnectBounds } from './reconnect.js';
-import { ClusterCursor, moveCause, type RecoveryPolicy } from './recovery.js';
+import { ClusterCursor, type RecoveryPolicy } from './recovery.js';
 
 const TIMER_RETRY = 0;
 const TIMER_PROBE = 1;
@@ -214,6 +214,7 @@ export class ConnectionKeeper {
     if (!k) return;
     const attempts = k.backoff.attempt;
     k.backoff.reset();
+    k.cursor?.up();
     const cluster = k.cursor ? { cluster: k.cursor.current, role: k.cursor.role } : {};
     if (attempts > 0) this.o.log.info({ conn: k.name, ike: sa.name, attempts, ...cluster }, 'connection up again');
     const d = this.daemon;
@@ -291,7 +292,7 @@ export class ConnectionKeeper {
     const c = k.cursor;
     const d = this.daemon;
     if (!c || !d) return;
-    const why = moveCause(reason, sa.refusedWith, c.policy, wasUp);
+    const why = c.lost(sa.remote.address, reason, sa.refusedWith, wasUp);
     if (why === undefined) return;
     const from = c.current;
     if (c.next(why, d.scheduler.now())) this.o.log.warn({ conn: k.name, from, to: c.current, role: c.role, why }, 'cluster unreachable; moving to the next cluster');

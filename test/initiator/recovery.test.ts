@@ -11,6 +11,8 @@ import { ClusterCursor, DEFAULT_MOVE_ON, moveCause, type Failback, type Recovery
 import { ExchangeType, NotifyError } from '../../src/ike/constants.js';
 import { IkeState } from '../../src/ike/sa/ike-sa.js';
 import { decodeMessage } from '../../src/ike/codec/index.js';
+import { gatewayIdFromString } from '../../src/ike/redirect/notify.js';
+import type { RedirectProvider } from '../../src/ike/redirect/provider.js';
 import { Pair, type Side } from '../exchange/harness.js';
 import { METHODS } from '../../src/control/methods.js';
 import { captureLog } from '../support/log-capture.js';
@@ -18,12 +20,18 @@ import { captureLog } from '../support/log-capture.js';
 const PRIMARY = '192.0.2.1';
 const BACKUP = '192.0.2.2';
 
-function setup(failback: Failback) {
+/** `cluster`: the primary is a cluster whose address redirects every IKE_SA_INIT to a member. */
+function setup(failback: Failback, cluster?: { members: string[]; redirect: RedirectProvider }) {
   const { log, lines } = captureLog('debug');
   const policy: RecoveryPolicy = { clusters: [PRIMARY, BACKUP], failback, moveOn: DEFAULT_MOVE_ON };
   const keeper = new ConnectionKeeper({ connections: ['bs'], bounds: { initialMs: 1000, maxMs: 4000 }, random: () => 0.5, recovery: new Map([['bs', policy]]), log });
   // DPD every 10 s on the base station; retransmissions 1+2+4+8 s (harness), so a silent cluster is noticed within 25 s.
-  const pair = new Pair({ bs: { dpdDelay: 10 }, extraGateways: [BACKUP], bsDaemon: { events: keeper.events } });
+  const pair = new Pair({
+    bs: { dpdDelay: 10 },
+    extraGateways: [BACKUP, ...(cluster?.members ?? [])],
+    bsDaemon: { events: keeper.events },
+    ...(cluster && { gwDaemon: { redirect: cluster.redirect } }),
+  });
   const backup = pair.gateways[0]!;
   const dead = new Set<string>();
   /** Delivers everything in flight, dropping what goes to or comes from a dead cluster. */
@@ -95,6 +103,59 @@ test('primary cluster silent: DPD gives up, the base station moves to the backup
     }
     assert.deepEqual(sent, [], 'no probe of the primary');
     assert.equal(t.up(pair.bs)[0], sa, 'the same SA on the backup');
+  } finally {
+    keeper.stop();
+    await pair.stop();
+  }
+});
+
+test('a member of the primary cluster dies: the base station goes back to the cluster address and comes up on another member, not on the backup', async () => {
+  const M1 = '192.0.2.11';
+  const M2 = '192.0.2.12';
+  let target = M1; // the master's choice; it learns that M1 is gone when the test says so
+  const redirect: RedirectProvider = { onInit: () => gatewayIdFromString(target), onAuth: () => undefined };
+  const t = setup({ mode: 'never' }, { members: [M1, M2], redirect });
+  const { pair, keeper } = t;
+  try {
+    await pair.start();
+    keeper.start(pair.bs.daemon);
+    await pair.settle();
+    await t.run();
+    assert.equal(t.up(pair.bs)[0]?.remote.address, M1, 'redirected to M1');
+    t.dead.add(M1);
+    target = M2;
+    await t.pass(30_000);
+    const [sa] = t.up(pair.bs);
+    assert.equal(sa?.remote.address, M2, 'up on M2 through the cluster address');
+    assert.equal(sa.children.filter((c) => c.isInstalled).length, 1);
+    assert.equal(keeper.status()[0]!.cluster!.role, 'primary');
+    assert.deepEqual(t.warns('cluster unreachable; moving to the next cluster'), []);
+    assert.equal(t.live(t.backup).length, 0, 'nothing reached the backup');
+  } finally {
+    keeper.stop();
+    await pair.stop();
+  }
+});
+
+test('a master that keeps redirecting to a member the base station cannot reach: after 3 misses in a row it moves to the backup', async () => {
+  const M1 = '192.0.2.11';
+  const redirect: RedirectProvider = { onInit: () => gatewayIdFromString(M1), onAuth: () => undefined };
+  const t = setup({ mode: 'never' }, { members: [M1], redirect });
+  const { pair, keeper } = t;
+  try {
+    await pair.start();
+    keeper.start(pair.bs.daemon);
+    await pair.settle();
+    await t.run();
+    assert.equal(t.up(pair.bs)[0]?.remote.address, M1);
+    t.dead.add(M1);
+    // DPD loss (1st miss), then two setups through the cluster address that M1 leaves unanswered.
+    await t.pass(120_000);
+    assert.equal(t.up(pair.bs)[0]?.remote.address, BACKUP);
+    assert.deepEqual(
+      t.warns('cluster unreachable; moving to the next cluster').map(({ from, to, why }) => ({ from, to, why })),
+      [{ from: PRIMARY, to: BACKUP, why: 'no answer from the members the cluster redirected to (3 in a row)' }],
+    );
   } finally {
     keeper.stop();
     await pair.stop();
@@ -185,6 +246,36 @@ test('policy: what moves a connection to the next cluster and what does not', ()
   assert.equal(moveCause('IKE_INIT failed', NotifyError.NO_PROPOSAL_CHOSEN, p, false), undefined);
   assert.equal(moveCause('IKE_DELETE process DESTROY', undefined, p, true), undefined);
   assert.equal(moveCause('IKE_AUTH failed', NotifyError.AUTHENTICATION_FAILED, { ...p, moveOn: [] }, false), undefined);
+});
+
+test('policy: a member that does not answer sends the connection back to its cluster address, until members miss 3 times in a row', () => {
+  const p: RecoveryPolicy = { clusters: [PRIMARY, BACKUP], failback: { mode: 'never' }, moveOn: DEFAULT_MOVE_ON };
+  const MEMBER = '192.0.2.10';
+  // [peer of the lost SA, reason, refused with, was up] -> move cause (undefined: retry the same cluster)
+  const rows: [string, string, number | undefined, boolean, string | undefined][] = [
+    [MEMBER, 'retransmit give-up', undefined, true, undefined], // DPD lost on a member: 1st miss
+    [MEMBER, 'half-open timeout', undefined, false, undefined], // 2nd
+    [MEMBER, 'retransmit give-up', undefined, false, 'no answer from the members the cluster redirected to (3 in a row)'],
+  ];
+  const c = new ClusterCursor(p);
+  for (const [peer, reason, refused, wasUp, want] of rows) {
+    assert.equal(c.lost(peer, reason, refused, wasUp), want, `${peer} ${reason}`);
+  }
+  // Anything else between member misses starts the count again.
+  const d = new ClusterCursor(p);
+  assert.equal(d.lost(MEMBER, 'retransmit give-up', undefined, true), undefined);
+  assert.equal(d.lost(MEMBER, 'retransmit give-up', undefined, true), undefined);
+  d.up();
+  assert.equal(d.lost(MEMBER, 'retransmit give-up', undefined, true), undefined, 'a success in between resets the count');
+  assert.equal(d.lost(MEMBER, 'IKE_DELETE process DESTROY', undefined, true), undefined, 'a drain is not a miss');
+  assert.equal(d.lost(MEMBER, 'retransmit give-up', undefined, true), undefined);
+  assert.equal(d.lost(MEMBER, 'retransmit give-up', undefined, true), undefined);
+  // The cluster address itself not answering moves at once, whatever the form of the address.
+  assert.equal(new ClusterCursor(p).lost(PRIMARY, 'retransmit give-up', undefined, true), 'no answer to DPD or a request (retransmissions gave up)');
+  const v6 = new ClusterCursor({ ...p, clusters: ['2001:db8::1', '2001:db8::2'] });
+  assert.equal(v6.lost('2001:0db8:0:0::1', 'half-open timeout', undefined, false), 'no answer to the setup (half-open timeout)');
+  // A member's refusal is judged as a refusal (TEMPORARY_FAILURE moves).
+  assert.equal(new ClusterCursor(p).lost(MEMBER, 'IKE_INIT failed', NotifyError.TEMPORARY_FAILURE, false), 'refused with TEMPORARY_FAILURE');
 });
 
 test('cursor: backups in order, then the primary again; the hold restarts after an unanswered probe', () => {
