@@ -82,6 +82,10 @@ interface Row {
   rate: number;
   rep: number;
   sentPerSec: number;
+  /** Datagrams the flood's socket calls failed to hand to the kernel. */
+  sendErrors: number;
+  /** UDP datagrams the responder's namespace read (InDatagrams), per second of flood. */
+  readPerSec: number;
   answeredPerSec: number;
   kinds: Record<AnswerKind, number>;
   rcvbufDrops: number;
@@ -205,6 +209,8 @@ async function oneRun(gen: Host, resp: Host, who: Who, rate: number, rep: number
       rate,
       rep,
       sentPerSec: f.sent / f.seconds,
+      sendErrors: f.sendErrors,
+      readPerSec: (snmp1.InDatagrams! - snmp0.InDatagrams!) / f.seconds,
       answeredPerSec: f.answered / f.seconds,
       kinds: f.kinds,
       rcvbufDrops: snmp1.RcvbufErrors! - snmp0.RcvbufErrors!,
@@ -223,7 +229,7 @@ async function oneRun(gen: Host, resp: Host, who: Who, rate: number, rep: number
       row.pending = Object.values(counts.pending).reduce((a, b) => a + b, 0);
     }
     const k = ANSWER_KINDS.filter((x) => f.kinds[x] > 0).map((x) => `${x} ${f.kinds[x]}`).join(', ');
-    progress(`${who} ${rate}/s #${rep}: sent ${row.sentPerSec.toFixed(0)}/s, answered ${row.answeredPerSec.toFixed(0)}/s (${k || 'none'}), drops ${row.rcvbufDrops}, ` +
+    progress(`${who} ${rate}/s #${rep}: sent ${row.sentPerSec.toFixed(0)}/s (${row.sendErrors} send errors), read ${row.readPerSec.toFixed(0)}/s, answered ${row.answeredPerSec.toFixed(0)}/s (${k || 'none'}), drops ${row.rcvbufDrops}, ` +
       `${row.cpuUsPerAnswer.toFixed(1)} µs CPU/answer, ${row.answersPerCpuSecond.toFixed(0)} answers/CPU-s, ${(row.cpuShare * 100).toFixed(0)}% of core ${RESPONDER_CPU}` +
       (r.control ? `; gw1 after: ${row.ikeSasAfter} IKE SAs, RSS ${row.rssGrowthMiB!.toFixed(1)} MiB growth, balancer counted ${row.redirectsCounted} redirects, ${row.refused} refused, ${row.pending} grants pending` : ''));
     return row;
@@ -233,7 +239,7 @@ async function oneRun(gen: Host, resp: Host, who: Who, rate: number, rep: number
 }
 
 function table(rows: Row[]): string {
-  const head = '| offered/s | responder | sent/s | answered/s | REDIRECT | COOKIE | TEMPORARY_FAILURE | IKE_SA_INIT response | other | rcvbuf drops | CPU (cores) | CPU µs/answer | answers/CPU-s |';
+  const head = '| offered/s | responder | sent/s | read/s | answered/s | REDIRECT | COOKIE | TEMPORARY_FAILURE | IKE_SA_INIT response | other | rcvbuf drops | CPU (cores) | CPU µs/answer | answers/CPU-s |';
   const out = [head, `|${'---|'.repeat(head.split('|').length - 2)}`];
   const ratios: string[] = [];
   for (const rate of RATES) {
@@ -242,7 +248,7 @@ function table(rows: Row[]): string {
       const rs = rows.filter((r) => r.rate === rate && r.who === who);
       if (!rs.length) continue;
       const perSec = (k: AnswerKind[]) => stat(rs.map((r) => k.reduce((a, x) => a + r.kinds[x], 0) / SECONDS));
-      out.push(`| ${rate} | ${who} | ${stat(rs.map((r) => r.sentPerSec))} | ${stat(rs.map((r) => r.answeredPerSec))} | ${perSec(['redirect'])} | ${perSec(['cookie'])} | ` +
+      out.push(`| ${rate} | ${who} | ${stat(rs.map((r) => r.sentPerSec))} | ${stat(rs.map((r) => r.readPerSec))} | ${stat(rs.map((r) => r.answeredPerSec))} | ${perSec(['redirect'])} | ${perSec(['cookie'])} | ` +
         `${perSec(['temporary-failure'])} | ${perSec(['init-response'])} | ${perSec(['other-notify', 'other'])} | ${stat(rs.map((r) => r.rcvbufDrops))} | ` +
         `${stat(rs.map((r) => r.cpuShare), 2)} | ${stat(rs.map((r) => r.cpuUsPerAnswer))} | ${stat(rs.map((r) => r.answersPerCpuSecond))} |`);
       per[who] = median(rs.map((r) => r.answersPerCpuSecond));
