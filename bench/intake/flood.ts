@@ -8,7 +8,8 @@
  * initiator SPI, so every one is a new half-open request to the responder. One socket per source
  * address (all of them configured on the generator's interface, so answers come back and are
  * counted). Bounded: `rate * seconds` datagrams at most, and `seconds` of wall clock. Prints one
- * JSON line: { sent, answered, sendErrors, seconds }.
+ * JSON line: { sent, answered, kinds, sendErrors, seconds } (kinds: the answers by what they are,
+ * ./answer-kind.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,7 @@ import { IkeDaemon } from '../../src/ike/daemon.js';
 import { StubKernelIpsec } from '../../src/kernel/stub/ipsec.js';
 import { NativeUdpIkeSocket } from '../../src/kernel/ike-udp.js';
 import { eventually } from '../../src/lab/eventually.js';
+import { answerKind, noAnswers } from './answer-kind.js';
 
 interface FloodArgs {
   target: string;
@@ -62,7 +64,13 @@ async function main(): Promise<void> {
   const template = await captureInitRequest(a.proposal);
   const socks = a.sources.map((address) => NativeUdpIkeSocket.bind({ address, port: 0, natT: false, recvBufferSize: 4 << 20 }));
   let answered = 0;
-  for (const s of socks) s.setReceiver(() => answered++);
+  const kinds = noAnswers();
+  for (const s of socks) {
+    s.setReceiver((data) => {
+      answered++;
+      kinds[answerKind(data)]++;
+    });
+  }
   const to = { address: a.target, port: a.port ?? 500 };
   const limit = Math.round(a.rate * a.seconds);
   const spis = randomBytes(8 * 4096);
@@ -86,7 +94,7 @@ async function main(): Promise<void> {
   await sleep(1500); // answers still in flight
   const sendErrors = socks.reduce((n, s) => n + s.stats.sendErrors, 0);
   await Promise.all(socks.map((s) => s.close()));
-  process.stdout.write(JSON.stringify({ sent, answered, sendErrors, seconds }) + '\n');
+  process.stdout.write(JSON.stringify({ sent, answered, kinds, sendErrors, seconds }) + '\n');
 }
 
 main().then(

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import type { Host } from '../../src/lab/lab.js';
+import type { AnswerKind } from './answer-kind.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -37,13 +38,20 @@ export interface FloodResult {
   sent: number;
   /** Answers (N(COOKIE) or IKE_SA_INIT responses) the flood's sockets received. */
   answered: number;
+  /** The same answers by what they are (./answer-kind.ts). */
+  kinds: Record<AnswerKind, number>;
   sendErrors: number;
   seconds: number;
 }
 
-/** Runs bench/intake/flood.ts inside `gen`; resolves when the flood is over. */
-export async function runFlood(gen: Host, spec: FloodSpec): Promise<FloodResult> {
-  const r = await gen.exec(process.execPath, ['--import', 'tsx', join(REPO, 'bench/intake/flood.ts'), JSON.stringify(spec)], {
+/**
+ * Runs bench/intake/flood.ts inside `gen`; resolves when the flood is over. `cpu`: pin the
+ * generator to that core (taskset), apart from a responder pinned to another.
+ */
+export async function runFlood(gen: Host, spec: FloodSpec, opts: { cpu?: number } = {}): Promise<FloodResult> {
+  const argv = [process.execPath, '--import', 'tsx', join(REPO, 'bench/intake/flood.ts'), JSON.stringify(spec)];
+  const pinned = opts.cpu === undefined ? argv : ['taskset', '-c', String(opts.cpu), ...argv];
+  const r = await gen.exec(pinned[0]!, pinned.slice(1), {
     timeoutMs: (spec.seconds + 60) * 1000,
   });
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as FloodResult;

@@ -48,8 +48,7 @@ export type BalanceChoice = { ok: true; member: BalanceMember; load: number } | 
 
 /** A member's weighted load counting `extra` more tunnels than its report says. */
 export function weightedLoad(r: LoadReport, weights: Weights, extra = 0): number {
-  if (extra === 0) return utilization(r, weights);
-  return utilization({ ...r, load: { ...r.load, tunnels: r.load.tunnels + extra } }, weights);
+  return utilization(r, weights, extra);
 }
 
 export function ceilingOf(input: Pick<BalanceInput, 'ceiling' | 'ceilings'>, id: string): number {

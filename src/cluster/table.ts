@@ -79,16 +79,16 @@ export function staleAfterMs(k: number, intervalMs: number): number {
 
 /**
  * A member's utilization, 0..1 (more when over capacity): the weighted mean of its tunnels
- * against maxTunnels, its bit rate against its bandwidth, and its CPU.
+ * (plus `extraTunnels` not in the report yet) against maxTunnels, its bit rate against its
+ * bandwidth, and its CPU. Plain arithmetic: a cluster master computes it for every member on
+ * every new base station (bench/redirect).
  */
-export function utilization(r: LoadReport, w: Weights): number {
-  const parts: [number, number][] = [
-    [w.tunnels, r.capacity.maxTunnels > 0 ? r.load.tunnels / r.capacity.maxTunnels : 1],
-    [w.bandwidth, r.capacity.bandwidthBps > 0 ? (r.load.bytesPerSec * 8) / r.capacity.bandwidthBps : 1],
-    [w.cpu, r.load.cpu],
-  ];
-  const total = parts.reduce((n, [wt]) => n + wt, 0);
-  return total > 0 ? parts.reduce((n, [wt, u]) => n + wt * u, 0) / total : 0;
+export function utilization(r: LoadReport, w: Weights, extraTunnels = 0): number {
+  const total = w.tunnels + w.bandwidth + w.cpu;
+  if (!(total > 0)) return 0;
+  const tunnels = r.capacity.maxTunnels > 0 ? (r.load.tunnels + extraTunnels) / r.capacity.maxTunnels : 1;
+  const bandwidth = r.capacity.bandwidthBps > 0 ? (r.load.bytesPerSec * 8) / r.capacity.bandwidthBps : 1;
+  return (w.tunnels * tunnels + w.bandwidth * bandwidth + w.cpu * r.load.cpu) / total;
 }
 
 export interface MembershipTableOptions {

@@ -34,6 +34,10 @@ export const DropReason = {
   HALF_OPEN_RESERVE: 'half_open_reserve',
   /** IKE_SA_INIT answered with N(COOKIE) (§2.6). */
   COOKIE_SENT: 'cookie_sent',
+  /** IKE_SA_INIT answered with N(REDIRECT) (RFC 5685 §4), no SA made. */
+  INIT_REDIRECTED: 'init_redirected',
+  /** IKE_SA_INIT refused by the redirect provider (TEMPORARY_FAILURE: every member full), no SA made. */
+  INIT_REFUSED: 'init_refused',
   /** IKE_SA_INIT with a COOKIE that does not verify. */
   COOKIE_INVALID: 'cookie_invalid',
   /** The SA was busy with too many queued datagrams. */

@@ -7,10 +7,12 @@
  *
  * IKE_SA_INIT requests: a duplicate is answered from its half-open SA; above the cookie
  * threshold a request without a valid COOKIE gets one, statelessly (§2.6); beyond the half-open
- * limits requests are dropped. Messages for unknown SPIs are dropped, requests answered with an
+ * limits requests are dropped; the redirect provider is asked (RFC 5685 §4, for requests with
+ * REDIRECT_SUPPORTED or REDIRECTED_FROM) before any SA, SPI, DH or nonce is made, and a
+ * REDIRECT or a refusal is answered statelessly (./init-redirect.ts). Messages for unknown SPIs are dropped, requests answered with an
  * unprotected INVALID_IKE_SPI (§2.21.4, rate-limited). Nothing here throws on bad input.
  */
-import { ExchangeType, HeaderFlag, NotifyError, NotifyStatus, PayloadType } from '../constants.js';
+import { ExchangeType, HeaderFlag, NotifyError, NotifyStatus, NotifyType, PayloadType, nameOf } from '../constants.js';
 import { decodeMessage, encodeMessage, fromInitiator, isResponse, peekInitRequest, type Decoded } from '../codec/index.js';
 import type { IkeHeader, IkeMessage, NoncePayload, NotifyPayload } from '../codec/types.js';
 import type { KernelIpsec, SaRef } from '../../kernel/types.js';
@@ -18,7 +20,8 @@ import type { Logger } from '../../log/index.js';
 import { RateLimitedLog } from '../../log/index.js';
 import { ipToBytes } from '../../net/ip.js';
 import type { IkeDaemonSettings, ResolvedConnection } from '../config.js';
-import type { RedirectProvider } from '../redirect/provider.js';
+import { isRefusal, type RedirectProvider } from '../redirect/provider.js';
+import { encodeRedirect, gatewayIdToString } from '../redirect/notify.js';
 import type { GatewayId } from '../redirect/notify.js';
 import type { Scheduler } from '../scheduler.js';
 import type { Endpoint } from '../../net/endpoint.js';
@@ -30,6 +33,7 @@ import { IkeSa } from './ike-sa.js';
 import { IkeFlag, randomSpi } from './state.js';
 import { handleInbound, reasonOf } from './inbound.js';
 import { checkRules } from './wire.js';
+import { redirectInput, type InitRedirectInput } from './init-redirect.js';
 
 export interface SaManagerOptions {
   /** The exchanges (tasks/index.ts ikeTasks): the SA layer does not import them. */
@@ -412,8 +416,11 @@ export class SaManager implements SaContext {
       return;
     }
     if (this.halfOpen.size >= s.cookieThreshold && !this.cookieOk(d.message, d.raw.length, remote, local)) return;
+    const redirect = redirectInput(d.message);
+    if (redirect && this.answeredByRedirectProvider(h, redirect, d.raw.length, remote, local)) return;
     // The SA copies both SPIs into memory of its own.
     const sa = new IkeSa(this, false, h.spiI, this.newIkeSpi(), { ...local }, { ...remote }, conn);
+    if (redirect) sa.flags |= IkeFlag.PEER_REDIRECT;
     this.ikeSas.set(sa.spiKey, sa);
     this.halfOpen.set(halfOpenKey(remote.address, sa.spiI), sa);
     const src = halfOpenSourceKey(remote.address);
@@ -425,6 +432,35 @@ export class SaManager implements SaContext {
       sa.tm.noteRequest(d.raw);
       return sa.tm.processRequest(d.message);
     }));
+  }
+
+  /**
+   * RFC 5685 §4: asks the provider about a new IKE SA before anything is allocated for it. A
+   * target is answered with a bare N(REDIRECT) carrying the request's Ni, a refusal with its
+   * error notify (TEMPORARY_FAILURE); both from here, in the receive batch (one sendmmsg for the
+   * batch's answers), leaving no SA behind: on a cluster master this is the answer to nearly
+   * every new base station. False: serve the peer here.
+   */
+  private answeredByRedirectProvider(h: IkeHeader, r: InitRedirectInput, requestLength: number, remote: Endpoint, local: Endpoint): boolean {
+    const decision = this.redirect.onInit({
+      remote,
+      local,
+      spiI: h.spiI.toString('hex'),
+      ...(r.redirectedFrom ? { redirectedFrom: r.redirectedFrom } : {}),
+    });
+    if (decision === undefined) return false;
+    if (isRefusal(decision)) {
+      this.unauthenticatedLog.info('init-refused', { peer: remote.address, notify: nameOf(NotifyType, decision.refuse) }, 'new IKE SA refused by the redirect provider');
+      this.counters.inc(DropReason.INIT_REFUSED);
+      this.answerUnprotected(h, decision.refuse, Buffer.alloc(0), remote, local, requestLength, true);
+      return true;
+    }
+    // Unauthenticated and, on a cluster master, the normal answer to every new base station:
+    // a burst of lines and then the count of the ones left out, not one line per request.
+    this.unauthenticatedLog.info('init-redirect', { peer: remote.address, to: gatewayIdToString(decision) }, 'redirecting at IKE_SA_INIT');
+    this.counters.inc(DropReason.INIT_REDIRECTED);
+    this.answerUnprotected(h, NotifyStatus.REDIRECT, encodeRedirect(decision, r.nonce), remote, local, requestLength, true);
+    return true;
   }
 
   /**

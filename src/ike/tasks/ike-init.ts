@@ -21,8 +21,7 @@ import type { KeyExchange } from '../crypto/types.js';
 import { createKeyExchange, deriveIkeKeys, isSupportedDhGroup, respondKeyExchange } from '../crypto/index.js';
 import { encodeSignatureHashAlgorithms, parseSignatureHashAlgorithms } from '../crypto/signature.js';
 import { firstDhGroup, ikeSuiteOf, offersDhGroup, proposalToString, selectProposal, verifyChosen, withDhFirst } from '../proposal.js';
-import { isRefusal } from '../redirect/provider.js';
-import { decodeRedirect, decodeRedirectedFrom, encodeRedirect, encodeRedirectedFrom, gatewayIdToString, type GatewayId } from '../redirect/notify.js';
+import { decodeRedirect, encodeRedirectedFrom, gatewayIdToString } from '../redirect/notify.js';
 import type { IkeSa } from '../sa/ike-sa.js';
 import { IkeFlag, newNonce } from '../sa/state.js';
 import { addNatDetection, checkNatDetection } from '../sa/nat.js';
@@ -51,7 +50,6 @@ export class IkeInit implements Task {
   private peerNonce: Buffer | undefined;
   private secret: Buffer | undefined;
   private error: { type: number; data?: Buffer } | undefined;
-  private redirectTo: GatewayId | undefined;
   /** Initiator: the error notify the responder refused IKE_SA_INIT with. */
   peerError: number | undefined;
 
@@ -236,24 +234,8 @@ export class IkeInit implements Task {
     }
     this.peerNonce = Buffer.from(nonce.data);
     sa.auth = { ...sa.auth, ni: this.peerNonce, nr: Buffer.alloc(0), skPi: Buffer.alloc(0), skPr: Buffer.alloc(0) };
-    if (hasNotify(msg, NotifyStatus.REDIRECT_SUPPORTED) || hasNotify(msg, NotifyStatus.REDIRECTED_FROM)) {
-      sa.flags |= IkeFlag.PEER_REDIRECT;
-      const from = notifyOf(msg, NotifyStatus.REDIRECTED_FROM);
-      const redirectedFrom = from ? decodeRedirectedFrom(from.data) : undefined;
-      const decision = sa.ctx.redirect.onInit({
-        remote: sa.remote,
-        local: sa.local,
-        spiI: sa.spiI.toString('hex'),
-        ...(redirectedFrom ? { redirectedFrom } : {}),
-      });
-      if (isRefusal(decision)) {
-        sa.ctx.unauthenticatedLog.info('init-refused', { peer: sa.remote.address, notify: nameOf(NotifyType, decision.refuse) }, 'new IKE SA refused by the redirect provider');
-        this.error = { type: decision.refuse };
-        return Status.NEED_MORE;
-      }
-      this.redirectTo = decision;
-      if (this.redirectTo) return Status.NEED_MORE;
-    }
+    // RFC 5685 §4: the redirect provider was asked before this SA was made (../sa/manager.ts):
+    // an SA exists only for a peer served here (PEER_REDIRECT set there if it may be redirected later).
     const ikeProposals = saP.proposals.filter((p) => p.protocol === ProtocolId.IKE && p.spi.length === 0);
     this.chosen = selectProposal(conn.ikeProposals, ikeProposals, ke.group);
     if (!this.chosen) {
@@ -283,15 +265,6 @@ export class IkeInit implements Task {
 
   private buildResponse(msg: IkeMessage): Status {
     const sa = this.sa;
-    if (this.redirectTo) {
-      // RFC 5685 §4: a bare N(REDIRECT) with the initiator's nonce; no state is kept.
-      msg.header.spiR = ZERO_SPI;
-      addNotify(msg, NotifyStatus.REDIRECT, encodeRedirect(this.redirectTo, this.peerNonce));
-      // Unauthenticated and, on a cluster master, the normal answer to every new base station:
-      // a burst of lines and then the count of the ones left out, not one line per request.
-      sa.ctx.unauthenticatedLog.info('init-redirect', { peer: sa.remote.address, to: gatewayIdToString(this.redirectTo) }, 'redirecting at IKE_SA_INIT');
-      return Status.DESTROY;
-    }
     if (this.error) {
       msg.header.spiR = ZERO_SPI;
       addNotify(msg, this.error.type, this.error.data);
