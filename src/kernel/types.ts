@@ -167,8 +167,9 @@ export interface KernelIpsec {
   addPolicy(policy: PolicyParams): Promise<void>;
   /**
    * Replaces an installed policy (same direction, selectors and mark) in one step, with new
-   * template addresses: the peer's address changed (RFC 7296 §2.23). Optional: a backend whose
-   * packet path does not read the templates may leave it out.
+   * template addresses (the peer's address changed, RFC 7296 §2.23) or a new reqid (a child of a
+   * newer IKE SA of the same peer takes the policy over). Optional: without it, the IKE code
+   * removes and adds the policy for a takeover, and does nothing when the peer moves.
    */
   updatePolicy?(policy: PolicyParams): Promise<void>;
   deletePolicy(policy: PolicyParams): Promise<void>;

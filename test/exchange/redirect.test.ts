@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { captureLog } from '../support/log-capture.js';
-import { Pair, describe } from './harness.js';
+import { PSK, Pair, bsConfig, describe } from './harness.js';
 import { ExchangeType, GatewayIdType, HeaderFlag, NotifyStatus, PayloadType } from '../../src/ike/constants.js';
 import { redirectAllTo, type RedirectProvider } from '../../src/ike/redirect/provider.js';
 import { IkeState, type IkeSa } from '../../src/ike/sa/ike-sa.js';
@@ -283,4 +283,88 @@ test('an IKE SA redirected at IKE_AUTH is authenticated: it leaves the half-open
   } finally {
     await p.stop();
   }
+});
+
+/** The stub kernel's policies as `direction reqid tmplSrc->tmplDst`, sorted. */
+function policiesOf(p: Pair, side: 'bs' | 'gw' | 'gw2'): string[] {
+  const k = side === 'bs' ? p.bs.kernel : side === 'gw' ? p.gw.kernel : p.gateways[0]!.kernel;
+  return [...k.policies.values()].map((x) => `${x.direction} ${x.reqid} ${x.tmplSrc}->${x.tmplDst}`).sort();
+}
+
+function policiesFor(child: { reqid: number }, src: string, dst: string): string[] {
+  return [`fwd ${child.reqid} ${dst}->${src}`, `in ${child.reqid} ${dst}->${src}`, `out ${child.reqid} ${src}->${dst}`];
+}
+
+test("an established SA redirected to another member whose old gateway never answers the client's Delete: the new child takes the client's policies over at once, and they stay when the old SA gives up", async () => {
+  const p = new Pair({ extraGateways: [GW2] });
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  const oldChild = bsSa.children[0]!;
+  assert.deepEqual(policiesOf(p, 'bs'), policiesFor(oldChild, '192.0.2.7', '192.0.2.1'));
+  await p.gw.daemon.redirect(gwSa, gatewayIdFromString(GW2));
+  await p.next(); // INFORMATIONAL { N(REDIRECT) } -->
+  await p.next(); // <-- INFORMATIONAL { }
+  // gw1 is gone from here on: the client's Delete of the old SA (and its retransmissions) is lost.
+  for (let n = 0; p.wire.queue.length > 0 && n < 50; n++) await p.next(p.wire.queue[0]!.to.address === '192.0.2.1');
+  const moved = p.bs.daemon.manager.ikeSaList().find((s) => s.state === IkeState.ESTABLISHED)!;
+  assert.equal(moved.remote.address, GW2);
+  const newChild = moved.children[0]!;
+  assert.equal(newChild.isInstalled, true);
+  assert.notEqual(newChild.reqid, oldChild.reqid);
+  assert.equal(bsSa.state, IkeState.DELETING, 'the old SA still waits for its Delete to be answered');
+  assert.deepEqual(policiesOf(p, 'bs'), policiesFor(newChild, '192.0.2.7', GW2), "the client's traffic goes to the new member");
+  const gw2Sa = p.peerOf(moved, p.gateways[0]!)!;
+  assert.deepEqual(policiesOf(p, 'gw2'), policiesFor(gw2Sa.children[0]!, GW2, '192.0.2.7'));
+  // The Delete's retransmissions run out: the old SA and its SAs go, the policies stay.
+  await p.advance(60_000);
+  for (let n = 0; p.wire.queue.length > 0 && n < 50; n++) await p.next(p.wire.queue[0]!.to.address === '192.0.2.1');
+  assert.equal(bsSa.state, IkeState.DESTROYED);
+  assert.equal(newChild.isInstalled, true);
+  assert.deepEqual(policiesOf(p, 'bs'), policiesFor(newChild, '192.0.2.7', GW2));
+  assert.deepEqual([...p.bs.kernel.sas.values()].map((s) => s.spi).sort(), [newChild.spiIn, newChild.spiOut].sort(), "only the new child's SAs are left");
+  await p.stop();
+});
+
+test("a redirect back to the same address (the VIP moved under the client): the gateway's new child takes over the policies of the same peer's older SA", async () => {
+  const p = new Pair();
+  await p.start();
+  const { bsSa, gwSa } = await p.connect();
+  await p.gw.daemon.redirect(gwSa, gatewayIdFromString('192.0.2.1'));
+  await p.next();
+  await p.next();
+  // The client's Delete of the old SA is lost: the gateway still holds it and its child.
+  for (let n = 0; p.wire.queue.length > 0 && n < 50; n++) {
+    const d = p.wire.queue[0]!;
+    await p.next(d.to.address === '192.0.2.1' && describe(d).startsWith('INFORMATIONAL request') && d.data.readUInt32BE(20) === 2);
+  }
+  const bsNew = p.bs.daemon.manager.ikeSaList().find((s) => s.state === IkeState.ESTABLISHED)!;
+  assert.ok(bsNew && bsNew !== bsSa);
+  const gwNew = p.peerOf(bsNew, p.gw)!;
+  assert.equal(gwSa.state, IkeState.ESTABLISHED, "the gateway's old SA was never told");
+  assert.deepEqual(policiesOf(p, 'gw'), policiesFor(gwNew.children[0]!, '192.0.2.1', '192.0.2.7'));
+  assert.deepEqual(policiesOf(p, 'bs'), policiesFor(bsNew.children[0]!, '192.0.2.7', '192.0.2.1'));
+  // The old SA ends at the gateway: the new child's policies stay.
+  await p.gw.daemon.drop(gwSa, 'test');
+  assert.deepEqual(policiesOf(p, 'gw'), policiesFor(gwNew.children[0]!, '192.0.2.1', '192.0.2.7'));
+  await p.stop();
+});
+
+test("another peer's child with the same selectors is refused, never given the first peer's policies", async () => {
+  const second = bsConfig(false, { name: 'bs-b', local: { id: 'bs2.example.net', auth: { method: 'psk', secret: PSK } } });
+  const p = new Pair({ bsDaemon: { connections: [bsConfig(false), second] } });
+  await p.start();
+  const { gwSa } = await p.connect();
+  const first = policiesOf(p, 'gw');
+  assert.deepEqual(first, policiesFor(gwSa.children[0]!, '192.0.2.1', '192.0.2.7'));
+  const tried = p.gw.kernel.ops.length;
+  await p.initiate('bs-b');
+  await p.run();
+  const asked = p.gw.kernel.ops.slice(tried).map((o) => o.op);
+  assert.ok(asked.includes('addPolicy'), `the second peer's child reached the kernel: ${asked.join(',')}`);
+  assert.ok(!asked.includes('updatePolicy') && !asked.includes('deletePolicy'), `nothing of the first peer's was touched: ${asked.join(',')}`);
+  const others = p.gw.daemon.manager.ikeSaList().filter((s) => s.peerId !== gwSa.peerId && !s.isDead);
+  assert.deepEqual(others.flatMap((s) => s.children.filter((c) => c.isInstalled)), [], "the second peer's child is not installed");
+  assert.deepEqual(policiesOf(p, 'gw'), first, "the first peer's policies are untouched");
+  assert.equal(gwSa.children[0]!.isInstalled, true);
+  await p.stop();
 });

@@ -145,7 +145,7 @@ test('split brain: while adverts are lost both nodes are master; when it heals t
     // g2 stops hearing VRRP: it takes over too, and its GARP moves the client to it.
     await g2.exec('nft', ['-f', '-'], { input: 'table inet vrrpsplit { chain input { type filter hook input priority 0; ip protocol 112 drop; }; }' });
     await n2.waitForState('Master');
-    await eventually(async () => (await arpEntry(client)) === (await mac(g2)), { what: 'client follows the split-brain master g2', timeoutMs: 5000 });
+    await eventually(async () => (await arpEntry(client)) === (await mac(g2)), { what: 'client follows the split-brain master g2', timeoutMs: 15_000 });
     assert.equal(n1.state(), 'Master');
 
     // Healed: g2 yields to the higher priority; g1, seeing a lower-priority master, re-announces.
@@ -153,7 +153,7 @@ test('split brain: while adverts are lost both nodes are master; when it heals t
     await n2.waitForState('Backup');
     await eventually(async () => !(await holdsVip(g2)), 'g2 removed the VIP');
     const g1mac = await mac(g1);
-    await eventually(async () => (await arpEntry(client)) === g1mac, { what: "client's ARP entry back on g1", timeoutMs: 5000 });
+    await eventually(async () => (await arpEntry(client)) === g1mac, { what: "client's ARP entry back on g1", timeoutMs: 15_000 });
     assert.equal(n1.logged(/split brain/).length >= 1, true, 'g1 logged the healed split brain');
     assert.equal(await client.ping(VIP), true);
     await n1.stop();

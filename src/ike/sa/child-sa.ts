@@ -197,9 +197,16 @@ export class ChildSa implements TimerTarget {
         this.installed |= INSTALLED_OUT;
       }
       if (this.ownsPolicies) {
-        for (const p of this.policies()) {
-          await k.addPolicy(p);
-          installedPolicies.push(p);
+        try {
+          for (const p of this.policies()) {
+            await k.addPolicy(p);
+            installedPolicies.push(p);
+          }
+        } catch (err) {
+          // Looked for only when the kernel refuses: nothing is scanned on the common path.
+          const holder = this.ike.ctx.policyHolder(this);
+          if (!holder) throw err;
+          await this.takeOverPolicies(holder, installedPolicies);
         }
         this.installed |= INSTALLED_POLICIES;
       }
@@ -306,7 +313,8 @@ export class ChildSa implements TimerTarget {
   /**
    * The peer's address changed: the policies this child owns are replaced in one step with
    * templates on the IKE SA's current addresses (XFRM matches a tunnel SA to its policy by
-   * them). Backends that do not read templates have no updatePolicy: nothing to do.
+   * them). A backend without updatePolicy does not read templates: nothing to do (the userspace
+   * engine has one, for takeOverPolicies, and here replaces a policy by an equal one).
    */
   async retemplatePolicies(): Promise<void> {
     const k = this.ike.ctx.kernel;
@@ -316,6 +324,32 @@ export class ChildSa implements TimerTarget {
     } catch (err) {
       this.log.warn({ err }, "kernel could not move the policies to the peer's new address");
     }
+  }
+
+  /**
+   * The kernel's policies for these selectors belong to `holder`, a child of an older IKE SA of
+   * the same peer (see the file comment): each is replaced in place with this child's template,
+   * or removed and added again where the backend cannot replace one. From here on the holder's
+   * removal leaves them; a failure later in install() removes them with this child's.
+   */
+  private async takeOverPolicies(holder: ChildSa, done: PolicyParams[]): Promise<void> {
+    const k = this.ike.ctx.kernel;
+    holder.installed &= ~INSTALLED_POLICIES;
+    done.length = 0;
+    for (const p of this.policies()) {
+      if (k.updatePolicy) await k.updatePolicy(p);
+      else {
+        await this.quiet(() => k.deletePolicy(p));
+        await k.addPolicy(p);
+      }
+      done.push(p);
+    }
+    this.log.info({ from: holder.ike.name, reqid: holder.reqid }, "took over the policies of an older IKE SA's child with the same selectors");
+  }
+
+  /** Whether this child's policies in the kernel are the ones `other` (another child) needs. */
+  holdsPoliciesFor(other: ChildSa): boolean {
+    return this !== other && this.state !== ChildState.DELETED && (this.installed & INSTALLED_POLICIES) !== 0 && this.sameSelectors(other);
   }
 
   /** Same selectors as another child (a rekey can then share the policies). */

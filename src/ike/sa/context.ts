@@ -99,6 +99,12 @@ export interface SaContext {
   /** Adds an SA (a rekeyed IKE SA) to the tables under its own SPI. */
   ikeAdopt(sa: IkeSa): void;
   registerChild(child: ChildSa): void;
+  /**
+   * A child of another IKE SA of the same peer (same peer identity; where we initiate, the same
+   * connection) that holds the kernel policies `child`'s selectors need: `child` takes them over
+   * (child-sa.ts). Never a child of another peer.
+   */
+  policyHolder(child: ChildSa): ChildSa | undefined;
   unregisterChild(child: ChildSa): void;
   allocReqid(): number;
   releaseReqid(reqid: number): void;

@@ -238,6 +238,17 @@ export class SaManager implements SaContext {
     this.childrenOut.set(outKey(child.outRef), child);
   }
 
+  policyHolder(child: ChildSa): ChildSa | undefined {
+    const ike = child.ike;
+    const peers = ike.initiator && ike.conn ? this.byConnection.get(ike.conn.name) : ike.peerId ? this.byPeerId.get(ike.peerId) : undefined;
+    if (peers === undefined) return undefined;
+    for (const sa of peers instanceof Set ? peers : [peers]) {
+      if (sa === ike || sa.isDead) continue;
+      for (const c of sa.children) if (c.holdsPoliciesFor(child)) return c;
+    }
+    return undefined;
+  }
+
   unregisterChild(child: ChildSa): void {
     if (this.childrenIn.get(child.spiIn >>> 0) === child) this.childrenIn.delete(child.spiIn >>> 0);
     const k = outKey(child.outRef);

@@ -236,19 +236,34 @@ export class UserspaceIpsec implements KernelIpsec {
   async addPolicy(p: PolicyParams): Promise<void> {
     const key = policyKey(p);
     if (this.policies.has(key)) throw new EspEngineError(`policy exists: ${key}`);
-    let id = 0;
-    if (p.direction === 'out') {
-      id = this.call(() =>
-        this.engine.addPolicy({
-          src: p.src,
-          dst: p.dst,
-          priority: p.priority,
-          reqid: p.reqid,
-          prefixes: selectorPrefixes(p.dst),
-        }),
-      );
-    }
-    this.policies.set(key, id);
+    this.policies.set(key, this.enginePolicy(p));
+  }
+
+  /**
+   * Replaces a policy (same direction and selectors) with `p`'s reqid: a child of another IKE SA
+   * takes it over. The new outbound policy is added before the old one is removed, so no packet
+   * finds none.
+   */
+  async updatePolicy(p: PolicyParams): Promise<void> {
+    const key = policyKey(p);
+    const old = this.policies.get(key);
+    if (old === undefined) throw new EspEngineError(`no policy ${key}`);
+    this.policies.set(key, this.enginePolicy(p));
+    if (old) this.engine.removePolicy(old);
+  }
+
+  /** The engine's id of the outbound policy `p` (0 for 'in' and 'fwd': recorded only). */
+  private enginePolicy(p: PolicyParams): number {
+    if (p.direction !== 'out') return 0;
+    return this.call(() =>
+      this.engine.addPolicy({
+        src: p.src,
+        dst: p.dst,
+        priority: p.priority,
+        reqid: p.reqid,
+        prefixes: selectorPrefixes(p.dst),
+      }),
+    );
   }
 
   async deletePolicy(p: PolicyParams): Promise<void> {
@@ -304,7 +319,12 @@ function nativePath(src: string, dst: string, encap: SaParams['encap']): NativeP
   return { src, dst, encap: !!encap, sport: encap?.sport ?? 0, dport: encap?.dport ?? 0 };
 }
 
+/**
+ * A policy's identity, as XFRM's: direction and selectors (not the reqid). A second policy for the
+ * same selectors is refused, as the kernel refuses it (EEXIST); a child of a newer IKE SA of the
+ * same peer takes the existing one over with updatePolicy.
+ */
 function policyKey(p: PolicyParams): string {
   const ts = (t: PolicyParams['src']) => `${t.startAddr}-${t.endAddr}:${t.protocol}:${t.startPort}-${t.endPort}`;
-  return `${p.direction} ${ts(p.src)} > ${ts(p.dst)} reqid ${p.reqid}`;
+  return `${p.direction} ${ts(p.src)} > ${ts(p.dst)}`;
 }

@@ -10,7 +10,7 @@ import { withLab } from '../../../src/lab/lab.js';
 import { UserspaceIpsec } from '../../../src/kernel/userspace/backend.js';
 import type { SaRef } from '../../../src/kernel/types.js';
 import type { Endpoint } from '../../../src/net/endpoint.js';
-import { saParams, segwTunnel } from '../../support/esp-tunnel.js';
+import { outPolicy, saParams, segwTunnel } from '../../support/esp-tunnel.js';
 import { eventually } from '../../support/eventually.js';
 
 test('SPIs, SAs, counters, hard expiry; IKE through the engine socket with the non-ESP marker', { timeout: 60_000 }, async () => {
@@ -87,6 +87,35 @@ test('raw ESP (IP protocol 50) between two engines carries ping both ways', { ti
       const [inn] = b.ipsec.queryMany([b.in]);
       assert.equal(out!.packets, inn!.packets);
       assert.ok(out!.packets >= 5n);
+    } finally {
+      await a.ipsec.close();
+      await b.ipsec.close();
+    }
+  });
+});
+
+test("updatePolicy hands a policy to another reqid (a newer IKE SA's child takes it over): traffic moves to that reqid's SA at once, the old SA can go", { timeout: 60_000 }, async () => {
+  await withLab('esppol', async (lab) => {
+    const { a, b } = await segwTunnel(lab);
+    try {
+      assert.ok(await a.host.ping(b.inner, { count: 2, timeoutS: 2 }));
+      const key = randomBytes(20);
+      const nets = { localNet: '192.0.2.0/25', remoteNet: '192.0.2.128/25' };
+      const out2 = saParams({ direction: 'out', src: a.outer, dst: b.outer, spi: 0xa0000002, key, reqid: 2, ...nets });
+      await b.ipsec.addSa(saParams({ direction: 'in', src: a.outer, dst: b.outer, spi: 0xa0000002, key, reqid: 2, localNet: nets.remoteNet, remoteNet: nets.localNet }));
+      await a.ipsec.addSa(out2);
+      // Another reqid's outbound SA alone does not take the traffic: the policy names reqid 1.
+      assert.ok(await a.host.ping(b.inner, { count: 1, timeoutS: 2 }));
+      assert.equal(a.ipsec.queryMany([out2])[0]!.packets, 0n);
+      const before = a.ipsec.queryMany([a.out])[0]!.packets;
+      await a.ipsec.updatePolicy(outPolicy(nets.localNet, nets.remoteNet, a.outer, b.outer, 2));
+      await a.ipsec.deleteSa(a.out);
+      assert.ok(await a.host.ping(b.inner, { count: 3, timeoutS: 2 }));
+      assert.ok(a.ipsec.queryMany([out2])[0]!.packets >= 3n, 'the traffic went out on the new reqid');
+      const st = await a.ipsec.stats();
+      assert.deepEqual(st.available ? st.installed : undefined, { sas: 2, policies: 1 }, 'one policy, replaced');
+      assert.ok(before >= 3n);
+      await assert.rejects(a.ipsec.updatePolicy(outPolicy('192.0.2.64/26', nets.remoteNet, a.outer, b.outer, 2)), { code: 'SEGW_ESP' });
     } finally {
       await a.ipsec.close();
       await b.ipsec.close();
