@@ -11,9 +11,12 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { RESULT_PREFIX, type GuestResult } from './guest/scenario.js';
+import { eventually } from '../support/eventually.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 /** scripts/uml-run's exit code for "this machine cannot boot the guest". */
@@ -37,11 +40,58 @@ export function umlRequired(): boolean {
   return v === '1' || (v !== '0' && process.env.CI === 'true');
 }
 
-/** Boots the guest once and runs `names` of the scenario module `module` (under ./guest) in it. */
+/**
+ * One guest at a time on this machine. The guest is a single process with one virtual CPU; two
+ * of them side by side (the runner starts test files two at a time) each got about half a core,
+ * and the cluster scenario's members then stalled for seconds: VRRP split brain, a setup the
+ * base station gave up on (CI, 2026-12-05). The lock is a directory holding its owner's pid; one
+ * whose owner is gone is taken over.
+ */
+const GUEST_LOCK = join(tmpdir(), 'segw-uml-guest.lock');
+/** The longest a test file waits for the other guests (the four files' guests take ~4 min together). */
+export const GUEST_LOCK_WAIT_MS = 15 * 60_000;
+
+function tryLock(): boolean {
+  try {
+    mkdirSync(GUEST_LOCK);
+  } catch {
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(GUEST_LOCK, 'pid'), 'utf8'));
+    } catch {
+      return false; // just made, its pid not written yet
+    }
+    if (owner > 0 && isAlive(owner)) return false;
+    rmSync(GUEST_LOCK, { recursive: true, force: true });
+    return tryLock();
+  }
+  writeFileSync(join(GUEST_LOCK, 'pid'), String(process.pid));
+  return true;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function withGuestLock<T>(fn: () => Promise<T>): Promise<T> {
+  await eventually(() => tryLock(), { what: 'the other user-mode-linux guest to finish', timeoutMs: GUEST_LOCK_WAIT_MS, intervalMs: 500 });
+  try {
+    return await fn();
+  } finally {
+    rmSync(GUEST_LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Boots the guest once (one at a time) and runs `names` of the scenario module `module` (under ./guest) in it. */
 export async function runGuest(module: string, names: string[], opts: { timeoutS: number; mem?: string }): Promise<GuestRun> {
   const args = ['--build', '--timeout', String(opts.timeoutS), '--mem', opts.mem ?? '512M', '--env', 'SEGW_LAB_DIST=1', '--',
     process.execPath, '--import', 'tsx', 'test/kernel-esp/guest/main.ts', `./${module}`, ...names];
-  const r = await umlRun(args, (opts.timeoutS + 120) * 1000);
+  const r = await withGuestLock(() => umlRun(args, (opts.timeoutS + 120) * 1000));
   const results = new Map<string, GuestResult>();
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith(`${RESULT_PREFIX} `)) continue;
@@ -79,7 +129,7 @@ export function guestSuite(module: string, checks: Record<string, EvidenceCheck>
   let guest: GuestRun | undefined;
   before(async () => {
     guest = await runGuest(module, names, opts);
-  }, { timeout: (opts.timeoutS + 180) * 1000 });
+  }, { timeout: (opts.timeoutS + 180) * 1000 + GUEST_LOCK_WAIT_MS });
   for (const name of names) {
     test(`guest (user-mode-linux, kernel ESP): ${module.replace(/\.ts$/, '')} ${name}`, (t) => {
       assert.ok(guest, 'the guest run finished');

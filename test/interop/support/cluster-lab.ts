@@ -126,7 +126,9 @@ export interface ClusterLabOptions {
   libipsec?: boolean;
   /**
    * Base stations that find a dead gateway by DPD (every `dpdS` seconds, two quick retransmits)
-   * and connect again to the VIP (dpd_action = restart). Default: no DPD.
+   * and connect again to the VIP (dpd_action = restart), trying until they are up (keyingtries
+   * = 0: the quick retransmits give up on a setup after 2.2 s, which a busy machine can take).
+   * Default: no DPD.
    */
   dpdS?: number;
 }
@@ -171,7 +173,7 @@ async function startBaseStation(lab: Lab, host: Host, i: number, libipsec: boole
   const logFile = join(lab.dir, `strongswan-${name}`, 'charon-full.log');
   const ss = await StrongSwan.start(host, {
     name,
-    swanctl: swanctlConf(dpdS ? { ...SPEC, swan: { dpdDelay: dpdS, dpdAction: 'restart' } } : SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
+    swanctl: swanctlConf(dpdS ? { ...SPEC, swan: { dpdDelay: dpdS, dpdAction: 'restart', keyingTries: 0 } } : SPEC, { localAddr: bsAddr(i), remoteAddr: VIP, localId: id, remoteId: GW_ID, localTs: net, remoteTs: GW_LAN.net }),
     charon: dpdS ? `${charonFileLog(logFile)}\n  ${QUICK_RETRANSMIT}` : charonFileLog(logFile),
     libipsec,
   });

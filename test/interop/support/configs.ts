@@ -22,6 +22,8 @@ export interface TunnelSpec {
     dpdDelay?: number;
     /** The child's dpd_action (what charon does when DPD finds the peer dead; unset = none). */
     dpdAction?: 'clear' | 'trap' | 'restart';
+    /** Initiation attempts before charon gives up (its `keyingtries`; 0 = forever; unset = 1). */
+    keyingTries?: number;
     ikeRekey?: number; childRekey?: number; fragmentation?: 'yes' | 'no' | 'force'; ike?: string; psk?: string;
     /** How strongSwan requires its peer to authenticate, when not as itself (a refused AUTH). */
     remoteAuth?: 'psk' | 'pubkey';
@@ -61,6 +63,7 @@ export function swanctlConf(spec: TunnelSpec, ends: SwanEnds): string {
     `    proposals = ${s.ike ?? spec.ike}`,
     `    fragmentation = ${s.fragmentation ?? 'yes'}`,
     ...(s.dpdDelay ? [`    dpd_delay = ${s.dpdDelay}s`] : []),
+    ...(s.keyingTries !== undefined ? [`    keyingtries = ${s.keyingTries}`] : []),
     // Explicit over/rand times: strongSwan's defaults (10 % of a few seconds) round to 0.
     ...(s.ikeRekey ? [`    rekey_time = ${s.ikeRekey}s`, `    over_time = ${s.ikeRekey}s`, '    rand_time = 0'] : []),
     '    local {',
