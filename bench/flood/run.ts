@@ -39,6 +39,7 @@ import { cpuTimes, pidIn, rssBytes } from '../ike-setup/procfs.js';
 import { recvQueue, runFlood, udpSnmp } from '../intake/measure.js';
 import { median, stat } from './stats.js';
 import { RAN_PROPOSAL as PROPOSAL, RAN_GW_ID as GW_ID, RAN_POOL as POOL, segwRanConnections, charonRanSwanctl, CHARON_QUIET } from '../ran-profile.js';
+import { armWatchdog } from '../watchdog.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -312,11 +313,7 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    progress(`giving up after ${args['max-minutes']} minutes`);
-    process.exit(2); // the lab's exit handler removes the namespaces
-  }, Number(args['max-minutes']) * 60_000);
-  watchdog.unref();
+  const disarm = armWatchdog(Number(args['max-minutes']), progress);
   const rows: Row[] = [];
   await withLab('flood', async (lab) => {
     const sw = await lab.switch('lan');
@@ -340,7 +337,7 @@ async function main(): Promise<void> {
   });
   console.log(table(rows));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, rows }, null, 2));
-  clearTimeout(watchdog);
+  disarm();
 }
 
 await main();

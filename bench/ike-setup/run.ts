@@ -37,6 +37,7 @@ import { cpuTimes, threadCpuMs, udpRcvbufErrors } from './procfs.js';
 import { CORE_TS, GW_ID, startCharon, startSegw, type Responder, type ResponderSpec } from './responders.js';
 import { cpuQuotaGroup } from './cgroup.js';
 import { table, type EngineMem, type MemRow, type RateRow } from './report.js';
+import { armWatchdog } from '../watchdog.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -270,11 +271,7 @@ function engineMemory(proposal: string): EngineMem {
 
 async function main(): Promise<void> {
   const load0 = loadavg();
-  const watchdog = setTimeout(() => {
-    progress(`giving up after ${args['max-minutes']} minutes`);
-    process.exit(2); // the lab's exit handler removes the namespaces
-  }, Number(args['max-minutes']) * 60_000);
-  watchdog.unref();
+  const disarm = armWatchdog(Number(args['max-minutes']), progress);
   const rates: RateRow[] = [];
   const mems: MemRow[] = [];
   await withLab('ikesetup', async (lab) => {
@@ -313,7 +310,7 @@ async function main(): Promise<void> {
   cgroup?.remove();
   console.log(table(input));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, ...input }, null, 2));
-  clearTimeout(watchdog);
+  disarm();
 }
 
 await main();

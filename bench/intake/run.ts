@@ -27,6 +27,7 @@ import { GeneratorProcess, type RemoteGeneratorOptions } from '../../src/initiat
 import { cpuTimes, pidIn } from '../ike-setup/procfs.js';
 import { recvQueue, runFlood, udpSnmp } from './measure.js';
 import { RAN_PROPOSAL as PROPOSAL, RAN_GW_ID as GW_ID, RAN_POOL as POOL, segwRanConnections, charonRanSwanctl, CHARON_QUIET } from '../ran-profile.js';
+import { armWatchdog } from '../watchdog.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -179,11 +180,7 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    progress(`giving up after ${args['max-minutes']} minutes`);
-    process.exit(2); // the lab's exit handler removes the namespaces
-  }, Number(args['max-minutes']) * 60_000);
-  watchdog.unref();
+  const disarm = armWatchdog(Number(args['max-minutes']), progress);
   const rows: Row[] = [];
   await withLab('intake', async (lab) => {
     const gen = await lab.host('gen');
@@ -205,7 +202,7 @@ async function main(): Promise<void> {
   });
   console.log(table(rows));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, rows }, null, 2));
-  clearTimeout(watchdog);
+  disarm();
 }
 
 await main();

@@ -36,6 +36,7 @@ import { runFlood, udpSnmp } from '../intake/measure.js';
 import { ANSWER_KINDS, type AnswerKind } from '../intake/answer-kind.js';
 import { stat } from '../flood/stats.js';
 import { RAN_PROPOSAL as PROPOSAL, segwRanConnections, charonRanSwanctl, CHARON_QUIET } from '../ran-profile.js';
+import { armWatchdog } from '../watchdog.js';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const { values: args } = parseArgs({
@@ -270,11 +271,7 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const watchdog = setTimeout(() => {
-    progress(`giving up after ${args['max-minutes']} minutes`);
-    process.exit(2); // the lab's exit handler removes the namespaces
-  }, Number(args['max-minutes']) * 60_000);
-  watchdog.unref();
+  const disarm = armWatchdog(Number(args['max-minutes']), progress);
   const rows: Row[] = [];
   const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   await withLab('redirect', async (lab) => {
@@ -300,7 +297,7 @@ async function main(): Promise<void> {
   console.log(`bench/redirect ${new Date().toISOString()}; load average before ${load0}, after ${load1}`);
   console.log(table(rows));
   if (args.json) writeFileSync(args.json, JSON.stringify({ args, rows }, null, 2));
-  clearTimeout(watchdog);
+  disarm();
 }
 
 await main();

@@ -51,17 +51,26 @@ function setup(failback: Failback, cluster?: { members: string[]; redirect: Redi
   const up = (s: Side) => s.daemon.manager.ikeSaList().filter((sa) => sa.state === IkeState.ESTABLISHED && !sa.isDead);
   const live = (s: Side) => s.daemon.manager.ikeSaList().filter((sa) => !sa.isDead);
   const warns = (msg: string) => lines.filter((l) => l.level === 'warn' && l.msg === msg);
-  return { pair, keeper, backup, dead, run, pass, up, live, warns, lines };
+  /** Starts both sides and the keeper, runs until the first setup settles, then `body`; stops everything after. */
+  const session = async (body: () => Promise<void>) => {
+    try {
+      await pair.start();
+      keeper.start(pair.bs.daemon);
+      await pair.settle();
+      await run();
+      await body();
+    } finally {
+      keeper.stop();
+      await pair.stop();
+    }
+  };
+  return { pair, keeper, backup, dead, run, pass, up, live, warns, lines, session };
 }
 
 test('primary cluster silent: DPD gives up, the base station moves to the backup with its child SA; fail-back never: it stays there', async () => {
   const t = setup({ mode: 'never' });
   const { pair, keeper, backup } = t;
-  try {
-    await pair.start();
-    keeper.start(pair.bs.daemon);
-    await pair.settle();
-    await t.run();
+  await t.session(async () => {
     assert.equal(t.up(pair.bs)[0]?.remote.address, PRIMARY);
     assert.equal(keeper.status()[0]!.cluster!.role, 'primary');
     t.dead.add(PRIMARY);
@@ -103,10 +112,7 @@ test('primary cluster silent: DPD gives up, the base station moves to the backup
     }
     assert.deepEqual(sent, [], 'no probe of the primary');
     assert.equal(t.up(pair.bs)[0], sa, 'the same SA on the backup');
-  } finally {
-    keeper.stop();
-    await pair.stop();
-  }
+  });
 });
 
 test('a member of the primary cluster dies: the base station goes back to the cluster address and comes up on another member, not on the backup', async () => {
@@ -116,11 +122,7 @@ test('a member of the primary cluster dies: the base station goes back to the cl
   const redirect: RedirectProvider = { onInit: () => gatewayIdFromString(target), onAuth: () => undefined };
   const t = setup({ mode: 'never' }, { members: [M1, M2], redirect });
   const { pair, keeper } = t;
-  try {
-    await pair.start();
-    keeper.start(pair.bs.daemon);
-    await pair.settle();
-    await t.run();
+  await t.session(async () => {
     assert.equal(t.up(pair.bs)[0]?.remote.address, M1, 'redirected to M1');
     t.dead.add(M1);
     target = M2;
@@ -131,22 +133,15 @@ test('a member of the primary cluster dies: the base station goes back to the cl
     assert.equal(keeper.status()[0]!.cluster!.role, 'primary');
     assert.deepEqual(t.warns('cluster unreachable; moving to the next cluster'), []);
     assert.equal(t.live(t.backup).length, 0, 'nothing reached the backup');
-  } finally {
-    keeper.stop();
-    await pair.stop();
-  }
+  });
 });
 
 test('a master that keeps redirecting to a member the base station cannot reach: after 3 misses in a row it moves to the backup', async () => {
   const M1 = '192.0.2.11';
   const redirect: RedirectProvider = { onInit: () => gatewayIdFromString(M1), onAuth: () => undefined };
   const t = setup({ mode: 'never' }, { members: [M1], redirect });
-  const { pair, keeper } = t;
-  try {
-    await pair.start();
-    keeper.start(pair.bs.daemon);
-    await pair.settle();
-    await t.run();
+  const { pair } = t;
+  await t.session(async () => {
     assert.equal(t.up(pair.bs)[0]?.remote.address, M1);
     t.dead.add(M1);
     // DPD loss (1st miss), then two setups through the cluster address that M1 leaves unanswered.
@@ -156,20 +151,13 @@ test('a master that keeps redirecting to a member the base station cannot reach:
       t.warns('cluster unreachable; moving to the next cluster').map(({ from, to, why }) => ({ from, to, why })),
       [{ from: PRIMARY, to: BACKUP, why: 'no answer from the members the cluster redirected to (3 in a row)' }],
     );
-  } finally {
-    keeper.stop();
-    await pair.stop();
-  }
+  });
 });
 
 test('fail-back after a hold time: the primary is probed with IKE_SA_INIT only, the SA moves back once it answered for the hold, no SA is left on the backup', async () => {
   const t = setup({ mode: 'hold', holdMs: 30_000, probeMs: 10_000 });
   const { pair, keeper, backup } = t;
-  try {
-    await pair.start();
-    keeper.start(pair.bs.daemon);
-    await pair.settle();
-    await t.run();
+  await t.session(async () => {
     t.dead.add(PRIMARY);
     await t.pass(30_000);
     const [onBackup] = t.up(pair.bs);
@@ -209,20 +197,13 @@ test('fail-back after a hold time: the primary is probed with IKE_SA_INIT only, 
     assert.deepEqual(t.live(backup), [], 'the backup keeps no SA (deleted by the base station)');
     assert.equal(t.live(pair.gw).length, 1, 'the primary holds only the new SA (INITIAL_CONTACT removed the stale one)');
     assert.equal(t.live(pair.bs).length, 1, 'the base station holds one SA, no probe');
-  } finally {
-    keeper.stop();
-    await pair.stop();
-  }
+  });
 });
 
 test('the gateway deletes the SA (a drain): the base station stays on that cluster', async () => {
   const t = setup({ mode: 'never' });
-  const { pair, keeper } = t;
-  try {
-    await pair.start();
-    keeper.start(pair.bs.daemon);
-    await pair.settle();
-    await t.run();
+  const { pair } = t;
+  await t.session(async () => {
     const [first] = t.up(pair.bs);
     await pair.gw.daemon.terminate(pair.peerOf(first!, pair.gw)!);
     await t.pass(2000);
@@ -230,10 +211,7 @@ test('the gateway deletes the SA (a drain): the base station stays on that clust
     assert.ok(again && again !== first);
     assert.equal(again.remote.address, PRIMARY);
     assert.deepEqual(t.warns('cluster unreachable; moving to the next cluster'), []);
-  } finally {
-    keeper.stop();
-    await pair.stop();
-  }
+  });
 });
 
 test('policy: what moves a connection to the next cluster and what does not', () => {
