@@ -266,7 +266,7 @@ export class Balancer implements RedirectProvider, ReleaseBalancer {
         // A member still taking peers is working through its queue: its grants wait for it
         // (up to GRANT_MAX_MS); one that gained nothing has shown all it will (see Grants).
         const expired = gained > 0 ? e.lastAt - GRANT_MAX_MS : e.lastAt - r.intervalMs - settle;
-        while (g.times.length > 0 && g.times[0]! < expired) g.times.shift();
+        g.times.splice(0, countBefore(g.times, expired));
       }
       return { id: r.nodeId, address: r.address, report: r, stale: e.stale || (selfMaster && !e.self && r.role === 'master') };
     });
@@ -325,4 +325,20 @@ export class Balancer implements RedirectProvider, ReleaseBalancer {
       vipRelease: Object.fromEntries(VIP_LOSS_CAUSES.map((c) => [c, { ...this.vipRelease[c] }])) as RedirectCounts['vipRelease'],
     };
   }
+}
+
+/**
+ * How many of the ascending `times` are before `t` (binary search). Grants are dropped with one
+ * splice: under an IKE_SA_INIT flood tens of thousands are pending, and shift() one at a time
+ * copies the array each time once it is too large for V8 to trim in place.
+ */
+export function countBefore(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Balancer, REFUSAL_NOTIFY, globMatches, type BalancerSettings } from '../../src/cluster/balancer.js';
+import { Balancer, REFUSAL_NOTIFY, countBefore, globMatches, type BalancerSettings } from '../../src/cluster/balancer.js';
 import type { MemberRoleName } from '../../src/cluster/report.js';
 import { gatewayIdFromString, gatewayIdToString } from '../../src/ike/redirect/notify.js';
 import { isRefusal, type RedirectDecision } from '../../src/ike/redirect/provider.js';
@@ -241,4 +241,20 @@ test('pin patterns: whole string, case-insensitive, * and ? only', () => {
   assert.ok(globMatches('bs?', 'bs7'));
   assert.ok(!globMatches('bs?', 'bs17'));
   assert.ok(globMatches('CN=bs (1)+', 'CN=bs (1)+'), 'regex characters are literal');
+});
+
+test('countBefore: grants older than a time, by binary search over ascending times (equal times kept)', () => {
+  const cases: [number[], number, number][] = [
+    [[], 5, 0],
+    [[1, 2, 3], 0, 0],
+    [[1, 2, 3], 2, 1],
+    [[1, 2, 2, 2, 3], 2, 1],
+    [[1, 2, 2, 2, 3], 3, 4],
+    [[1, 2, 3], 4, 3],
+    [[5, 5, 5], 6, 3],
+  ];
+  for (const [times, t, want] of cases) {
+    assert.equal(countBefore(times, t), want, `${JSON.stringify(times)} before ${t}`);
+    assert.equal(countBefore(times, t), times.filter((x) => x < t).length);
+  }
 });
